@@ -4,8 +4,12 @@
 export type Kind = 'output-grad' | 'output' | 'weight-grad' | 'weight';
 export const KINDS: readonly Kind[] = ['output-grad', 'output', 'weight-grad', 'weight'];
 
-/** Names of the axes of `Snapshot.data`, outermost first. */
-export type Dim = 'sample' | 'timestep' | 'channel' | 'input' | 'unit' | 'gate';
+/**
+ * Name of one axis of `Snapshot.data`, outermost first: 'sample', 'timestep', 'channel' for layer
+ * outputs; 'input', 'unit' for weights ('input' indexes what feeds a gate: input features for a
+ * kernel, units for a recurrent kernel); 'axisK' for other axes of non-recurrent layers.
+ */
+export type Dim = string;
 
 /**
  * One tensor recorded for one layer at one iteration.

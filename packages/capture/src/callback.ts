@@ -1,0 +1,299 @@
+// The tfjs callback: decides which iterations are due and records them in probe or batch mode.
+import * as tf from '@tensorflow/tfjs';
+import { type Batch, checkBatch, type Kept, probePass, toSnapshots } from './capture.js';
+import { GradscopeError } from './errors.js';
+import {
+  coreModel,
+  describeModel,
+  type Layer,
+  type LayerSpec,
+  type Model,
+  makeTarget,
+  resolveLayers,
+  type Target,
+  targetVariables,
+} from './layers.js';
+import { MemorySink, SinkGuard, type SinkStats } from './sink.js';
+import { OptimizerTap, Taps } from './tap.js';
+import { KINDS, type Kind, type RunInfo, type Sink } from './types.js';
+
+export interface GradientCallbackArgs {
+  /** Layers to record: 'recurrent' (default: every SimpleRNN/LSTM/GRU/Bidirectional), or names, indices or Layer objects. */
+  layers?: LayerSpec;
+  /** Record every N iterations (optimizer steps completed, counted across epochs and fits). Default 20 unless `at` is given. */
+  every?: number;
+  /** Record at these iterations. 0 records the untrained model when training begins (probe mode only). */
+  at?: number[];
+  /**
+   * 'probe' (default): after a due step, one extra forward + backward pass on the fixed probe batch in
+   * inference mode (dropout off), so iterations are comparable. 'batch': the real training batch of the
+   * due step, read during the step itself at no extra forward/backward cost.
+   */
+  mode?: 'probe' | 'batch';
+  /** The probe batch; required in probe mode. Sample weights apply to the probe loss. */
+  probe?: Batch;
+  /** What to record. Default ['output-grad']. */
+  capture?: Kind[];
+  /** Where snapshots go. Default: a new MemorySink (see `callback.sink`). */
+  sink?: Sink;
+  /** Name of the run (default: `<model name> <ISO time>`). */
+  runName?: string;
+  /** What a failing or stalled sink does: 'warn' (default) drops snapshots and warns once; 'throw' stops fit. */
+  onSinkError?: 'warn' | 'throw';
+  /** Sink writes in flight before new ones wait. Default 8. */
+  maxPendingWrites?: number;
+  /** Longest wait for a sink before a snapshot is dropped, in ms. Default 10000. */
+  sinkTimeoutMs?: number;
+}
+
+export interface CaptureStats extends SinkStats {
+  /** Captures taken (one per due iteration). */
+  captures: number;
+  /** Snapshots that held NaN or ±Infinity. */
+  nonFiniteSnapshots: number;
+}
+
+function checkIteration(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new GradscopeError(`${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkPositive(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new GradscopeError(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+async function hostName(): Promise<string> {
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    const os = await import('node:os');
+    return os.hostname();
+  }
+  return (globalThis as { location?: { host: string } }).location?.host ?? 'unknown';
+}
+
+async function scalarOf(value: unknown): Promise<number> {
+  if (typeof value === 'number') return value;
+  if (value instanceof tf.Tensor && !value.isDisposed) return (await value.data())[0]!;
+  return Number.NaN;
+}
+
+/**
+ * Records per-timestep RNN gradients during `model.fit`. Build it with `gradientCallback()`.
+ */
+export class GradientCallback extends tf.Callback {
+  readonly sink: Sink;
+  /** Id of the run every snapshot of this callback belongs to. */
+  readonly runId: string = globalThis.crypto.randomUUID();
+  /** Optimizer steps completed so far, across every fit this callback took part in. */
+  iteration = 0;
+
+  private readonly every: number | undefined;
+  private readonly at: Set<number>;
+  private readonly mode: 'probe' | 'batch';
+  private readonly kinds: Set<Kind>;
+  private readonly layerSpec: LayerSpec;
+  private readonly probe: Batch | undefined;
+  private readonly runName: string | undefined;
+  private readonly guard: SinkGuard;
+  private epoch = 0;
+  private targets: Target[] = [];
+  private taps: Taps | undefined;
+  private optimizerTap: OptimizerTap | undefined;
+  private captures = 0;
+  private nonFiniteSnapshots = 0;
+  private warnedNonFinite = false;
+
+  constructor(args: GradientCallbackArgs = {}) {
+    super();
+    this.mode = args.mode ?? 'probe';
+    if (this.mode !== 'probe' && this.mode !== 'batch') {
+      throw new GradscopeError(`mode must be 'probe' or 'batch', got ${JSON.stringify(args.mode)}`);
+    }
+    if (args.every !== undefined) this.every = checkIteration(args.every, 'every', 1);
+    if (args.at !== undefined && !Array.isArray(args.at)) {
+      throw new GradscopeError(`at must be an array of iterations, got ${JSON.stringify(args.at)}`);
+    }
+    this.at = new Set((args.at ?? []).map((v, i) => checkIteration(v, `at[${i}]`, 0)));
+    if (this.at.has(0) && this.mode === 'batch') {
+      throw new GradscopeError("at: iteration 0 (before training) can only be recorded in mode 'probe'");
+    }
+    if (args.every === undefined && args.at === undefined) this.every = 20;
+    const capture = args.capture ?? ['output-grad'];
+    if (!Array.isArray(capture) || capture.length === 0) {
+      throw new GradscopeError(`capture must be a non-empty array of ${KINDS.join(', ')}, got ${JSON.stringify(capture)}`);
+    }
+    for (const kind of capture) {
+      if (!KINDS.includes(kind)) {
+        throw new GradscopeError(`capture: unknown kind ${JSON.stringify(kind)}; expected one of ${KINDS.join(', ')}`);
+      }
+    }
+    this.kinds = new Set(capture);
+    const layers = args.layers ?? 'recurrent';
+    if (layers !== 'recurrent' && !Array.isArray(layers)) {
+      throw new GradscopeError(`layers must be 'recurrent' or an array of names, indices or layers, got ${JSON.stringify(layers)}`);
+    }
+    this.layerSpec = layers;
+    if (this.mode === 'probe') {
+      if (args.probe === undefined || args.probe.x === undefined || args.probe.y === undefined) {
+        throw new GradscopeError("probe: { x, y } is required in mode 'probe' (or use mode: 'batch')");
+      }
+      this.probe = args.probe;
+    } else if (args.probe !== undefined) {
+      throw new GradscopeError("probe is only used in mode 'probe'; remove it or set mode: 'probe'");
+    }
+    const sink = args.sink ?? new MemorySink();
+    if (typeof sink.write !== 'function') throw new GradscopeError('sink must have a write(snapshot) method');
+    this.sink = sink;
+    const onSinkError = args.onSinkError ?? 'warn';
+    if (onSinkError !== 'warn' && onSinkError !== 'throw') {
+      throw new GradscopeError(`onSinkError must be 'warn' or 'throw', got ${JSON.stringify(onSinkError)}`);
+    }
+    this.guard = new SinkGuard(sink, {
+      onSinkError,
+      maxPendingWrites: checkIteration(args.maxPendingWrites ?? 8, 'maxPendingWrites', 1),
+      sinkTimeoutMs: checkPositive(args.sinkTimeoutMs ?? 10_000, 'sinkTimeoutMs'),
+    });
+    this.runName = args.runName;
+  }
+
+  get stats(): CaptureStats {
+    return { ...this.guard.stats, captures: this.captures, nonFiniteSnapshots: this.nonFiniteSnapshots };
+  }
+
+  /** True when iteration `i` is to be recorded. */
+  isDue(i: number): boolean {
+    return (this.every !== undefined && i > 0 && i % this.every === 0) || this.at.has(i);
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    const model = this.model as unknown as Model;
+    if (model === undefined || model === null) throw new GradscopeError('gradientCallback: no model was set');
+    this.targets = resolveLayers(model, this.layerSpec).map(makeTarget);
+    if (this.probe !== undefined) checkBatch(model, this.probe, 'probe');
+    const info = await this.runInfo(model);
+    await this.guard.call('startRun', () => this.sink.startRun?.(info));
+    if (this.mode === 'batch') this.installBatchTaps(model);
+    else if (this.iteration === 0 && this.at.has(0)) await this.record(model, { epoch: 0, batch: 0, loss: undefined });
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.epoch = epoch;
+  }
+
+  override async onBatchBegin(): Promise<void> {
+    const due = this.isDue(this.iteration + 1);
+    if (this.taps) this.taps.armed = due;
+    if (this.optimizerTap) this.optimizerTap.armed = due;
+  }
+
+  override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
+    this.iteration++;
+    if (!this.isDue(this.iteration)) return;
+    await this.record(this.model as unknown as Model, { epoch: this.epoch, batch, loss: logs?.loss });
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    this.removeTaps();
+    await this.guard.flush();
+    await this.guard.call('endRun', () => this.sink.endRun?.(this.runId, 'finished'));
+  }
+
+  private async runInfo(model: Model): Promise<RunInfo> {
+    const layers: Layer[] = this.targets.map((t) => t.layer);
+    return {
+      id: this.runId,
+      name: this.runName ?? `${model.name.replace(/_model$/, '')} ${new Date().toISOString()}`,
+      startedAt: Date.now(),
+      model: describeModel(model, layers),
+      options: {
+        mode: this.mode,
+        ...(this.every !== undefined ? { every: this.every } : {}),
+        ...(this.at.size > 0 ? { at: [...this.at].sort((a, b) => a - b) } : {}),
+        capture: [...this.kinds],
+        layers: this.targets.map((t) => t.name),
+      },
+      backend: tf.getBackend(),
+      tfjsVersion: tf.version_core,
+      host: await hostName(),
+    };
+  }
+
+  private installBatchTaps(model: Model): void {
+    this.removeTaps();
+    this.taps = new Taps(
+      this.targets.flatMap((t) => t.points),
+      { output: this.kinds.has('output'), grad: this.kinds.has('output-grad'), trainingOnly: true },
+    );
+    this.taps.install();
+    if (this.kinds.has('weight-grad')) {
+      const optimizer = coreModel(model).optimizer as unknown as ConstructorParameters<typeof OptimizerTap>[0];
+      const names = new Set(targetVariables(this.targets).map((v) => v.read().name));
+      this.optimizerTap = new OptimizerTap(optimizer, names);
+      this.optimizerTap.install();
+    }
+  }
+
+  private removeTaps(): void {
+    this.taps?.discard();
+    this.taps?.remove();
+    this.taps = undefined;
+    this.optimizerTap?.remove();
+    this.optimizerTap = undefined;
+  }
+
+  private async record(model: Model, at: { epoch: number; batch: number; loss: unknown }): Promise<void> {
+    const kept = this.mode === 'probe' ? probePass(model, this.targets, this.probe!, this.kinds) : this.takeBatch(at.loss);
+    const snapshots = await toSnapshots(this.targets, await kept, this.kinds, {
+      run: this.runId,
+      iteration: this.iteration,
+      epoch: at.epoch,
+      batch: at.batch,
+      time: Date.now(),
+    });
+    this.captures++;
+    for (const snapshot of snapshots) {
+      if (snapshot.nonFinite > 0) this.flagNonFinite(snapshot.layer, snapshot.kind, snapshot.nonFinite);
+      await this.guard.write(snapshot);
+    }
+  }
+
+  private async takeBatch(loss: unknown): Promise<Kept> {
+    const taken = this.taps!.take();
+    this.taps!.armed = false;
+    const weightGrads = this.optimizerTap?.take() ?? new Map();
+    if (this.optimizerTap) this.optimizerTap.armed = false;
+    return { loss: await scalarOf(loss), ...taken, shapes: this.taps!.shapes, weightGrads };
+  }
+
+  private flagNonFinite(layer: string, kind: Kind, count: number): void {
+    this.nonFiniteSnapshots++;
+    if (this.warnedNonFinite) return;
+    this.warnedNonFinite = true;
+    console.warn(
+      `gradscope: ${count} non-finite values in ${kind} of layer '${layer}' at iteration ${this.iteration} (exploding gradients?). Recorded and counted in snapshot.nonFinite.`,
+    );
+  }
+}
+
+/**
+ * A callback for `model.fit` that records, for each RNN layer, the gradient of the loss w.r.t. its
+ * output at every timestep (and on request its activations, weight gradients and weights per gate).
+ *
+ * ```ts
+ * import { gradientCallback } from '@gradscope/capture';
+ * import { openStore } from '@gradscope/store';
+ * const store = openStore('runs.gradscope');
+ * await model.fit(x, y, {
+ *   epochs: 10,
+ *   callbacks: [gradientCallback({ every: 20, at: [200, 400], probe: { x: px, y: py }, sink: store })],
+ * });
+ * await store.close();
+ * ```
+ */
+export function gradientCallback(args: GradientCallbackArgs = {}): GradientCallback {
+  return new GradientCallback(args);
+}

@@ -1,0 +1,259 @@
+// One capture: the probe pass (forward + one backward for every target at once) and turning kept
+// tensors into Snapshots (awaiting data(), splitting gates, restoring input time order).
+import * as tf from '@tensorflow/tfjs';
+import { GradscopeError } from './errors.js';
+import { coreModel, type Model, type Target, type TapPoint, targetVariables, type WeightPiece } from './layers.js';
+import { Taps } from './tap.js';
+import type { Kind, Snapshot } from './types.js';
+
+/** Inputs, labels and optional per-sample weights of a pass. */
+export interface Batch {
+  x: tf.Tensor | tf.Tensor[];
+  y: tf.Tensor | tf.Tensor[];
+  sampleWeight?: tf.Tensor | number[];
+}
+
+/** What one pass kept, before it is read back. */
+export interface Kept {
+  /** The loss of the pass: a scalar still on the device, or a number already read. */
+  loss: tf.Scalar | number;
+  outputs: Map<TapPoint, tf.Tensor>;
+  grads: Map<TapPoint, tf.Tensor>;
+  shapes: Map<TapPoint, number[]>;
+  /** Weight gradients by variable name. */
+  weightGrads: Map<string, tf.Tensor>;
+}
+
+export type SnapshotStamp = Pick<Snapshot, 'run' | 'iteration' | 'epoch' | 'batch' | 'time'>;
+
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+function describeShape(shape: (number | null)[]): string {
+  return `[${shape.map((d) => (d === null ? 'any' : d)).join(', ')}]`;
+}
+
+/** Checks that a batch fits the model's inputs and outputs; messages say expected vs got. */
+export function checkBatch(model: Model, batch: Batch, what: string): void {
+  const core = coreModel(model);
+  const xs = list(batch.x);
+  const ys = list(batch.y);
+  const check = (tensors: tf.Tensor[], expected: tf.SymbolicTensor[], name: string) => {
+    if (tensors.length !== expected.length) {
+      throw new GradscopeError(
+        `${what}.${name}: model '${model.name}' has ${expected.length} ${name === 'x' ? 'input' : 'output'}(s), got ${tensors.length} tensor(s)`,
+      );
+    }
+    tensors.forEach((t, i) => {
+      if (!(t instanceof tf.Tensor)) throw new GradscopeError(`${what}.${name}[${i}]: expected a tf.Tensor`);
+      const want = expected[i]!.shape;
+      const fits = t.shape.length === want.length && want.every((d, k) => k === 0 || d === null || d === t.shape[k]);
+      if (!fits) {
+        throw new GradscopeError(
+          `${what}.${name}${tensors.length > 1 ? `[${i}]` : ''}: expected shape ${describeShape(want)} (any batch size), got ${describeShape(t.shape)}`,
+        );
+      }
+    });
+  };
+  check(xs, core.inputs, 'x');
+  check(ys, core.outputs, 'y');
+  const n = xs[0]!.shape[0]!;
+  for (const t of [...xs, ...ys]) {
+    if (t.shape[0] !== n) {
+      throw new GradscopeError(`${what}: x and y must have the same number of samples, got ${n} and ${t.shape[0]}`);
+    }
+  }
+  const sw = batch.sampleWeight;
+  if (sw !== undefined) {
+    const got = Array.isArray(sw) ? [sw.length] : sw.shape;
+    if (got.length !== 1 || got[0] !== n) {
+      throw new GradscopeError(`${what}.sampleWeight: expected shape [${n}] (one weight per sample), got [${got.join(', ')}]`);
+    }
+  }
+}
+
+/**
+ * The compiled training loss, as tfjs-layers' `makeTrainFunction` computes it: the per-sample losses
+ * of every output (times the sample weights) summed, averaged, plus regularizer penalties.
+ * (tfjs 4 has no loss weights.)
+ */
+export function compiledLoss(model: Model, outputs: tf.Tensor[], ys: tf.Tensor[], sampleWeight?: tf.Tensor): tf.Scalar {
+  const core = coreModel(model);
+  let total: tf.Tensor | undefined;
+  core.lossFunctions.forEach((lossFn, i) => {
+    let loss = lossFn(ys[i]!, outputs[i]!);
+    if (sampleWeight !== undefined) {
+      // One weight per sample, broadcast over the per-timestep losses of sequence outputs.
+      const shape = [sampleWeight.shape[0]!, ...loss.shape.slice(1).map(() => 1)];
+      loss = tf.mul(loss, tf.reshape(sampleWeight, shape));
+    }
+    total = total === undefined ? loss : tf.add(total, loss);
+  });
+  let result = tf.mean(total!) as tf.Scalar;
+  for (const penalty of core.calculateLosses()) result = tf.add(result, penalty);
+  return result;
+}
+
+/**
+ * Runs the probe pass: a forward pass in inference mode (dropout off) and, when gradients are asked
+ * for, one backward pass to the targets' own weights, which crosses every tap on the way.
+ */
+export function probePass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kind>): Kept {
+  const core = coreModel(model);
+  const wantGrad = kinds.has('output-grad') || kinds.has('weight-grad');
+  const taps = new Taps(
+    targets.flatMap((t) => t.points),
+    { output: kinds.has('output'), grad: kinds.has('output-grad'), trainingOnly: false },
+  );
+  const sampleWeight =
+    batch.sampleWeight === undefined
+      ? undefined
+      : Array.isArray(batch.sampleWeight)
+        ? tf.tensor1d(batch.sampleWeight)
+        : batch.sampleWeight;
+  const lossOf = () => {
+    const outputs = list(core.apply(batch.x, { training: false }) as tf.Tensor | tf.Tensor[]);
+    return compiledLoss(model, outputs, list(batch.y), sampleWeight);
+  };
+  taps.install();
+  taps.armed = true;
+  try {
+    const weightGrads = new Map<string, tf.Tensor>();
+    let lossTensor: tf.Scalar;
+    if (wantGrad) {
+      const variables = targetVariables(targets).filter((v) => v.trainable);
+      if (variables.length === 0) {
+        throw new GradscopeError(
+          `layers ${targets.map((t) => `'${t.name}'`).join(', ')} have no trainable weights: gradients cannot be traced back to them (set layer.trainable = true)`,
+        );
+      }
+      const { value, grads } = tf.variableGrads(lossOf, variables.map((v) => v.read()));
+      lossTensor = value;
+      if (kinds.has('weight-grad')) for (const [name, g] of Object.entries(grads)) weightGrads.set(name, g);
+      else tf.dispose(Object.values(grads));
+    } else {
+      lossTensor = tf.tidy(lossOf);
+    }
+    return { loss: lossTensor, ...taps.take(), shapes: taps.shapes, weightGrads };
+  } catch (err) {
+    taps.discard();
+    throw err;
+  } finally {
+    taps.remove();
+    if (sampleWeight !== batch.sampleWeight) sampleWeight?.dispose();
+  }
+}
+
+function countNonFinite(data: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
+  return n;
+}
+
+function outputDims(rank: number): string[] {
+  if (rank === 2) return ['sample', 'channel'];
+  if (rank === 3) return ['sample', 'timestep', 'channel'];
+  return ['sample', ...Array.from({ length: rank - 2 }, (_, k) => `axis${k + 1}`), 'channel'];
+}
+
+function weightDims(rank: number): string[] {
+  if (rank === 1) return ['unit'];
+  if (rank === 2) return ['input', 'unit'];
+  return Array.from({ length: rank }, (_, k) => `axis${k}`);
+}
+
+/** Reverses axis 1 (time) of a row-major [n, T, ...] array. */
+function flipTime(data: Float32Array, shape: number[]): Float32Array {
+  const [n, steps] = shape as [number, number];
+  const block = data.length / (n * steps);
+  const out = new Float32Array(data.length);
+  for (let s = 0; s < n; s++) {
+    for (let t = 0; t < steps; t++) {
+      const from = (s * steps + t) * block;
+      out.set(data.subarray(from, from + block), (s * steps + (steps - 1 - t)) * block);
+    }
+  }
+  return out;
+}
+
+/** Cuts the last axis into gates of `units` columns: one piece per gate, rows kept. */
+function splitGates(data: Float32Array, shape: number[], gates: string, units: number) {
+  const width = shape[shape.length - 1]!;
+  if (gates === '' || gates.length * units !== width) return [{ gate: '', shape, data }];
+  const rows = data.length / width;
+  return [...gates].map((gate, g) => {
+    const piece = new Float32Array(rows * units);
+    for (let r = 0; r < rows; r++) piece.set(data.subarray(r * width + g * units, r * width + (g + 1) * units), r * units);
+    return { gate, shape: [...shape.slice(0, -1), units], data: piece };
+  });
+}
+
+/** A GRU with resetAfter keeps its input and recurrent biases as the two rows of a [2, 3u] bias. */
+function splitBiasRows(piece: WeightPiece, data: Float32Array, shape: number[]) {
+  if (!piece.part.endsWith('bias') || shape.length !== 2) return [{ part: piece.part, data, shape }];
+  const width = shape[1]!;
+  return ['input', 'recurrent'].map((row, r) => ({
+    part: `${piece.part}/${row}`,
+    data: data.slice(r * width, (r + 1) * width),
+    shape: [width],
+  }));
+}
+
+/**
+ * Reads kept tensors back (await data(), never dataSync) into Snapshots and disposes them.
+ * Every Snapshot owns its buffer: the cpu backend's data() returns the tensor's own storage.
+ */
+export async function toSnapshots(targets: Target[], kept: Kept, kinds: Set<Kind>, stamp: SnapshotStamp): Promise<Snapshot[]> {
+  const snapshots: Snapshot[] = [];
+  const loss = typeof kept.loss === 'number' ? kept.loss : (await kept.loss.data())[0]!;
+  const push = (target: Target, kind: Kind, part: string | undefined, shape: number[], dims: string[], data: Float32Array, channelParts?: string[]) => {
+    snapshots.push({
+      ...stamp,
+      layer: target.name,
+      layerClass: target.className,
+      kind,
+      ...(part !== undefined ? { part } : {}),
+      ...(channelParts !== undefined ? { channelParts } : {}),
+      shape,
+      dims,
+      data,
+      loss,
+      nonFinite: countNonFinite(data),
+    });
+  };
+  try {
+    for (const target of targets) {
+      for (const kind of kinds) {
+        if (kind === 'output-grad' || kind === 'output') {
+          const source = kind === 'output' ? kept.outputs : kept.grads;
+          for (const point of target.points) {
+            const tensor = source.get(point);
+            const shape = tensor?.shape ?? kept.shapes.get(point);
+            if (shape === undefined) continue; // the layer was never called in this pass
+            // No gradient reached the tap: the loss does not depend on this output.
+            let data: Float32Array =
+              tensor === undefined ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : new Float32Array(await tensor.data());
+            if (point.flipTime && shape.length >= 3) data = flipTime(data, shape);
+            push(target, kind, point.part, shape, outputDims(shape.length), data, point.channelParts);
+          }
+        } else {
+          for (const piece of target.weights) {
+            const variable = piece.variable.read();
+            const grad = kind === 'weight-grad' ? kept.weightGrads.get(variable.name) : variable;
+            const shape = variable.shape;
+            const raw = grad === undefined ? new Float32Array(variable.size) : ((await grad.data()) as Float32Array<ArrayBuffer>);
+            for (const rows of splitBiasRows(piece, raw, shape)) {
+              for (const { gate, shape: gateShape, data } of splitGates(rows.data, rows.shape, piece.gates, piece.units)) {
+                const owned = data === raw ? new Float32Array(data) : data;
+                push(target, kind, gate === '' ? rows.part : `${rows.part}/${gate}`, gateShape, weightDims(gateShape.length), owned);
+              }
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    tf.dispose([...kept.outputs.values(), ...kept.grads.values(), ...kept.weightGrads.values()]);
+    if (typeof kept.loss !== 'number') kept.loss.dispose();
+  }
+  return snapshots;
+}
