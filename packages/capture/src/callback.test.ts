@@ -2,8 +2,23 @@
 // leaks, no effect on training, and a sink that fails or stalls.
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GradscopeError, getLayerGradients, gradientCallback, MemorySink, type Sink, type Snapshot } from './index.js';
-import { coordinates, fdOutputGrad, fdWeightGrad, mseLoss, randn, relativeError, seeded } from './test-util/reference.js';
+import {
+  GradscopeError,
+  getLayerGradients,
+  gradientCallback,
+  MemorySink,
+  type Sink,
+  type Snapshot,
+} from './index.js';
+import {
+  coordinates,
+  fdOutputGrad,
+  fdWeightGrad,
+  mseLoss,
+  randn,
+  relativeError,
+  seeded,
+} from './test-util/reference.js';
 
 const N = 4;
 const T = 6;
@@ -21,9 +36,17 @@ afterEach(() => {
 
 function lstmModel(seed = 1) {
   const model = tf.sequential({ name: 'demo' });
-  model.add(tf.layers.lstm({ units: U, returnSequences: true, inputShape: [T, F], name: 'lstm_a', ...seeded(seed) }));
+  model.add(
+    tf.layers.lstm({ units: U, returnSequences: true, inputShape: [T, F], name: 'lstm_a', ...seeded(seed) }),
+  );
   model.add(tf.layers.gru({ units: U, returnSequences: false, name: 'gru_b', ...seeded(seed + 10) }));
-  model.add(tf.layers.dense({ units: 1, name: 'out', kernelInitializer: tf.initializers.randomNormal({ seed: seed + 20 }) }));
+  model.add(
+    tf.layers.dense({
+      units: 1,
+      name: 'out',
+      kernelInitializer: tf.initializers.randomNormal({ seed: seed + 20 }),
+    }),
+  );
   model.compile({ optimizer: tf.train.adam(0.01), loss: 'meanSquaredError' });
   return model;
 }
@@ -51,8 +74,15 @@ describe('schedule and records', () => {
 
     const [run] = sink.runs;
     expect(run!.name).toBe('sched');
-    expect(run!.options).toMatchObject({ mode: 'probe', every: 5, at: [0, 2, 11], layers: ['lstm_a', 'gru_b'] });
-    expect(run!.model.layers.map((l) => [l.name, l.className, l.units, l.returnSequences, l.gates, l.captured])).toEqual([
+    expect(run!.options).toMatchObject({
+      mode: 'probe',
+      every: 5,
+      at: [0, 2, 11],
+      layers: ['lstm_a', 'gru_b'],
+    });
+    expect(
+      run!.model.layers.map((l) => [l.name, l.className, l.units, l.returnSequences, l.gates, l.captured]),
+    ).toEqual([
       ['lstm_a', 'LSTM', U, true, 'ifco', true],
       ['gru_b', 'GRU', U, false, 'zrh', true],
       ['out', 'Dense', undefined, undefined, undefined, false],
@@ -86,7 +116,12 @@ describe('schedule and records', () => {
     const { x, y } = data();
     const initial = model.getWeights().map((w) => w.clone());
     const sink = new MemorySink();
-    const cb = gradientCallback({ mode: 'batch', at: [1], capture: ['output-grad', 'output', 'weight-grad'], sink });
+    const cb = gradientCallback({
+      mode: 'batch',
+      at: [1],
+      capture: ['output-grad', 'output', 'weight-grad'],
+      sink,
+    });
     // One batch of every sample, in order: iteration 1 sees exactly (x, y) at the initial weights.
     await model.fit(x, y, { epochs: 1, batchSize: N, shuffle: false, verbose: 0, callbacks: [cb] });
     const trained = model.getWeights().map((w) => w.clone());
@@ -97,7 +132,9 @@ describe('schedule and records', () => {
     const [grad] = sink.find({ layer: 'lstm_a', kind: 'output-grad' });
     expect(grad!.iteration).toBe(1);
     expect(grad!.loss).toBeCloseTo(loss(), 5);
-    expect(relativeError(grad!.data, fdOutputGrad(lstm, [N, T, U], loss, coordinates(N * T * U)))).toBeLessThan(TOLERANCE);
+    expect(
+      relativeError(grad!.data, fdOutputGrad(lstm, [N, T, U], loss, coordinates(N * T * U))),
+    ).toBeLessThan(TOLERANCE);
 
     const [output] = sink.find({ layer: 'lstm_a', kind: 'output' });
     const sub = tf.model({ inputs: model.inputs, outputs: lstm.output as tf.SymbolicTensor });
@@ -207,7 +244,13 @@ describe('a failing sink never stops training', () => {
     const { x, y } = data();
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const stalled: Sink = { write: () => new Promise<void>(() => {}) };
-    const cb = gradientCallback({ mode: 'batch', every: 1, sink: stalled, maxPendingWrites: 3, sinkTimeoutMs: 20 });
+    const cb = gradientCallback({
+      mode: 'batch',
+      every: 1,
+      sink: stalled,
+      maxPendingWrites: 3,
+      sinkTimeoutMs: 20,
+    });
     const history = await model.fit(x, y, { epochs: 3, batchSize: 2, verbose: 0, callbacks: [cb] });
     expect(history.history.loss).toHaveLength(3);
     expect(cb.stats.written).toBe(0);
@@ -219,7 +262,9 @@ describe('a failing sink never stops training', () => {
     const model = lstmModel(9);
     const { x, y } = data();
     const cb = gradientCallback({ mode: 'batch', every: 1, sink: throwing, onSinkError: 'throw' });
-    await expect(model.fit(x, y, { epochs: 1, batchSize: 2, verbose: 0, callbacks: [cb] })).rejects.toThrow('disk on fire');
+    await expect(model.fit(x, y, { epochs: 1, batchSize: 2, verbose: 0, callbacks: [cb] })).rejects.toThrow(
+      'disk on fire',
+    );
   });
 });
 
@@ -233,7 +278,10 @@ describe('bad input gets a clear error', () => {
     [{ at: 20, probe }, 'at must be an array of iterations, got 20'],
     [{ mode: 'batch', at: [0] }, "iteration 0 (before training) can only be recorded in mode 'probe'"],
     [{ mode: 'fast', probe }, "mode must be 'probe' or 'batch', got \"fast\""],
-    [{ capture: ['grads'], probe }, 'capture: unknown kind "grads"; expected one of output-grad, output, weight-grad, weight'],
+    [
+      { capture: ['grads'], probe },
+      'capture: unknown kind "grads"; expected one of output-grad, output, weight-grad, weight',
+    ],
     [{}, "probe: { x, y } is required in mode 'probe'"],
     [{ onSinkError: 'ignore', probe }, "onSinkError must be 'warn' or 'throw', got \"ignore\""],
   ])('gradientCallback(%j)', (args, message) => {
@@ -262,9 +310,9 @@ describe('bad input gets a clear error', () => {
     model.add(tf.layers.lstm({ units: 2, returnSequences: true, inputShape: [T, F], name: 'rnn_1' }));
     model.add(tf.layers.lstm({ units: 2, name: 'rnn_2' }));
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-    await expect(
-      getLayerGradients(model, { x: probe.x, y: tf.zeros([N, 2]), layer: 'rnn' }),
-    ).rejects.toThrow("layers: 'rnn' matches 2 layers (0: rnn_1, 1: rnn_2); give the full name or the index");
+    await expect(getLayerGradients(model, { x: probe.x, y: tf.zeros([N, 2]), layer: 'rnn' })).rejects.toThrow(
+      "layers: 'rnn' matches 2 layers (0: rnn_1, 1: rnn_2); give the full name or the index",
+    );
   });
 
   it('a probe that does not fit the model says expected vs got, for inputs and labels', async () => {

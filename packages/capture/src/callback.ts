@@ -124,17 +124,23 @@ export class GradientCallback extends tf.Callback {
     if (args.every === undefined && args.at === undefined) this.every = 20;
     const capture = args.capture ?? ['output-grad'];
     if (!Array.isArray(capture) || capture.length === 0) {
-      throw new GradscopeError(`capture must be a non-empty array of ${KINDS.join(', ')}, got ${JSON.stringify(capture)}`);
+      throw new GradscopeError(
+        `capture must be a non-empty array of ${KINDS.join(', ')}, got ${JSON.stringify(capture)}`,
+      );
     }
     for (const kind of capture) {
       if (!KINDS.includes(kind)) {
-        throw new GradscopeError(`capture: unknown kind ${JSON.stringify(kind)}; expected one of ${KINDS.join(', ')}`);
+        throw new GradscopeError(
+          `capture: unknown kind ${JSON.stringify(kind)}; expected one of ${KINDS.join(', ')}`,
+        );
       }
     }
     this.kinds = new Set(capture);
     const layers = args.layers ?? 'recurrent';
     if (layers !== 'recurrent' && !Array.isArray(layers)) {
-      throw new GradscopeError(`layers must be 'recurrent' or an array of names, indices or layers, got ${JSON.stringify(layers)}`);
+      throw new GradscopeError(
+        `layers must be 'recurrent' or an array of names, indices or layers, got ${JSON.stringify(layers)}`,
+      );
     }
     this.layerSpec = layers;
     if (this.mode === 'probe') {
@@ -177,7 +183,8 @@ export class GradientCallback extends tf.Callback {
     const info = await this.runInfo(model);
     await this.guard.call('startRun', () => this.sink.startRun?.(info));
     if (this.mode === 'batch') this.installBatchTaps(model);
-    else if (this.iteration === 0 && this.at.has(0)) await this.record(model, { epoch: 0, batch: 0, loss: undefined });
+    else if (this.iteration === 0 && this.at.has(0))
+      await this.record(model, { epoch: 0, batch: 0, loss: undefined });
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
@@ -230,7 +237,9 @@ export class GradientCallback extends tf.Callback {
     );
     this.taps.install();
     if (this.kinds.has('weight-grad')) {
-      const optimizer = coreModel(model).optimizer as unknown as ConstructorParameters<typeof OptimizerTap>[0];
+      const optimizer = coreModel(model).optimizer as unknown as ConstructorParameters<
+        typeof OptimizerTap
+      >[0];
       const names = new Set(targetVariables(this.targets).map((v) => v.read().name));
       this.optimizerTap = new OptimizerTap(optimizer, names);
       this.optimizerTap.install();
@@ -246,7 +255,10 @@ export class GradientCallback extends tf.Callback {
   }
 
   private async record(model: Model, at: { epoch: number; batch: number; loss: unknown }): Promise<void> {
-    const kept = this.mode === 'probe' ? probePass(model, this.targets, this.probe!, this.kinds) : this.takeBatch(at.loss);
+    const kept =
+      this.mode === 'probe'
+        ? probePass(model, this.targets, this.probe!, this.kinds)
+        : this.takeBatch(at.loss);
     const snapshots = await toSnapshots(this.targets, await kept, this.kinds, {
       run: this.runId,
       iteration: this.iteration,

@@ -2,6 +2,7 @@
 // MSE for gradients, a sub-model's predict for outputs, getWeights() slices for weights.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toSnapshots } from './capture.js';
 import { getLayerGradients } from './index.js';
 import {
   coordinates,
@@ -38,7 +39,9 @@ function stacked(make: RnnFactory, seed: number) {
   const model = tf.sequential();
   model.add(make({ units: U, returnSequences: true, inputShape: [T, F], ...seeded(seed) }));
   model.add(make({ units: U, returnSequences: false, ...seeded(seed + 10) }));
-  model.add(tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.randomNormal({ seed: seed + 20 }) }));
+  model.add(
+    tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.randomNormal({ seed: seed + 20 }) }),
+  );
   model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
   return model;
 }
@@ -86,21 +89,29 @@ describe.each(rnnKinds)('%s', (name, make) => {
     expect(snaps.map((s) => s.part)).toEqual(expectedParts);
     const byPart = new Map(snaps.map((s) => [s.part, s]));
     expect(byPart.get(gates === '' ? 'kernel' : `kernel/${gates[0]}`)!.shape).toEqual([F, U]);
-    expect(byPart.get(gates === '' ? 'recurrent_kernel' : `recurrent_kernel/${gates[0]}`)!.shape).toEqual([U, U]);
+    expect(byPart.get(gates === '' ? 'recurrent_kernel' : `recurrent_kernel/${gates[0]}`)!.shape).toEqual([
+      U,
+      U,
+    ]);
     expect(byPart.get(gates === '' ? 'bias' : `bias/${gates[0]}`)!.shape).toEqual([U]);
     for (const [weight, variable] of [
       ['kernel', layer.cell.kernel!],
       ['recurrent_kernel', layer.cell.recurrentKernel!],
       ['bias', layer.cell.bias!],
     ] as const) {
-      const full = fdWeightGrad(variable, () => mseLoss(model, x, y), coordinates(variable.shape.reduce((a, b) => a! * b!, 1)!, 64));
+      const full = fdWeightGrad(
+        variable,
+        () => mseLoss(model, x, y),
+        coordinates(variable.shape.reduce((a, b) => a! * b!, 1)!, 64),
+      );
       const width = variable.shape[variable.shape.length - 1]!;
       const rows = full.length / width;
       // Cut the finite differences into gates the same way, by direct indexing.
       for (const [g, gate] of [...(gates || ' ')].entries()) {
         const cols = gates === '' ? width : U;
         const fd = new Float64Array(rows * cols);
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) fd[r * cols + c] = full[r * width + g * cols + c]!;
+        for (let r = 0; r < rows; r++)
+          for (let c = 0; c < cols; c++) fd[r * cols + c] = full[r * width + g * cols + c]!;
         expectMatchesFd(byPart.get(gates === '' ? weight : `${weight}/${gate}`)!.data, fd);
       }
     }
@@ -118,7 +129,9 @@ describe.each(rnnKinds)('%s', (name, make) => {
     const weights = await getLayerGradients(model, { x, y, layer: 0, kind: 'weight' });
     const kernel = layer.getWeights()[0]!.arraySync() as number[][];
     const g = name === 'SimpleRNN' ? 0 : 1; // second gate: 'f' of LSTM, 'r' of GRU
-    const part = weights.find((s) => s.part === (g === 0 ? 'kernel' : `kernel/${name === 'LSTM' ? 'f' : 'r'}`))!;
+    const part = weights.find(
+      (s) => s.part === (g === 0 ? 'kernel' : `kernel/${name === 'LSTM' ? 'f' : 'r'}`),
+    )!;
     const slice = kernel.flatMap((row) => row.slice(g * U, (g + 1) * U));
     expect(Array.from(part.data)).toEqual(slice.map(Math.fround));
   });
@@ -153,21 +166,27 @@ describe('Bidirectional', () => {
     expectMatchesFd(snaps[0]!.data, fd);
   });
 
-  it.each(['sum', 'mul', 'ave'] as const)('%s: forward and backward separately, both in input time order', async (mode) => {
-    const model = bidi(mode);
-    const layer = model.layers[0] as tf.layers.Layer & { forwardLayer: tf.layers.Layer; backwardLayer: tf.layers.Layer };
-    const snaps = await getLayerGradients(model, { x, y, layer: 0 });
-    expect(snaps.map((s) => s.part)).toEqual(['forward', 'backward']);
-    const loss = () => mseLoss(model, x, y);
-    const shape = [N, T, U];
-    const coords = coordinates(N * T * U);
-    expectMatchesFd(snaps[0]!.data, fdOutputGrad(layer.forwardLayer, shape, loss, coords));
-    // The backward layer computes from the last timestep to the first: its raw output is reversed.
-    const raw = fdOutputGrad(layer.backwardLayer, shape, loss, coords);
-    expectMatchesFd(snaps[1]!.data, reverseTime(raw, shape));
-    // The two directions really differ (the test would not catch a missing flip otherwise).
-    expect(relativeError(snaps[1]!.data, raw)).toBeGreaterThan(0.1);
-  });
+  it.each(['sum', 'mul', 'ave'] as const)(
+    '%s: forward and backward separately, both in input time order',
+    async (mode) => {
+      const model = bidi(mode);
+      const layer = model.layers[0] as tf.layers.Layer & {
+        forwardLayer: tf.layers.Layer;
+        backwardLayer: tf.layers.Layer;
+      };
+      const snaps = await getLayerGradients(model, { x, y, layer: 0 });
+      expect(snaps.map((s) => s.part)).toEqual(['forward', 'backward']);
+      const loss = () => mseLoss(model, x, y);
+      const shape = [N, T, U];
+      const coords = coordinates(N * T * U);
+      expectMatchesFd(snaps[0]!.data, fdOutputGrad(layer.forwardLayer, shape, loss, coords));
+      // The backward layer computes from the last timestep to the first: its raw output is reversed.
+      const raw = fdOutputGrad(layer.backwardLayer, shape, loss, coords);
+      expectMatchesFd(snaps[1]!.data, reverseTime(raw, shape));
+      // The two directions really differ (the test would not catch a missing flip otherwise).
+      expect(relativeError(snaps[1]!.data, raw)).toBeGreaterThan(0.1);
+    },
+  );
 
   it('returnSequences false: the backward direction has no time axis to flip', async () => {
     const model = bidi('sum', false);
@@ -195,7 +214,9 @@ describe('functional models', () => {
     const ha = a.apply(input) as tf.SymbolicTensor;
     const hb = b.apply(ha) as tf.SymbolicTensor;
     const merged = tf.layers.add().apply([ha, hb]) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.randomNormal({ seed: 23 }) }).apply(merged);
+    const out = tf.layers
+      .dense({ units: 1, kernelInitializer: tf.initializers.randomNormal({ seed: 23 }) })
+      .apply(merged);
     const model = tf.model({ inputs: input, outputs: out as tf.SymbolicTensor });
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
     const x = randn([N, T, F], 24);
@@ -213,8 +234,12 @@ describe('functional models', () => {
     const h = shared.apply(input) as tf.SymbolicTensor;
     const h1 = tf.layers.simpleRNN({ units: U, ...seeded(32) }).apply(h) as tf.SymbolicTensor;
     const h2 = tf.layers.gru({ units: U, ...seeded(33) }).apply(h) as tf.SymbolicTensor;
-    const o1 = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.randomNormal({ seed: 34 }) }).apply(h1);
-    const o2 = tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.randomNormal({ seed: 35 }) }).apply(h2);
+    const o1 = tf.layers
+      .dense({ units: 2, kernelInitializer: tf.initializers.randomNormal({ seed: 34 }) })
+      .apply(h1);
+    const o2 = tf.layers
+      .dense({ units: 1, kernelInitializer: tf.initializers.randomNormal({ seed: 35 }) })
+      .apply(h2);
     const model = tf.model({ inputs: input, outputs: [o1, o2] as tf.SymbolicTensor[] });
     model.compile({ optimizer: 'sgd', loss: ['meanSquaredError', 'meanSquaredError'] });
     const x = randn([N, T, F], 36);
@@ -240,5 +265,49 @@ describe('functional models', () => {
     expectMatchesFd(snap!.data, fd);
     // Sample 1 has weight 0: no gradient at all.
     expect(snap!.data.slice(T * U, 2 * T * U).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('GRU with resetAfter', () => {
+  it('tfjs 4.22 refuses resetAfter: true, so the layout is read from the config', () => {
+    expect(() => tf.layers.gru({ units: 2, resetAfter: true, inputShape: [T, F] })).toThrow(/reset_after/);
+  });
+
+  it('a [2, 3u] bias (resetAfter: true) splits into input and recurrent biases per gate', async () => {
+    // tfjs cannot build such a GRU; feed toSnapshots the weight layout Keras uses for one.
+    const values = Float32Array.from({ length: 2 * 3 * U }, (_, i) => i);
+    const bias = tf.variable(tf.tensor2d(values, [2, 3 * U]));
+    const variable = { name: 'gru/bias', shape: [2, 3 * U], trainable: true, read: () => bias };
+    const target = {
+      layer: {} as tf.layers.Layer,
+      name: 'gru',
+      className: 'GRU',
+      points: [],
+      weights: [{ variable, part: 'bias', gates: 'zrh', units: U }],
+    };
+    const kept = { loss: 0, outputs: new Map(), grads: new Map(), shapes: new Map(), weightGrads: new Map() };
+    const snaps = await toSnapshots([target], kept, new Set(['weight'] as const), {
+      run: '',
+      iteration: 0,
+      epoch: 0,
+      batch: 0,
+      time: 0,
+    });
+    expect(snaps.map((s) => s.part)).toEqual([
+      'bias/input/z',
+      'bias/input/r',
+      'bias/input/h',
+      'bias/recurrent/z',
+      'bias/recurrent/r',
+      'bias/recurrent/h',
+    ]);
+    // Row r, gate g holds values[r * 3U + g * U ... + U].
+    snaps.forEach((s, k) => {
+      const [r, g] = [Math.floor(k / 3), k % 3];
+      expect(Array.from(s.data)).toEqual(
+        Array.from(values.slice(r * 3 * U + g * U, r * 3 * U + (g + 1) * U)),
+      );
+    });
+    bias.dispose();
   });
 });

@@ -2,7 +2,14 @@
 // tensors into Snapshots (awaiting data(), splitting gates, restoring input time order).
 import * as tf from '@tensorflow/tfjs';
 import { GradscopeError } from './errors.js';
-import { coreModel, type Model, type Target, type TapPoint, targetVariables, type WeightPiece } from './layers.js';
+import {
+  coreModel,
+  type Model,
+  type TapPoint,
+  type Target,
+  targetVariables,
+  type WeightPiece,
+} from './layers.js';
 import { Taps } from './tap.js';
 import type { Kind, Snapshot } from './types.js';
 
@@ -46,7 +53,8 @@ export function checkBatch(model: Model, batch: Batch, what: string): void {
     tensors.forEach((t, i) => {
       if (!(t instanceof tf.Tensor)) throw new GradscopeError(`${what}.${name}[${i}]: expected a tf.Tensor`);
       const want = expected[i]!.shape;
-      const fits = t.shape.length === want.length && want.every((d, k) => k === 0 || d === null || d === t.shape[k]);
+      const fits =
+        t.shape.length === want.length && want.every((d, k) => k === 0 || d === null || d === t.shape[k]);
       if (!fits) {
         throw new GradscopeError(
           `${what}.${name}${tensors.length > 1 ? `[${i}]` : ''}: expected shape ${describeShape(want)} (any batch size), got ${describeShape(t.shape)}`,
@@ -59,14 +67,18 @@ export function checkBatch(model: Model, batch: Batch, what: string): void {
   const n = xs[0]!.shape[0]!;
   for (const t of [...xs, ...ys]) {
     if (t.shape[0] !== n) {
-      throw new GradscopeError(`${what}: x and y must have the same number of samples, got ${n} and ${t.shape[0]}`);
+      throw new GradscopeError(
+        `${what}: x and y must have the same number of samples, got ${n} and ${t.shape[0]}`,
+      );
     }
   }
   const sw = batch.sampleWeight;
   if (sw !== undefined) {
     const got = Array.isArray(sw) ? [sw.length] : sw.shape;
     if (got.length !== 1 || got[0] !== n) {
-      throw new GradscopeError(`${what}.sampleWeight: expected shape [${n}] (one weight per sample), got [${got.join(', ')}]`);
+      throw new GradscopeError(
+        `${what}.sampleWeight: expected shape [${n}] (one weight per sample), got [${got.join(', ')}]`,
+      );
     }
   }
 }
@@ -76,7 +88,12 @@ export function checkBatch(model: Model, batch: Batch, what: string): void {
  * of every output (times the sample weights) summed, averaged, plus regularizer penalties.
  * (tfjs 4 has no loss weights.)
  */
-export function compiledLoss(model: Model, outputs: tf.Tensor[], ys: tf.Tensor[], sampleWeight?: tf.Tensor): tf.Scalar {
+export function compiledLoss(
+  model: Model,
+  outputs: tf.Tensor[],
+  ys: tf.Tensor[],
+  sampleWeight?: tf.Tensor,
+): tf.Scalar {
   const core = coreModel(model);
   let total: tf.Tensor | undefined;
   core.lossFunctions.forEach((lossFn, i) => {
@@ -126,7 +143,10 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
           `layers ${targets.map((t) => `'${t.name}'`).join(', ')} have no trainable weights: gradients cannot be traced back to them (set layer.trainable = true)`,
         );
       }
-      const { value, grads } = tf.variableGrads(lossOf, variables.map((v) => v.read()));
+      const { value, grads } = tf.variableGrads(
+        lossOf,
+        variables.map((v) => v.read()),
+      );
       lossTensor = value;
       if (kinds.has('weight-grad')) for (const [name, g] of Object.entries(grads)) weightGrads.set(name, g);
       else tf.dispose(Object.values(grads));
@@ -182,7 +202,8 @@ function splitGates(data: Float32Array, shape: number[], gates: string, units: n
   const rows = data.length / width;
   return [...gates].map((gate, g) => {
     const piece = new Float32Array(rows * units);
-    for (let r = 0; r < rows; r++) piece.set(data.subarray(r * width + g * units, r * width + (g + 1) * units), r * units);
+    for (let r = 0; r < rows; r++)
+      piece.set(data.subarray(r * width + g * units, r * width + (g + 1) * units), r * units);
     return { gate, shape: [...shape.slice(0, -1), units], data: piece };
   });
 }
@@ -202,10 +223,23 @@ function splitBiasRows(piece: WeightPiece, data: Float32Array, shape: number[]) 
  * Reads kept tensors back (await data(), never dataSync) into Snapshots and disposes them.
  * Every Snapshot owns its buffer: the cpu backend's data() returns the tensor's own storage.
  */
-export async function toSnapshots(targets: Target[], kept: Kept, kinds: Set<Kind>, stamp: SnapshotStamp): Promise<Snapshot[]> {
+export async function toSnapshots(
+  targets: Target[],
+  kept: Kept,
+  kinds: Set<Kind>,
+  stamp: SnapshotStamp,
+): Promise<Snapshot[]> {
   const snapshots: Snapshot[] = [];
   const loss = typeof kept.loss === 'number' ? kept.loss : (await kept.loss.data())[0]!;
-  const push = (target: Target, kind: Kind, part: string | undefined, shape: number[], dims: string[], data: Float32Array, channelParts?: string[]) => {
+  const push = (
+    target: Target,
+    kind: Kind,
+    part: string | undefined,
+    shape: number[],
+    dims: string[],
+    data: Float32Array,
+    channelParts?: string[],
+  ) => {
     snapshots.push({
       ...stamp,
       layer: target.name,
@@ -231,7 +265,9 @@ export async function toSnapshots(targets: Target[], kept: Kept, kinds: Set<Kind
             if (shape === undefined) continue; // the layer was never called in this pass
             // No gradient reached the tap: the loss does not depend on this output.
             let data: Float32Array =
-              tensor === undefined ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : new Float32Array(await tensor.data());
+              tensor === undefined
+                ? new Float32Array(shape.reduce((a, b) => a * b, 1))
+                : new Float32Array(await tensor.data());
             if (point.flipTime && shape.length >= 3) data = flipTime(data, shape);
             push(target, kind, point.part, shape, outputDims(shape.length), data, point.channelParts);
           }
@@ -240,11 +276,26 @@ export async function toSnapshots(targets: Target[], kept: Kept, kinds: Set<Kind
             const variable = piece.variable.read();
             const grad = kind === 'weight-grad' ? kept.weightGrads.get(variable.name) : variable;
             const shape = variable.shape;
-            const raw = grad === undefined ? new Float32Array(variable.size) : ((await grad.data()) as Float32Array<ArrayBuffer>);
+            const raw =
+              grad === undefined
+                ? new Float32Array(variable.size)
+                : ((await grad.data()) as Float32Array<ArrayBuffer>);
             for (const rows of splitBiasRows(piece, raw, shape)) {
-              for (const { gate, shape: gateShape, data } of splitGates(rows.data, rows.shape, piece.gates, piece.units)) {
+              for (const { gate, shape: gateShape, data } of splitGates(
+                rows.data,
+                rows.shape,
+                piece.gates,
+                piece.units,
+              )) {
                 const owned = data === raw ? new Float32Array(data) : data;
-                push(target, kind, gate === '' ? rows.part : `${rows.part}/${gate}`, gateShape, weightDims(gateShape.length), owned);
+                push(
+                  target,
+                  kind,
+                  gate === '' ? rows.part : `${rows.part}/${gate}`,
+                  gateShape,
+                  weightDims(gateShape.length),
+                  owned,
+                );
               }
             }
           }

@@ -1,5 +1,10 @@
 // @gradscope/capture: record per-timestep RNN gradients (BPTT) during TensorFlow.js training.
-export { type CaptureStats, GradientCallback, type GradientCallbackArgs, gradientCallback } from './callback.js';
+export {
+  type CaptureStats,
+  GradientCallback,
+  type GradientCallbackArgs,
+  gradientCallback,
+} from './callback.js';
 export type { Batch } from './capture.js';
 export { GradscopeError } from './errors.js';
 export type { LayerSpec } from './layers.js';

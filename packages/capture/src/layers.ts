@@ -208,7 +208,11 @@ export function makeTarget(layer: Layer): Target {
       ...cellWeights(layer.backwardLayer.cell, 'backward/'),
     ];
     if (layer.mergeMode === 'concat') {
-      return { ...base, weights, points: [{ layer, flipTime: false, channelParts: ['forward', 'backward'] }] };
+      return {
+        ...base,
+        weights,
+        points: [{ layer, flipTime: false, channelParts: ['forward', 'backward'] }],
+      };
     }
     return {
       ...base,

@@ -23,14 +23,21 @@ export interface LayerGradientsArgs extends Batch {
  * grads.shape; // [samples, timesteps, units]
  * ```
  */
-export async function getLayerGradients(model: tf.LayersModel, args: LayerGradientsArgs): Promise<Snapshot[]> {
+export async function getLayerGradients(
+  model: tf.LayersModel,
+  args: LayerGradientsArgs,
+): Promise<Snapshot[]> {
   const kind = args.kind ?? 'output-grad';
   if (!KINDS.includes(kind)) {
-    throw new GradscopeError(`kind: unknown kind ${JSON.stringify(kind)}; expected one of ${KINDS.join(', ')}`);
+    throw new GradscopeError(
+      `kind: unknown kind ${JSON.stringify(kind)}; expected one of ${KINDS.join(', ')}`,
+    );
   }
   const m = model as Model;
   if (!(coreModel(m) as unknown as { lossFunctions?: unknown }).lossFunctions) {
-    throw new GradscopeError(`model '${m.name}' is not compiled: call model.compile({ optimizer, loss }) first`);
+    throw new GradscopeError(
+      `model '${m.name}' is not compiled: call model.compile({ optimizer, loss }) first`,
+    );
   }
   checkBatch(m, args, 'getLayerGradients');
   const targets = resolveLayers(m, [args.layer]).map(makeTarget);

@@ -89,7 +89,9 @@ export class SinkGuard {
     if (this.pending.size >= this.options.maxPendingWrites) {
       const freed = await withTimeout(Promise.race(this.pending), this.options.sinkTimeoutMs);
       if (!freed || this.pending.size >= this.options.maxPendingWrites) {
-        this.drop(`sink write stalled: ${this.pending.size} writes pending for over ${this.options.sinkTimeoutMs} ms`);
+        this.drop(
+          `sink write stalled: ${this.pending.size} writes pending for over ${this.options.sinkTimeoutMs} ms`,
+        );
         return;
       }
     }
@@ -108,13 +110,19 @@ export class SinkGuard {
   /** Waits for writes in flight, at most `sinkTimeoutMs`. */
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const done = await withTimeout(Promise.all(this.pending).then(() => undefined), this.options.sinkTimeoutMs);
-    if (!done) this.warn(`${this.pending.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`);
+    const done = await withTimeout(
+      Promise.all(this.pending).then(() => undefined),
+      this.options.sinkTimeoutMs,
+    );
+    if (!done)
+      this.warn(`${this.pending.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`);
   }
 
   private drop(reason: string): void {
     this.stats.dropped++;
-    this.warn(`${reason}; snapshots are being dropped (training continues). See callback.stats.dropped for the count.`);
+    this.warn(
+      `${reason}; snapshots are being dropped (training continues). See callback.stats.dropped for the count.`,
+    );
   }
 
   private warn(message: string): void {

@@ -23,7 +23,12 @@ const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
  * Mean squared error summed over outputs, in float64, with optional per-sample weights: the loss
  * tfjs trains on for `loss: 'meanSquaredError'` (mean over every element, one weight per sample).
  */
-export function mseLoss(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], y: tf.Tensor | tf.Tensor[], sampleWeight?: number[]): number {
+export function mseLoss(
+  model: tf.LayersModel,
+  x: tf.Tensor | tf.Tensor[],
+  y: tf.Tensor | tf.Tensor[],
+  sampleWeight?: number[],
+): number {
   const preds = list(model.predict(x) as tf.Tensor | tf.Tensor[]);
   const ys = list(y);
   let total = 0;
@@ -71,7 +76,13 @@ export function coordinates(size: number, max = 48): number[] {
  * Central finite differences of `loss` w.r.t. the (raw, processing-order) output of `layer`, at the
  * given coordinates; other coordinates are NaN.
  */
-export function fdOutputGrad(layer: tf.layers.Layer, shape: number[], loss: () => number, coords: number[], eps = 1e-2): Float64Array {
+export function fdOutputGrad(
+  layer: tf.layers.Layer,
+  shape: number[],
+  loss: () => number,
+  coords: number[],
+  eps = 1e-2,
+): Float64Array {
   const size = shape.reduce((a, b) => a * b, 1);
   const out = new Float64Array(size).fill(Number.NaN);
   for (const k of coords) {
@@ -91,7 +102,12 @@ export function fdOutputGrad(layer: tf.layers.Layer, shape: number[], loss: () =
 }
 
 /** Central finite differences of `loss` w.r.t. one weight variable, at the given coordinates. */
-export function fdWeightGrad(variable: tf.LayerVariable, loss: () => number, coords: number[], eps = 1e-2): Float64Array {
+export function fdWeightGrad(
+  variable: tf.LayerVariable,
+  loss: () => number,
+  coords: number[],
+  eps = 1e-2,
+): Float64Array {
   const original = variable.read().clone();
   const base = original.dataSync().slice();
   const out = new Float64Array(base.length).fill(Number.NaN);
