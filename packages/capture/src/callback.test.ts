@@ -60,7 +60,14 @@ describe('schedule and records', () => {
     const { x, y } = data();
     const sink = new MemorySink();
     const probe = data();
-    const cb = gradientCallback({ every: 5, at: [0, 2, 11], probe, sink, runName: 'sched' });
+    const cb = gradientCallback({
+      every: 5,
+      at: [0, 2, 11],
+      probe,
+      sink,
+      runName: 'sched',
+      runMeta: { note: 'hi' },
+    });
     // 4 samples, batch 2 → 2 iterations per epoch; 6 epochs → iterations 1..12.
     await model.fit(x, y, { epochs: 6, batchSize: 2, callbacks: [cb], verbose: 0 });
     expect(iterationsOf(sink.snapshots)).toEqual([0, 2, 5, 10, 11]);
@@ -74,6 +81,7 @@ describe('schedule and records', () => {
 
     const [run] = sink.runs;
     expect(run!.name).toBe('sched');
+    expect(run!.meta).toEqual({ note: 'hi' });
     expect(run!.options).toMatchObject({
       mode: 'probe',
       every: 5,

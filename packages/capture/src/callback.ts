@@ -38,6 +38,8 @@ export interface GradientCallbackArgs {
   sink?: Sink;
   /** Name of the run (default: `<model name> <ISO time>`). */
   runName?: string;
+  /** JSON-serialisable metadata stored with the run (a description, tags, a gallery entry). */
+  runMeta?: Record<string, unknown>;
   /** What a failing or stalled sink does: 'warn' (default) drops snapshots and warns once; 'throw' stops fit. */
   onSinkError?: 'warn' | 'throw';
   /** Sink writes in flight before new ones wait. Default 8. */
@@ -98,6 +100,7 @@ export class GradientCallback extends tf.Callback {
   private readonly layerSpec: LayerSpec;
   private readonly probe: Batch | undefined;
   private readonly runName: string | undefined;
+  private readonly runMeta: Record<string, unknown> | undefined;
   private readonly guard: SinkGuard;
   private epoch = 0;
   private targets: Target[] = [];
@@ -164,6 +167,10 @@ export class GradientCallback extends tf.Callback {
       sinkTimeoutMs: checkPositive(args.sinkTimeoutMs ?? 10_000, 'sinkTimeoutMs'),
     });
     this.runName = args.runName;
+    if (args.runMeta !== undefined && (typeof args.runMeta !== 'object' || args.runMeta === null)) {
+      throw new GradscopeError(`runMeta must be an object, got ${JSON.stringify(args.runMeta)}`);
+    }
+    this.runMeta = args.runMeta;
   }
 
   get stats(): CaptureStats {
@@ -226,6 +233,7 @@ export class GradientCallback extends tf.Callback {
       backend: tf.getBackend(),
       tfjsVersion: tf.version_core,
       host: await hostName(),
+      ...(this.runMeta !== undefined ? { meta: this.runMeta } : {}),
     };
   }
 

@@ -103,6 +103,8 @@ export interface RunInfo {
   backend: string;
   tfjsVersion: string;
   host: string;
+  /** Free-form JSON the user attaches to the run (`gradientCallback({ runMeta })`), e.g. a description. */
+  meta?: Record<string, unknown>;
 }
 
 export type RunStatus = 'running' | 'finished' | 'failed';
