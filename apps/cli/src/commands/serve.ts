@@ -1,0 +1,74 @@
+// gradscope serve <db>: the HTTP API and the viewer over one store file.
+import { buildServer, type RunningServer, ServerConfigError } from '@gradscope/server';
+import { viewerDir } from '@gradscope/viewer';
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+
+export interface ServeOptions {
+  host: string;
+  port: string;
+  token?: string;
+  ingest: boolean;
+}
+
+export function parsePort(value: string, flag = '--port'): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new UserError(`${flag} must be an integer from 0 to 65535, got '${value}'`);
+  return port;
+}
+
+/** Starts the server; errors in the options become one-line user errors. */
+export async function startServer(db: string, opts: ServeOptions): Promise<RunningServer> {
+  try {
+    return await buildServer({
+      db,
+      host: opts.host,
+      port: parsePort(opts.port),
+      ingest: opts.ingest,
+      viewerDir,
+      ...(opts.token ? { token: opts.token } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ServerConfigError) throw new UserError(err.message);
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE')
+      throw new UserError(`port ${opts.port} on ${opts.host} is already in use: pick another with --port`);
+    if (code === 'EADDRNOTAVAIL')
+      throw new UserError(`--host ${opts.host} is not an address of this machine`);
+    throw err;
+  }
+}
+
+/** The URL to open: with the token, which the page trades for a cookie on first load. */
+export function openUrl(server: RunningServer, token: string | undefined, hash = ''): string {
+  return `${server.url}/${token ? `?token=${encodeURIComponent(token)}` : ''}${hash}`;
+}
+
+/** Resolves on Ctrl-C or SIGTERM. */
+export function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the viewer and the HTTP API (docs/api.md) for a gradscope database')
+    .argument('<db>', 'database file (created when missing, for remote trainers to log into)')
+    .option('--host <host>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '6006')
+    .option('--token <token>', 'require this bearer token on every request (default: $GRADSCOPE_TOKEN)')
+    .option('--no-ingest', 'refuse snapshots sent over HTTP (POST /api/ingest)')
+    .action(async (db: string, opts: ServeOptions) => {
+      const token = opts.token ?? process.env.GRADSCOPE_TOKEN;
+      const server = await startServer(db, { ...opts, ...(token ? { token } : {}) });
+      process.stdout.write(
+        `gradscope: serving ${server.reader.path}\n  open ${openUrl(server, token)}\n  Ctrl-C to stop\n`,
+      );
+      await untilStopped();
+      await server.close();
+    });
+}

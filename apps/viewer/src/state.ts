@@ -1,0 +1,203 @@
+// The whole view state, kept in the URL fragment so that a view can be shared and survives a reload.
+// `#/gallery` is the gallery; `#/run?run=…&layer=…&…` a view of one run. Defaults are left out of the URL.
+import { DIVERGING, type DivergingName, SEQUENTIAL, type SequentialName } from './colormap';
+import { MAX_COMPARED } from './iterations';
+
+export type Kind = 'output-grad' | 'output' | 'weight-grad' | 'weight';
+export const KINDS: readonly Kind[] = ['output-grad', 'output', 'weight-grad', 'weight'];
+
+/** The figures: See RNN's show_features_2D / 1D / 0D, the gradient flow map, and the distribution bands. */
+export type View = '2d' | '1d' | '0d' | 'flow' | 'dist';
+export const VIEWS: readonly View[] = ['2d', '1d', '0d', 'flow', 'dist'];
+
+/** 'auto': max |value| over the compared iterations; 'p99': the 99th percentile of |value|; a number: (-a, a). */
+export type Norm = 'auto' | 'p99' | number;
+
+export interface ViewState {
+  page: 'gallery' | 'run';
+  run: string | null;
+  layer: string | null;
+  kind: Kind;
+  /** Part of the layer (weight/gate, or direction of a non-concat bidirectional); null = whole output. */
+  part: string | null;
+  view: View;
+  /** Iterations to compare, 1–4; empty = the defaults (20/200/400 or first/middle/last). */
+  iterations: number[];
+  /** Show every iteration after the first as its difference against the first. */
+  diff: boolean;
+  norm: Norm;
+  /** Rows of the small multiples (See RNN's n_rows); null = automatic. */
+  rows: number | null;
+  /** See RNN's reflect_half: bidirectional halves as separate panels, the backward one mirrored. */
+  reflect: boolean;
+  /** Axis the timesteps run along in the 2D heatmaps (See RNN's timesteps_xaxis). */
+  timeAxis: 'x' | 'y';
+  colorbar: boolean;
+  ticks: boolean;
+  borders: boolean;
+  /** One sample or all of them (2D: one panel per sample; 1D: overlaid). */
+  sample: number | 'all';
+  /** 1D: one y range for every channel (See RNN's equate_axes). */
+  equal: boolean;
+  /** Show only the first maxT timesteps (See RNN's max_timesteps); null = all. */
+  maxT: number | null;
+  /** Channel range "a-b" for the 1D small multiples; null = the first ones that fit. */
+  channels: string | null;
+  cmap: DivergingName;
+  flowCmap: SequentialName;
+  /** Follow a running training: new iterations appear as they are recorded. */
+  follow: boolean;
+  /** Distribution view: arcsinh y scale (gradients span orders of magnitude). */
+  asinh: boolean;
+}
+
+export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
+  page: 'gallery',
+  run: null,
+  layer: null,
+  kind: 'output-grad',
+  part: null,
+  view: '2d',
+  iterations: [],
+  diff: false,
+  norm: 'auto',
+  rows: null,
+  reflect: true,
+  timeAxis: 'x',
+  colorbar: true,
+  ticks: true,
+  borders: true,
+  sample: 'all',
+  equal: true,
+  maxT: null,
+  channels: null,
+  cmap: 'RdBu',
+  flowCmap: 'viridis',
+  follow: false,
+  asinh: false,
+}) as ViewState;
+
+export function defaultState(): ViewState {
+  return { ...DEFAULT_STATE, iterations: [] };
+}
+
+function positiveInt(text: string | null): number | null {
+  if (text === null || !/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+function flag(text: string | null, fallback: boolean): boolean {
+  if (text === '1' || text === 'true') return true;
+  if (text === '0' || text === 'false') return false;
+  return fallback;
+}
+
+function parseNorm(text: string | null): Norm {
+  if (text === null || text === 'auto') return 'auto';
+  if (text === 'p99') return 'p99';
+  const a = Math.abs(Number(text));
+  return Number.isFinite(a) && a > 0 ? a : 'auto';
+}
+
+/** The state a URL (its fragment, or `?view=gallery` in its query) describes; anything unreadable is a default. */
+export function parseState(hash: string, search = ''): ViewState {
+  const state = defaultState();
+  const h = hash.startsWith('#') ? hash.slice(1) : hash;
+  const q = h.indexOf('?');
+  const path = q < 0 ? h : h.slice(0, q);
+  const p = new URLSearchParams(q < 0 ? '' : h.slice(q + 1));
+  const outer = new URLSearchParams(search);
+  if (path !== '/run' || outer.get('view') === 'gallery') return state;
+  state.page = 'run';
+  state.run = p.get('run') || null;
+  state.layer = p.get('layer') || null;
+  const kind = p.get('kind');
+  if (kind && (KINDS as readonly string[]).includes(kind)) state.kind = kind as Kind;
+  state.part = p.get('part') || null;
+  const view = p.get('view');
+  if (view && (VIEWS as readonly string[]).includes(view)) state.view = view as View;
+  state.iterations = [
+    ...new Set(
+      (p.get('it') ?? '')
+        .split(',')
+        .filter((s) => /^\d+$/.test(s))
+        .map(Number),
+    ),
+  ].slice(0, MAX_COMPARED);
+  state.diff = flag(p.get('diff'), false);
+  state.norm = parseNorm(p.get('norm'));
+  state.rows = positiveInt(p.get('rows'));
+  state.reflect = flag(p.get('reflect'), DEFAULT_STATE.reflect);
+  state.timeAxis = p.get('t') === 'y' ? 'y' : 'x';
+  state.colorbar = flag(p.get('cb'), DEFAULT_STATE.colorbar);
+  state.ticks = flag(p.get('ticks'), DEFAULT_STATE.ticks);
+  state.borders = flag(p.get('borders'), DEFAULT_STATE.borders);
+  const sample = p.get('sample');
+  state.sample = sample !== null && /^\d+$/.test(sample) ? Number(sample) : 'all';
+  state.equal = flag(p.get('equal'), DEFAULT_STATE.equal);
+  state.maxT = positiveInt(p.get('maxT'));
+  state.channels = p.get('ch') || null;
+  const cmap = p.get('cmap');
+  if (cmap && (DIVERGING as readonly string[]).includes(cmap)) state.cmap = cmap as DivergingName;
+  const flowCmap = p.get('fcmap');
+  if (flowCmap && (SEQUENTIAL as readonly string[]).includes(flowCmap))
+    state.flowCmap = flowCmap as SequentialName;
+  state.follow = flag(p.get('follow'), false);
+  state.asinh = flag(p.get('asinh'), false);
+  return state;
+}
+
+/** The URL fragment of a state (with the leading '#'); parseState(formatState(s)) equals s. */
+export function formatState(state: ViewState): string {
+  if (state.page === 'gallery') return '#/gallery';
+  const p = new URLSearchParams();
+  const d = DEFAULT_STATE;
+  const set = (
+    key: string,
+    value: string | number | boolean | null,
+    dflt: string | number | boolean | null,
+  ) => {
+    if (value === dflt || value === null) return;
+    p.set(key, typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
+  };
+  set('run', state.run, null);
+  set('layer', state.layer, null);
+  set('kind', state.kind, d.kind);
+  set('part', state.part, null);
+  set('view', state.view, d.view);
+  if (state.iterations.length > 0) p.set('it', state.iterations.join(','));
+  set('diff', state.diff, d.diff);
+  set('norm', state.norm, d.norm);
+  set('rows', state.rows, null);
+  set('reflect', state.reflect, d.reflect);
+  set('t', state.timeAxis, d.timeAxis);
+  set('cb', state.colorbar, d.colorbar);
+  set('ticks', state.ticks, d.ticks);
+  set('borders', state.borders, d.borders);
+  set('sample', state.sample, d.sample);
+  set('equal', state.equal, d.equal);
+  set('maxT', state.maxT, null);
+  set('ch', state.channels, null);
+  set('cmap', state.cmap, d.cmap);
+  set('fcmap', state.flowCmap, d.flowCmap);
+  set('follow', state.follow, d.follow);
+  set('asinh', state.asinh, d.asinh);
+  const query = p.toString();
+  return query ? `#/run?${query}` : '#/run';
+}
+
+/** The norm as See RNN writes it in a title: "norm=(-0.01, 0.01)". */
+export function formatNorm(a: number): string {
+  const s = formatNumber(a);
+  return `norm=(-${s}, ${s})`;
+}
+
+/** A short, readable number: 3 significant digits, exponent form outside [1e-3, 1e4). */
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v === 0) return '0';
+  const abs = Math.abs(v);
+  if (abs >= 1e-3 && abs < 1e4) return String(Number(v.toPrecision(3)));
+  return v.toExponential(2).replace(/\.?0+e/, 'e');
+}

@@ -1,0 +1,344 @@
+// The viewer in headless Chromium over the real server and a real store: every figure, the URL state, live
+// follow, PNG download, the Arrow export link, tokens, the empty state, and no CSP violation anywhere.
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Fixture,
+  hook,
+  launchBrowser,
+  rendered,
+  type SeriesSpec,
+  snapshotOf,
+  startServer,
+} from './harness';
+
+const every20 = Array.from({ length: 21 }, (_, i) => i * 20); // 0 … 400
+
+/** 3 samples × 20 timesteps × 4 channels; the norm decays back from the last timestep with time constant 1 + it/100. */
+const ex1: SeriesSpec = {
+  layer: 'lstm_1',
+  layerClass: 'LSTM',
+  shape: [3, 20, 4],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: every20,
+  value: (it, s, t, c) => (s % 2 ? -1 : 1) * (c + 1) * 0.001 * Math.exp(-(19 - t) / (1 + it / 100)),
+};
+/** returnSequences false: sample × channel. */
+const ex1Last: SeriesSpec = {
+  layer: 'lstm_2',
+  layerClass: 'LSTM',
+  shape: [3, 4],
+  dims: ['sample', 'channel'],
+  iterations: every20,
+  value: (_it, s, _t, c) => (c - 1.5) * 0.01 * (s + 1),
+};
+const bigru: SeriesSpec = {
+  layer: 'bidirectional_1',
+  layerClass: 'Bidirectional',
+  shape: [2, 12, 8],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [20, 200, 400],
+  channelParts: ['forward', 'backward'],
+  value: (it, s, t, c) => Math.sin(it + s + t * 0.7 + c) * 1e-4,
+};
+/** Time constant 2 → 0.5 over training: at iteration 40 the norm is below 1% three timesteps back. */
+const vanish: SeriesSpec = {
+  layer: 'simple_rnn_1',
+  layerClass: 'SimpleRNN',
+  shape: [2, 40, 3],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [0, 20, 40],
+  value: (it, _s, t, c) => (c + 1) * Math.exp(-(39 - t) / (2 - (1.5 * it) / 40)),
+};
+/** Growing by 10× every 10 iterations, with a NaN at iteration 40. */
+const explode: SeriesSpec = {
+  layer: 'lstm_1',
+  layerClass: 'LSTM',
+  shape: [2, 10, 3],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [0, 20, 40],
+  value: (it, s, t, c) => (it === 40 && s + t + c === 0 ? Number.NaN : 10 ** (it / 10) * (t + 1) * 1e-3),
+};
+/** The benchmark size of the issue: three 256-unit × 500-timestep heatmaps. */
+const big: SeriesSpec = {
+  layer: 'lstm_1',
+  layerClass: 'LSTM',
+  shape: [1, 500, 256],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [20, 200, 400],
+  value: (it, _s, t, c) => Math.sin(t * 0.05 + c * 0.3 + it) * Math.exp(-(499 - t) / 100) * 1e-4,
+};
+const live: SeriesSpec = {
+  layer: 'gru_1',
+  layerClass: 'GRU',
+  shape: [2, 10, 3],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [0, 20],
+  value: (it, s, t, c) => (it + 1) * (s + 1) * (t + 1) * (c + 1) * 1e-4,
+};
+
+let fx: Fixture;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const errors: string[] = [];
+const visited = new Set<string>();
+
+/** A fresh page load of a view (through about:blank, so that a hash-only change still reloads). */
+async function open(hash: string): Promise<void> {
+  visited.add(hash);
+  await page.goto('about:blank');
+  await page.goto(`${fx.url}${hash}`);
+  await rendered(page);
+}
+
+async function texts(selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
+}
+
+beforeAll(async () => {
+  fx = await startServer([
+    { id: 'run-ex1', name: 'ex1-lstm6', specs: [ex1, ex1Last] },
+    { id: 'run-bigru', name: 'ex5-bigru', specs: [bigru] },
+    { id: 'run-vanish', name: 'vanish-rnn', specs: [vanish] },
+    { id: 'run-explode', name: 'explode-lstm', specs: [explode] },
+    { id: 'run-big', name: 'big-lstm256', specs: [big] },
+    { id: 'run-live', name: 'live-gru', specs: [live], running: true },
+  ]);
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await fx?.close();
+});
+
+describe('the viewer over the real server', () => {
+  it('gallery: every run with its name and model summary, each a link to its views', async () => {
+    await open('#/gallery');
+    const names = await texts('.run-name');
+    expect(names.sort()).toEqual([
+      'big-lstm256',
+      'ex1-lstm6',
+      'ex5-bigru',
+      'explode-lstm',
+      'live-gru',
+      'vanish-rnn',
+    ]);
+    expect((await hook(page)).panels).toBe(6);
+    const card = page.locator('.run-card', { hasText: 'ex5-bigru' });
+    expect(await card.locator('table.model td').allTextContents()).toContain('Bidirectional(GRU)');
+    await card.locator('.run-name').click();
+    await page.waitForFunction(() => location.hash.startsWith('#/run'));
+    await rendered(page, 1);
+    expect(await page.evaluate(() => location.hash)).toContain('run=ex5-bigru');
+  });
+
+  it('2D: iterations 20, 200, 400 side by side on one automatic norm, zero white, gradient red/blue', async () => {
+    await open('#/run?run=ex1-lstm6');
+    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 200', 'iteration 400']);
+    const h = await hook(page);
+    expect(h).toMatchObject({ view: '2d', panels: 9, error: null }); // 3 iterations × 3 samples
+    // the largest |value| over the three iterations: 0.001 × 4 channels' factor × exp(0)
+    expect(await page.textContent('.figure-title')).toContain('norm=(-0.004, 0.004) (auto)');
+    // iteration 20, sample 0: the last timestep is positive (red), timestep 0 has vanished (white)
+    const [right, left] = await page.$eval('canvas[aria-label^="iteration 20, sample 0"]', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const dpr = canvas.width / canvas.clientWidth;
+      const ctx = canvas.getContext('2d')!;
+      const midY = Math.round(((2 + canvas.clientHeight - 18) / 2) * dpr);
+      const px = (x: number) => [...ctx.getImageData(Math.round(x * dpr), midY, 1, 1).data];
+      // the plot ends 10 px before the canvas edge (room for the last x label)
+      return [px(canvas.clientWidth - 10 - 2), px(canvas.clientWidth * 0.5)];
+    });
+    expect(right![0]).toBeGreaterThan(150);
+    expect(right![2]).toBeLessThan(right![0]! - 60);
+    expect(left).toEqual([255, 255, 255, 255]);
+  });
+
+  it('keeps the whole view in the URL: a reload restores it', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1');
+    await page.selectOption('select[aria-label="norm"]', 'manual');
+    await rendered(page, 1);
+    // choosing manual starts from See RNN's (-0.01, 0.01); then type another a
+    expect(await page.inputValue('input[aria-label="norm a, for (-a, a)"]')).toBe('0.01');
+    await page.fill('input[aria-label="norm a, for (-a, a)"]', '0.02');
+    await page.press('input[aria-label="norm a, for (-a, a)"]', 'Enter');
+    await rendered(page, 2);
+    await page.selectOption('select[aria-label="sample"]', '1');
+    await rendered(page, 3);
+    await page.selectOption('select[aria-label="iteration 2"]', '100');
+    await rendered(page, 4);
+    const hash = await page.evaluate(() => location.hash);
+    expect(hash).toContain('norm=0.02');
+    expect(hash).toContain('sample=1');
+    expect(hash).toContain('it=20%2C100%2C400');
+    await page.reload();
+    await rendered(page);
+    expect(await page.evaluate(() => location.hash)).toBe(hash);
+    expect(await page.textContent('.figure-title')).toContain('norm=(-0.02, 0.02)');
+    expect(await page.inputValue('select[aria-label="sample"]')).toBe('1');
+    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 100', 'iteration 400']);
+    expect((await hook(page)).panels).toBe(3);
+  });
+
+  it('difference against the first iteration', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1&diff=1&sample=0');
+    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 200 − 20', 'iteration 400 − 20']);
+  });
+
+  it('reflect_half draws the directions of a bidirectional layer as two panels, the backward one mirrored', async () => {
+    await open('#/run?run=ex5-bigru&sample=0');
+    expect((await hook(page)).panels).toBe(6);
+    expect(await texts('.half-name')).toEqual([
+      'forward',
+      'backward',
+      'forward',
+      'backward',
+      'forward',
+      'backward',
+    ]);
+    await page.click('text=reflect_half');
+    await rendered(page, 1);
+    expect((await hook(page)).panels).toBe(3);
+    expect(await page.evaluate(() => location.hash)).toContain('reflect=0');
+  });
+
+  it('1D: one chart per channel for each iteration, samples overlaid', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1&view=1d');
+    expect((await hook(page)).panels).toBe(12); // 4 channels × 3 iterations
+    expect(await page.locator('.uplot').count()).toBe(12);
+    expect(await texts('.channel-label')).toContain('channel 3');
+  });
+
+  it('0D: a layer without a time axis opens as a scatter per iteration', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_2');
+    expect(await hook(page)).toMatchObject({ view: '0d', panels: 3 });
+    expect(await page.evaluate(() => location.hash)).toContain('view=0d');
+    expect(await page.isDisabled('button[role="tab"]:has-text("2D heatmaps")')).toBe(true);
+  });
+
+  it('gradient flow: memory horizons by hand and a healthy badge', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1&view=flow');
+    expect(await texts('.badge')).toEqual(['gradient flows']);
+    // norm ∝ exp(-lag / tau): below 1% once lag > tau·ln 100: tau 1.2 → 6, tau 3 → 14, tau 5 → 24 > 19 (none)
+    const legend = (await texts('.u-legend .u-label')).join(' | ');
+    expect(legend).toContain('iteration 20 (horizon 6)');
+    expect(legend).toContain('iteration 200 (horizon 14)');
+    expect(legend).toContain('iteration 400 (horizon ≥ 20)');
+    expect((await hook(page)).panels).toBe(2);
+  });
+
+  it('flags vanishing and exploding runs', async () => {
+    await open('#/run?run=vanish-rnn&view=flow');
+    expect(await texts('.badge')).toEqual(['vanishing']);
+    expect(await page.textContent('.diagnosis-text')).toContain('horizon 3 of 40 timesteps at iteration 40');
+    await open('#/run?run=explode-lstm&view=flow');
+    expect(await texts('.badge')).toEqual(['exploding']);
+    expect(await page.textContent('.diagnosis-text')).toContain(
+      'non-finite gradient values at iteration 40 (1 values)',
+    );
+  });
+
+  it('distribution: percentile bands over the iterations', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1&view=dist');
+    expect((await hook(page)).panels).toBe(1);
+    expect((await texts('.u-legend .u-label')).join(' ')).toContain('(median)');
+  });
+
+  it('follows a running training: new iterations appear without a reload', async () => {
+    await open('#/run?run=live-gru&follow=1');
+    expect(await texts('.block-title')).toEqual(['iteration 0', 'iteration 20']);
+    const renders = (await hook(page)).renders;
+    await fx.store.write(snapshotOf('run-live', live, 40));
+    await fx.store.flush();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.block-title')].some((e) => e.textContent === 'iteration 40'),
+      null,
+      { timeout: 30_000 },
+    );
+    await rendered(page, renders);
+    // the defaults (first, middle, last) now reach the new iteration
+    expect(await texts('.block-title')).toEqual(['iteration 0', 'iteration 20', 'iteration 40']);
+    expect(await page.textContent('.status[role="status"]')).toContain('3 iterations recorded (0–40)');
+  });
+
+  it('downloads the view as one PNG', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1&sample=0');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('text=Download PNG')]);
+    expect(download.suggestedFilename()).toBe('gradscope-ex1-lstm6-lstm_1-output-grad-2d-20_200_400.png');
+    const bytes = readFileSync((await download.path())!);
+    expect([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join('')).toBe('PNG');
+    const width = bytes.readUInt32BE(16);
+    const height = bytes.readUInt32BE(20);
+    expect(width).toBeGreaterThan(600);
+    expect(height).toBeGreaterThan(100);
+  });
+
+  it('links to the Arrow export of the compared iterations', async () => {
+    await open('#/run?run=ex1-lstm6&layer=lstm_1');
+    const href = await page.getAttribute('a:has-text("Export Arrow")', 'href');
+    expect(href).toContain('api/runs/run-ex1/export?');
+    expect(href).toContain('format=arrow');
+    expect(href).toContain('iterations=20%2C200%2C400');
+    const res = await context.request.get(new URL(href!, fx.url).toString());
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toContain('arrow');
+  });
+
+  it('paints three 256 × 500 heatmaps and reports it through window.__gradscope', async () => {
+    await open('#/run?run=big-lstm256');
+    const h = await hook(page);
+    expect(h).toMatchObject({ view: '2d', panels: 3, ready: true, error: null });
+    expect(h.lastPaintMs).toBeGreaterThan(0);
+    console.log(`three 256×500 heatmaps: ${h.lastPaintMs.toFixed(1)} ms from data arrival to the next frame`);
+  });
+
+  it('loads no inline script or style: no console error or CSP violation on any page', async () => {
+    const res = await context.request.get(fx.url);
+    expect(res.headers()['content-security-policy']).toContain("default-src 'self'");
+    expect(visited.size).toBeGreaterThan(10);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the viewer without runs, and behind a token', () => {
+  it('says what to do when there are no runs', async () => {
+    const empty = await startServer([]);
+    const p = await context.newPage();
+    try {
+      await p.goto(`${empty.url}#/gallery`);
+      await rendered(p);
+      expect(await p.textContent('.empty')).toContain('No runs recorded yet.');
+      await p.goto(`${empty.url}#/run`);
+      await rendered(p);
+      expect(await p.textContent('.empty')).toContain('No runs recorded yet.');
+    } finally {
+      await p.close();
+      await empty.close();
+    }
+  });
+
+  it('takes ?token= once, keeps it out of the address bar, and works', async () => {
+    const token = 'e2e-secret-token';
+    const guarded = await startServer([{ id: 'run-t', name: 'tokened', specs: [live] }], { token });
+    const p = await browser.newPage();
+    try {
+      await p.goto(`${guarded.url}?token=${token}#/run?run=tokened`);
+      await rendered(p);
+      expect(await p.evaluate(() => location.search)).toBe('');
+      expect((await hook(p)).error).toBeNull();
+      expect((await hook(p)).panels).toBe(4); // 2 samples × 2 iterations
+    } finally {
+      await p.close();
+      await guarded.close();
+    }
+  });
+});

@@ -1,0 +1,164 @@
+// End-to-end harness: a real store file with synthetic runs, the real server over it (serving the built viewer),
+// and Debian's Chromium driven by playwright-core.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildServer, type RunningServer } from '@gradscope/server';
+import { openStore, type RunInfo, type Snapshot, type Store } from '@gradscope/store';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const VIEWER_DIST = join(here, '..', 'dist');
+const ROOT = join(here, '..', '..', '..');
+export const CHROMIUM = process.env.GRADSCOPE_CHROMIUM ?? '/usr/bin/chromium';
+
+/** What a layer's gradient looks like at one iteration: norm decaying going back from the last timestep. */
+export interface SeriesSpec {
+  layer: string;
+  layerClass: string;
+  shape: number[];
+  dims: string[];
+  iterations: number[];
+  channelParts?: string[];
+  /** value of (sample, timestep, channel) at an iteration; for rank 2, timestep is 0. */
+  value: (iteration: number, s: number, t: number, c: number) => number;
+}
+
+export function tensorOf(spec: SeriesSpec, iteration: number): Float32Array {
+  const [S, T, C] = spec.shape.length === 3 ? spec.shape : [spec.shape[0]!, 1, spec.shape[1]!];
+  const data = new Float32Array(S! * T! * C!);
+  for (let s = 0; s < S!; s++)
+    for (let t = 0; t < T!; t++)
+      for (let c = 0; c < C!; c++) data[(s * T! + t) * C! + c] = spec.value(iteration, s, t, c);
+  return data;
+}
+
+export function snapshotOf(run: string, spec: SeriesSpec, iteration: number): Snapshot {
+  const data = tensorOf(spec, iteration);
+  let nonFinite = 0;
+  for (const v of data) if (!Number.isFinite(v)) nonFinite++;
+  return {
+    run,
+    iteration,
+    epoch: 0,
+    batch: iteration,
+    layer: spec.layer,
+    layerClass: spec.layerClass,
+    kind: 'output-grad',
+    shape: spec.shape,
+    dims: spec.dims,
+    data,
+    loss: 1 / (1 + iteration),
+    time: 1_764_379_200_000 + iteration,
+    nonFinite,
+    ...(spec.channelParts ? { channelParts: spec.channelParts } : {}),
+  };
+}
+
+export function runInfo(id: string, name: string, specs: SeriesSpec[]): RunInfo {
+  return {
+    id,
+    name,
+    startedAt: 1_764_379_200_000,
+    model: {
+      name: `${name}-model`,
+      className: 'Sequential',
+      layers: specs.map((s, index) => ({
+        index,
+        name: s.layer,
+        className: s.layerClass,
+        units: s.shape[s.shape.length - 1]! / (s.channelParts ? 2 : 1),
+        returnSequences: s.shape.length === 3,
+        ...(s.channelParts ? { mergeMode: 'concat' as const, innerClassName: 'GRU' } : {}),
+        outputShape: [null, ...s.shape.slice(1)],
+        captured: true,
+      })),
+      inputShape: [[null, 20, 3]],
+      outputShape: [[null, 1]],
+      losses: ['meanSquaredError'],
+      optimizer: 'Adam',
+    },
+    options: { mode: 'probe', every: 20, capture: ['output-grad'], layers: specs.map((s) => s.layer) },
+    backend: 'cpu',
+    tfjsVersion: '4.22.0',
+    host: 'e2e',
+  };
+}
+
+export interface Fixture {
+  url: string;
+  store: Store;
+  server: RunningServer;
+  close(): Promise<void>;
+}
+
+/** A store with the given runs (each written in full, then ended unless `running`), and the server over it. */
+export async function startServer(
+  runs: { id: string; name: string; specs: SeriesSpec[]; running?: boolean }[],
+  options: { token?: string } = {},
+): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'gradscope-viewer-e2e-'));
+  const db = join(dir, 'runs.gradscope');
+  const store = await openStore(db);
+  for (const run of runs) {
+    await store.startRun(runInfo(run.id, run.name, run.specs));
+    for (const spec of run.specs)
+      for (const it of spec.iterations) await store.write(snapshotOf(run.id, spec, it));
+    if (!run.running) await store.endRun(run.id, 'finished');
+  }
+  await store.flush();
+  const server = await buildServer({
+    db,
+    port: 0,
+    pollMs: 100,
+    viewerDir: VIEWER_DIST,
+    ...(options.token ? { token: options.token } : {}),
+  });
+  return {
+    url: `${server.url}/`,
+    store,
+    server,
+    async close() {
+      await server.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Chromium from Debian (installed on demand by scripts/ensure-chromium.mjs), headless, loopback only. */
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-chromium.mjs')], { stdio: 'inherit' });
+  if (!existsSync(join(VIEWER_DIST, 'index.html')))
+    throw new Error(`the viewer is not built (${VIEWER_DIST}): run pnpm build first`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+    ],
+  });
+}
+
+/** Waits until the app has finished the render after `after` renders (see window.__gradscope). */
+export async function rendered(page: Page, after = 0): Promise<void> {
+  await page.waitForFunction(
+    (n) => window.__gradscope?.ready === true && window.__gradscope.renders > n,
+    after,
+    { timeout: 30_000 },
+  );
+}
+
+export async function hook(page: Page) {
+  return page.evaluate(() => ({ ...window.__gradscope }));
+}

@@ -1,0 +1,82 @@
+// Live updates over Server-Sent Events. Trainers in other processes write straight into the SQLite
+// file, so the hub polls the store for rows newer than the last it saw and fans them out.
+import type { FastifyReply } from 'fastify';
+
+export interface LiveEvent {
+  type: 'snapshot' | 'run';
+  /** Run id, for ?run= filtering. */
+  run: string;
+  data: unknown;
+}
+
+interface Client {
+  reply: FastifyReply;
+  run: string | undefined;
+}
+
+export class EventHub {
+  private readonly clients = new Set<Client>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private ping: ReturnType<typeof setInterval> | undefined;
+
+  /** `poll` returns what changed since its previous call; it is called every `pollMs` while clients listen. */
+  constructor(
+    private readonly poll: () => LiveEvent[],
+    private readonly pollMs = 500,
+    private readonly pingMs = 15_000,
+  ) {}
+
+  /** Takes over the reply and streams events to it until the client goes away. */
+  subscribe(reply: FastifyReply, run: string | undefined, headers: Record<string, string>): void {
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    reply.raw.write(': connected\n\n');
+    const client = { reply, run };
+    this.clients.add(client);
+    reply.raw.on('close', () => {
+      this.clients.delete(client);
+      if (this.clients.size === 0) this.idle();
+    });
+    this.start();
+  }
+
+  /** Sends events now (e.g. after a remote ingest), without waiting for the next poll. */
+  publish(events: LiveEvent[]): void {
+    for (const event of events) {
+      const text = `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+      for (const client of this.clients) {
+        if (client.run === undefined || client.run === event.run) client.reply.raw.write(text);
+      }
+    }
+  }
+
+  close(): void {
+    this.idle();
+    for (const client of this.clients) client.reply.raw.end();
+    this.clients.clear();
+  }
+
+  private start(): void {
+    if (this.timer !== undefined) return;
+    this.poll(); // from now on, only what is new
+    this.timer = setInterval(() => this.publish(this.poll()), this.pollMs);
+    this.ping = setInterval(() => {
+      for (const client of this.clients) client.reply.raw.write(': ping\n\n');
+    }, this.pingMs);
+    this.timer.unref();
+    this.ping.unref();
+  }
+
+  private idle(): void {
+    clearInterval(this.timer);
+    clearInterval(this.ping);
+    this.timer = undefined;
+    this.ping = undefined;
+  }
+}

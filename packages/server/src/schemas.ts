@@ -1,0 +1,223 @@
+// JSON schemas of every route's parameters and responses: Fastify validates requests with them and
+// serialises responses through them.
+
+const KIND = { type: 'string', enum: ['output-grad', 'output', 'weight-grad', 'weight'] } as const;
+const NAME = { type: 'string', minLength: 1, maxLength: 512 } as const;
+const INT = { type: 'integer', minimum: 0 } as const;
+const NULLABLE_STRING = { type: ['string', 'null'] } as const;
+const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
+const NUMBERS = { type: 'array', items: NUMBER_OR_NULL } as const;
+
+export const errorResponse = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const runParams = {
+  type: 'object',
+  required: ['run'],
+  properties: { run: NAME },
+} as const;
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'integer', minimum: 1 } },
+} as const;
+
+/** layer + kind (+ part) naming one series. */
+export const seriesQuery = {
+  type: 'object',
+  required: ['layer', 'kind'],
+  additionalProperties: false,
+  properties: { layer: NAME, kind: KIND, part: NAME, max: { type: 'integer', minimum: 2, maximum: 100_000 } },
+} as const;
+
+export const snapshotsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    layer: NAME,
+    kind: KIND,
+    part: NAME,
+    from: INT,
+    to: INT,
+    limit: { type: 'integer', minimum: 1 },
+    offset: INT,
+  },
+} as const;
+
+export const exportQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    format: { type: 'string', enum: ['arrow', 'parquet'] },
+    layout: { type: 'string', enum: ['tensor', 'long'] },
+    layer: NAME,
+    kind: KIND,
+    part: NAME,
+    iterations: { type: 'string', pattern: '^\\d+(,\\d+)*$' },
+  },
+} as const;
+
+export const eventsQuery = {
+  type: 'object',
+  properties: { run: NAME, token: { type: 'string' } },
+} as const;
+
+const run = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    startedAt: { type: 'number' },
+    endedAt: NUMBER_OR_NULL,
+    status: { type: 'string' },
+    backend: { type: 'string' },
+    tfjsVersion: { type: 'string' },
+    host: { type: 'string' },
+    snapshots: { type: 'integer' },
+    lastIteration: { type: ['integer', 'null'] },
+    layers: { type: 'array', items: { type: 'string' } },
+    meta: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const runsResponse = { type: 'array', items: run } as const;
+
+export const runResponse = {
+  type: 'object',
+  properties: {
+    ...run.properties,
+    model: { type: 'object', additionalProperties: true },
+    options: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const layersResponse = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      layer: { type: 'string' },
+      layerClass: { type: 'string' },
+      kinds: { type: 'object', additionalProperties: { type: 'array', items: NULLABLE_STRING } },
+      parts: { type: 'array', items: NULLABLE_STRING },
+      iterations: { type: 'array', items: { type: 'integer' } },
+      iterationCount: { type: 'integer' },
+      snapshots: { type: 'integer' },
+      channelParts: { type: 'array', items: { type: 'string' } },
+    },
+  },
+} as const;
+
+const scalarSummary = {
+  l2: NUMBER_OR_NULL,
+  maxAbs: NUMBER_OR_NULL,
+  min: NUMBER_OR_NULL,
+  max: NUMBER_OR_NULL,
+  mean: NUMBER_OR_NULL,
+  std: NUMBER_OR_NULL,
+  nonFinite: { type: 'integer' },
+  count: { type: 'integer' },
+} as const;
+
+export const snapshotInfo = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    run: { type: 'string' },
+    iteration: { type: 'integer' },
+    epoch: { type: 'integer' },
+    batch: { type: 'integer' },
+    layer: { type: 'string' },
+    layerClass: { type: 'string' },
+    kind: { type: 'string' },
+    part: NULLABLE_STRING,
+    channelParts: { type: ['array', 'null'], items: { type: 'string' } },
+    shape: { type: 'array', items: { type: 'integer' } },
+    dims: { type: 'array', items: { type: 'string' } },
+    loss: NUMBER_OR_NULL,
+    time: { type: 'number' },
+    nonFinite: { type: 'integer' },
+    payloadBytes: { type: 'integer' },
+    summary: { type: 'object', properties: scalarSummary },
+  },
+} as const;
+
+export const snapshotsResponse = { type: 'array', items: snapshotInfo } as const;
+
+const summaryBody = {
+  ...scalarSummary,
+  timestepNorms: { type: ['array', 'null'], items: NUMBER_OR_NULL },
+  channelNorms: { type: ['array', 'null'], items: NUMBER_OR_NULL },
+  histogram: {
+    type: 'object',
+    properties: { edges: NUMBERS, counts: { type: 'array', items: { type: 'integer' } } },
+  },
+} as const;
+
+export const summaryResponse = {
+  type: 'object',
+  properties: {
+    ...summaryBody,
+    parts: { type: 'object', additionalProperties: { type: 'object', properties: summaryBody } },
+  },
+} as const;
+
+const MATRIX = {
+  type: 'object',
+  properties: {
+    dtype: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+    base64: { type: 'string' },
+  },
+} as const;
+
+export const flowResponse = {
+  type: 'object',
+  properties: {
+    ids: { type: 'array', items: { type: 'integer' } },
+    iterations: { type: 'array', items: { type: 'integer' } },
+    timesteps: { type: 'integer' },
+    norms: MATRIX,
+    parts: { type: 'object', additionalProperties: MATRIX },
+  },
+} as const;
+
+export const histogramsResponse = {
+  type: 'object',
+  properties: {
+    ids: { type: 'array', items: { type: 'integer' } },
+    iterations: { type: 'array', items: { type: 'integer' } },
+    edges: NUMBERS,
+    counts: MATRIX,
+    percentiles: {
+      type: 'object',
+      properties: { p: { type: 'array', items: { type: 'number' } }, values: MATRIX },
+    },
+  },
+} as const;
+
+export const ingestRunBody = {
+  type: 'object',
+  required: ['id', 'name', 'startedAt', 'model', 'options', 'backend', 'tfjsVersion', 'host'],
+  properties: {
+    id: NAME,
+    name: NAME,
+    startedAt: { type: 'number' },
+    model: { type: 'object' },
+    options: { type: 'object' },
+    backend: { type: 'string' },
+    tfjsVersion: { type: 'string' },
+    host: { type: 'string' },
+    meta: { type: 'object' },
+  },
+} as const;
+
+export const endRunBody = {
+  type: 'object',
+  required: ['status'],
+  additionalProperties: false,
+  properties: { status: { type: 'string', enum: ['running', 'finished', 'failed'] } },
+} as const;

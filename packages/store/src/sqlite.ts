@@ -1,0 +1,353 @@
+// The SQLite file: schema, migrations, identity checks and opening for writing or reading.
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { fromSqlite, isBusy, StoreError } from './errors.js';
+import { HISTOGRAM_BUCKETS, HISTOGRAM_MAX_EXP, HISTOGRAM_MIN_EXP } from './histogram.js';
+import { checkDbPath } from './validate.js';
+
+export type Db = Database.Database;
+
+/** `PRAGMA application_id` of a gradscope database: the bytes 'GrSc'. */
+export const APPLICATION_ID = 0x47725363;
+/** `PRAGMA user_version`: the schema version this code writes. */
+export const SCHEMA_VERSION = 1;
+/** Page size of new databases: large pages keep multi-megabyte payloads in few overflow pages. */
+export const PAGE_SIZE = 32768;
+/** WAL size (in pages) at which a commit checkpoints: 2048 × 32 KiB = 64 MiB. */
+export const WAL_AUTOCHECKPOINT = 2048;
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/** Version 0 → 1: the whole schema. Later versions append a function here. */
+function createV1(db: Db): void {
+  db.exec(`
+    CREATE TABLE meta (
+      key   TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+      key          INTEGER PRIMARY KEY,
+      id           TEXT NOT NULL UNIQUE,
+      name         TEXT NOT NULL,
+      started_at   REAL NOT NULL,
+      ended_at     REAL,
+      status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+      model        TEXT NOT NULL,
+      options      TEXT NOT NULL,
+      backend      TEXT NOT NULL,
+      tfjs_version TEXT NOT NULL,
+      host         TEXT NOT NULL,
+      meta         TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_name ON runs (name, started_at);
+    CREATE TABLE snapshots (
+      id            INTEGER PRIMARY KEY,
+      run_key       INTEGER NOT NULL REFERENCES runs (key),
+      iteration     INTEGER NOT NULL,
+      epoch         INTEGER NOT NULL,
+      batch         INTEGER NOT NULL,
+      layer         TEXT NOT NULL,
+      layer_class   TEXT NOT NULL,
+      kind          TEXT NOT NULL,
+      part          TEXT NOT NULL DEFAULT '',
+      channel_parts TEXT,
+      shape         TEXT NOT NULL,
+      dims          TEXT NOT NULL,
+      loss          REAL,
+      time          REAL NOT NULL,
+      non_finite    INTEGER NOT NULL,
+      payload_bytes INTEGER NOT NULL,
+      l2            REAL,
+      max_abs       REAL,
+      min           REAL,
+      max           REAL,
+      mean          REAL,
+      std           REAL,
+      s_non_finite  INTEGER NOT NULL,
+      count         INTEGER NOT NULL
+    );
+    CREATE INDEX snapshots_flow ON snapshots (run_key, layer, kind, part, iteration);
+    CREATE TABLE payloads (
+      snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots (id),
+      ipc         BLOB NOT NULL
+    );
+    CREATE TABLE summaries (
+      snapshot_id    INTEGER NOT NULL REFERENCES snapshots (id),
+      channel_part   TEXT NOT NULL,
+      l2             REAL,
+      max_abs        REAL,
+      min            REAL,
+      max            REAL,
+      mean           REAL,
+      std            REAL,
+      non_finite     INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      timestep_norms BLOB,
+      channel_norms  BLOB,
+      histogram      BLOB NOT NULL,
+      PRIMARY KEY (snapshot_id, channel_part)
+    );
+    CREATE TABLE series (
+      key     INTEGER PRIMARY KEY,
+      run_key INTEGER NOT NULL REFERENCES runs (key),
+      layer   TEXT NOT NULL,
+      kind    TEXT NOT NULL,
+      part    TEXT NOT NULL,
+      UNIQUE (run_key, layer, kind, part)
+    );
+    CREATE TABLE series_chunks (
+      series_key     INTEGER NOT NULL REFERENCES series (key),
+      channel_part   TEXT NOT NULL,
+      chunk          INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      width          INTEGER NOT NULL,
+      ids            BLOB NOT NULL,
+      iterations     BLOB NOT NULL,
+      timestep_norms BLOB NOT NULL,
+      histograms     BLOB NOT NULL,
+      minmax         BLOB NOT NULL,
+      UNIQUE (series_key, channel_part, chunk)
+    );
+  `);
+  const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+  put.run(
+    'histogram',
+    JSON.stringify({
+      scheme: 'symmetric-log2',
+      buckets: HISTOGRAM_BUCKETS,
+      minExp: HISTOGRAM_MIN_EXP,
+      maxExp: HISTOGRAM_MAX_EXP,
+      encoding: 'uint32le',
+    }),
+  );
+  put.run('tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>');
+  put.run('norms_encoding', 'float32le');
+}
+
+/** MIGRATIONS[i] takes a database from version i to i + 1. */
+const MIGRATIONS: ((db: Db) => void)[] = [createV1];
+
+/** Blocks the thread for `ms` (used between retries on a locked database). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `fn`, retrying while SQLite reports the database busy or locked (beyond busy_timeout, e.g. a lock
+ * upgrade that SQLite refuses to wait for), with jittered backoff until `timeoutMs` has passed.
+ */
+export function withBusyRetry<T>(
+  fn: () => T,
+  file: string,
+  doing: string,
+  timeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+): T {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw fromSqlite(err, file, doing);
+      sleepSync(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+}
+
+/** Rejects files that are not SQLite before SQLite gets to touch them. */
+function checkHeader(file: string): void {
+  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  if (size === 0) return;
+  const fd = openSync(file, 'r');
+  const head = Buffer.alloc(16);
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < 100 || head.toString('latin1') !== SQLITE_MAGIC) {
+    const printable = head.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    throw new StoreError(
+      'ENOTDB',
+      `${file} is not a gradscope database: not an SQLite file (it starts with "${printable}")`,
+      { file },
+    );
+  }
+}
+
+function checkWritable(file: string): void {
+  const exists = statSync(file, { throwIfNoEntry: false }) !== undefined;
+  const dir = dirname(file);
+  const canWrite = (p: string) => {
+    try {
+      accessSync(p, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (exists && !canWrite(file)) {
+    throw new StoreError('EREADONLY', `${file}: cannot write: the file is read-only`, { file });
+  }
+  const sidecarsExist = ['-wal', '-shm'].every(
+    (s) => statSync(file + s, { throwIfNoEntry: false }) !== undefined,
+  );
+  if (!canWrite(dir) && !(exists && sidecarsExist)) {
+    throw new StoreError(
+      'EREADONLY',
+      `${file}: cannot write: directory ${dir} is read-only (SQLite needs to create the database and its -wal/-shm files there)`,
+      { file },
+    );
+  }
+}
+
+interface Identity {
+  applicationId: number;
+  version: number;
+  tables: string[];
+}
+
+function identity(db: Db): Identity {
+  return {
+    applicationId: db.pragma('application_id', { simple: true }) as number,
+    version: db.pragma('user_version', { simple: true }) as number,
+    tables: db
+      .prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      )
+      .pluck()
+      .all() as string[],
+  };
+}
+
+function isFresh(id: Identity): boolean {
+  return id.applicationId === 0 && id.version === 0 && id.tables.length === 0;
+}
+
+/** Throws ENOTDB / ENEWER unless the database is a gradscope database this code can read (or a fresh file). */
+function checkIdentity(id: Identity, file: string, allowFresh: boolean): void {
+  if (isFresh(id)) {
+    if (allowFresh) return;
+    throw new StoreError('ENOTDB', `${file} is not a gradscope database: it is an empty SQLite database`, {
+      file,
+    });
+  }
+  if (id.applicationId !== APPLICATION_ID) {
+    const tables = id.tables.length > 0 ? id.tables.slice(0, 5).join(', ') : 'none';
+    throw new StoreError(
+      'ENOTDB',
+      `${file} is not a gradscope database: SQLite application_id is 0x${(id.applicationId >>> 0).toString(16)} (gradscope writes 0x${APPLICATION_ID.toString(16)}), tables: ${tables}`,
+      { file },
+    );
+  }
+  if (id.version > SCHEMA_VERSION) {
+    throw new StoreError(
+      'ENEWER',
+      `${file} was written by a newer gradscope: schema version ${id.version}, this version reads up to ${SCHEMA_VERSION}; upgrade gradscope to open it`,
+      { file },
+    );
+  }
+}
+
+export interface WriterDbOptions {
+  busyTimeoutMs?: number;
+  synchronous?: 'normal' | 'full';
+  /** Simulates a full disk: SQLite's max_page_count for this connection. */
+  maxPageCount?: number | undefined;
+  walAutocheckpoint?: number;
+}
+
+/** Opens (creating if needed) a gradscope database for writing, migrating it to SCHEMA_VERSION. */
+export function openWriterDb(path: unknown, options: WriterDbOptions = {}): { db: Db; file: string } {
+  const file = checkDbPath(path, false);
+  checkHeader(file);
+  checkWritable(file);
+  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  let db: Db;
+  try {
+    db = new Database(file, { timeout });
+  } catch (err) {
+    throw fromSqlite(err, file, 'opening the database');
+  }
+  try {
+    const id = withBusyRetry(() => identity(db), file, 'reading the database header', timeout);
+    checkIdentity(id, file, true);
+    withBusyRetry(
+      () => {
+        if ((db.pragma('page_count', { simple: true }) as number) === 0)
+          db.pragma(`page_size = ${PAGE_SIZE}`);
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (mode !== 'wal') {
+          throw new StoreError(
+            'EIO',
+            `${file}: could not switch to WAL journal mode (SQLite answered ${String(mode)})`,
+            {
+              file,
+            },
+          );
+        }
+      },
+      file,
+      'switching to WAL mode',
+      timeout,
+    );
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`wal_autocheckpoint = ${options.walAutocheckpoint ?? WAL_AUTOCHECKPOINT}`);
+    db.pragma('cache_size = -16384');
+    if (options.maxPageCount != null) db.pragma(`max_page_count = ${options.maxPageCount}`);
+    const migrate = db.transaction(() => {
+      const now = identity(db);
+      checkIdentity(now, file, true);
+      if (now.applicationId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
+      for (let v = now.version; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+      if (now.version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    });
+    withBusyRetry(() => migrate.immediate(), file, 'creating the schema', timeout);
+  } catch (err) {
+    db.close();
+    throw fromSqlite(err, file, 'opening the database');
+  }
+  return { db, file };
+}
+
+export interface ReaderDbOptions {
+  busyTimeoutMs?: number;
+  /** Bytes of the file SQLite may memory-map (default 1 GiB). */
+  mmapBytes?: number;
+}
+
+/** Opens an existing gradscope database read-only. */
+export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db: Db; file: string } {
+  const file = checkDbPath(path, true);
+  if (statSync(file).size === 0) {
+    throw new StoreError('ENOTDB', `${file} is not a gradscope database: the file is empty`, { file });
+  }
+  checkHeader(file);
+  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout });
+  } catch (err) {
+    throw fromSqlite(err, file, 'opening the database');
+  }
+  try {
+    const id = withBusyRetry(() => identity(db), file, 'reading the database header', timeout);
+    checkIdentity(id, file, false);
+    if (id.version < SCHEMA_VERSION) {
+      throw new StoreError(
+        'EOLDER',
+        `${file} has schema version ${id.version}, older than ${SCHEMA_VERSION}: open it for writing once (openStore) to migrate it`,
+        { file },
+      );
+    }
+    db.pragma('cache_size = -65536');
+    db.pragma(`mmap_size = ${options.mmapBytes ?? 2 ** 30}`);
+  } catch (err) {
+    db.close();
+    throw fromSqlite(err, file, 'opening the database');
+  }
+  return { db, file };
+}

@@ -1,0 +1,312 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreError } from './errors.js';
+import { HISTOGRAM_BUCKETS } from './histogram.js';
+import { openReader } from './reader.js';
+import { openStore } from './store.js';
+import { bytesOf, close, reference, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(() => cleanup());
+
+describe('openStore → openReader round trip', () => {
+  it('stores runs and snapshots bit-exactly and answers every query from the write-time summaries', async () => {
+    const db = join(dir, 'runs.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo('run-1', 'experiment'));
+    const written = [];
+    for (const iteration of [0, 20, 40, 60]) {
+      const out = snapshot({
+        iteration,
+        shape: [3, 7, 6],
+        channelParts: ['forward', 'backward'],
+        nonFinite: iteration === 40 ? 2 : 0,
+      });
+      const w = snapshot({
+        iteration,
+        kind: 'weight-grad',
+        part: 'kernel/i',
+        shape: [5, 4],
+        dims: ['input', 'unit'],
+        seed: 100 + iteration,
+      });
+      written.push(out, w);
+      await store.write(out);
+      await store.write(w);
+    }
+    await store.flush();
+    await store.endRun('run-1', 'finished');
+    await store.close();
+    await store.close(); // idempotent
+
+    const r = openReader(db);
+    const runs = r.listRuns();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      id: 'run-1',
+      name: 'experiment',
+      status: 'finished',
+      snapshots: 8,
+      lastIteration: 60,
+      layers: ['lstm_1'],
+      backend: 'cpu',
+      tfjsVersion: '4.22.0',
+      host: 'test-host',
+    });
+    const details = r.getRun('experiment')!;
+    expect(details.id).toBe('run-1');
+    expect(details.model).toEqual(runInfo().model);
+    expect(details.options).toEqual(runInfo().options);
+    expect(r.getRun('nope')).toBeUndefined();
+
+    expect(r.listLayers('run-1')).toEqual([
+      {
+        layer: 'lstm_1',
+        layerClass: 'LSTM',
+        kinds: { 'output-grad': [null], 'weight-grad': ['kernel/i'] },
+        parts: [null, 'kernel/i'],
+        iterations: [0, 20, 40, 60],
+        iterationCount: 4,
+        snapshots: 8,
+        channelParts: ['forward', 'backward'],
+      },
+    ]);
+
+    const index = r.listSnapshots({ run: 'experiment', layer: 'lstm_1', kind: 'output-grad', part: null });
+    expect(index.map((s) => s.iteration)).toEqual([0, 20, 40, 60]);
+    expect(r.listSnapshots({ run: 'run-1', from: 20, to: 40 }).map((s) => s.iteration)).toEqual([
+      20, 20, 40, 40,
+    ]);
+    expect(
+      r.listSnapshots({ run: 'run-1', iterations: [0, 60], kind: 'weight-grad' }).map((s) => s.part),
+    ).toEqual(['kernel/i', 'kernel/i']);
+
+    for (const info of r.listSnapshots({ run: 'run-1' })) {
+      const src = written.find((s) => s.iteration === info.iteration && s.kind === info.kind)!;
+      expect(info).toMatchObject({
+        run: 'run-1',
+        epoch: src.epoch,
+        batch: src.batch,
+        layerClass: 'LSTM',
+        shape: src.shape,
+        dims: src.dims,
+        loss: src.loss,
+        time: src.time,
+        nonFinite: src.nonFinite,
+        part: src.part ?? null,
+      });
+      const t = r.readTensor(info.id);
+      expect(t.shape).toEqual(src.shape);
+      expect(bytesOf(t.data).equals(bytesOf(src.data))).toBe(true);
+      expect(t.meta).toMatchObject({ run: 'run-1', iteration: src.iteration, layer: 'lstm_1' });
+      const ref = reference(src.data, src.shape, src.dims);
+      expect(close(info.summary.l2, ref.l2, 1e-12)).toBe(true);
+      expect(info.summary.maxAbs).toBe(ref.maxAbs);
+      expect(info.summary.nonFinite).toBe(ref.nonFinite);
+    }
+
+    // Flow matrix: iteration-major per-timestep norms, per direction too.
+    const flow = r.flowMatrix('experiment', 'lstm_1', 'output-grad');
+    expect(flow.iterations).toEqual([0, 20, 40, 60]);
+    expect(flow.timesteps).toBe(7);
+    expect(flow.norms.length).toBe(4 * 7);
+    expect(Object.keys(flow.parts!).sort()).toEqual(['backward', 'forward']);
+    written
+      .filter((s) => s.kind === 'output-grad')
+      .forEach((s, i) => {
+        const whole = reference(s.data, s.shape, s.dims);
+        const fwd = reference(s.data, s.shape, s.dims, (idx) => idx[2]! < 3);
+        for (let t = 0; t < 7; t++) {
+          expect(close(flow.norms[i * 7 + t]!, whole.timestepNorms[t]!)).toBe(true);
+          expect(close(flow.parts!.forward![i * 7 + t]!, fwd.timestepNorms[t]!)).toBe(true);
+        }
+      });
+    const chan = r.channelMatrix('run-1', 'lstm_1', 'weight-grad', 'kernel/i');
+    expect(chan.channels).toBe(4);
+    const w0 = written.find((s) => s.kind === 'weight-grad')!;
+    reference(w0.data, w0.shape, w0.dims).channelNorms.forEach((v, c) => {
+      expect(close(chan.norms[c]!, v)).toBe(true);
+    });
+    expect(() => r.flowMatrix('run-1', 'lstm_1', 'weight-grad', 'kernel/i')).toThrow(
+      /tensors have no 'timestep' axis/,
+    );
+
+    const hist = r.histogramSeries('run-1', 'lstm_1', 'output-grad');
+    expect(hist.iterations).toEqual([0, 20, 40, 60]);
+    expect(hist.counts.length).toBe(4 * HISTOGRAM_BUCKETS);
+    written
+      .filter((s) => s.kind === 'output-grad')
+      .forEach((s, i) => {
+        const ref = reference(s.data, s.shape, s.dims);
+        let total = 0;
+        for (let b = 0; b < HISTOGRAM_BUCKETS; b++) total += hist.counts[i * HISTOGRAM_BUCKETS + b]!;
+        expect(total).toBe(ref.finite.length);
+        expect(hist.percentiles.values[i * 9]).toBe(ref.min);
+        expect(hist.percentiles.values[i * 9 + 8]).toBe(ref.max);
+      });
+    expect(Object.keys(hist.parts!).sort()).toEqual(['backward', 'forward']);
+
+    const summary = r.getSummary(index[0]!.id)!;
+    expect(Object.keys(summary.parts!)).toEqual(['forward', 'backward']);
+    expect(summary.histogram.edges.length).toBe(HISTOGRAM_BUCKETS + 1);
+    expect(r.snapshotsAfter(index[0]!.id).length).toBe(7);
+    expect(r.integrityCheck()).toBe('ok');
+    r.close();
+  });
+
+  it('flow and histogram series span several chunks and come back in iteration order whatever the write order', async () => {
+    const db = join(dir, 'chunks.gradscope');
+    const store = openStore(db);
+    const order = Array.from({ length: 75 }, (_, i) => (i * 37) % 75); // a permutation of 0…74
+    const byIteration = new Map<number, ReturnType<typeof snapshot>>();
+    for (const iteration of order) {
+      const s = snapshot({ iteration, shape: [2, 3, 4], channelParts: ['forward', 'backward'] });
+      byIteration.set(iteration, s);
+      await store.write(s);
+    }
+    await store.close();
+    const r = openReader(db);
+    const flow = r.flowMatrix('run-1', 'lstm_1', 'output-grad', null);
+    expect(flow.iterations).toEqual(Array.from({ length: 75 }, (_, i) => i));
+    const hist = r.histogramSeries('run-1', 'lstm_1', 'output-grad');
+    expect(hist.ids).toEqual(flow.ids);
+    flow.iterations.forEach((iteration, row) => {
+      const s = byIteration.get(iteration)!;
+      const ref = reference(s.data, s.shape, s.dims);
+      const bwd = reference(s.data, s.shape, s.dims, (idx) => idx[2]! >= 2);
+      for (let t = 0; t < 3; t++) {
+        expect(close(flow.norms[row * 3 + t]!, ref.timestepNorms[t]!)).toBe(true);
+        expect(close(flow.parts!.backward![row * 3 + t]!, bwd.timestepNorms[t]!)).toBe(true);
+      }
+      const counts = Array.from(hist.counts.subarray(row * HISTOGRAM_BUCKETS, (row + 1) * HISTOGRAM_BUCKETS));
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(ref.finite.length);
+      expect(hist.percentiles.values[row * 9]).toBe(ref.min);
+      expect(r.getSnapshot(flow.ids[row]!)!.iteration).toBe(iteration);
+    });
+    r.close();
+  });
+
+  it('records a snapshot of a run that was never started, and NaN loss comes back as NaN', async () => {
+    const db = join(dir, 'x.gradscope');
+    const store = openStore(db, { durable: true });
+    await store.write(snapshot({ run: 'loose', loss: Number.NaN }));
+    await store.close();
+    const r = openReader(db);
+    expect(r.getRun('loose')).toMatchObject({ id: 'loose', name: 'loose', status: 'running', snapshots: 1 });
+    expect(Number.isNaN(r.listSnapshots({ run: 'loose' })[0]!.loss)).toBe(true);
+    r.close();
+  });
+
+  it('applies backpressure on a full queue: write() waits, warns once, and nothing is dropped', async () => {
+    const db = join(dir, 'bp.gradscope');
+    const warnings: string[] = [];
+    const one = snapshot({ shape: [4, 50, 50] }).data.byteLength;
+    const store = openStore(db, {
+      maxQueueBytes: one * 2,
+      maxQueueCount: 3,
+      onWarning: (m) => warnings.push(m),
+    });
+    const pending = [];
+    let maxQueued = 0;
+    for (let i = 0; i < 12; i++) {
+      pending.push(store.write(snapshot({ iteration: i, shape: [4, 50, 50] })));
+      maxQueued = Math.max(maxQueued, store.stats().queuedBytes);
+    }
+    expect(store.stats().waiting).toBeGreaterThan(0);
+    await Promise.all(pending);
+    await store.flush();
+    expect(maxQueued).toBeLessThanOrEqual(one * 2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/write queue of .*bp\.gradscope is full/);
+    expect(store.stats()).toMatchObject({
+      accepted: 12,
+      committed: 12,
+      failed: 0,
+      queuedBytes: 0,
+      queuedCount: 0,
+    });
+    await store.close();
+    const r = openReader(db);
+    expect(r.listSnapshots({ run: 'run-1' }).map((s) => s.iteration)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
+    r.close();
+  });
+
+  it('copies the caller data by default and transfers it with transfer: true', async () => {
+    const db = join(dir, 't.gradscope');
+    const a = snapshot({ iteration: 1 });
+    const copy = Float32Array.from(a.data);
+    const store = openStore(db);
+    await store.write(a);
+    a.data.fill(0); // the caller may reuse its array once write() resolved
+    const t = openStore(join(dir, 't2.gradscope'), { transfer: true });
+    const b = snapshot({ iteration: 2 });
+    const bCopy = Float32Array.from(b.data);
+    await t.write(b);
+    expect(b.data.length).toBe(0); // detached: handed over without a copy
+    await Promise.all([store.close(), t.close()]);
+    const r = openReader(db);
+    expect(bytesOf(r.readTensor(r.listSnapshots({ run: 'run-1' })[0]!.id).data).equals(bytesOf(copy))).toBe(
+      true,
+    );
+    r.close();
+    const r2 = openReader(join(dir, 't2.gradscope'));
+    expect(
+      bytesOf(r2.readTensor(r2.listSnapshots({ run: 'run-1' })[0]!.id).data).equals(bytesOf(bCopy)),
+    ).toBe(true);
+    r2.close();
+  });
+
+  it('rejects malformed snapshots and use after close with clear messages, storing nothing', async () => {
+    const db = join(dir, 'bad.gradscope');
+    const store = openStore(db);
+    const s = snapshot();
+    await expect(store.write({ ...s, shape: [2, 2, 2] })).rejects.toThrow(
+      /has 84 values but shape \[2, 2, 2\] needs 8/,
+    );
+    await expect(store.write({ ...s, kind: 'grad' as never })).rejects.toThrow(
+      /snapshot.kind must be one of/,
+    );
+    await expect(store.write({ ...s, dims: ['sample'] })).rejects.toThrow(/must name each of the 3 axes/);
+    await expect(store.write({ ...s, channelParts: ['a', 'b', 'c'] })).rejects.toThrow(
+      /splitting the last axis \(4\) evenly/,
+    );
+    await expect(store.write({ ...s, data: [1, 2] as never })).rejects.toThrow(/must be a Float32Array/);
+    await expect(store.endRun('run-1', 'done' as never)).rejects.toThrow(/status must be one of/);
+    await expect(store.endRun('ghost', 'finished')).rejects.toThrow(/cannot end run ghost: no such run/);
+    await store.close();
+    await expect(store.write(s)).rejects.toMatchObject({ code: 'ECLOSED' });
+    const r = openReader(db);
+    expect(r.listRuns()).toEqual([]);
+    r.close();
+  });
+
+  it('durable mode resolves write() only after the commit', async () => {
+    const db = join(dir, 'd.gradscope');
+    const store = openStore(db, { durable: true });
+    const r = openReader(db);
+    for (let i = 0; i < 5; i++) {
+      await store.write(snapshot({ iteration: i }));
+      expect(r.listSnapshots({ run: 'run-1' }).length).toBe(i + 1);
+    }
+    await store.close();
+    r.close();
+  });
+});
+
+describe('openStore option checks', () => {
+  it('rejects bad options with the name and value', () => {
+    expect(() => openStore(join(dir, 'o.gradscope'), { maxQueueBytes: -1 })).toThrow(
+      'maxQueueBytes must be a positive integer, got -1',
+    );
+    expect(() => openStore(join(dir, 'o.gradscope'), { maxPageCount: 1.5 })).toThrow(StoreError);
+    expect(() => openStore(join(dir, 'o.gradscope'), { synchronous: 'off' as never })).toThrow(
+      `synchronous must be 'normal' or 'full', got "off"`,
+    );
+  });
+});

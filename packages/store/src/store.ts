@@ -1,0 +1,534 @@
+// openStore: the Sink the capture writes to. The training thread only validates, copies the float32
+// buffer and posts it; summaries, Arrow encoding and SQLite commits run in worker threads.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { deserializeError, type SerializedError, StoreError } from './errors.js';
+import { openWriterDb } from './sqlite.js';
+import { encodeTensor, snapshotMeta } from './tensor.js';
+import type { RunInfo, RunStatus, Sink, Snapshot } from './types.js';
+import { checkDbPath, positiveInt, validateRunInfo, validateSnapshot, validateStatus } from './validate.js';
+import type { InMessage, OutMessage } from './writer.worker.js';
+
+export interface StoreOptions {
+  /** Bytes of snapshot data accepted but not yet committed before write() waits (default 256 MiB). */
+  maxQueueBytes?: number;
+  /** Snapshots accepted but not yet committed before write() waits (default 1024). */
+  maxQueueCount?: number;
+  /**
+   * false (default): write() resolves when the snapshot is accepted into the queue; use flush() to wait for
+   * the commit. true: write() resolves only after the snapshot is committed (and rejects if that fails).
+   */
+  durable?: boolean;
+  /**
+   * SQLite synchronous level. 'normal' (default): a commit survives the process being killed at any moment;
+   * 'full': it also survives an OS crash or power loss (an fsync per commit).
+   */
+  synchronous?: 'normal' | 'full';
+  /**
+   * Transfer `snapshot.data`'s ArrayBuffer to the writer instead of copying it (the caller's array is
+   * detached afterwards). Only used when the array spans its whole, non-shared buffer.
+   */
+  transfer?: boolean;
+  /** How long a write waits for another process's lock before failing with EBUSY (default 10 000 ms). */
+  busyTimeoutMs?: number;
+  /** SQLite max_page_count for the writer connection: simulates a full disk in tests. */
+  maxPageCount?: number;
+  /** WAL pages before an automatic checkpoint (default 2048 pages = 64 MiB). */
+  walAutocheckpoint?: number;
+  /** Where the one-time "queue full" warning goes (default: stderr). */
+  onWarning?: (message: string) => void;
+  /**
+   * Called for every failed operation (a snapshot that could not be committed, a run that could not be
+   * recorded, the writer dying). Without it, failures of accepted non-durable writes are printed to stderr
+   * once per distinct message. Either way the failure also rejects the next write(), flush() or close().
+   */
+  onError?: (error: StoreError) => void;
+}
+
+export interface StoreStats {
+  /** Snapshots accepted into the queue. */
+  accepted: number;
+  /** Snapshots committed. */
+  committed: number;
+  /** Snapshots that failed to commit. */
+  failed: number;
+  /** Snapshot bytes accepted and not yet committed or failed. */
+  queuedBytes: number;
+  /** Snapshots accepted and not yet committed or failed. */
+  queuedCount: number;
+  /** write() calls waiting for room in the queue. */
+  waiting: number;
+}
+
+type OpKind = InMessage['type'];
+
+interface Waiting {
+  kind: OpKind;
+  bytes: number;
+  label: string;
+  /** Builds the message (and its transfer list) when the op leaves the waiting line. */
+  make: (seq: number) => [InMessage, ArrayBuffer[]];
+  resolve: () => void;
+  reject: (err: StoreError) => void;
+  /** Settle at commit (true) or at acceptance (false, non-durable writes). */
+  atCommit: boolean;
+}
+
+interface Pending {
+  kind: OpKind;
+  bytes: number;
+  label: string;
+  settle?: { resolve: () => void; reject: (err: StoreError) => void };
+}
+
+/** Finds writer.worker.js beside this module, or in ../dist when this module runs from src (tests). */
+function workerUrl(): URL {
+  const candidates = [
+    new URL('./writer.worker.js', import.meta.url),
+    new URL('../dist/writer.worker.js', import.meta.url),
+  ];
+  for (const url of candidates) if (existsSync(fileURLToPath(url))) return url;
+  throw new StoreError(
+    'EWORKER',
+    `cannot find the writer worker (looked for ${candidates.map((u) => fileURLToPath(u)).join(' and ')}); build @gradscope/store first`,
+  );
+}
+
+const DEFAULT_MAX_QUEUE_BYTES = 256 * 2 ** 20;
+const DEFAULT_MAX_QUEUE_COUNT = 1024;
+/** At most this many bytes of returned payload buffers are kept for reuse. */
+const POOL_MAX_BYTES = 64 * 2 ** 20;
+
+function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
+  const out: Snapshot = {
+    run: s.run,
+    iteration: s.iteration,
+    epoch: s.epoch,
+    batch: s.batch,
+    layer: s.layer,
+    layerClass: s.layerClass,
+    kind: s.kind,
+    shape: [...s.shape],
+    dims: [...s.dims],
+    data,
+    loss: s.loss,
+    time: s.time,
+    nonFinite: s.nonFinite,
+  };
+  if (s.part !== undefined) out.part = s.part;
+  if (s.channelParts !== undefined) out.channelParts = [...s.channelParts];
+  return out;
+}
+
+/**
+ * A gradscope database open for writing. Implements the capture's Sink.
+ *
+ * Acknowledgement: a snapshot is *acknowledged* when a flush() called after its write() has resolved (or,
+ * with `durable: true`, when its write() has resolved). An acknowledged snapshot is committed and survives
+ * the process being killed; with `synchronous: 'full'` it also survives power loss.
+ */
+export class Store implements Sink {
+  private seq = 0;
+  private readonly waiting: Waiting[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private inflightBytes = 0;
+  private inflightCount = 0;
+  private undelivered: StoreError[] = [];
+  private fatal: StoreError | undefined;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+  private warnedFull = false;
+  private readonly printed = new Set<string>();
+  private readonly maxBytes: number;
+  private readonly maxCount: number;
+  private readonly counters = { accepted: 0, committed: 0, failed: 0 };
+  private referenced = true;
+  /** Payload buffers returned by the writer, by size, for the next encodings. */
+  private readonly pool = new Map<number, ArrayBuffer[]>();
+  private poolBytes = 0;
+  private readonly alloc = (size: number): Uint8Array => {
+    const list = this.pool.get(size);
+    const buf = list?.pop();
+    if (buf) {
+      this.poolBytes -= size;
+      return new Uint8Array(buf);
+    }
+    return new Uint8Array(size);
+  };
+
+  /** @internal use openStore */
+  constructor(
+    /** Absolute path of the database file. */
+    readonly path: string,
+    private readonly db: Worker,
+    private readonly encoder: Worker,
+    private readonly options: StoreOptions,
+  ) {
+    this.maxBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.maxCount = options.maxQueueCount ?? DEFAULT_MAX_QUEUE_COUNT;
+    db.on('message', (msg: OutMessage) => {
+      if (msg.type === 'fatal') this.die(deserializeError(msg.error));
+      if (msg.type !== 'acks') return;
+      for (const b of msg.buffers) this.recycle(b);
+      this.onAcks(msg.results);
+    });
+    for (const [name, worker] of [
+      ['database writer', db],
+      ['encoder', encoder],
+    ] as const) {
+      worker.on('error', (err) =>
+        this.die(
+          new StoreError('EWORKER', `${path}: the ${name} thread failed: ${err.message}`, {
+            file: path,
+            cause: err,
+          }),
+        ),
+      );
+      worker.on('exit', (code) => {
+        if (!this.closing || this.pending.size > 0) {
+          this.die(
+            new StoreError('EWORKER', `${path}: the ${name} thread exited (code ${code})`, { file: path }),
+          );
+        }
+      });
+    }
+    this.updateRef();
+  }
+
+  private recycle(buf: ArrayBuffer): void {
+    const limit = Math.min(POOL_MAX_BYTES, this.maxBytes);
+    if (this.poolBytes + buf.byteLength > limit) return;
+    const list = this.pool.get(buf.byteLength);
+    if (list) list.push(buf);
+    else this.pool.set(buf.byteLength, [buf]);
+    this.poolBytes += buf.byteLength;
+  }
+
+  stats(): StoreStats {
+    return {
+      ...this.counters,
+      queuedBytes: this.inflightBytes,
+      queuedCount: this.inflightCount,
+      waiting: this.waiting.filter((w) => w.kind === 'write').length,
+    };
+  }
+
+  /**
+   * Hands a snapshot to the writer. Resolves when it is accepted into the queue (after waiting for room
+   * when the queue is full), or, with `durable: true`, when it is committed. Rejects (and stores nothing)
+   * when the snapshot is malformed, the store is closed, or an earlier accepted write failed and that
+   * failure has not been reported through a rejection yet. Do not modify `snapshot.data` until it resolves.
+   */
+  write(snapshot: Snapshot): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    let label: string;
+    try {
+      label = validateSnapshot(snapshot);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const durable = this.options.durable === true;
+    return this.enqueue({
+      kind: 'write',
+      bytes: snapshot.data.byteLength,
+      label,
+      atCommit: durable,
+      make: (seq) => {
+        const src = snapshot.data;
+        const whole =
+          this.options.transfer === true &&
+          src.buffer instanceof ArrayBuffer &&
+          src.byteOffset === 0 &&
+          src.byteLength === src.buffer.byteLength;
+        if (whole) {
+          return [
+            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label },
+            [src.buffer as ArrayBuffer],
+          ];
+        }
+        // The one copy the training thread makes goes straight into the Arrow IPC payload.
+        const meta = snapshotMeta(snapshot);
+        const shape = [...snapshot.shape];
+        const dims = [...snapshot.dims];
+        const ipc = encodeTensor(src, shape, dims, meta, this.alloc);
+        return [{ type: 'writeIpc', seq, meta, shape, dims, ipc, label }, [ipc.buffer as ArrayBuffer]];
+      },
+    });
+  }
+
+  /** Records (or re-opens) a run. Resolves when committed. */
+  startRun(run: RunInfo): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    let info: RunInfo;
+    try {
+      info = validateRunInfo(run);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const plain = JSON.parse(JSON.stringify(info)) as RunInfo;
+    return this.enqueue({
+      kind: 'startRun',
+      bytes: 0,
+      label: `run ${info.id}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'startRun', seq, run: plain }, []],
+    });
+  }
+
+  /** Records a run's end status. Resolves when committed. */
+  endRun(runId: string, status: RunStatus): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    try {
+      validateStatus(status);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue({
+      kind: 'endRun',
+      bytes: 0,
+      label: `run ${runId}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'endRun', seq, runId, status }, []],
+    });
+  }
+
+  /**
+   * Resolves when everything written before this call (accepted or still waiting for room) is committed.
+   * Rejects with the failure when any of it, or an earlier accepted write not yet reported, failed.
+   */
+  flush(): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.closePromise) return this.closePromise;
+    return this.enqueue({
+      kind: 'flush',
+      bytes: 0,
+      label: 'flush',
+      atCommit: true,
+      make: (seq) => [{ type: 'flush', seq }, []],
+    });
+  }
+
+  /** Flushes, closes the database and stops the worker threads. Idempotent. */
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closing = true;
+    this.closePromise = (async () => {
+      try {
+        if (!this.fatal) {
+          await this.enqueue({
+            kind: 'close',
+            bytes: 0,
+            label: 'close',
+            atCommit: true,
+            make: (seq) => [{ type: 'close', seq }, []],
+          });
+        }
+      } finally {
+        await Promise.allSettled([this.db.terminate(), this.encoder.terminate()]);
+      }
+      if (this.fatal) throw this.fatal;
+    })();
+    return this.closePromise;
+  }
+
+  private refusal(): StoreError | undefined {
+    if (this.fatal) return this.fatal;
+    if (this.closing)
+      return new StoreError('ECLOSED', `${this.path}: the store is closed`, { file: this.path });
+    return this.takeUndelivered();
+  }
+
+  private takeUndelivered(): StoreError | undefined {
+    const errors = this.undelivered;
+    if (errors.length === 0) return undefined;
+    this.undelivered = [];
+    if (errors.length === 1) return errors[0];
+    const first = errors[0]!;
+    return new StoreError(first.code, `${errors.length} earlier writes failed; the first: ${first.message}`, {
+      file: this.path,
+      cause: first,
+    });
+  }
+
+  private enqueue(w: Omit<Waiting, 'resolve' | 'reject'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ ...w, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private fits(w: Waiting): boolean {
+    if (w.kind !== 'write' || this.inflightCount === 0) return true;
+    return this.inflightBytes + w.bytes <= this.maxBytes && this.inflightCount + 1 <= this.maxCount;
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && !this.fatal) {
+      const w = this.waiting[0]!;
+      if (!this.fits(w)) {
+        this.warnFull();
+        break;
+      }
+      this.waiting.shift();
+      const seq = ++this.seq;
+      let msg: InMessage;
+      let transfer: ArrayBuffer[];
+      try {
+        [msg, transfer] = w.make(seq);
+        this.encoder.postMessage(msg, transfer);
+      } catch (err) {
+        w.reject(
+          err instanceof StoreError
+            ? err
+            : new StoreError(
+                'EINVAL',
+                `${this.path}: cannot hand ${w.label} to the writer: ${(err as Error).message}`,
+              ),
+        );
+        continue;
+      }
+      const p: Pending = { kind: w.kind, bytes: w.bytes, label: w.label };
+      if (w.atCommit) p.settle = { resolve: w.resolve, reject: w.reject };
+      this.pending.set(seq, p);
+      if (w.kind === 'write') {
+        this.inflightBytes += w.bytes;
+        this.inflightCount++;
+        this.counters.accepted++;
+      }
+      if (!w.atCommit) w.resolve();
+    }
+    this.updateRef();
+  }
+
+  private warnFull(): void {
+    if (this.warnedFull) return;
+    this.warnedFull = true;
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+    const message =
+      `gradscope store: the write queue of ${this.path} is full (${this.inflightCount} snapshots, ${mb(this.inflightBytes)} ` +
+      `not yet committed; limits ${this.maxCount} snapshots, ${mb(this.maxBytes)}): write() now waits for the disk. ` +
+      'Nothing is dropped; raise maxQueueBytes/maxQueueCount or record less often. (Printed once.)';
+    if (this.options.onWarning) this.options.onWarning(message);
+    else process.stderr.write(`${message}\n`);
+  }
+
+  private onAcks(results: { seq: number; ok: boolean; error?: SerializedError }[]): void {
+    for (const r of results) {
+      const p = this.pending.get(r.seq);
+      if (!p) continue;
+      this.pending.delete(r.seq);
+      if (p.kind === 'write') {
+        this.inflightBytes -= p.bytes;
+        this.inflightCount--;
+        if (r.ok) this.counters.committed++;
+        else this.counters.failed++;
+      }
+      if (r.ok) {
+        if (p.kind === 'flush' || p.kind === 'close') {
+          const err = this.takeUndelivered();
+          if (err) p.settle?.reject(err);
+          else p.settle?.resolve();
+        } else {
+          p.settle?.resolve();
+        }
+        continue;
+      }
+      const error = deserializeError(r.error!);
+      this.options.onError?.(error);
+      if (p.settle) {
+        p.settle.reject(error);
+      } else {
+        this.undelivered.push(error);
+        if (!this.options.onError && !this.printed.has(error.message) && this.printed.size < 20) {
+          this.printed.add(error.message);
+          process.stderr.write(`gradscope store: ${error.message}\n`);
+        }
+      }
+    }
+    this.pump();
+  }
+
+  /** The writer is gone: fail everything in flight and everything after. */
+  private die(error: StoreError): void {
+    if (this.fatal) return;
+    this.fatal = error;
+    this.options.onError?.(error);
+    const lost = [...this.pending.values()].filter((p) => p.kind === 'write' && !p.settle).length;
+    for (const p of this.pending.values()) p.settle?.reject(error);
+    this.pending.clear();
+    for (const w of this.waiting.splice(0)) w.reject(error);
+    this.inflightBytes = 0;
+    this.inflightCount = 0;
+    if (!this.options.onError) {
+      process.stderr.write(
+        `gradscope store: ${error.message}${lost > 0 ? ` (${lost} accepted snapshots were not committed)` : ''}\n`,
+      );
+    }
+    void this.db.terminate();
+    void this.encoder.terminate();
+    this.updateRef();
+  }
+
+  /** Workers keep the process alive only while there is work in flight. */
+  private updateRef(): void {
+    const busy = this.pending.size > 0 || this.waiting.length > 0;
+    if (busy === this.referenced) return;
+    this.referenced = busy;
+    if (busy) {
+      this.db.ref();
+      this.encoder.ref();
+    } else {
+      this.db.unref();
+      this.encoder.unref();
+    }
+  }
+}
+
+/**
+ * Opens (creating if needed) a gradscope database for writing and starts its writer threads. The file is
+ * checked, created and migrated right here, so a bad path (EPATH), a read-only file or directory
+ * (EREADONLY), a file that is not a gradscope database (ENOTDB) or one of a newer schema (ENEWER) throws a
+ * StoreError naming the file and the cause before anything is written.
+ */
+export function openStore(path: string, options: StoreOptions = {}): Store {
+  const file = checkDbPath(path, false);
+  positiveInt(options.maxQueueBytes, 'maxQueueBytes', 1);
+  positiveInt(options.maxQueueCount, 'maxQueueCount', 1);
+  positiveInt(options.busyTimeoutMs, 'busyTimeoutMs', 1);
+  positiveInt(options.maxPageCount, 'maxPageCount', 1);
+  positiveInt(options.walAutocheckpoint, 'walAutocheckpoint', 1);
+  if (
+    options.synchronous !== undefined &&
+    options.synchronous !== 'normal' &&
+    options.synchronous !== 'full'
+  ) {
+    throw new StoreError(
+      'EINVAL',
+      `synchronous must be 'normal' or 'full', got ${JSON.stringify(options.synchronous)}`,
+    );
+  }
+  const dbOptions = {
+    ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.synchronous !== undefined ? { synchronous: options.synchronous } : {}),
+    ...(options.maxPageCount !== undefined ? { maxPageCount: options.maxPageCount } : {}),
+    ...(options.walAutocheckpoint !== undefined ? { walAutocheckpoint: options.walAutocheckpoint } : {}),
+  };
+  // Identity checks, schema creation and migrations happen on this thread, so that their errors are thrown
+  // here; the writer thread then opens the ready database.
+  openWriterDb(file, { ...dbOptions, maxPageCount: undefined }).db.close();
+  const url = workerUrl();
+  const channel = new MessageChannel();
+  const db = new Worker(url, {
+    workerData: { role: 'db', port: channel.port2, path: file, options: dbOptions },
+    transferList: [channel.port2],
+  });
+  const encoder = new Worker(url, {
+    workerData: { role: 'encoder', port: channel.port1 },
+    transferList: [channel.port1],
+  });
+  return new Store(file, db, encoder, options);
+}

@@ -1,0 +1,201 @@
+// The writer's two worker threads, one file, chosen by workerData.role:
+//
+//   training thread ──► 'encoder' (summaries + Arrow encoding) ──► 'db' (SQLite commits) ──► acks to the training thread
+//
+// Two threads so that the CPU work of one snapshot overlaps the disk work of the previous one. Messages
+// keep their order through both, so acknowledgements come back in the order the writes were accepted.
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type SerializedError, StoreError, serializeError } from './errors.js';
+import { openWriterDb, type WriterDbOptions } from './sqlite.js';
+import { summarize } from './summary.js';
+import { decodeTensor } from './tensor.js';
+import type { RunInfo, RunStatus, Snapshot, SnapshotMeta, TensorSummary } from './types.js';
+import { type EncodedSnapshot, encodeSnapshot, SnapshotWriter, type WriteOp } from './writer-db.js';
+
+/** Training thread → encoder. */
+export type InMessage =
+  | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
+  | {
+      type: 'writeIpc';
+      seq: number;
+      meta: SnapshotMeta;
+      shape: number[];
+      dims: string[];
+      ipc: Uint8Array;
+      label: string;
+    }
+  | { type: 'startRun'; seq: number; run: RunInfo }
+  | { type: 'endRun'; seq: number; runId: string; status: RunStatus }
+  | { type: 'flush'; seq: number }
+  | { type: 'close'; seq: number };
+
+/** Encoder → db. */
+type MidMessage =
+  | Exclude<InMessage, { type: 'write' | 'writeIpc' }>
+  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
+  | { type: 'failed'; seq: number; error: SerializedError };
+
+/** db → training thread. */
+export type OutMessage =
+  | { type: 'ready'; file: string }
+  | { type: 'fatal'; error: SerializedError }
+  | {
+      type: 'acks';
+      results: { seq: number; ok: boolean; id?: number; error?: SerializedError }[];
+      /** Payload buffers handed back for reuse (saves the training thread fresh-memory page faults). */
+      buffers: ArrayBuffer[];
+    };
+
+/** Largest group committed in one transaction. */
+const MAX_GROUP_OPS = 64;
+const MAX_GROUP_BYTES = 64 * 2 ** 20;
+
+function summaryBuffers(summaries: TensorSummary[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const s of summaries) {
+    for (const a of [s.timestepNorms, s.channelNorms, s.histogram]) if (a) out.add(a.buffer as ArrayBuffer);
+  }
+  return [...out];
+}
+
+function runEncoder(port: MessagePort): void {
+  parentPort!.on('message', (msg: InMessage) => {
+    if (msg.type !== 'write' && msg.type !== 'writeIpc') {
+      port.postMessage(msg);
+      return;
+    }
+    let out: MidMessage;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      let encoded: EncodedSnapshot;
+      if (msg.type === 'write') {
+        encoded = encodeSnapshot(msg.snapshot, msg.label);
+      } else {
+        // Already encoded by the training thread (its copy of the data): summarize the values in place.
+        const { data } = decodeTensor(msg.ipc, msg.label);
+        encoded = {
+          meta: msg.meta,
+          shape: msg.shape,
+          dims: msg.dims,
+          ipc: msg.ipc,
+          summaries: summarize(data, msg.shape, msg.dims, msg.meta.channelParts),
+          label: msg.label,
+        };
+      }
+      out = { type: 'encoded', seq: msg.seq, encoded };
+      transfer = [encoded.ipc.buffer as ArrayBuffer, ...summaryBuffers(encoded.summaries)];
+    } catch (err) {
+      out = { type: 'failed', seq: msg.seq, error: serializeError(err) };
+    }
+    port.postMessage(out, transfer);
+  });
+}
+
+function runDb(port: MessagePort, path: string, options: WriterDbOptions): void {
+  let writer: SnapshotWriter;
+  try {
+    const { db, file } = openWriterDb(path, options);
+    writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
+    parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
+  } catch (err) {
+    parentPort!.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
+    port.close();
+    return;
+  }
+  let closed = false;
+
+  const handle = (first: MidMessage) => {
+    const batch: MidMessage[] = [first];
+    let bytes = first.type === 'encoded' ? first.encoded.ipc.byteLength : 0;
+    // Group what is already waiting (a writer that fell behind commits several snapshots at once).
+    while (batch.length < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES) {
+      const last = batch[batch.length - 1]!;
+      if (last.type === 'flush' || last.type === 'close') break;
+      const next = receiveMessageOnPort(port);
+      if (!next) break;
+      const m = next.message as MidMessage;
+      batch.push(m);
+      if (m.type === 'encoded') bytes += m.encoded.ipc.byteLength;
+    }
+    const results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
+    const buffers: ArrayBuffer[] = [];
+    for (const m of batch) {
+      if (
+        m.type === 'encoded' &&
+        m.encoded.ipc.byteOffset === 0 &&
+        m.encoded.ipc.byteLength === m.encoded.ipc.buffer.byteLength
+      ) {
+        buffers.push(m.encoded.ipc.buffer as ArrayBuffer);
+      }
+    }
+    let ops: WriteOp[] = [];
+    let seqs: number[] = [];
+    const commit = () => {
+      const res = writer.commit(ops);
+      res.forEach((r, i) => {
+        results.push(
+          r.ok
+            ? { seq: seqs[i]!, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
+            : { seq: seqs[i]!, ok: false, error: serializeError(r.error) },
+        );
+      });
+      ops = [];
+      seqs = [];
+    };
+    for (const m of batch) {
+      if (closed) {
+        results.push({
+          seq: m.seq,
+          ok: false,
+          error: serializeError(new StoreError('ECLOSED', `${writer.file}: the store is closed`)),
+        });
+        continue;
+      }
+      switch (m.type) {
+        case 'encoded':
+          ops.push({ type: 'write', encoded: m.encoded });
+          seqs.push(m.seq);
+          break;
+        case 'startRun':
+          ops.push({ type: 'startRun', run: m.run });
+          seqs.push(m.seq);
+          break;
+        case 'endRun':
+          ops.push({ type: 'endRun', runId: m.runId, status: m.status });
+          seqs.push(m.seq);
+          break;
+        case 'failed':
+          commit();
+          results.push({ seq: m.seq, ok: false, error: m.error });
+          break;
+        case 'flush':
+          commit();
+          results.push({ seq: m.seq, ok: true });
+          break;
+        case 'close':
+          commit();
+          closed = true;
+          try {
+            writer.close();
+            results.push({ seq: m.seq, ok: true });
+          } catch (err) {
+            results.push({ seq: m.seq, ok: false, error: serializeError(err) });
+          }
+          break;
+      }
+    }
+    commit();
+    parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
+    if (closed) port.close();
+  };
+  port.on('message', handle);
+}
+
+const data = workerData as {
+  role: 'encoder' | 'db';
+  port: MessagePort;
+  path?: string;
+  options?: WriterDbOptions;
+};
+if (data.role === 'encoder') runEncoder(data.port);
+else runDb(data.port, data.path!, data.options ?? {});

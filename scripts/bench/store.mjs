@@ -1,0 +1,276 @@
+// Store throughput and query latency, each against its floor in the same run:
+//   - sustained snapshot writes (8 MB float32 tensors through openStore: copy, summaries, Arrow encoding,
+//     SQLite commits) ÷ raw sequential fs.writeSync of the same bytes, and ÷ a bare better-sqlite3 INSERT
+//     loop with the same page size / WAL / synchronous / checkpoint settings (every variant ends with an
+//     fsync: fsyncSync for the raw file, the checkpoint of db.close() / store.close() for SQLite);
+//   - one 8 MB tensor read (reader.getTensor) ÷ fs.readFileSync of an 8 MB file;
+//   - flow-matrix query latency at 1,000 and 10,000 snapshots (warm cache).
+// Run alone: node scripts/bench/store.mjs [--quick]
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  encodeSnapshot,
+  openReader,
+  openStore,
+  openWriterDb,
+  PAGE_SIZE,
+  SnapshotWriter,
+} from '../../packages/store/dist/index.js';
+
+const require = createRequire(new URL('../../packages/store/package.json', import.meta.url));
+const Database = require('better-sqlite3');
+const WAL_AUTOCHECKPOINT = 2048;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function gradients(n, seed) {
+  const out = new Float32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = (x / 4294967296 - 0.5) * 10 ** -(i % 7);
+  }
+  return out;
+}
+
+function snapshot(run, iteration, shape, data) {
+  return {
+    run,
+    iteration,
+    epoch: 0,
+    batch: iteration,
+    layer: 'lstm_1',
+    layerClass: 'LSTM',
+    kind: 'output-grad',
+    shape,
+    dims: ['sample', 'timestep', 'channel'],
+    data,
+    loss: 1 / (iteration + 1),
+    time: Date.now(),
+    nonFinite: 0,
+  };
+}
+
+/** Snapshots written before the clock starts, by every variant alike (JIT and allocator warm-up). */
+const WARM_UP = 2;
+
+function rawWrite(file, buffers) {
+  const fd = openSync(file, 'w');
+  for (const b of buffers.slice(0, WARM_UP)) writeSync(fd, b);
+  const t0 = performance.now();
+  for (const b of buffers) writeSync(fd, b);
+  fsyncSync(fd);
+  closeSync(fd);
+  return performance.now() - t0;
+}
+
+function bareInsert(file, buffers) {
+  const db = new Database(file);
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+  db.exec('CREATE TABLE payloads (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+  const insert = db.prepare('INSERT INTO payloads (data) VALUES (?)');
+  for (const b of buffers.slice(0, WARM_UP)) insert.run(b);
+  const t0 = performance.now();
+  for (const b of buffers) insert.run(b);
+  db.close();
+  return performance.now() - t0;
+}
+
+async function storeWrite(file, shape, arrays) {
+  const store = openStore(file, { onWarning: () => {} });
+  await store.startRun({
+    id: 'bench',
+    name: 'bench',
+    startedAt: Date.now(),
+    model: { name: 'm', className: 'Sequential', layers: [], inputShape: [], outputShape: [], losses: [] },
+    options: { mode: 'probe', capture: ['output-grad'], layers: ['lstm_1'] },
+    backend: 'none',
+    tfjsVersion: '',
+    host: '',
+  });
+  for (let i = 0; i < WARM_UP; i++) await store.write(snapshot('warm-up', i, shape, arrays[i]));
+  await store.flush();
+  const t0 = performance.now();
+  for (let i = 0; i < arrays.length; i++) await store.write(snapshot('bench', i, shape, arrays[i]));
+  await store.close();
+  return performance.now() - t0;
+}
+
+/** A database with `count` snapshots of one layer, built through the synchronous writer (fast to make). */
+function flowDb(file, count, shape) {
+  const { db } = openWriterDb(file);
+  const writer = new SnapshotWriter(db, file);
+  const n = shape.reduce((a, b) => a * b);
+  for (let start = 0; start < count; start += 250) {
+    const ops = [];
+    for (let i = start; i < Math.min(count, start + 250); i++) {
+      ops.push({ type: 'write', encoded: encodeSnapshot(snapshot('flow', i, shape, gradients(n, i + 1))) });
+    }
+    for (const r of writer.commit(ops)) if (!r.ok) throw r.error;
+  }
+  writer.close();
+}
+
+export async function run({ quick = false, log = () => {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-store-'));
+  const rows = [];
+  try {
+    // --- sustained writes -------------------------------------------------------------------------
+    const shape = [16, 500, 256]; // LSTM 256 units × 500 timesteps × 16 samples = 8,192,000 bytes
+    const n = shape.reduce((a, b) => a * b);
+    const count = quick ? 10 : 40;
+    const reps = quick ? 1 : 5;
+    const arrays = Array.from({ length: count }, (_, i) => gradients(n, i + 1));
+    const buffers = arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    const mb = (count * n * 4) / 1e6;
+    const times = { raw: [], bare: [], store: [] };
+    for (let r = 0; r < reps; r++) {
+      // Interleaved so that drift in the machine's I/O hits all three alike; files removed between reps.
+      times.raw.push(rawWrite(join(dir, `raw-${r}.bin`), buffers));
+      rmSync(join(dir, `raw-${r}.bin`));
+      times.bare.push(bareInsert(join(dir, `bare-${r}.db`), buffers));
+      rmSync(join(dir, `bare-${r}.db`));
+      times.store.push(await storeWrite(join(dir, `store-${r}.gradscope`), shape, arrays));
+      if (r < reps - 1) rmSync(join(dir, `store-${r}.gradscope`));
+      log(
+        `write rep ${r + 1}/${reps}: raw ${times.raw[r].toFixed(0)} ms, bare ${times.bare[r].toFixed(0)} ms, store ${times.store[r].toFixed(0)} ms`,
+      );
+    }
+    const speed = (t) => mb / (t / 1000);
+    const raw = speed(median(times.raw));
+    const bare = speed(median(times.bare));
+    const ours = speed(median(times.store));
+    // This machine's disk throughput drifts a lot between runs: ratios are medians of the per-repetition
+    // ratios of neighbouring runs, throughputs medians of the runs.
+    const paired = (floor) => median(times.store.map((t, i) => floor[i] / t));
+    const what = `${count} snapshots of 16×500×256 float32 (8.2 MB) after ${WARM_UP} warm-up ones; ${reps} interleaved repetitions, median of per-repetition ratios`;
+    rows.push({
+      suite: 'store',
+      metric: 'snapshot write throughput',
+      value: ours,
+      unit: 'MB/s',
+      aim: '',
+      note: `${what}; runs ${times.store.map((t) => speed(t).toFixed(0)).join(', ')} MB/s`,
+    });
+    rows.push({
+      suite: 'store',
+      metric: 'write throughput ÷ raw fs.writeSync',
+      value: paired(times.raw),
+      unit: 'ratio',
+      aim: 'report',
+      note: `median ${ours.toFixed(0)} vs ${raw.toFixed(0)} MB/s (sequential writeSync + fsync); ${what}`,
+    });
+    rows.push({
+      suite: 'store',
+      metric: 'write throughput ÷ bare better-sqlite3 insert',
+      value: paired(times.bare),
+      unit: 'ratio',
+      aim: '≥ 0.9',
+      note: `median ${ours.toFixed(0)} vs ${bare.toFixed(0)} MB/s (INSERT loop, ${PAGE_SIZE / 1024} KiB pages, WAL, synchronous=NORMAL, checkpoint at close); ${what}`,
+    });
+
+    // --- one 8 MB tensor read -----------------------------------------------------------------------
+    // Each read is of a different snapshot (and a different raw file of the same bytes): what opening a
+    // snapshot in the viewer costs, with the OS page cache warm for both.
+    const reader = openReader(join(dir, `store-${reps - 1}.gradscope`));
+    const ids = reader.listSnapshots({ run: 'bench' }).map((s) => s.id);
+    const readReps = Math.min(ids.length - 1, quick ? 5 : 15);
+    for (let i = 0; i < readReps; i++)
+      writeFileSync(join(dir, `tensor-${i}.bin`), reader.getTensor(ids[i + 1]));
+    reader.getTensor(ids[0]); // warm-up
+    const tRaw = [];
+    const tOurs = [];
+    for (let r = 0; r < readReps; r++) {
+      let t0 = performance.now();
+      readFileSync(join(dir, `tensor-${r}.bin`));
+      tRaw.push(performance.now() - t0);
+      t0 = performance.now();
+      reader.getTensor(ids[r + 1]);
+      tOurs.push(performance.now() - t0);
+    }
+    const tDecode = [];
+    for (let r = 0; r < readReps; r++) {
+      const t0 = performance.now();
+      reader.readTensor(ids[r + 1]);
+      tDecode.push(performance.now() - t0);
+    }
+    reader.close();
+    rows.push({
+      suite: 'store',
+      metric: 'read one 8 MB tensor: time ÷ raw readFileSync',
+      value: median(tOurs) / median(tRaw),
+      unit: 'ratio',
+      aim: '≤ 2',
+      note: `getTensor ${median(tOurs).toFixed(2)} ms vs readFileSync ${median(tRaw).toFixed(2)} ms, a different snapshot/file each time (warm page cache); readTensor (with Arrow decode, zero-copy) ${median(tDecode).toFixed(2)} ms; medians of ${readReps}`,
+    });
+
+    // --- flow matrix ---------------------------------------------------------------------------------
+    const flowShape = [1, 500, 8];
+    const sizes = quick ? [1000, 2000] : [1000, 10000];
+    const flowReps = quick ? 5 : 15;
+    const flowMs = [];
+    for (const size of sizes) {
+      const file = join(dir, `flow-${size}.gradscope`);
+      const t0 = performance.now();
+      flowDb(file, size, flowShape);
+      log(`flow db with ${size} snapshots built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const r = openReader(file);
+      r.flowMatrix('flow', 'lstm_1', 'output-grad'); // warm-up
+      const ts = [];
+      for (let i = 0; i < flowReps; i++) {
+        const t = performance.now();
+        const m = r.flowMatrix('flow', 'lstm_1', 'output-grad');
+        ts.push(performance.now() - t);
+        if (m.iterations.length !== size || m.timesteps !== 500)
+          throw new Error('flow matrix has the wrong size');
+      }
+      r.close();
+      rmSync(file);
+      flowMs.push(median(ts));
+    }
+    sizes.forEach((size, i) => {
+      rows.push({
+        suite: 'store',
+        metric: `flow-matrix query, ${size.toLocaleString('en-US')} snapshots`,
+        value: flowMs[i],
+        unit: 'ms',
+        aim: '≤ 20 at 10,000',
+        note:
+          `500 timesteps per row (${((size * 500 * 4) / 1e6).toFixed(0)} MB of float32 norms), median of ${flowReps}, warm cache` +
+          (i > 0
+            ? `; ×${(flowMs[i] / flowMs[0]).toFixed(1)} for ×${size / sizes[0]} snapshots (linear in rows)`
+            : ''),
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const row of await run({ quick: process.argv.includes('--quick'), log: console.error }))
+    console.log(row);
+}
