@@ -25,6 +25,7 @@ export {
 } from './callback.js';
 export type { Batch } from './capture.js';
 export { GradscopeError } from './errors.js';
+export { HttpSink, type HttpSinkOptions, type HttpSinkStats } from './http-sink.js';
 export type { LayerSpec } from './layers.js';
 export { getLayerGradients, type LayerGradientsArgs } from './one-off.js';
 export { MemorySink, type SinkStats } from './sink.js';

@@ -120,7 +120,7 @@ export function demoRuns(size: DemoSize): DemoRun[] {
           title: `All ${size.samples} samples, 20 iterations (1D and 2D)`,
           lookFor:
             'Every sample shows the same picture: gradient concentrated in the last few timesteps and near zero further back. In 2D (channels × timesteps per sample) this is a thin band of colour at the right edge.',
-          view: { view: '2d', layer: 0, kind: 'output-grad', iterations: [20], rows: 4, norm: 0.01 },
+          view: { view: '2d', layer: 0, kind: 'output-grad', iterations: [20], rows: 4 },
         },
         {
           id: 'EX3',

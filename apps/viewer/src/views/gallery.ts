@@ -2,7 +2,76 @@
 // its views; and what to do when there is no run yet.
 import type { RunDetails, RunRecord } from '../api';
 import { h } from '../dom';
-import { defaultState, formatState } from '../state';
+import { defaultState, formatState, type Kind, type View } from '../state';
+
+/** A gallery entry a run carries in `meta.gallery` (the demo's See RNN examples): a named, explained view. */
+export interface GalleryEntry {
+  id: string;
+  title: string;
+  lookFor: string;
+  view: {
+    view: View;
+    layer: string;
+    kind: Kind;
+    iterations?: number[];
+    sample?: number;
+    norm?: number;
+    rows?: number;
+    reflectHalf?: boolean;
+    part?: string;
+  };
+}
+
+function galleryEntries(run: RunRecord): GalleryEntry[] {
+  const g = run.meta?.gallery;
+  return Array.isArray(g) ? (g as GalleryEntry[]).filter((e) => e && typeof e.id === 'string' && e.view) : [];
+}
+
+/** The URL of a gallery entry's view. */
+export function entryLink(run: RunRecord, entry: GalleryEntry): string {
+  const v = entry.view;
+  return formatState({
+    ...defaultState(),
+    page: 'run',
+    run: run.name || run.id,
+    layer: v.layer,
+    kind: v.kind,
+    view: v.view,
+    iterations: v.iterations ?? [],
+    sample: v.sample ?? 'all',
+    norm: v.norm ?? 'auto',
+    rows: v.rows ?? null,
+    reflect: v.reflectHalf ?? defaultState().reflect,
+    part: v.part ?? null,
+  });
+}
+
+/** EX1 < EX2 < … < EX7a < EX7b < EX10. */
+const byExampleId = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+function examplesSection(runs: RunRecord[]): HTMLElement | null {
+  const entries = runs.flatMap((run) => galleryEntries(run).map((entry) => ({ run, entry })));
+  if (entries.length === 0) return null;
+  entries.sort((a, b) => byExampleId(a.entry.id, b.entry.id));
+  return h(
+    'section',
+    { class: 'examples' },
+    h('h2', { class: 'figure-title' }, 'Examples'),
+    h(
+      'ol',
+      { class: 'example-list' },
+      entries.map(({ run, entry }) =>
+        h(
+          'li',
+          { class: 'example' },
+          h('a', { href: entryLink(run, entry), class: 'example-link' }, `${entry.id} — ${entry.title}`),
+          h('span', { class: 'example-run' }, ` (run ${run.name})`),
+          h('p', { class: 'example-look' }, entry.lookFor),
+        ),
+      ),
+    ),
+  );
+}
 
 /** A run's description: `description`, or `meta.description` (runs carry free-form metadata). */
 export function runDescription(run: RunRecord): string {
@@ -56,6 +125,8 @@ export function renderGallery(
   runs: RunRecord[],
   details: Map<string, RunDetails | Error>,
 ): number {
+  const examples = examplesSection(runs);
+  if (examples) root.append(examples);
   root.append(h('h2', { class: 'figure-title' }, 'Runs'));
   if (runs.length === 0) {
     root.append(

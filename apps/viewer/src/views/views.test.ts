@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotInfo } from '../api';
 import { pngName } from '../png';
+import { parseState } from '../state';
 import type { Tensor } from '../tensor';
 import { type Compared, comparedCubes, comparedLabel, sampleList } from './common';
 import { bandPairs, percentileColumns } from './distribution';
@@ -9,7 +10,7 @@ import { channelValues } from './features0d';
 import { channelSeries, channelWindow, DEFAULT_CHANNELS } from './features1d';
 import { resolveNorm } from './features2d';
 import { logRange } from './flowView';
-import { runDescription } from './gallery';
+import { entryLink, runDescription } from './gallery';
 
 function compared(iteration: number, values: number[]): Compared {
   const tensor: Tensor = {
@@ -138,5 +139,36 @@ describe('gallery and download names', () => {
       'gradscope-ex1_lstm6-lstm_1-output-grad-2d-20_200.png',
     );
     expect(pngName([])).toBe('gradscope.png');
+  });
+});
+
+describe('gallery entries', () => {
+  it('link to the exact view they describe', () => {
+    const run = { id: 'r1', name: 'ex1-lstm6', meta: {} } as unknown as Parameters<typeof entryLink>[0];
+    const link = entryLink(run, {
+      id: 'EX3',
+      title: 't',
+      lookFor: 'l',
+      view: {
+        view: '2d',
+        layer: 'lstm_1',
+        kind: 'output-grad',
+        iterations: [20, 200, 400],
+        rows: 4,
+        norm: 0.01,
+      },
+    });
+    const state = parseState(link);
+    expect(state).toMatchObject({
+      page: 'run',
+      run: 'ex1-lstm6',
+      layer: 'lstm_1',
+      kind: 'output-grad',
+      view: '2d',
+      iterations: [20, 200, 400],
+      rows: 4,
+      norm: 0.01,
+      sample: 'all',
+    });
   });
 });

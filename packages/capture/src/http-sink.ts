@@ -1,0 +1,191 @@
+// HttpSink: sends snapshots to a gradscope server (POST /api/ingest), for trainers on other machines.
+// Writes are queued (bounded) and sent in order by one background loop that retries with backoff.
+import { encodeSnapshot } from './arrow.js';
+import { GradscopeError } from './errors.js';
+import type { RunInfo, RunStatus, Sink, Snapshot } from './types.js';
+
+export interface HttpSinkOptions {
+  /** The server, e.g. http://127.0.0.1:6006. */
+  url: string;
+  /** Bearer token of a server started with --token. */
+  token?: string;
+  /** Requests queued but not yet sent before write() waits for room. Default 64. */
+  maxQueue?: number;
+  /** Bytes queued before write() waits for room. Default 256 MiB. */
+  maxQueueBytes?: number;
+  /** Attempts per request on network errors, 408, 429 and 5xx. Default 6 (about 8 s of backoff). */
+  attempts?: number;
+  /** First retry delay in ms, doubled after each failure. Default 250. */
+  retryDelayMs?: number;
+  /** Time limit of one request in ms. Default 30000. */
+  timeoutMs?: number;
+  /** Called for each request given up on. Default: one warning on stderr. */
+  onError?: (error: GradscopeError) => void;
+}
+
+export interface HttpSinkStats {
+  sent: number;
+  failed: number;
+  queued: number;
+}
+
+interface Request {
+  path: string;
+  body: Uint8Array | string;
+  contentType: string;
+  what: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class HttpSink implements Sink {
+  readonly url: string;
+  private readonly queue: Request[] = [];
+  private queuedBytes = 0;
+  private readonly stats_ = { sent: 0, failed: 0 };
+  private pumping: Promise<void> | undefined;
+  private readonly roomWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private lastError: GradscopeError | undefined;
+  private warned = false;
+  private readonly opts: Required<Omit<HttpSinkOptions, 'token' | 'onError' | 'url'>>;
+
+  constructor(private readonly options: HttpSinkOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new GradscopeError(
+        `HttpSink: url must be an absolute http(s) URL, got ${JSON.stringify(options.url)}`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new GradscopeError(`HttpSink: url must be http or https, got ${JSON.stringify(options.url)}`);
+    }
+    this.url = url.href.replace(/\/$/, '');
+    this.opts = {
+      maxQueue: options.maxQueue ?? 64,
+      maxQueueBytes: options.maxQueueBytes ?? 256 * 2 ** 20,
+      attempts: options.attempts ?? 6,
+      retryDelayMs: options.retryDelayMs ?? 250,
+      timeoutMs: options.timeoutMs ?? 30_000,
+    };
+    for (const [name, value] of Object.entries(this.opts)) {
+      if (!Number.isFinite(value) || value < (name === 'retryDelayMs' ? 0 : 1)) {
+        throw new GradscopeError(`HttpSink: ${name} must be a positive number, got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+
+  stats(): HttpSinkStats {
+    return { ...this.stats_, queued: this.queue.length };
+  }
+
+  async startRun(run: RunInfo): Promise<void> {
+    await this.enqueue({
+      path: '/api/ingest/runs',
+      body: JSON.stringify(run),
+      contentType: 'application/json',
+      what: `run ${run.id}`,
+    });
+  }
+
+  async endRun(runId: string, status: RunStatus): Promise<void> {
+    await this.enqueue({
+      path: `/api/ingest/runs/${encodeURIComponent(runId)}/end`,
+      body: JSON.stringify({ status }),
+      contentType: 'application/json',
+      what: `end of run ${runId}`,
+    });
+  }
+
+  /** Resolves once the snapshot is queued (encoded: the caller may reuse its data). */
+  async write(snapshot: Snapshot): Promise<void> {
+    await this.enqueue({
+      path: '/api/ingest',
+      body: encodeSnapshot(snapshot),
+      contentType: 'application/vnd.apache.arrow.stream',
+      what: `snapshot ${snapshot.layer} ${snapshot.kind}${snapshot.part ? ` ${snapshot.part}` : ''} @${snapshot.iteration}`,
+    });
+  }
+
+  /** Resolves when everything queued so far was sent; rejects if something could not be. */
+  async flush(): Promise<void> {
+    if (this.pumping !== undefined) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const error = this.lastError;
+    this.lastError = undefined;
+    if (error !== undefined) throw error;
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  private async enqueue(request: Request): Promise<void> {
+    const size = typeof request.body === 'string' ? request.body.length : request.body.byteLength;
+    while (
+      this.queue.length > 0 &&
+      (this.queue.length >= this.opts.maxQueue || this.queuedBytes + size > this.opts.maxQueueBytes)
+    ) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+    this.queue.push(request);
+    this.queuedBytes += size;
+    this.pumping ??= this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    for (let request = this.queue[0]; request !== undefined; request = this.queue[0]) {
+      await this.send(request);
+      this.queue.shift();
+      this.queuedBytes -= typeof request.body === 'string' ? request.body.length : request.body.byteLength;
+      this.roomWaiters.shift()?.();
+    }
+    this.pumping = undefined;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** One request with retries; failures are reported, never thrown (training must go on). */
+  private async send(request: Request): Promise<void> {
+    let delay = this.opts.retryDelayMs;
+    let why = '';
+    for (let attempt = 1; attempt <= this.opts.attempts; attempt++) {
+      try {
+        const res = await fetch(this.url + request.path, {
+          method: 'POST',
+          headers: {
+            'content-type': request.contentType,
+            ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          },
+          body: request.body,
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+        if (res.ok) {
+          this.stats_.sent++;
+          return;
+        }
+        const text = await res.text().catch(() => '');
+        why = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
+        if (res.status === 401) why += ' (wrong or missing token: HttpSink({ token }))';
+        // The request itself is wrong (malformed, too large, unauthorised): sending it again won't help.
+        if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
+      } catch (err) {
+        why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      }
+      if (attempt < this.opts.attempts) {
+        await sleep(delay);
+        delay *= 2;
+      }
+    }
+    this.stats_.failed++;
+    const error = new GradscopeError(
+      `HttpSink: could not send ${request.what} to ${this.url}${request.path}: ${why}`,
+    );
+    this.lastError = error;
+    if (this.options.onError) this.options.onError(error);
+    else if (!this.warned) {
+      this.warned = true;
+      console.warn(`gradscope: ${error.message} (further failures are counted in sink.stats().failed)`);
+    }
+  }
+}
