@@ -133,7 +133,6 @@ export function demoRuns(size: DemoSize): DemoRun[] {
             kind: 'output-grad',
             iterations: [20, 200, 400],
             rows: 4,
-            norm: 0.01,
           },
         },
         {
