@@ -184,7 +184,7 @@ export function demoRuns(size: DemoSize): DemoRun[] {
           id: 'EX5',
           title: `Bidirectional GRU, ${wide} units per direction, 400 iterations (reflect_half)`,
           lookFor:
-            'Top half: the forward direction, gradient strongest at the end of the sequence. Bottom half: the backward direction, which reads from the end to the start, strongest at the beginning. Together they cover the whole sequence.',
+            'Top half: the forward direction, bottom half: the backward one (drawn mirrored), both in input time order. Both halves feed the next GRU, which reads left to right, so the gradient reaching either half is strongest near the end of the sequence; where the halves differ shows how the next layer uses each direction.',
           view: {
             view: '2d',
             layer: 0,
