@@ -7,19 +7,7 @@ import { chromium } from 'playwright-core';
 import { viewerDir } from '../../apps/viewer/index.js';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
-
-const CHROMIUM = process.env.GRADSCOPE_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
+import { launchChromium } from '../chromium.mjs';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,7 +53,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     }
     await store.close();
     const server = await buildServer({ db, port: 0, ingest: false, viewerDir });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const browser = await launchChromium(chromium);
     const times = [];
     try {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });

@@ -12,12 +12,12 @@ import { openReader, type Reader } from '@gradscope/store';
 import { viewerDir } from '@gradscope/viewer';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../../scripts/chromium.mjs';
 import { demoRuns, type GalleryEntry, SIZES } from './demo/examples.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'main.js');
 const ARTIFACTS = join(here, '..', '..', '..', 'artifacts', 'demo');
-const CHROMIUM = process.env.GRADSCOPE_CHROMIUM ?? '/usr/bin/chromium';
 
 let dir: string;
 let db: string;
@@ -109,20 +109,7 @@ describe('the gallery in headless Chromium', () => {
   it('opens the gallery and every example view with non-blank figures', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const server = await buildServer({ db, port: 0, ingest: false, viewerDir });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-      ],
-    });
+    const browser = await launchChromium(chromium);
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const errors: string[] = [];
@@ -131,7 +118,7 @@ describe('the gallery in headless Chromium', () => {
       const examples = page.locator('a.example-link');
       await examples.first().waitFor();
       const links = await examples.evaluateAll((as) =>
-        as.map((a) => [a.textContent ?? '', (a as HTMLAnchorElement).href]),
+        as.map((a): [string, string] => [a.textContent ?? '', (a as HTMLAnchorElement).href]),
       );
       expect(links.map(([text]) => text.split(' ')[0])).toEqual(
         expect.arrayContaining([

@@ -1,6 +1,5 @@
 // End-to-end harness: a real store file with synthetic runs, the real server over it (serving the built viewer),
 // and Debian's Chromium driven by playwright-core.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,11 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { buildServer, type RunningServer } from '@gradscope/server';
 import { openStore, type RunInfo, type Snapshot, type Store } from '@gradscope/store';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { launchChromium } from '../../../scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const VIEWER_DIST = join(here, '..', 'dist');
-const ROOT = join(here, '..', '..', '..');
-export const CHROMIUM = process.env.GRADSCOPE_CHROMIUM ?? '/usr/bin/chromium';
 
 /** What a layer's gradient looks like at one iteration: norm decaying going back from the last timestep. */
 export interface SeriesSpec {
@@ -130,24 +128,9 @@ export async function startServer(
 
 /** Chromium from Debian (installed on demand by scripts/ensure-chromium.mjs), headless, loopback only. */
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-chromium.mjs')], { stdio: 'inherit' });
   if (!existsSync(join(VIEWER_DIST, 'index.html')))
     throw new Error(`the viewer is not built (${VIEWER_DIST}): run pnpm build first`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-    ],
-  });
+  return launchChromium(chromium);
 }
 
 /** Waits until the app has finished the render after `after` renders (see window.__gradscope). */

@@ -17,23 +17,10 @@ import {
   Struct,
   type TypeMap,
 } from 'apache-arrow';
-import type { Kind, Snapshot } from './types.js';
+import type { Snapshot } from './types.js';
 
 /** The snapshot fields besides the tensor, as carried in a payload's `gradscope:snapshot` metadata. */
-export interface SnapshotMeta {
-  run: string;
-  iteration: number;
-  epoch: number;
-  batch: number;
-  layer: string;
-  layerClass: string;
-  kind: Kind;
-  part?: string;
-  channelParts?: string[];
-  loss: number;
-  time: number;
-  nonFinite: number;
-}
+export type SnapshotMeta = Omit<Snapshot, 'shape' | 'dims' | 'data'>;
 
 export const TENSOR_EXTENSION_NAME = 'arrow.fixed_shape_tensor';
 export const EXTENSION_NAME_KEY = 'ARROW:extension:name';

@@ -204,7 +204,9 @@ describe('read routes', () => {
     const counts = decode(body.counts);
     expect(body.counts.shape).toEqual([3, buckets]);
     for (let i = 0; i < 3; i++)
-      expect(counts.slice(i * buckets, (i + 1) * buckets).reduce((a, b) => a + b, 0)).toBe(N * T * C);
+      expect(Array.from(counts.slice(i * buckets, (i + 1) * buckets)).reduce((a, b) => a + b, 0)).toBe(
+        N * T * C,
+      );
     const values = decode(body.percentiles.values);
     expect(body.percentiles.values.shape).toEqual([3, body.percentiles.p.length]);
     // The median of a sample symmetric around zero (the second sample mirrors the first) lies near zero,
