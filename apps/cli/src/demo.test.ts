@@ -1,7 +1,7 @@
 // The demo end to end: the real CLI trains the gallery at the tiny size into a real store; the store
 // holds every example's run with iterations 20/200/400; then the viewer opens the gallery and each
 // example's view in headless Chromium (screenshots kept in artifacts/).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,6 +101,39 @@ describe('gradscope demo --size tiny --no-serve', () => {
       const gallery = run.meta.gallery as GalleryEntry[];
       expect(gallery.length).toBeGreaterThan(0);
       for (const entry of gallery) expect(run.layers).toContain(entry.view.layer);
+    }
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops the demo after the current step and leaves an intact store', async () => {
+    const stopped = join(dir, 'stopped.gradscope');
+    const child = spawn(process.execPath, [CLI, 'demo', '--size', 'tiny', '--no-serve', '--db', stopped], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // Progress lines come every 10% when stderr is not a terminal.
+        if (/demo: \d+\/2400 iterations, [1-9]\d* snapshots/.test(stderr)) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopping after the current step');
+    expect(stderr).toMatch(/stopped 6 runs in \d+ s, \d+ snapshots/);
+    const r = openReader(stopped);
+    try {
+      expect(r.integrityCheck()).toBe('ok');
+      const runs = r.listRuns();
+      expect(runs.length).toBeGreaterThan(0);
+      expect(runs.every((run) => (run.lastIteration ?? 0) < 400)).toBe(true);
+      const some = r.listSnapshots({ run: runs[0]!.id, limit: 1 })[0]!;
+      expect(r.readTensor(some.id).data.length).toBe(some.shape.reduce((a, b) => a * b, 1));
+    } finally {
+      r.close();
     }
   });
 });
