@@ -2,7 +2,11 @@
 // fit wall time with the callback against fit without it. Run alone: node scripts/bench/capture.mjs
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getLayerGradients, gradientCallback, MemorySink } from '../../packages/capture/dist/index.js';
+import { openStore } from '../../packages/store/dist/index.js';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -110,6 +114,56 @@ export async function run({ quick = false, log = () => {} } = {}) {
     quick ? 5 : 10,
     'small',
   );
+
+  // (d) the store on the training thread: the same capture into a store file ÷ into memory.
+  const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-capture-'));
+  try {
+    const inMemory = [];
+    const inStore = [];
+    const epochs = quick ? 1 : 2;
+    for (let i = 0; i < fitReps; i++) {
+      inMemory.push(
+        await timeFit(
+          [
+            gradientCallback({
+              mode: 'batch',
+              every: 1,
+              capture: ['output-grad', 'output'],
+              sink: new MemorySink(),
+            }),
+          ],
+          epochs,
+        ),
+      );
+      const store = openStore(join(dir, `run-${i}.gradscope`));
+      // The store's close (flush of the last snapshots) is part of the run's cost.
+      inStore.push(
+        await time(async () => {
+          await model.fit(tx, ty, {
+            epochs,
+            batchSize: n,
+            shuffle: false,
+            verbose: 0,
+            callbacks: [
+              gradientCallback({ mode: 'batch', every: 1, capture: ['output-grad', 'output'], sink: store }),
+            ],
+          });
+          await store.close();
+        }),
+      );
+    }
+    log(`store sink ${median(inStore).toFixed(0)} ms vs memory sink ${median(inMemory).toFixed(0)} ms`);
+    rows.push({
+      suite: 'capture',
+      metric: 'fit + store.close() with a store sink ÷ fit with a MemorySink',
+      value: median(inStore) / median(inMemory),
+      unit: 'ratio',
+      aim: '≈ 1',
+      note: `mode 'batch', output-grad + output every step (${(trainN / n) * epochs * 2} snapshots of ${n}×${steps}×${units}), LSTM-${units}, wasm; medians of ${fitReps}: ${median(inStore).toFixed(0)} ms vs ${median(inMemory).toFixed(0)} ms`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   tf.dispose([model, x, y, tx, ty].filter((t) => t instanceof tf.Tensor));
   return rows;
 }
