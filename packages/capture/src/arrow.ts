@@ -3,6 +3,7 @@
 // FixedSizeList<float32>[product(shape)]), the snapshot's other fields as JSON in the schema metadata
 // `gradscope:snapshot`. pyarrow reads the column back as an n-dimensional array. The store keeps these
 // bytes as they are; HttpSink posts them. Values go in as views: nothing is copied number by number.
+// Also exported alone as '@gradscope/capture/arrow', without tfjs, for the store's threads.
 import {
   AsyncByteQueue,
   type Data,

@@ -1,5 +1,6 @@
 // Decoding the tensor encoding (see @gradscope/capture's arrow.ts for the format and the encoder), with
-// damage reported as StoreError ECORRUPT naming the file and snapshot.
+// damage reported as StoreError ECORRUPT naming the file and snapshot. The codec comes from the
+// '@gradscope/capture/arrow' entry, which does not load tfjs (the writer threads import this file).
 import {
   EXTENSION_METADATA_KEY,
   EXTENSION_NAME_KEY,
@@ -8,7 +9,7 @@ import {
   type SnapshotMeta,
   TENSOR_EXTENSION_NAME,
   type TensorType,
-} from '@gradscope/capture';
+} from '@gradscope/capture/arrow';
 import {
   type Data,
   DataType,
@@ -164,4 +165,4 @@ export {
   TENSOR_EXTENSION_NAME,
   tensorData,
   tensorField,
-} from '@gradscope/capture';
+} from '@gradscope/capture/arrow';
