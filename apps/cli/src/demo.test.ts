@@ -105,32 +105,52 @@ describe('gradscope demo --size tiny --no-serve', () => {
   });
 });
 
-describe('Ctrl-C', () => {
-  it('stops the demo after the current step and leaves an intact store', async () => {
+describe('serving while training, and Ctrl-C', () => {
+  it('serves the store from the start; Ctrl-C stops training after the current step, the store intact', async () => {
     const stopped = join(dir, 'stopped.gradscope');
-    const child = spawn(process.execPath, [CLI, 'demo', '--size', 'tiny', '--no-serve', '--db', stopped], {
+    const child = spawn(process.execPath, [CLI, 'demo', '--size', 'tiny', '--port', '0', '--db', stopped], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        // Progress lines come every 10% when stderr is not a terminal.
-        if (/demo: \d+\/2400 iterations, [1-9]\d* snapshots/.test(stderr)) resolve();
-      });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
     });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const until = (pattern: RegExp) =>
+      new Promise<RegExpMatchArray>((resolve) => {
+        const check = () => {
+          const m = (stderr + stdout).match(pattern);
+          if (m) resolve(m);
+        };
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          check();
+        });
+        child.stdout.on('data', check);
+        check();
+      });
+    const [, url] = await until(/viewer: (http:\/\/127\.0\.0\.1:\d+)\/#\/gallery \(live while training\)/);
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="app">');
+    // Progress lines come every 10% when stderr is not a terminal.
+    await until(/demo: \d+\/2400 iterations, [1-9]\d* snapshots/);
+    const live = (await (await fetch(`${url}/api/runs`)).json()) as { snapshots: number }[];
+    expect(live.reduce((a, r) => a + r.snapshots, 0)).toBeGreaterThan(0);
     child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    await until(/serving the gallery at/);
     expect(stderr).toContain('stopping after the current step');
     expect(stderr).toMatch(/stopped 6 runs in \d+ s, \d+ snapshots/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
     const r = openReader(stopped);
     try {
       expect(r.integrityCheck()).toBe('ok');
       const runs = r.listRuns();
       expect(runs.length).toBeGreaterThan(0);
       expect(runs.every((run) => (run.lastIteration ?? 0) < 400)).toBe(true);
-      const some = r.listSnapshots({ run: runs[0]!.id, limit: 1 })[0]!;
+      const some = r.listSnapshots({ run: runs.find((run) => run.snapshots > 0)!.id, limit: 1 })[0]!;
       expect(r.readTensor(some.id).data.length).toBe(some.shape.reduce((a, b) => a * b, 1));
     } finally {
       r.close();

@@ -2,12 +2,13 @@
 // one store, with live progress; then serves the viewer on the gallery.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { openStore } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { SIZES } from '../demo/examples.js';
 import { Demo, type RunState } from '../demo/run.js';
 import { UserError } from '../errors.js';
-import { openUrl, parsePort, startServer, untilStopped } from './serve.js';
+import { openUrl, parsePort, startServer } from './serve.js';
 
 interface DemoOptions {
   full?: boolean;
@@ -111,6 +112,8 @@ export function registerDemo(program: Command): void {
         );
       }
       removeStore(db);
+      // Create the file now: the server reads it from the start, while the workers write.
+      await openStore(db).close();
 
       let display: ReturnType<typeof progressDisplay> | undefined;
       const demo = new Demo({
@@ -129,8 +132,16 @@ export function registerDemo(program: Command): void {
         process.stderr.write(`  viewer: ${openUrl(server, undefined, '#/gallery')} (live while training)\n`);
 
       display = progressDisplay(demo.runs.length * size.iterations);
+      // One signal handler for the whole command (no moment without one, so no Ctrl-C ever hits the
+      // default action): while training it stops the runs, while serving it ends the command.
       let interrupted = false;
+      let training = true;
+      let stopServing: () => void = () => {};
+      const servingStopped = new Promise<void>((resolve) => {
+        stopServing = resolve;
+      });
       const onSignal = () => {
+        if (!training) return stopServing();
         if (interrupted) process.exit(130);
         interrupted = true;
         process.stderr.write(
@@ -139,23 +150,29 @@ export function registerDemo(program: Command): void {
         demo.stop();
       };
       process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const started = Date.now();
       try {
-        await demo.run();
+        try {
+          await demo.run();
+        } finally {
+          display?.stop();
+          training = false;
+        }
+        const seconds = ((Date.now() - started) / 1000).toFixed(0);
+        const snapshots = demo.states.reduce((a, s) => a + s.snapshots, 0);
+        process.stderr.write(
+          `gradscope demo: ${interrupted ? 'stopped' : 'trained'} ${demo.runs.length} runs in ${seconds} s, ${snapshots} snapshots in ${db}\n`,
+        );
+        if (!server) return;
+        process.stdout.write(
+          `gradscope: serving the gallery at ${openUrl(server, undefined, '#/gallery')}\n  Ctrl-C to stop\n`,
+        );
+        await servingStopped;
       } finally {
-        display?.stop();
         process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await server?.close();
       }
-      const seconds = ((Date.now() - started) / 1000).toFixed(0);
-      const snapshots = demo.states.reduce((a, s) => a + s.snapshots, 0);
-      process.stderr.write(
-        `gradscope demo: ${interrupted ? 'stopped' : 'trained'} ${demo.runs.length} runs in ${seconds} s, ${snapshots} snapshots in ${db}\n`,
-      );
-      if (!server) return;
-      process.stdout.write(
-        `gradscope: serving the gallery at ${openUrl(server, undefined, '#/gallery')}\n  Ctrl-C to stop\n`,
-      );
-      await untilStopped();
-      await server.close();
     });
 }

@@ -65,10 +65,11 @@ export function registerServe(program: Command): void {
     .action(async (db: string, opts: ServeOptions) => {
       const token = opts.token ?? process.env.GRADSCOPE_TOKEN;
       const server = await startServer(db, { ...opts, ...(token ? { token } : {}) });
+      const stopped = untilStopped(); // listening before the URL is out: Ctrl-C always closes cleanly
       process.stdout.write(
         `gradscope: serving ${server.reader.path}\n  open ${openUrl(server, token)}\n  Ctrl-C to stop\n`,
       );
-      await untilStopped();
+      await stopped;
       await server.close();
     });
 }
