@@ -100,25 +100,9 @@ const DEFAULT_MAX_QUEUE_COUNT = 1024;
 /** At most this many bytes of returned payload buffers are kept for reuse. */
 const POOL_MAX_BYTES = 64 * 2 ** 20;
 
+/** The snapshot with its values replaced by `data` (the copy handed to the writer thread). */
 function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
-  const out: Snapshot = {
-    run: s.run,
-    iteration: s.iteration,
-    epoch: s.epoch,
-    batch: s.batch,
-    layer: s.layer,
-    layerClass: s.layerClass,
-    kind: s.kind,
-    shape: [...s.shape],
-    dims: [...s.dims],
-    data,
-    loss: s.loss,
-    time: s.time,
-    nonFinite: s.nonFinite,
-  };
-  if (s.part !== undefined) out.part = s.part;
-  if (s.channelParts !== undefined) out.channelParts = [...s.channelParts];
-  return out;
+  return { ...snapshotMeta(s), shape: [...s.shape], dims: [...s.dims], data };
 }
 
 /**
