@@ -264,11 +264,13 @@ export async function toSnapshots(
             const shape = tensor?.shape ?? kept.shapes.get(point);
             if (shape === undefined) continue; // the layer was never called in this pass
             // No gradient reached the tap: the loss does not depend on this output.
-            let data: Float32Array =
-              tensor === undefined
-                ? new Float32Array(shape.reduce((a, b) => a * b, 1))
-                : new Float32Array(await tensor.data());
-            if (point.flipTime && shape.length >= 3) data = flipTime(data, shape);
+            const raw =
+              tensor === undefined ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : await tensor.data();
+            // One copy either way: the flip writes a new array, else copy out of the backend's storage.
+            const data =
+              point.flipTime && shape.length >= 3
+                ? flipTime(raw as Float32Array, shape)
+                : new Float32Array(raw);
             push(target, kind, point.part, shape, outputDims(shape.length), data, point.channelParts);
           }
         } else {

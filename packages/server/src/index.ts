@@ -1,6 +1,6 @@
 // @gradscope/server: the HTTP API and viewer over a gradscope store.
 export { requireToken } from './auth.js';
-export { evenRows, type GradscopePluginOptions, gradscopePlugin } from './plugin.js';
+export { type GradscopePluginOptions, gradscopePlugin } from './plugin.js';
 export {
   buildServer,
   isLoopback,

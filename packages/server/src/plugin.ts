@@ -422,7 +422,7 @@ function summaryJson(s: SnapshotSummary): unknown {
 }
 
 /** At most `max` row indices of `n`, evenly spread, always the first and the last (long runs stay light). */
-export function evenRows(n: number, max: number): number[] {
+function evenRows(n: number, max: number): number[] {
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
   return Array.from({ length: max }, (_, i) => Math.round((i * (n - 1)) / (max - 1)));
 }

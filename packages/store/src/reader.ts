@@ -8,6 +8,7 @@ import {
   DEFAULT_BUSY_TIMEOUT_MS,
   openReaderDb,
   type ReaderDbOptions,
+  type SeriesChunkRow,
   withBusyRetry,
 } from './sqlite.js';
 import { decodeTensor } from './tensor.js';
@@ -152,16 +153,8 @@ function toInfo(r: SnapshotRow): SnapshotInfo {
   };
 }
 
-interface ChunkRow {
-  channel_part: string;
-  count: number;
-  width: number;
-  ids: Buffer;
-  iterations: Buffer;
-  timestep_norms: Buffer;
-  histograms: Buffer;
-  minmax: Buffer;
-}
+/** The columns the series queries select. */
+type ChunkRow = Omit<SeriesChunkRow, 'rowid' | 'chunk'>;
 
 interface Assembled {
   ids: number[];
@@ -412,29 +405,22 @@ export class Reader {
     const key = this.runKey(query.run);
     const where = ['s.run_key = ?'];
     const args: unknown[] = [key];
-    if (query.layer !== undefined) {
-      where.push('s.layer = ?');
-      args.push(query.layer);
-    }
-    if (query.kind !== undefined) {
-      where.push('s.kind = ?');
-      args.push(query.kind);
-    }
-    if (query.part !== undefined) {
-      where.push('s.part = ?');
-      args.push(query.part ?? '');
-    }
-    if (query.from !== undefined) {
-      where.push('s.iteration >= ?');
-      args.push(query.from);
-    }
-    if (query.to !== undefined) {
-      where.push('s.iteration <= ?');
-      args.push(query.to);
-    }
-    if (query.iterations !== undefined) {
-      where.push('s.iteration IN (SELECT value FROM json_each(?))');
-      args.push(JSON.stringify(query.iterations));
+    // Each given filter adds its clause; part null means the whole layer output, stored as ''.
+    const filters: [unknown, string][] = [
+      [query.layer, 's.layer = ?'],
+      [query.kind, 's.kind = ?'],
+      [query.part === undefined ? undefined : (query.part ?? ''), 's.part = ?'],
+      [query.from, 's.iteration >= ?'],
+      [query.to, 's.iteration <= ?'],
+      [
+        query.iterations && JSON.stringify(query.iterations),
+        's.iteration IN (SELECT value FROM json_each(?))',
+      ],
+    ];
+    for (const [value, clause] of filters) {
+      if (value === undefined) continue;
+      where.push(clause);
+      args.push(value);
     }
     let sql = `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key
       WHERE ${where.join(' AND ')} ORDER BY s.iteration, s.id`;

@@ -8,6 +8,20 @@ import { checkDbPath } from './validate.js';
 
 export type Db = Database.Database;
 
+/** A row of `series_chunks`: the flow norms and histograms of up to SERIES_CHUNK_ROWS snapshots of one series. */
+export interface SeriesChunkRow {
+  rowid: number;
+  chunk: number;
+  channel_part: string;
+  count: number;
+  width: number;
+  ids: Buffer;
+  iterations: Buffer;
+  timestep_norms: Buffer;
+  histograms: Buffer;
+  minmax: Buffer;
+}
+
 /** `PRAGMA application_id` of a gradscope database: the bytes 'GrSc'. */
 export const APPLICATION_ID = 0x47725363;
 /** `PRAGMA user_version`: the schema version this code writes. */

@@ -2,7 +2,7 @@
 // summaries) and group commits. The writer worker drives it; the bench and tests may use it directly.
 import type { Transaction } from 'better-sqlite3';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
-import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
+import { type Db, DEFAULT_BUSY_TIMEOUT_MS, type SeriesChunkRow, withBusyRetry } from './sqlite.js';
 import { summarize } from './summary.js';
 import { encodeTensor, snapshotMeta } from './tensor.js';
 import type { RunInfo, RunStatus, Snapshot, SnapshotMeta, TensorSummary } from './types.js';
@@ -56,18 +56,6 @@ function opLabel(op: WriteOp): string {
  * rewrites at most one chunk (≤ 32 × (4 T + 532) bytes) per snapshot.
  */
 export const SERIES_CHUNK_ROWS = 32;
-
-interface ChunkRow {
-  rowid: number;
-  chunk: number;
-  count: number;
-  width: number;
-  ids: Buffer;
-  iterations: Buffer;
-  timestep_norms: Buffer;
-  histograms: Buffer;
-  minmax: Buffer;
-}
 
 function cat(old: Buffer | undefined, add: ArrayBufferView): Buffer {
   const tail = Buffer.from(add.buffer, add.byteOffset, add.byteLength);
@@ -152,7 +140,7 @@ export class SnapshotWriter {
   private appendToSeries(series: number, id: number, iteration: number, s: TensorSummary): void {
     const norms = s.timestepNorms ?? new Float32Array(0);
     const width = norms.length;
-    const last = this.stmt.lastChunk.get(series, s.channelPart) as ChunkRow | undefined;
+    const last = this.stmt.lastChunk.get(series, s.channelPart) as SeriesChunkRow | undefined;
     const ids = Float64Array.of(id);
     const its = Float64Array.of(iteration);
     const minmax = Float64Array.of(s.min, s.max);
