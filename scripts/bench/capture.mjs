@@ -24,10 +24,17 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** CPU time of this process (user + system) spent by the last time() call, in ms. */
+let lastCpu = 0;
+
 async function time(fn) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  return performance.now() - t0;
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  lastCpu = (c.user + c.system) / 1000;
+  return wall;
 }
 
 function lstmModel(units, timesteps, features) {
@@ -46,7 +53,30 @@ function lstmModel(units, timesteps, features) {
   return model;
 }
 
-export async function run({ quick = false, log = () => {} } = {}) {
+const range = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
+/** Runs `fn` while `layer`'s first input or output has `zero` added (the tap the floors differentiate at). */
+function withZeroTap(layer, at, zero, fn) {
+  const original = layer.call;
+  layer.call = function tapped(inputs, kwargs) {
+    if (at === 'input') {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const moved = tf.add(x, zero);
+      return original.call(this, Array.isArray(inputs) ? [moved, ...inputs.slice(1)] : moved, kwargs);
+    }
+    const out = original.call(this, inputs, kwargs);
+    return Array.isArray(out) ? [tf.add(out[0], zero), ...out.slice(1)] : tf.add(out, zero);
+  };
+  try {
+    return fn();
+  } finally {
+    delete layer.call;
+  }
+}
+
+/** `only`: a subset of 'probe', 'fit', 'scalars', 'store' to run (default all). */
+export async function run({ quick = false, log = () => {}, only } = {}) {
+  const want = (section) => only === undefined || only.includes(section);
   await tf.setBackend('wasm');
   await tf.ready();
   const units = quick ? 16 : 64;
@@ -56,35 +86,90 @@ export async function run({ quick = false, log = () => {} } = {}) {
   const x = tf.randomNormal([n, steps, features]);
   const y = tf.randomNormal([n, steps, 1]);
   const rows = [];
-  const shape = `${n}×${steps}×${features} probe, LSTM-${units}, wasm`;
+  const shape = `${n}×${steps}×${features} probe, LSTM-${units} → dense, wasm`;
+  const loss = () => tf.losses.meanSquaredError(y, model.apply(x, { training: false }));
+  const read = (value, grads) =>
+    Promise.all([value.data(), ...grads.map((g) => g.data())]).then(() => tf.dispose([value, ...grads]));
 
-  // (a) one probe snapshot vs the floor: one forward + backward over every trainable weight.
-  const floorStep = () => {
-    const { value, grads } = tf.variableGrads(() =>
-      tf.losses.meanSquaredError(y, model.apply(x, { training: false })),
+  if (want('probe')) {
+    // (a) one probe snapshot against three floors, all on the probe batch:
+    // - output-grad vs forward + backward from the loss to a zero tap on the layer's output;
+    // - input-grad vs forward + backward to a zero tap on the layer's input (through its recurrence);
+    // - output-grad vs the old floor, forward + backward over every trainable weight.
+    const layer = model.layers[0];
+    const outZero = tf.zeros([n, steps, units]);
+    const inZero = tf.zeros([n, steps, features]);
+    const tapFloor = (at, zero) => () =>
+      withZeroTap(layer, at, zero, () => {
+        const { value, grads } = tf.valueAndGrads(loss)([zero]);
+        return read(value, grads);
+      });
+    const floors = {
+      output: tapFloor('output', outZero),
+      input: tapFloor('input', inZero),
+      weights: () => {
+        const { value, grads } = tf.variableGrads(loss);
+        return read(value, Object.values(grads));
+      },
+    };
+    const snapshot = (kind) => () => getLayerGradients(model, { x, y, layer: 0, kind });
+    const work = {
+      'output-grad': snapshot('output-grad'),
+      'input-grad': snapshot('input-grad'),
+      ...floors,
+    };
+    for (const fn of Object.values(work)) await fn(); // warm-up
+    const ms = Object.fromEntries(Object.keys(work).map((k) => [k, []]));
+    // CPU time beside wall time: on a shared machine the wall clock also counts other processes' turns.
+    const cpu = Object.fromEntries(Object.keys(work).map((k) => [k, []]));
+    // Interleaved, the order rotated each repetition so that no measurement always follows the same one.
+    const entries = Object.entries(work);
+    for (let i = 0; i < reps; i++) {
+      for (let j = 0; j < entries.length; j++) {
+        const [k, fn] = entries[(i + j) % entries.length];
+        ms[k].push(await time(fn));
+        cpu[k].push(lastCpu);
+      }
+    }
+    const ratios = (a, b) => ms[a].map((v, i) => v / ms[b][i]);
+    const report = (metric, a, b, aim, floorName) => {
+      const r = ratios(a, b);
+      const rc = cpu[a].map((v, i) => v / cpu[b][i]);
+      log(
+        `${metric}: ${median(r).toFixed(2)} (${median(ms[a]).toFixed(0)} vs ${median(ms[b]).toFixed(0)} ms)`,
+      );
+      rows.push({
+        suite: 'capture',
+        metric,
+        value: median(r),
+        unit: 'ratio',
+        aim,
+        note: `${shape}; median of ${reps} interleaved repetitions, range ${range(r)}; ${median(ms[a]).toFixed(0)} ms vs ${floorName} ${median(ms[b]).toFixed(0)} ms; CPU time ratio ${median(rc).toFixed(2)} (range ${range(rc)})`,
+      });
+    };
+    report(
+      'probe snapshot of output-grad ÷ forward+backward to a zero tap on the layer output',
+      'output-grad',
+      'output',
+      '≤ 1.15',
+      'floor',
     );
-    return Promise.all([value.data(), ...Object.values(grads).map((g) => g.data())]).then(() =>
-      tf.dispose([value, ...Object.values(grads)]),
+    report(
+      'probe snapshot of input-grad ÷ forward+backward to a zero tap on the layer input',
+      'input-grad',
+      'input',
+      '≤ 1.15',
+      'floor',
     );
-  };
-  const snapshot = () => getLayerGradients(model, { x, y, layer: 0 });
-  await floorStep();
-  await snapshot();
-  const floor = [];
-  const ours = [];
-  for (let i = 0; i < reps; i++) {
-    floor.push(await time(floorStep));
-    ours.push(await time(snapshot));
+    report(
+      'probe snapshot of output-grad ÷ forward+backward over every weight (the old floor)',
+      'output-grad',
+      'weights',
+      '≪ 1',
+      'full pass',
+    );
+    tf.dispose([outZero, inZero]);
   }
-  log(`probe snapshot ${median(ours).toFixed(0)} ms, forward+backward ${median(floor).toFixed(0)} ms`);
-  rows.push({
-    suite: 'capture',
-    metric: 'probe snapshot ÷ forward+backward',
-    value: median(ours) / median(floor),
-    unit: 'ratio',
-    aim: '≤ 1.15',
-    note: `${shape}; medians of ${reps}: ${median(ours).toFixed(0)} ms vs ${median(floor).toFixed(0)} ms`,
-  });
 
   // (b), (c) fit wall time with the callback ÷ without, alternating runs so drift hits both alike.
   const trainN = quick ? 32 : 64;
@@ -111,85 +196,161 @@ export async function run({ quick = false, log = () => {} } = {}) {
       note: `${iterations} iterations of batch ${n}, LSTM-${units}, wasm; medians of ${fitReps}: ${median(withCb).toFixed(0)} ms vs ${median(without).toFixed(0)} ms`,
     });
   };
-  await timeFit([], 1); // warm-up
-  await compare(
-    "mode 'batch' every step",
-    () => gradientCallback({ mode: 'batch', every: 1, sink: new MemorySink() }),
-    quick ? 1 : 2,
-    '≤ 1.05',
-  );
-  await compare(
-    "mode 'probe' every 20",
-    () => gradientCallback({ every: 20, probe: { x, y }, sink: new MemorySink() }),
-    quick ? 5 : 10,
-    'small',
-  );
+  if (want('fit')) {
+    await timeFit([], 1); // warm-up
+    await compare(
+      "mode 'batch' every step",
+      () => gradientCallback({ mode: 'batch', every: 1, sink: new MemorySink() }),
+      quick ? 1 : 2,
+      '≤ 1.05',
+    );
+    await compare(
+      "mode 'probe' every 20",
+      () => gradientCallback({ every: 20, probe: { x, y }, sink: new MemorySink() }),
+      5,
+      'small',
+    );
+  }
 
-  // (d) the store on the training thread: the same capture into a store file ÷ into memory.
-  const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-capture-'));
-  try {
-    const inMemory = [];
-    const inStore = [];
-    const startup = [];
-    const epochs = quick ? 1 : 2;
-    for (let i = 0; i < fitReps; i++) {
-      inMemory.push(
-        await timeFit(
-          [
-            gradientCallback({
-              mode: 'batch',
-              every: 1,
-              capture: ['output-grad', 'output'],
-              sink: new MemorySink(),
-            }),
-          ],
-          epochs,
-        ),
-      );
-      const store = openStore(join(dir, `run-${i}.gradscope`));
-      const callback = gradientCallback({
-        mode: 'batch',
-        every: 1,
-        capture: ['output-grad', 'output'],
-        sink: store,
-      });
-      // Start the writer threads first (a one-time cost per process, reported below), as a trainer does
-      // when it opens the store before training; the callback then updates this run record.
-      const t0 = performance.now();
-      await store.startRun({ ...RUN_STUB, id: callback.runId });
-      await store.flush();
-      startup.push(performance.now() - t0);
-      // The store's close (flush of the last snapshots) is part of the run's cost.
-      inStore.push(
-        await time(async () => {
-          await model.fit(tx, ty, {
-            epochs,
-            batchSize: n,
-            shuffle: false,
-            verbose: 0,
-            callbacks: [callback],
-          });
-          await store.close();
-        }),
-      );
+  // (e) scalars every step (the fit logs, read back in batches): fit with a callback that records only
+  // scalars ÷ fit without any callback, on a small model whose steps are short enough for a per-step cost
+  // to show.
+  if (want('scalars')) {
+    const [sUnits, sSteps, sBatch, sN] = quick ? [8, 10, 8, 64] : [16, 20, 16, 128];
+    const small = lstmModel(sUnits, sSteps, features);
+    const sx = tf.randomNormal([sN, sSteps, features]);
+    const sy = tf.randomNormal([sN, sSteps, 1]);
+    const epochs = quick ? 5 : 13;
+    const stepsPerFit = (sN / sBatch) * epochs;
+    const fitSmall = (callbacks) =>
+      time(() => small.fit(sx, sy, { epochs, batchSize: sBatch, shuffle: false, verbose: 0, callbacks }));
+    let points = 0;
+    let inCallback = 0;
+    const recording = () => {
+      const sink = new MemorySink();
+      // Due at no iteration of this fit: the callback records nothing but the scalars.
+      const cb = gradientCallback({ mode: 'batch', at: [10 ** 9], sink });
+      // The time training waits for the callback each step (the rest of the work is in the background).
+      const onBatchEnd = cb.onBatchEnd.bind(cb);
+      cb.onBatchEnd = async (batch, logs) => {
+        const t0 = performance.now();
+        await onBatchEnd(batch, logs);
+        inCallback += performance.now() - t0;
+      };
+      return [cb, sink];
+    };
+    await fitSmall([]); // warm-up
+    await fitSmall([recording()[0]]);
+    const scalarReps = quick ? 3 : 5;
+    const without = [];
+    const withScalars = [];
+    const cpuWithout = [];
+    const cpuWith = [];
+    inCallback = 0;
+    for (let i = 0; i < scalarReps; i++) {
+      without.push(await fitSmall([]));
+      cpuWithout.push(lastCpu);
+      const [cb, sink] = recording();
+      withScalars.push(await fitSmall([cb]));
+      cpuWith.push(lastCpu);
+      points = sink.scalars.length;
     }
-    log(`store sink ${median(inStore).toFixed(0)} ms vs memory sink ${median(inMemory).toFixed(0)} ms`);
+    const r = withScalars.map((v, i) => v / without[i]);
+    const rc = cpuWith.map((v, i) => v / cpuWithout[i]);
+    log(
+      `scalars every step: ${median(r).toFixed(3)} (${median(withScalars).toFixed(0)} vs ${median(without).toFixed(0)} ms)`,
+    );
     rows.push({
       suite: 'capture',
-      metric: 'fit + store.close() with a store sink ÷ fit with a MemorySink',
-      value: median(inStore) / median(inMemory),
+      metric: 'fit recording scalars every step ÷ fit without',
+      value: median(r),
       unit: 'ratio',
-      aim: '≈ 1',
-      note: `mode 'batch', output-grad + output every step (${(trainN / n) * epochs * 2} snapshots of ${n}×${steps}×${units}), LSTM-${units}, wasm; medians of ${fitReps}: ${median(inStore).toFixed(0)} ms vs ${median(inMemory).toFixed(0)} ms`,
+      aim: '≤ 1.02',
+      note: `${stepsPerFit} steps of batch ${sBatch}, LSTM-${sUnits} over ${sSteps} timesteps, wasm (${(median(without) / stepsPerFit).toFixed(1)} ms a step); ${points} points a fit into a MemorySink; median of ${scalarReps} interleaved repetitions, range ${range(r)}; ${median(withScalars).toFixed(0)} ms vs ${median(without).toFixed(0)} ms; CPU time ratio ${median(rc).toFixed(3)} (range ${range(rc)})`,
     });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const perStep = inCallback / (scalarReps * stepsPerFit);
+    rows.push({
+      suite: 'capture',
+      metric: "training's wait for the scalar-recording callback ÷ a step",
+      value: perStep / (median(without) / stepsPerFit),
+      unit: 'ratio',
+      aim: '≤ 0.02',
+      note: `onBatchEnd (collecting the logs, every 50 steps stacking them for one read-back) ${(perStep * 1000).toFixed(0)} µs a step, mean over ${scalarReps * stepsPerFit} steps, vs ${(median(without) / stepsPerFit).toFixed(1)} ms a step`,
+    });
+    tf.dispose([small, sx, sy].filter((t) => t instanceof tf.Tensor));
+  }
+
+  if (want('store')) {
+    // (d) the store on the training thread: the same capture into a store file ÷ into memory.
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-capture-'));
+    try {
+      const inMemory = [];
+      const inStore = [];
+      const startup = [];
+      const epochs = quick ? 1 : 2;
+      for (let i = 0; i < fitReps; i++) {
+        inMemory.push(
+          await timeFit(
+            [
+              gradientCallback({
+                mode: 'batch',
+                every: 1,
+                capture: ['output-grad', 'output'],
+                sink: new MemorySink(),
+              }),
+            ],
+            epochs,
+          ),
+        );
+        const store = openStore(join(dir, `run-${i}.gradscope`));
+        const callback = gradientCallback({
+          mode: 'batch',
+          every: 1,
+          capture: ['output-grad', 'output'],
+          sink: store,
+        });
+        // Start the writer threads first (a one-time cost per process, reported below), as a trainer does
+        // when it opens the store before training; the callback then updates this run record.
+        const t0 = performance.now();
+        await store.startRun({ ...RUN_STUB, id: callback.runId });
+        await store.flush();
+        startup.push(performance.now() - t0);
+        // The store's close (flush of the last snapshots) is part of the run's cost.
+        inStore.push(
+          await time(async () => {
+            await model.fit(tx, ty, {
+              epochs,
+              batchSize: n,
+              shuffle: false,
+              verbose: 0,
+              callbacks: [callback],
+            });
+            await store.close();
+          }),
+        );
+      }
+      log(`store sink ${median(inStore).toFixed(0)} ms vs memory sink ${median(inMemory).toFixed(0)} ms`);
+      rows.push({
+        suite: 'capture',
+        metric: 'fit + store.close() with a store sink ÷ fit with a MemorySink',
+        value: median(inStore) / median(inMemory),
+        unit: 'ratio',
+        aim: '≈ 1',
+        note: `mode 'batch', output-grad + output every step (${(trainN / n) * epochs * 2} snapshots of ${n}×${steps}×${units}), LSTM-${units}, wasm; medians of ${fitReps}: ${median(inStore).toFixed(0)} ms vs ${median(inMemory).toFixed(0)} ms`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   tf.dispose([model, x, y, tx, ty].filter((t) => t instanceof tf.Tensor));
   return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const row of await run({ quick: process.argv.includes('--quick'), log: console.error }))
+  const only = process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',');
+  for (const row of await run({ quick: process.argv.includes('--quick'), log: console.error, only }))
     console.log(row);
 }

@@ -1,6 +1,9 @@
-// Server: tensor route throughput against @fastify/static serving the same bytes, and p99 latency of the
-// flow and index routes at 32 concurrent connections over 10,000 snapshots (load from a second process).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Server: tensor route throughput against @fastify/static serving the same bytes, p99 latency of the
+// flow and index routes at 32 concurrent connections over 10,000 snapshots (load from a second process),
+// and how the routes scale: uncached flow and series-index latency at 1k / 10k / 50k snapshots of one
+// series, and the server's RSS after 40 distinct views (the server in a child process of its own).
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -38,6 +41,151 @@ function snapshot(iteration, shape, fill, layer = 'lstm') {
     time: Date.now(),
     nonFinite: 0,
   };
+}
+
+const SERVER_DIST = new URL('../../packages/server/dist/index.js', import.meta.url).href;
+
+/** A gradscope server in a child process: its URL, its RSS in MB, and a way to stop it. */
+async function childServer(dir, options) {
+  const script = join(dir, 'child-server.mjs');
+  writeFileSync(
+    script,
+    `import { buildServer } from ${JSON.stringify(SERVER_DIST)};
+const server = await buildServer(${JSON.stringify(options)});
+process.send(server.url);
+process.on('message', async () => { await server.close(); process.exit(0); });`,
+  );
+  const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`child server exited with ${code}`)));
+  });
+  const rss = () => {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1];
+    return Number(kb) / 1024;
+  };
+  const stop = () =>
+    new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.send('stop');
+    });
+  return { url, rss, stop };
+}
+
+/** `n` sequential GETs of `url` after one warm-up: median and p90 ms, and the body's bytes. */
+async function sequential(url, n) {
+  const first = await fetch(url);
+  if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
+  const bytes = (await first.arrayBuffer()).byteLength;
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(n / 2)], p90: times[Math.floor(n * 0.9)], bytes };
+}
+
+/** Uncached route latency and server memory at 1k, 10k (and 50k) snapshots of one series. */
+async function scale({ quick, log }) {
+  const rows = [];
+  const shape = [2, 100, 32]; // 100 timesteps × 32 channels: the flow and index routes read summaries, not tensors
+  const sizes = quick ? [1000, 10_000] : [1000, 10_000, 50_000];
+  const series = 'layer=lstm&kind=output-grad';
+  const measured = [];
+  for (const n of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-scale-'));
+    try {
+      const db = join(dir, 'runs.gradscope');
+      const store = await openStore(db);
+      await store.startRun(RUN);
+      const t0 = performance.now();
+      for (let i = 1; i <= n; i++) await store.write(snapshot(i, shape, 1e-2));
+      await store.close();
+      log(
+        `scale: ${n} snapshots of ${shape.join('×')} written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+
+      const uncached = await childServer(dir, { db, port: 0, ingest: false, cacheBytes: 0 });
+      let flow;
+      let index;
+      let legacy;
+      try {
+        const base = `${uncached.url}/api/runs/bench`;
+        flow = await sequential(`${base}/flow?${series}`, 30);
+        index = await sequential(`${base}/series?${series}`, 30);
+        legacy = await sequential(`${base}/snapshots?${series}`, n >= 50_000 ? 3 : 10);
+      } finally {
+        await uncached.stop();
+      }
+      log(
+        `scale ${n}: flow ${flow.median.toFixed(1)} ms, series index ${index.median.toFixed(1)} ms (${(index.bytes / 1024).toFixed(0)} KB), JSON index ${legacy.median.toFixed(0)} ms (${(legacy.bytes / 2 ** 20).toFixed(1)} MB)`,
+      );
+
+      const cached = await childServer(dir, { db, port: 0, ingest: false });
+      let before;
+      let after;
+      try {
+        before = cached.rss();
+        const base = `${cached.url}/api/runs/bench`;
+        for (let v = 0; v < 40; v++) {
+          // One view: the run, its layers, the series index, flow, histograms and a page of the table, each
+          // with parameters of its own so that every view is 6 cache entries.
+          for (const path of [
+            `${cached.url}/api/runs/bench?v=${v}`,
+            `${base}/layers?v=${v}`,
+            `${base}/series?${series}&max=${2000 + v}`,
+            `${base}/flow?${series}&max=${500 + v}`,
+            `${base}/histograms?${series}&max=${200 + v}`,
+            `${base}/snapshots?${series}&limit=100&offset=${v * 100}`,
+          ]) {
+            const res = await fetch(path);
+            await res.arrayBuffer();
+          }
+        }
+        after = cached.rss();
+      } finally {
+        await cached.stop();
+      }
+      log(`scale ${n}: server RSS ${before.toFixed(0)} MB → ${after.toFixed(0)} MB after 40 views`);
+      measured.push({ n, flow, index, legacy, before, after });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const first = measured[0];
+  for (const m of measured) {
+    const growth = (a, b) => (a / b).toFixed(2);
+    rows.push(
+      {
+        suite: 'server',
+        metric: `flow route uncached median, ${m.n} snapshots`,
+        value: m.flow.median,
+        unit: 'ms',
+        aim: '≤ 20 at 50k',
+        note: `p90 ${m.flow.p90.toFixed(1)} ms, ${(m.flow.bytes / 1024).toFixed(0)} KB (500 rows of 100 timesteps); ${growth(m.flow.median, first.flow.median)}× the ${first.n} time`,
+      },
+      {
+        suite: 'server',
+        metric: `series index route (columnar) uncached median, ${m.n} snapshots`,
+        value: m.index.median,
+        unit: 'ms',
+        aim: '≤ 1.5× the 1k time, ≤ 2 MB',
+        note: `${(m.index.bytes / 1024).toFixed(0)} KB (≤ 2000 rows × 13 float64 columns, base64); ${growth(m.index.median, first.index.median)}× the ${first.n} time; the JSON index of every row: ${m.legacy.median.toFixed(0)} ms, ${(m.legacy.bytes / 2 ** 20).toFixed(1)} MB`,
+      },
+      {
+        suite: 'server',
+        metric: `server RSS after 40 distinct views, ${m.n} snapshots`,
+        value: m.after,
+        unit: 'MB',
+        aim: '≤ 300',
+        note: `${m.before.toFixed(0)} MB before; 240 distinct URLs (run, layers, series, flow, histograms, a table page per view), response cache bound 32 MiB`,
+      },
+    );
+  }
+  return rows;
 }
 
 export async function run({ quick = false, log = () => {} } = {}) {
@@ -102,6 +250,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  rows.push(...(await scale({ quick, log })));
   return rows;
 }
 

@@ -4,7 +4,9 @@
 //     loop with the same page size / WAL / synchronous / checkpoint settings (every variant ends with an
 //     fsync: fsyncSync for the raw file, the checkpoint of db.close() / store.close() for SQLite);
 //   - one 8 MB tensor read (reader.getTensor) ÷ fs.readFileSync of an 8 MB file;
-//   - flow-matrix query latency at 1,000 and 10,000 snapshots (warm cache).
+//   - write throughput of small (16×50×8) snapshots for runs of 1,000 and 20,000, with the queue-full warnings;
+//   - flowMatrix / histogramSeries / seriesIndex at 1,000, 10,000 and 50,000 snapshots, downsampled by the
+//     provider, and how they grow.
 // Run alone: node scripts/bench/store.mjs [--quick]
 import {
   closeSync,
@@ -17,7 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   encodeSnapshot,
@@ -112,10 +114,14 @@ async function storeWrite(file, shape, arrays) {
   });
   for (let i = 0; i < WARM_UP; i++) await store.write(snapshot('warm-up', i, shape, arrays[i]));
   await store.flush();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < arrays.length; i++) await store.write(snapshot('bench', i, shape, arrays[i]));
   await store.close();
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  // Process CPU time (every thread) per snapshot, from the first timed write() to close() resolved.
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 / arrays.length };
 }
 
 /** A database with `count` snapshots of one layer, built through the synchronous writer (fast to make). */
@@ -146,13 +152,17 @@ export async function run({ quick = false, log = () => {} } = {}) {
     const buffers = arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const mb = (count * n * 4) / 1e6;
     const times = { raw: [], bare: [], store: [] };
+    /** Process CPU time (every thread) per 8 MB snapshot written through openStore. */
+    const cpuMs = [];
     for (let r = 0; r < reps; r++) {
       // Interleaved so that drift in the machine's I/O hits all three alike; files removed between reps.
       times.raw.push(rawWrite(join(dir, `raw-${r}.bin`), buffers));
       rmSync(join(dir, `raw-${r}.bin`));
       times.bare.push(bareInsert(join(dir, `bare-${r}.db`), buffers));
       rmSync(join(dir, `bare-${r}.db`));
-      times.store.push(await storeWrite(join(dir, `store-${r}.gradscope`), shape, arrays));
+      const written = await storeWrite(join(dir, `store-${r}.gradscope`), shape, arrays);
+      times.store.push(written.ms);
+      cpuMs.push(written.cpuMs);
       if (r < reps - 1) rmSync(join(dir, `store-${r}.gradscope`));
       log(
         `write rep ${r + 1}/${reps}: raw ${times.raw[r].toFixed(0)} ms, bare ${times.bare[r].toFixed(0)} ms, store ${times.store[r].toFixed(0)} ms`,
@@ -173,6 +183,14 @@ export async function run({ quick = false, log = () => {} } = {}) {
       unit: 'MB/s',
       aim: '',
       note: `${what}; runs ${times.store.map((t) => speed(t).toFixed(0)).join(', ')} MB/s`,
+    });
+    rows.push({
+      suite: 'store',
+      metric: 'write CPU time per 8 MB snapshot',
+      value: median(cpuMs),
+      unit: 'ms',
+      aim: 'report',
+      note: `process.cpuUsage over all threads (copy, summary, encoding, SQLite, the checkpoint at close), first timed write() to close(), median of ${reps}; load average ${loadavg()[0].toFixed(1)}`,
     });
     rows.push({
       suite: 'store',
@@ -226,44 +244,112 @@ export async function run({ quick = false, log = () => {} } = {}) {
       note: `getTensor ${median(tOurs).toFixed(2)} ms vs readFileSync ${median(tRaw).toFixed(2)} ms, a different snapshot/file each time (warm page cache); readTensor (with Arrow decode, zero-copy) ${median(tDecode).toFixed(2)} ms; medians of ${readReps}`,
     });
 
-    // --- flow matrix ---------------------------------------------------------------------------------
-    const flowShape = [1, 500, 8];
-    const sizes = quick ? [1000, 2000] : [1000, 10000];
+    // --- small snapshots: can the writer keep up? --------------------------------------------------
+    // 16×50×8 float32 (25.6 KB), written flat out as a trainer's callback would, through openStore.
+    const smallShape = [16, 50, 8];
+    const smallN = smallShape.reduce((a, b) => a * b);
+    const smallData = Array.from({ length: 16 }, (_, i) => gradients(smallN, 1000 + i));
+    for (const size of quick ? [1000, 5000] : [1000, 20000]) {
+      const file = join(dir, `small-${size}.gradscope`);
+      const warnings = [];
+      const store = openStore(file, { onWarning: (m) => warnings.push(m) });
+      await store.flush(); // the writer threads started
+      // CPU time of the whole process (training thread and both writer threads): far less noisy than wall
+      // time on a loaded machine.
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < size; i++) await store.write(snapshot('small', i, smallShape, smallData[i % 16]));
+      const cMain = process.cpuUsage(c0);
+      await store.close();
+      const perSecond = size / ((performance.now() - t0) / 1000);
+      const cpu = process.cpuUsage(c0);
+      const cpuUs = (cpu.user + cpu.system) / size;
+      rmSync(file);
+      log(
+        `small snapshots: ${size} at ${perSecond.toFixed(0)}/s, ${cpuUs.toFixed(0)} µs CPU each, ${warnings.length} queue-full warnings (load ${loadavg()[0].toFixed(1)})`,
+      );
+      rows.push({
+        suite: 'store',
+        metric: `write CPU time per snapshot, run of ${size.toLocaleString('en-US')} snapshots of 16×50×8`,
+        value: cpuUs,
+        unit: 'µs',
+        aim: 'report',
+        note: `process.cpuUsage over all threads from the first write() to close() resolved (${((cMain.user + cMain.system) / size).toFixed(0)} µs while write() was being called); load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`,
+      });
+      rows.push({
+        suite: 'store',
+        metric: `write throughput, run of ${size.toLocaleString('en-US')} snapshots of 16×50×8`,
+        value: perSecond,
+        unit: 'snapshots/s',
+        aim: '≥ 5,000, no queue-full warning',
+        note: `write() flat out then close() (the last commit and the WAL checkpoint included); queue-full warnings: ${warnings.length}`,
+      });
+    }
+
+    // --- flow matrix, histograms, series index ------------------------------------------------------
+    // The provider downsamples (maxRows 500, what the flow route asks for) before it copies anything.
+    const flowShape = [1, 100, 8];
+    const sizes = quick ? [1000, 5000] : [1000, 10000, 50000];
     const flowReps = quick ? 5 : 15;
-    const flowMs = [];
+    const measured = [];
     for (const size of sizes) {
       const file = join(dir, `flow-${size}.gradscope`);
       const t0 = performance.now();
       flowDb(file, size, flowShape);
       log(`flow db with ${size} snapshots built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const r = openReader(file);
-      r.flowMatrix('flow', 'lstm_1', 'output-grad'); // warm-up
-      const ts = [];
-      for (let i = 0; i < flowReps; i++) {
-        const t = performance.now();
-        const m = r.flowMatrix('flow', 'lstm_1', 'output-grad');
-        ts.push(performance.now() - t);
-        if (m.iterations.length !== size || m.timesteps !== 500)
+      const key = { run: 'flow', layer: 'lstm_1', kind: 'output-grad' };
+      const time = (fn) => {
+        fn(); // warm-up
+        const ts = [];
+        for (let i = 0; i < flowReps; i++) {
+          const t = performance.now();
+          fn();
+          ts.push(performance.now() - t);
+        }
+        return median(ts);
+      };
+      const flow = time(() => {
+        const m = r.flowMatrix(key, { maxRows: 500 });
+        if (m.count !== size || m.iterations.length !== Math.min(size, 500) || m.timesteps !== 100)
           throw new Error('flow matrix has the wrong size');
-      }
+      });
+      const hist = time(() => r.histogramSeries(key, { maxRows: 200 }));
+      const index = time(() => r.seriesIndex(key, { maxRows: 2000 }));
       r.close();
       rmSync(file);
-      flowMs.push(median(ts));
+      measured.push({ size, flow, hist, index });
     }
-    sizes.forEach((size, i) => {
+    const first = measured[0];
+    for (const m of measured) {
+      const growth = (v, v0) =>
+        m === first ? '' : `; ×${(v / v0).toFixed(1)} for ×${m.size / first.size} snapshots`;
+      const n = m.size.toLocaleString('en-US');
       rows.push({
         suite: 'store',
-        metric: `flow-matrix query, ${size.toLocaleString('en-US')} snapshots`,
-        value: flowMs[i],
+        metric: `flowMatrix(maxRows 500), ${n} snapshots`,
+        value: m.flow,
         unit: 'ms',
-        aim: '≤ 20 at 10,000',
-        note:
-          `500 timesteps per row (${((size * 500 * 4) / 1e6).toFixed(0)} MB of float32 norms), median of ${flowReps}, warm cache` +
-          (i > 0
-            ? `; ×${(flowMs[i] / flowMs[0]).toFixed(1)} for ×${size / sizes[0]} snapshots (linear in rows)`
-            : ''),
+        aim: '≤ 20 at 50,000',
+        note: `100 timesteps per row, median of ${flowReps}, SQLite page cache warm${growth(m.flow, first.flow)}`,
       });
-    });
+      rows.push({
+        suite: 'store',
+        metric: `histogramSeries(maxRows 200), ${n} snapshots`,
+        value: m.hist,
+        unit: 'ms',
+        aim: 'report',
+        note: `129 buckets and 9 percentiles per row, median of ${flowReps}${growth(m.hist, first.hist)}`,
+      });
+      rows.push({
+        suite: 'store',
+        metric: `seriesIndex(maxRows 2000), ${n} snapshots`,
+        value: m.index,
+        unit: 'ms',
+        aim: 'report',
+        note: `ids, iterations, loss, summaries and horizon as typed arrays, median of ${flowReps}${growth(m.index, first.index)}`,
+      });
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 // The demo end to end: the real CLI trains the gallery at the tiny size into a real store; the store
-// holds every example's run with iterations 20/200/400; then the viewer opens the gallery and each
-// example's view in headless Chromium (screenshots kept in artifacts/).
+// holds every example's run with iterations 20/200/400, the memory set learns (gated cells) and carries
+// input gradients, and every gallery text's numbers are the store's; then the viewer opens the gallery
+// and each example's view in headless Chromium (screenshots kept in artifacts/).
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ import { viewerDir } from '@gradscope/viewer';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../scripts/chromium.mjs';
-import { demoRuns, type GalleryEntry, SIZES } from './demo/examples.js';
+import { addingProblem, meanPredictorMse } from './demo/adding.js';
+import { fmt, type RunFindings } from './demo/annotate.js';
+import { demoRuns, type GalleryEntry, MEMORY_RUNS, SIZES } from './demo/examples.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'main.js');
@@ -31,11 +34,11 @@ beforeAll(async () => {
     process.execPath,
     [CLI, 'demo', '--size', 'tiny', '--no-serve', '--db', db],
     {
-      timeout: 600_000,
+      timeout: 1_200_000,
     },
   );
   reader = openReader(db);
-}, 600_000);
+}, 1_200_000);
 
 afterAll(() => {
   reader?.close();
@@ -43,18 +46,59 @@ afterAll(() => {
 });
 
 const expectedRuns = demoRuns(SIZES.tiny);
+const seedRunNames = expectedRuns.filter((r) => r.task === 'random').map((r) => r.name);
+
+describe('the adding problem', () => {
+  it('marks one timestep in each half and sums the two marked values', () => {
+    const T = 50;
+    const d = addingProblem(2000, T, 7);
+    const wrong: string[] = [];
+    for (let s = 0; s < d.samples; s++) {
+      const marked: number[] = [];
+      let sum = 0;
+      for (let t = 0; t < T; t++) {
+        const value = d.x[(s * T + t) * 2]!;
+        const marker = d.x[(s * T + t) * 2 + 1]!;
+        if (!(value >= 0 && value < 1) || (marker !== 0 && marker !== 1))
+          wrong.push(`${s}/${t}: ${value}, ${marker}`);
+        if (marker === 1) {
+          marked.push(t);
+          sum += value;
+        }
+      }
+      const [a, b] = d.marks[s]!;
+      if (marked.length !== 2 || marked[0] !== a || marked[1] !== b || !(a < T / 2) || !(b >= T / 2))
+        wrong.push(`${s}: marks ${marked} vs ${d.marks[s]}`);
+      if (Math.abs(d.y[s]! - sum) > 1e-6) wrong.push(`${s}: y ${d.y[s]} vs ${sum}`);
+    }
+    expect(wrong).toEqual([]);
+    // Var(U + U) = 2/12 for independent U(0, 1): the mean predictor's MSE (SE of the estimate ≈ 0.005).
+    expect(Math.abs(meanPredictorMse(d.y) - 1 / 6)).toBeLessThan(0.02);
+    // Seeded: the same data again, other data for another seed.
+    expect(addingProblem(3, T, 7).x).toEqual(addingProblem(3, T, 7).x);
+    expect(addingProblem(3, T, 8).x).not.toEqual(addingProblem(3, T, 7).x);
+  });
+});
 
 describe('gradscope demo --size tiny --no-serve', () => {
   it('says what it trained and where', () => {
     expect(output.stderr).toContain(`gradscope demo: ${expectedRuns.length} runs into ${db}`);
-    expect(output.stderr).toMatch(/tiny size: 4 samples × 6 timesteps/);
-    expect(output.stderr).toMatch(/trained 6 runs in \d+ s, \d+ snapshots/);
+    expect(output.stderr).toMatch(/tiny size: See RNN examples: 4 samples × 6 timesteps/);
+    expect(output.stderr).toMatch(/memory set: adding problem, 10 timesteps/);
+    expect(output.stderr).toMatch(/trained 9 runs in \d+ s, \d+ snapshots/);
+    // What it trained, one line per run, with the final probe loss as stored.
+    for (const run of reader.listRuns()) {
+      const findings = run.meta.findings as RunFindings;
+      const last = findings.probeLoss.at(-1)!;
+      const line = output.stderr.split('\n').find((l) => l.trim().startsWith(`${run.name} `));
+      expect(line, run.name).toContain(`→ ${fmt(last.value)} @${last.iteration}`);
+    }
   });
 
   it('stores one finished run per example group, each layer at iterations 20, 200 and 400', () => {
     const runs = reader.listRuns();
     expect(runs.map((r) => r.name).sort()).toEqual(expectedRuns.map((r) => r.name).sort());
-    for (const run of runs) {
+    for (const run of runs.filter((r) => seedRunNames.includes(r.name))) {
       expect(run.status).toBe('finished');
       expect(run.lastIteration).toBe(400);
       const layers = reader.listLayers(run.id);
@@ -96,6 +140,87 @@ describe('gradscope demo --size tiny --no-serve', () => {
     expect(parts).toContain('backward/recurrent_kernel/o');
   });
 
+  it('trains the memory set: input gradients for every cell, the best gated cell learns', () => {
+    const m = SIZES.tiny.memory;
+    const probeLoss: Record<string, { first: number; last: number }> = {};
+    for (const name of MEMORY_RUNS) {
+      const run = reader.getRun(name)!;
+      expect(run.status).toBe('finished');
+      expect(run.lastIteration).toBe(m.iterations);
+      const [layer, ...rest] = reader.listLayers(run.id);
+      expect(rest).toEqual([]);
+      expect(Object.keys(layer!.kinds).sort()).toEqual(['input-grad', 'output-grad']);
+      expect(layer!.iterations).toEqual([20, 50, 100, 150, 200]);
+      const snaps = reader.listSnapshots({ run: run.id, layer: layer!.layer, kind: 'input-grad' });
+      expect(snaps.map((s) => s.iteration)).toEqual([20, 50, 100, 150, 200]);
+      for (const s of snaps) {
+        expect(s.shape).toEqual([m.probe, m.timesteps, 2]);
+        expect(s.dims).toEqual(['sample', 'timestep', 'channel']);
+        const { data } = reader.readTensor(s.id);
+        expect(data.length).toBe(m.probe * m.timesteps * 2);
+        expect(data.every(Number.isFinite)).toBe(true);
+        expect(s.nonFinite).toBe(0);
+        expect(s.summary.l2).toBeGreaterThan(0);
+      }
+      probeLoss[name] = { first: snaps[0]!.loss, last: snaps.at(-1)!.loss };
+      // The mean predictor's MSE of the run's probe, as stored, is the variance of U + U.
+      const mse = (run.meta.task as { meanPredictorMse: number }).meanPredictorMse;
+      expect(Math.abs(mse - 1 / 6)).toBeLessThan(0.06);
+    }
+    const gated = ['memory-lstm', 'memory-gru'] as const;
+    const best = gated.reduce((a, b) => (probeLoss[a]!.last <= probeLoss[b]!.last ? a : b));
+    expect(probeLoss[best]!.last).toBeLessThan(0.5 * probeLoss[best]!.first);
+  });
+
+  it("writes gallery text whose numbers are the store's, and links the memory set to the compare page", () => {
+    for (const run of reader.listRuns()) {
+      const gallery = run.meta.gallery as (GalleryEntry & { explain: string; findings: string[] })[];
+      const findings = run.meta.findings as RunFindings;
+      // Findings as measured from the snapshots: probe loss per captured iteration.
+      const layer = run.layers[0]!;
+      const byIteration = new Map<number, number>();
+      for (const s of reader.listSnapshots({ run: run.id, layer }))
+        if (!byIteration.has(s.iteration)) byIteration.set(s.iteration, s.loss);
+      expect(findings.probeLoss).toEqual(
+        [...byIteration].map(([iteration, value]) => ({ iteration, value })),
+      );
+      for (const entry of gallery) {
+        expect(entry.findings.length).toBeGreaterThan(0);
+        expect(entry.lookFor).toBe([entry.explain, ...entry.findings].join(' '));
+      }
+      if (seedRunNames.includes(run.name))
+        for (const entry of gallery) expect(entry.explain).toContain('cannot be learned');
+    }
+    // EX3's horizons are the stored ones at 20, 200 and 400.
+    const ex1 = reader.getRun('ex1-lstm3')!;
+    const ex3 = (ex1.meta.gallery as (GalleryEntry & { findings: string[] })[]).find((e) => e.id === 'EX3')!;
+    const horizons = [20, 200, 400].map(
+      (it) =>
+        reader.listSnapshots({
+          run: ex1.id,
+          layer: ex1.layers[0]!,
+          kind: 'output-grad',
+          iterations: [it],
+        })[0]!.summary.horizon,
+    );
+    expect(ex3.findings[0]).toContain(
+      `timestep ${horizons[0]} at iteration 20, ${horizons[1]} at 200, ${horizons[2]} at 400`,
+    );
+    // The memory entry opens the compare page and states each run's loss as stored.
+    const lstm = reader.getRun('memory-lstm')!;
+    const mem = (lstm.meta.gallery as (GalleryEntry & { findings: string[] })[]).find((e) => e.id === 'MEM')!;
+    expect(mem.href).toBe('#/compare?runs=memory-lstm,memory-gru,memory-simplernn&kind=input-grad');
+    for (const name of MEMORY_RUNS) {
+      const f = reader.getRun(name)!.meta.findings as RunFindings;
+      const first = f.probeLoss[0]!.value;
+      const last = f.probeLoss.at(-1)!.value;
+      expect(mem.findings[0]).toContain(`probe MSE ${fmt(first)} → ${fmt(last)}`);
+      expect(f.inputGrad!.iteration).toBe(SIZES.tiny.memory.iterations);
+      expect(f.inputGrad!.firstHalfPeak).toBeGreaterThan(0);
+      expect(f.inputGrad!.firstHalfPeak).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('carries the gallery entries, naming real layers', () => {
     for (const run of reader.listRuns()) {
       const gallery = run.meta.gallery as GalleryEntry[];
@@ -106,11 +231,12 @@ describe('gradscope demo --size tiny --no-serve', () => {
 });
 
 describe('serving while training, and Ctrl-C', () => {
-  it('serves the store from the start; Ctrl-C stops training after the current step, the store intact', async () => {
+  it('serves the store from the start; Ctrl-C stops training after the current step, the store intact', {
+    timeout: 300_000,
+  }, async () => {
     const stopped = join(dir, 'stopped.gradscope');
-    const child = spawn(process.execPath, [CLI, 'demo', '--size', 'tiny', '--port', '0', '--db', stopped], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const args = [CLI, 'demo', '--size', 'tiny', '--set', 'memory', '--port', '0', '--db', stopped];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -135,13 +261,13 @@ describe('serving while training, and Ctrl-C', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="app">');
     // Progress lines come every 10% when stderr is not a terminal.
-    await until(/demo: \d+\/2400 iterations, [1-9]\d* snapshots/);
+    await until(/demo: \d+\/600 iterations, [1-9]\d* snapshots/);
     const live = (await (await fetch(`${url}/api/runs`)).json()) as { snapshots: number }[];
     expect(live.reduce((a, r) => a + r.snapshots, 0)).toBeGreaterThan(0);
     child.kill('SIGINT');
     await until(/serving the gallery at/);
     expect(stderr).toContain('stopping after the current step');
-    expect(stderr).toMatch(/stopped 6 runs in \d+ s, \d+ snapshots/);
+    expect(stderr).toMatch(/stopped 3 runs in \d+ s, \d+ snapshots/);
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     const r = openReader(stopped);
@@ -149,7 +275,12 @@ describe('serving while training, and Ctrl-C', () => {
       expect(r.integrityCheck()).toBe('ok');
       const runs = r.listRuns();
       expect(runs.length).toBeGreaterThan(0);
-      expect(runs.every((run) => (run.lastIteration ?? 0) < 400)).toBe(true);
+      expect(runs.every((run) => (run.lastIteration ?? 0) < SIZES.tiny.memory.iterations)).toBe(true);
+      // A stopped run's text is measured on what it recorded: its last probe loss is its last snapshot's.
+      for (const run of runs.filter((x) => x.snapshots > 0)) {
+        const findings = run.meta.findings as RunFindings;
+        expect(findings.probeLoss.at(-1)!.iteration).toBe(run.lastIteration);
+      }
       const some = r.listSnapshots({ run: runs.find((run) => run.snapshots > 0)!.id, limit: 1 })[0]!;
       expect(r.readTensor(some.id).data.length).toBe(some.shape.reduce((a, b) => a * b, 1));
     } finally {
@@ -186,6 +317,10 @@ describe('the gallery in headless Chromium', () => {
           'EX7c',
           'EX8',
           'EX9',
+          'MEM',
+          'MEMa',
+          'MEMb',
+          'MEMc',
         ]),
       );
       await page.screenshot({ path: join(ARTIFACTS, 'gallery.png'), fullPage: true });

@@ -1,105 +1,38 @@
 // The viewer's only way to the data: the HTTP API of docs/api.md, relative to the page (so any mount prefix works).
-import type { MatrixJson } from './matrix';
+import type {
+  FlowResponse,
+  HistogramsResponse,
+  LayersResponse,
+  RunResponse,
+  RunsResponse,
+  ScalarsResponse,
+  SeriesResponse,
+  SnapshotInfoJson,
+  SnapshotSummaryJson,
+  SnapshotsResponse,
+} from '@gradscope/format';
 import type { Kind } from './state';
 import { decodeTensor, type Tensor } from './tensor';
 
-export interface RunRecord {
-  id: string;
-  name: string;
-  startedAt: number;
-  endedAt?: number | null;
-  status: 'running' | 'finished' | 'failed';
-  snapshots: number;
-  lastIteration: number | null;
-  backend: string;
-  tfjsVersion: string;
-  host: string;
-  layers?: string[];
-  /** Free-form run metadata (e.g. a description), when the server passes it on. */
-  meta?: Record<string, unknown>;
-  description?: string;
-}
+// The response types are @gradscope/format's, as the server sends them (numbers that were not finite are null).
+export type {
+  FlowResponse,
+  HistogramsResponse,
+  LayerInfo,
+  LayerSummary,
+  RunDetails,
+  ScalarSeriesJson,
+  ScalarsResponse,
+  SeriesResponse,
+  SnapshotInfoJson as SnapshotInfo,
+  SnapshotSummaryJson as SnapshotSummary,
+} from '@gradscope/format';
 
-export interface LayerSummary {
-  index: number;
-  name: string;
-  className: string;
-  units?: number;
-  returnSequences?: boolean;
-  mergeMode?: string | null;
-  innerClassName?: string;
-  gates?: string;
-  outputShape: unknown;
-  captured: boolean;
-}
-
-export interface RunDetails extends RunRecord {
-  model: {
-    name: string;
-    className: string;
-    layers: LayerSummary[];
-    inputShape?: unknown;
-    outputShape?: unknown;
-    losses?: string[];
-    optimizer?: string;
-  };
-  options: { mode: string; every?: number; at?: number[]; capture: Kind[]; layers: string[] };
-}
-
-export interface LayerInfo {
-  layer: string;
-  layerClass: string;
-  kinds: Partial<Record<Kind, (string | null)[]>>;
-  iterations: number[];
-  channelParts?: string[];
-}
-
-export interface ScalarSummary {
-  l2: number;
-  maxAbs: number;
-  mean: number;
-  std: number;
-  nonFinite: number;
-}
-
-export interface SnapshotInfo {
-  id: number;
-  iteration: number;
-  epoch: number;
-  batch: number;
-  layer: string;
-  kind: Kind;
-  part: string | null;
-  shape: number[];
-  dims: string[];
-  loss: number;
-  time: number;
-  nonFinite: number;
-  summary: ScalarSummary;
-  channelParts?: string[] | null;
-}
-
-export interface FlowResponse {
-  iterations: number[];
-  timesteps: number;
-  /** iterations × timesteps, iteration-major. */
-  norms: MatrixJson;
-  parts?: Record<string, MatrixJson>;
-}
-
-export interface HistogramsResponse {
-  iterations: number[];
-  edges: (number | null)[];
-  counts: MatrixJson;
-  /** values: iterations × p.length, iteration-major. */
-  percentiles: { p: number[]; values: MatrixJson };
-}
-
-/** The per-snapshot summary (GET /api/snapshots/:id/summary); only what the viewer reads. */
-export interface SnapshotSummary {
-  timestepNorms: MatrixJson | null;
-  parts?: Record<string, { timestepNorms: MatrixJson | null }>;
-}
+/**
+ * A run as listed. `description` is not sent by the server (the description lives in `meta.description`);
+ * it stays optional here for runDescription's older callers.
+ */
+export type RunRecord = RunsResponse[number] & { description?: string };
 
 /** An HTTP error with the server's message (`{ error, message }` bodies). */
 export class ApiError extends Error {
@@ -128,6 +61,14 @@ export function takeToken(): string | null {
     return fromUrl;
   }
   return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Which rows of GET /api/runs/:run/snapshots: iterations from..to (inclusive), `limit` rows after `offset`. */
+export interface SnapshotPage {
+  from?: number;
+  to?: number;
+  limit?: number;
+  offset?: number;
 }
 
 export interface SeriesKey {
@@ -183,16 +124,33 @@ export class Api {
     return this.json('api/runs');
   }
 
-  run(run: string): Promise<RunDetails> {
+  run(run: string): Promise<RunResponse> {
     return this.json(`api/runs/${encodeURIComponent(run)}`);
   }
 
-  layers(run: string): Promise<LayerInfo[]> {
+  layers(run: string): Promise<LayersResponse> {
     return this.json(`api/runs/${encodeURIComponent(run)}/layers`);
   }
 
-  snapshots(run: string, key: SeriesKey): Promise<SnapshotInfo[]> {
+  snapshots(run: string, key: SeriesKey): Promise<SnapshotsResponse> {
     return this.json(`api/runs/${encodeURIComponent(run)}/snapshots?${seriesQuery(key)}`);
+  }
+
+  /** Some rows of the snapshot index: an iteration range and/or one page (`limit`, `offset`) of a series. */
+  snapshotRows(run: string, key: SeriesKey, page: SnapshotPage): Promise<SnapshotsResponse> {
+    const extra = Object.fromEntries(Object.entries(page).map(([k, v]) => [k, String(v)]));
+    return this.json(`api/runs/${encodeURIComponent(run)}/snapshots?${seriesQuery(key, extra)}`);
+  }
+
+  /** One row of the snapshot index. */
+  snapshot(id: number): Promise<SnapshotInfoJson> {
+    return this.json(`api/snapshots/${id}`);
+  }
+
+  /** The columnar index of one series (iterations and summaries), at most `max` rows evenly downsampled. */
+  series(run: string, key: SeriesKey, max?: number): Promise<SeriesResponse> {
+    const extra: Record<string, string> = max === undefined ? {} : { max: String(max) };
+    return this.json(`api/runs/${encodeURIComponent(run)}/series?${seriesQuery(key, extra)}`);
   }
 
   flow(run: string, key: SeriesKey): Promise<FlowResponse> {
@@ -203,7 +161,13 @@ export class Api {
     return this.json(`api/runs/${encodeURIComponent(run)}/histograms?${seriesQuery(key)}`);
   }
 
-  summary(id: number): Promise<SnapshotSummary> {
+  /** Training scalars of a run (loss, metrics, probe/loss), each downsampled to at most `maxPoints`. */
+  scalars(run: string, maxPoints?: number): Promise<ScalarsResponse> {
+    const q = maxPoints === undefined ? '' : `?maxPoints=${maxPoints}`;
+    return this.json(`api/runs/${encodeURIComponent(run)}/scalars${q}`);
+  }
+
+  summary(id: number): Promise<SnapshotSummaryJson> {
     return this.json(`api/snapshots/${id}/summary`);
   }
 
@@ -224,7 +188,7 @@ export class Api {
   }
 
   /** One snapshot's tensor, decoded from Arrow IPC (cached: snapshots never change). */
-  async tensor(info: SnapshotInfo): Promise<Tensor> {
+  async tensor(info: SnapshotsResponse[number]): Promise<Tensor> {
     const hit = this.tensors.get(info.id);
     if (hit) {
       this.tensors.delete(info.id);

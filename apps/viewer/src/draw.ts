@@ -1,7 +1,9 @@
 // Canvas drawing shared by the heatmap figures: a LUT-painted image with ticks and a border, and colorbars.
+import { textWidth } from './axes';
 import { type ColormapName, LUT_LAST, lut } from './colormap';
 import { h, hiDpiCanvas } from './dom';
 import { integerTicks } from './layout';
+import { attachReadout, cellAt } from './readout';
 import { formatNumber } from './state';
 
 export const FONT = '11px system-ui, -apple-system, "Segoe UI", sans-serif';
@@ -57,17 +59,31 @@ export interface HeatmapPanelOptions {
   /** Extra drawing over the image (e.g. memory horizons), in CSS pixels. */
   overlay?: (ctx: CanvasRenderingContext2D, plot: PlotRect) => void;
   label?: string;
-  /** Room for the y tick labels (px, with ticks on); default 40. */
+  /** Room for the y tick labels (px, with ticks on); default: the widest label, measured. */
   leftMargin?: number;
+  /** Room right of the image (px); default 10 with ticks (half of the last x label), 4 without. */
+  rightMargin?: number;
+  /** Drawing outside the image (markers in the margins), in CSS pixels, after the ticks. */
+  annotate?: (ctx: CanvasRenderingContext2D, plot: PlotRect) => void;
+  /** Hover readout of the cell (x, y) under the pointer (cell indices along each axis); null: none. */
+  readout?: (x: number, y: number) => string[] | null;
+}
+
+/** Left margin that fits the widest y tick label of `axis` (px): label, gap and tick. */
+export function leftMarginFor(axis: Axis, height: number): number {
+  let widest = 0;
+  for (const k of axis.at ?? integerTicks(axis.count, Math.max(2, Math.floor(height / 22))))
+    widest = Math.max(widest, textWidth(String(axis.value ? axis.value(k) : k), FONT));
+  return Math.ceil(widest) + 9;
 }
 
 /** A panel canvas: the image scaled without smoothing (one value = one block of pixels), ticks, border. */
 export function heatmapPanel(o: HeatmapPanelOptions): HTMLCanvasElement {
-  const left = o.ticks ? (o.leftMargin ?? 40) : 2;
+  const left = o.ticks ? (o.leftMargin ?? leftMarginFor(o.y, o.height)) : 2;
   const bottom = o.ticks ? (o.x.title ? 30 : 18) : 2;
   const top = 2;
   // With ticks, room for half of the last x label, which is centred on the last cell.
-  const right = o.ticks ? 10 : 4;
+  const right = o.rightMargin ?? (o.ticks ? 10 : 4);
   const { canvas, ctx } = hiDpiCanvas(left + o.width + right, top + o.height + bottom);
   const plot = { x: left, y: top, w: o.width, h: o.height };
   ctx.imageSmoothingEnabled = false;
@@ -113,8 +129,18 @@ export function heatmapPanel(o: HeatmapPanelOptions): HTMLCanvasElement {
       ctx.fillText(String(o.y.value ? o.y.value(k) : k), plot.x - 5, py);
     }
   }
+  if (o.annotate) o.annotate(ctx, plot);
   if (o.label) canvas.setAttribute('aria-label', o.label);
   canvas.setAttribute('role', 'img');
+  const readout = o.readout;
+  if (readout) {
+    canvas.dataset.plot = `${plot.x},${plot.y},${plot.w},${plot.h}`;
+    attachReadout(canvas, (x, y) => {
+      const cx = cellAt(x, plot.x, plot.w, o.x.count);
+      const cy = cellAt(y, plot.y, plot.h, o.y.count);
+      return cx === null || cy === null ? null : readout(cx, cy);
+    });
+  }
   return canvas;
 }
 

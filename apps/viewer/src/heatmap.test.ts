@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { divergingIndex, LUT_CENTER, LUT_LAST, NONFINITE_INDEX } from './colormap';
-import { fillDiverging, fillSequential, type HeatmapSpec, heatmapSize, splitHalves } from './heatmap';
+import {
+  fillDiverging,
+  fillSequential,
+  type HeatmapSpec,
+  heatmapSize,
+  shownValues,
+  splitHalves,
+} from './heatmap';
 import type { Cube } from './tensor';
 
 // A LUT whose entry i is i itself: painted pixels read back as LUT indices.
@@ -131,52 +138,59 @@ describe('fillSequential', () => {
 });
 
 describe('splitHalves (reflect_half)', () => {
-  it('splits concatenated directions into equal blocks, the second mirrored', () => {
+  it('splits concatenated directions into equal blocks, the second flipped about the timesteps (See RNN)', () => {
     expect(splitHalves(512, ['forward', 'backward'], true)).toEqual([
-      { name: 'forward', colFrom: 0, colTo: 256, reversed: false },
-      { name: 'backward', colFrom: 256, colTo: 512, reversed: true },
+      { name: 'forward', colFrom: 0, colTo: 256, reversed: false, timeReversed: false },
+      { name: 'backward', colFrom: 256, colTo: 512, reversed: false, timeReversed: true },
     ]);
+    // channel mirroring is a separate option
+    expect(splitHalves(512, ['forward', 'backward'], true, true)[1]).toMatchObject({
+      reversed: true,
+      timeReversed: true,
+    });
   });
 
   it('keeps one panel when off, without parts, or when the channels do not split evenly', () => {
-    const whole = [{ name: '', colFrom: 0, colTo: 6, reversed: false }];
+    const whole = [{ name: '', colFrom: 0, colTo: 6, reversed: false, timeReversed: false }];
     expect(splitHalves(6, ['forward', 'backward'], false)).toEqual(whole);
     expect(splitHalves(6, undefined, true)).toEqual(whole);
     expect(splitHalves(7, ['forward', 'backward'], true)).toEqual([
-      { name: '', colFrom: 0, colTo: 7, reversed: false },
+      { name: '', colFrom: 0, colTo: 7, reversed: false, timeReversed: false },
     ]);
   });
 
-  it('meets at the boundary unit by unit: forward u-1 above backward u-1', () => {
-    const [fwd, bwd] = splitHalves(8, ['forward', 'backward'], true);
-    const c = cube();
-    const four: Cube = {
-      ...c,
-      cols: 8,
-      rows: 1,
-      samples: 1,
-      data: Float32Array.from({ length: 8 }, (_, i) => i + 1),
-    };
-    const paint = (h: typeof fwd) => {
-      const out = new Uint32Array(4);
-      fillDiverging(
-        out,
-        {
-          cube: four,
-          sample: 0,
-          colFrom: h!.colFrom,
-          colTo: h!.colTo,
-          reversed: h!.reversed,
-          rowCount: 1,
-          rowsOnX: true,
-        },
-        8,
-        identity,
-      );
+  it('draws the backward half in the order it ran: its first column is the last input timestep', () => {
+    const [fwd, bwd] = splitHalves(4, ['forward', 'backward'], true);
+    const c = cube(); // 3 timesteps × 4 channels, value s·100 + t·10 + c (odd channels negative)
+    const paint = (half: typeof fwd, rowCount = 3) => {
+      const s = spec({
+        colFrom: half!.colFrom,
+        colTo: half!.colTo,
+        reversed: half!.reversed,
+        timeReversed: half!.timeReversed,
+        rowCount,
+      });
+      const out = new Uint32Array(rowCount * 2);
+      fillDiverging(out, { ...s, cube: c }, 100, identity);
       return [...out];
     };
-    // forward rows top→bottom: channels 0,1,2,3; backward rows top→bottom: channels 7,6,5,4
-    expect(paint(fwd)).toEqual([1, 2, 3, 4].map((v) => idx(v, 8)));
-    expect(paint(bwd)).toEqual([8, 7, 6, 5].map((v) => idx(v, 8)));
+    // forward: channels 0, 1 (rows) over timesteps 0, 1, 2 (columns)
+    expect(paint(fwd)).toEqual([0, 10, 20, -1, -11, -21].map((v) => idx(v, 100)));
+    // backward: channels 2, 3 over timesteps 2, 1, 0
+    expect(paint(bwd)).toEqual([22, 12, 2, -23, -13, -3].map((v) => idx(v, 100)));
+    // max_timesteps 2: the first two steps each direction ran
+    expect(paint(bwd, 2)).toEqual([22, 12, -23, -13].map((v) => idx(v, 100)));
+  });
+});
+
+describe('shownValues (what an automatic norm is computed over)', () => {
+  it('takes only the shown samples and timesteps of each panel', () => {
+    const c = cube();
+    const whole = [{ colFrom: 0, colTo: 4, timeReversed: false }];
+    expect(shownValues(c, [0, 1], whole, 3)).toBe(c.data);
+    expect([...shownValues(c, [1], whole, 1)]).toEqual([100, -101, 102, -103]);
+    const halves = splitHalves(4, ['forward', 'backward'], true);
+    // sample 0, first timestep of each direction: forward t=0 (channels 0, 1), backward t=2 (channels 2, 3)
+    expect([...shownValues(c, [0], halves, 1)]).toEqual([0, -1, 22, -23]);
   });
 });

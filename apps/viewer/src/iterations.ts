@@ -42,3 +42,27 @@ export function resolveIterations(
   }
   return picked;
 }
+
+/**
+ * Arrow-key stepping: the last compared iteration moves to the next (`dir` 1) or previous (-1) recorded one,
+ * skipping those already compared and staying after the one before it; null at either end (nothing to do).
+ * `available` must be ascending.
+ */
+export function stepIteration(
+  chosen: readonly number[],
+  available: readonly number[],
+  dir: 1 | -1,
+): number[] | null {
+  if (chosen.length === 0 || available.length === 0) return null;
+  const last = chosen[chosen.length - 1]!;
+  const floor = chosen.length > 1 ? chosen[chosen.length - 2]! : Number.NEGATIVE_INFINITY;
+  const taken = new Set(chosen);
+  let i = available.indexOf(last);
+  if (i < 0) return null;
+  for (i += dir; i >= 0 && i < available.length; i += dir) {
+    const it = available[i]!;
+    if (it <= floor) return null;
+    if (!taken.has(it)) return [...chosen.slice(0, -1), it];
+  }
+  return null;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoRows, gridLayout, heatmapHeight, integerTicks, panelWidth, parseRange } from './layout';
+import { autoRows, fitGrid, gridLayout, heatmapHeight, integerTicks, panelWidth, parseRange } from './layout';
 
 describe('small multiples layout', () => {
   it('fills n_rows rows row by row, rounding the columns up (no panel dropped)', () => {
@@ -55,5 +55,26 @@ describe('small multiples layout', () => {
     expect(integerTicks(500, 4)).toEqual([0, 200, 400]);
     expect(integerTicks(100, 2)).toEqual([0, 99]);
     expect(integerTicks(0, 5)).toEqual([]);
+  });
+});
+
+describe('fitGrid (issue 12, item 4: small multiples never overlap the next block)', () => {
+  it('adds rows until the columns fit the block', () => {
+    // 16 channels in a 448 px block (3 iterations at 1400 px), 8 px gaps, charts at least 110 px
+    const g = fitGrid(16, null, 448, 8, 110, 1.5);
+    expect(g.cols).toBe(3);
+    expect(g.rows).toBe(6);
+    expect(g.width).toBeLessThanOrEqual(448);
+    expect(g.panel).toBe(144);
+    // the old composition of the same numbers was 6 columns × 110 px = 700 px in a 448 px block
+    const old = gridLayout(16, autoRows(16, 1.5));
+    expect(old.cols * panelWidth(448, old.cols, 8, 110) + 8 * (old.cols - 1)).toBeGreaterThan(448);
+  });
+
+  it('keeps asked-for rows and reports the width they take', () => {
+    const g = fitGrid(16, 2, 448, 8, 110);
+    expect(g.cols).toBe(8);
+    expect(g.width).toBe(8 * 110 + 7 * 8);
+    expect(fitGrid(4, null, 2000, 8, 110, 1.5)).toMatchObject({ rows: 2, cols: 2 });
   });
 });

@@ -80,3 +80,23 @@ export function integerTicks(n: number, maxTicks: number): number[] {
   if (out.length < 2 && maxTicks >= 2 && n > 1) out.push(n - 1);
   return out;
 }
+
+/**
+ * Small multiples that fit `available` pixels: `n` panels of at least `min` px with `gap` between. Automatic rows
+ * (`rows` null) grow until the columns fit; asked-for rows are kept, and `width` (the grid's total) then says how
+ * much room the grid takes, so that its block can be sized to it instead of overlapping the next one.
+ */
+export function fitGrid(
+  n: number,
+  rows: number | null,
+  available: number,
+  gap: number,
+  min: number,
+  aspect = 1,
+): Grid & { panel: number; width: number } {
+  const maxCols = Math.max(1, Math.floor((available + gap) / (min + gap)));
+  let grid = gridLayout(n, rows ?? autoRows(n, aspect));
+  if (rows === null && grid.cols > maxCols) grid = gridLayout(n, Math.ceil(n / maxCols));
+  const panel = panelWidth(available, grid.cols, gap, min);
+  return { ...grid, panel, width: grid.cols * panel + gap * Math.max(0, grid.cols - 1) };
+}

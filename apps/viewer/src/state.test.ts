@@ -35,6 +35,10 @@ describe('URL state', () => {
       flowCmap: 'magma',
       follow: true,
       asinh: true,
+      mirror: true,
+      hist: 'offset',
+      smooth: 0.85,
+      logY: true,
     };
     const hash = formatState(state);
     expect(parseState(hash)).toEqual(state);

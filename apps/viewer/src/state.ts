@@ -1,14 +1,22 @@
 // The whole view state, kept in the URL fragment so that a view can be shared and survives a reload.
 // `#/gallery` is the gallery; `#/run?run=…&layer=…&…` a view of one run. Defaults are left out of the URL.
+import { KINDS, type Kind } from '@gradscope/format';
 import { DIVERGING, type DivergingName, SEQUENTIAL, type SequentialName } from './colormap';
 import { MAX_COMPARED } from './iterations';
+import { DEFAULT_SMOOTHING } from './smooth';
 
-export type Kind = 'output-grad' | 'output' | 'weight-grad' | 'weight';
-export const KINDS: readonly Kind[] = ['output-grad', 'output', 'weight-grad', 'weight'];
+export { KINDS, type Kind };
 
-/** The figures: See RNN's show_features_2D / 1D / 0D, the gradient flow map, and the distribution bands. */
-export type View = '2d' | '1d' | '0d' | 'flow' | 'dist';
-export const VIEWS: readonly View[] = ['2d', '1d', '0d', 'flow', 'dist'];
+/**
+ * The figures: See RNN's show_features_2D / 1D / 0D, the gradient flow map, the distribution (bands, or
+ * histograms overlaid / offset), and See RNN's rnn_heatmap + rnn_histogram weights page.
+ */
+export type View = '2d' | '1d' | '0d' | 'flow' | 'dist' | 'weights';
+export const VIEWS: readonly View[] = ['2d', '1d', '0d', 'flow', 'dist', 'weights'];
+
+/** Distribution view: percentile bands over iterations, or TensorBoard's histogram overlay / offset modes. */
+export type HistMode = 'bands' | 'overlay' | 'offset';
+export const HIST_MODES: readonly HistMode[] = ['bands', 'overlay', 'offset'];
 
 /** 'auto': max |value| over the compared iterations; 'p99': the 99th percentile of |value|; a number: (-a, a). */
 export type Norm = 'auto' | 'p99' | number;
@@ -28,8 +36,13 @@ export interface ViewState {
   norm: Norm;
   /** Rows of the small multiples (See RNN's n_rows); null = automatic. */
   rows: number | null;
-  /** See RNN's reflect_half: bidirectional halves as separate panels, the backward one mirrored. */
+  /**
+   * See RNN's reflect_half: the directions of a bidirectional layer as separate panels, the second half of the
+   * channels flipped about the timesteps dimension (so the backward direction reads in the order it ran).
+   */
   reflect: boolean;
+  /** Mirror the channel order of the second half as well (a separate option; off by default). */
+  mirror: boolean;
   /** Axis the timesteps run along in the 2D heatmaps (See RNN's timesteps_xaxis). */
   timeAxis: 'x' | 'y';
   colorbar: boolean;
@@ -49,6 +62,11 @@ export interface ViewState {
   follow: boolean;
   /** Distribution view: arcsinh y scale (gradients span orders of magnitude). */
   asinh: boolean;
+  hist: HistMode;
+  /** Loss chart: smoothing weight in [0, 0.999] (TensorBoard's debiased EMA). */
+  smooth: number;
+  /** Loss chart: log y axis. */
+  logY: boolean;
 }
 
 export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
@@ -63,6 +81,7 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   norm: 'auto',
   rows: null,
   reflect: true,
+  mirror: false,
   timeAxis: 'x',
   colorbar: true,
   ticks: true,
@@ -75,6 +94,9 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   flowCmap: 'viridis',
   follow: false,
   asinh: false,
+  hist: 'bands',
+  smooth: DEFAULT_SMOOTHING,
+  logY: false,
 }) as ViewState;
 
 export function defaultState(): ViewState {
@@ -129,6 +151,7 @@ export function parseState(hash: string, search = ''): ViewState {
   state.norm = parseNorm(p.get('norm'));
   state.rows = positiveInt(p.get('rows'));
   state.reflect = flag(p.get('reflect'), DEFAULT_STATE.reflect);
+  state.mirror = flag(p.get('mirror'), DEFAULT_STATE.mirror);
   state.timeAxis = p.get('t') === 'y' ? 'y' : 'x';
   state.colorbar = flag(p.get('cb'), DEFAULT_STATE.colorbar);
   state.ticks = flag(p.get('ticks'), DEFAULT_STATE.ticks);
@@ -145,6 +168,12 @@ export function parseState(hash: string, search = ''): ViewState {
     state.flowCmap = flowCmap as SequentialName;
   state.follow = flag(p.get('follow'), false);
   state.asinh = flag(p.get('asinh'), false);
+  const hist = p.get('hist');
+  if (hist && (HIST_MODES as readonly string[]).includes(hist)) state.hist = hist as HistMode;
+  const smooth = Number(p.get('smooth') ?? Number.NaN);
+  if (p.get('smooth') !== null && Number.isFinite(smooth))
+    state.smooth = Math.min(0.999, Math.max(0, smooth));
+  state.logY = flag(p.get('logy'), false);
   return state;
 }
 
@@ -171,6 +200,7 @@ export function formatState(state: ViewState): string {
   set('norm', state.norm, d.norm);
   set('rows', state.rows, null);
   set('reflect', state.reflect, d.reflect);
+  set('mirror', state.mirror, d.mirror);
   set('t', state.timeAxis, d.timeAxis);
   set('cb', state.colorbar, d.colorbar);
   set('ticks', state.ticks, d.ticks);
@@ -183,6 +213,9 @@ export function formatState(state: ViewState): string {
   set('fcmap', state.flowCmap, d.flowCmap);
   set('follow', state.follow, d.follow);
   set('asinh', state.asinh, d.asinh);
+  set('hist', state.hist, d.hist);
+  set('smooth', state.smooth, d.smooth);
+  set('logy', state.logY, d.logY);
   const query = p.toString();
   return query ? `#/run?${query}` : '#/run';
 }

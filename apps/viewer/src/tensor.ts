@@ -1,6 +1,6 @@
-// Tensors as the viewer sees them: decoded from the server's Arrow IPC (a Float32Array view, no copy) and
-// folded into a sample × row × column cube that every figure reads.
-import { tableFromIPC } from 'apache-arrow';
+// Tensors as the viewer sees them: decoded from the server's Arrow IPC by @gradscope/format's decoder (a
+// Float32Array view, no copy) and folded into a sample × row × column cube that every figure reads.
+import { decodeTensor as decodePayload } from '@gradscope/format';
 
 export interface Tensor {
   shape: number[];
@@ -10,33 +10,17 @@ export interface Tensor {
 }
 
 /**
- * Decodes one snapshot tensor: a one-row Arrow IPC stream whose `tensor` column is an
- * `arrow.fixed_shape_tensor` (FixedSizeList<float32>). `shape`/`dims` come from the snapshot index; the
- * extension metadata is used when they are missing. Throws when the value count does not match the shape.
+ * Decodes one snapshot tensor (see @gradscope/format's decodeTensor). `shape`/`dims` from the snapshot index,
+ * when given, are checked against the payload's own; throws when the value count does not match the shape.
  */
 export function decodeTensor(bytes: Uint8Array | ArrayBuffer, shape?: number[], dims?: string[]): Tensor {
-  const table = tableFromIPC(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-  const column = table.getChild('tensor');
-  if (!column || column.data.length === 0) throw new Error('the Arrow payload has no `tensor` column');
-  const list = column.data[0]!;
-  const values = list.children[0];
-  if (!values || !(values.values instanceof Float32Array))
-    throw new Error('the `tensor` column is not float32');
-  if (!shape || !dims) {
-    const meta = table.schema.fields
-      .find((f) => f.name === 'tensor')
-      ?.metadata.get('ARROW:extension:metadata');
-    const parsed = meta ? (JSON.parse(meta) as { shape?: number[]; dim_names?: string[] }) : {};
-    shape ??= parsed.shape ?? [values.length];
-    dims ??= parsed.dim_names ?? shape.map((_, i) => `axis${i}`);
+  const t = decodePayload(bytes, 'tensor payload');
+  if (shape) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length)
+      throw new Error(`the tensor holds ${t.data.length} values, its shape [${shape}] needs ${n}`);
   }
-  const n = shape.reduce((a, b) => a * b, 1);
-  // Arrow slices a FixedSizeList's child along with it, so the child's own offset is the whole story.
-  const start = values.offset;
-  const data = (values.values as Float32Array).subarray(start, start + n);
-  if (data.length !== n)
-    throw new Error(`the tensor holds ${data.length} values, its shape [${shape}] needs ${n}`);
-  return { shape, dims, data };
+  return { shape: shape ?? t.shape, dims: dims ?? t.dims, data: t.data };
 }
 
 /**

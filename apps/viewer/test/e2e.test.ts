@@ -42,7 +42,7 @@ const bigru: SeriesSpec = {
   channelParts: ['forward', 'backward'],
   value: (it, s, t, c) => Math.sin(it + s + t * 0.7 + c) * 1e-4,
 };
-/** Time constant 2 → 0.5 over training: at iteration 40 the norm is below 1% three timesteps back. */
+/** Time constant 2 → 0.5 over training: at iteration 40 the norm is ≥ 1% of its peak only 2 timesteps back. */
 const vanish: SeriesSpec = {
   layer: 'simple_rnn_1',
   layerClass: 'SimpleRNN',
@@ -113,6 +113,10 @@ beforeAll(async () => {
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(e.message));
+  // Which request failed, beside the browser's "Failed to load resource".
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+  });
 });
 
 afterAll(async () => {
@@ -143,7 +147,7 @@ describe('the viewer over the real server', () => {
 
   it('2D: iterations 20, 200, 400 side by side on one automatic norm, zero white, gradient red/blue', async () => {
     await open('#/run?run=ex1-lstm6');
-    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 200', 'iteration 400']);
+    expect(await texts('#figure .block-title')).toEqual(['iteration 20', 'iteration 200', 'iteration 400']);
     const h = await hook(page);
     expect(h).toMatchObject({ view: '2d', panels: 9, error: null }); // 3 iterations × 3 samples
     // the largest |value| over the three iterations: 0.001 × 4 channels' factor × exp(0)
@@ -185,25 +189,29 @@ describe('the viewer over the real server', () => {
     expect(await page.evaluate(() => location.hash)).toBe(hash);
     expect(await page.textContent('.figure-title')).toContain('norm=(-0.02, 0.02)');
     expect(await page.inputValue('select[aria-label="sample"]')).toBe('1');
-    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 100', 'iteration 400']);
+    expect(await texts('#figure .block-title')).toEqual(['iteration 20', 'iteration 100', 'iteration 400']);
     expect((await hook(page)).panels).toBe(3);
   });
 
   it('difference against the first iteration', async () => {
     await open('#/run?run=ex1-lstm6&layer=lstm_1&diff=1&sample=0');
-    expect(await texts('.block-title')).toEqual(['iteration 20', 'iteration 200 − 20', 'iteration 400 − 20']);
+    expect(await texts('#figure .block-title')).toEqual([
+      'iteration 20',
+      'iteration 200 − 20',
+      'iteration 400 − 20',
+    ]);
   });
 
-  it('reflect_half draws the directions of a bidirectional layer as two panels, the backward one mirrored', async () => {
+  it('reflect_half draws the directions of a bidirectional layer as two panels, the backward one time-flipped', async () => {
     await open('#/run?run=ex5-bigru&sample=0');
     expect((await hook(page)).panels).toBe(6);
     expect(await texts('.half-name')).toEqual([
       'forward',
-      'backward',
+      'backward (time flipped)',
       'forward',
-      'backward',
+      'backward (time flipped)',
       'forward',
-      'backward',
+      'backward (time flipped)',
     ]);
     await page.click('text=reflect_half');
     await rendered(page, 1);
@@ -214,7 +222,7 @@ describe('the viewer over the real server', () => {
   it('1D: one chart per channel for each iteration, samples overlaid', async () => {
     await open('#/run?run=ex1-lstm6&layer=lstm_1&view=1d');
     expect((await hook(page)).panels).toBe(12); // 4 channels × 3 iterations
-    expect(await page.locator('.uplot').count()).toBe(12);
+    expect(await page.locator('#figure .uplot').count()).toBe(12);
     expect(await texts('.channel-label')).toContain('channel 3');
   });
 
@@ -227,21 +235,31 @@ describe('the viewer over the real server', () => {
 
   it('gradient flow: memory horizons by hand and a healthy badge', async () => {
     await open('#/run?run=ex1-lstm6&layer=lstm_1&view=flow');
-    expect(await texts('.badge')).toEqual(['gradient flows']);
-    // norm ∝ exp(-lag / tau): below 1% once lag > tau·ln 100: tau 1.2 → 6, tau 3 → 14, tau 5 → 24 > 19 (none)
+    expect(await page.textContent('.figure-title')).toContain(
+      'Gradient flow — output-grad (dL/d output) — lstm_1',
+    );
+    expect(await texts('.badge')).toEqual(['output-grad: gradient flows']);
+    // The store's horizon: the earliest timestep at ≥ 1% of the largest norm. norm ∝ exp(-(19 - t) / tau) is ≥ 1%
+    // while 19 - t ≤ tau·ln 100: tau 1.2 → t ≥ 14, tau 3 → t ≥ 6, tau 5 → every timestep (0).
     const legend = (await texts('.u-legend .u-label')).join(' | ');
-    expect(legend).toContain('iteration 20 (horizon 6)');
-    expect(legend).toContain('iteration 200 (horizon 14)');
-    expect(legend).toContain('iteration 400 (horizon ≥ 20)');
+    expect(legend).toContain('iteration 20 (horizon 14)');
+    expect(legend).toContain('iteration 200 (horizon 6)');
+    expect(legend).toContain('iteration 400 (horizon 0)');
+    expect(await page.textContent('.diagnosis-text')).toBe(
+      'horizon 0 of 20 timesteps at iteration 400 (norm(t=0)/max = 0.022)', // exp(-19/5) = 0.0224
+    );
     expect((await hook(page)).panels).toBe(2);
   });
 
   it('flags vanishing and exploding runs', async () => {
     await open('#/run?run=vanish-rnn&view=flow');
-    expect(await texts('.badge')).toEqual(['vanishing']);
-    expect(await page.textContent('.diagnosis-text')).toContain('horizon 3 of 40 timesteps at iteration 40');
+    expect(await texts('.badge')).toEqual(['output-grad: vanishing']);
+    // tau 0.5 at iteration 40: ≥ 1% only 2 timesteps back (t ≥ 37); norm(0)/max = exp(-39 / 0.5) = 1.3e-34.
+    expect(await page.textContent('.diagnosis-text')).toContain(
+      'horizon 37 of 40 timesteps at iteration 40 (norm(t=0)/max = 1e-34)',
+    );
     await open('#/run?run=explode-lstm&view=flow');
-    expect(await texts('.badge')).toEqual(['exploding']);
+    expect(await texts('.badge')).toEqual(['output-grad: exploding']);
     expect(await page.textContent('.diagnosis-text')).toContain(
       'non-finite gradient values at iteration 40 (1 values)',
     );
@@ -255,7 +273,7 @@ describe('the viewer over the real server', () => {
 
   it('follows a running training: new iterations appear without a reload', async () => {
     await open('#/run?run=live-gru&follow=1');
-    expect(await texts('.block-title')).toEqual(['iteration 0', 'iteration 20']);
+    expect(await texts('#figure .block-title')).toEqual(['iteration 0', 'iteration 20']);
     const renders = (await hook(page)).renders;
     await fx.store.write(snapshotOf('run-live', live, 40));
     await fx.store.flush();
@@ -266,7 +284,7 @@ describe('the viewer over the real server', () => {
     );
     await rendered(page, renders);
     // the defaults (first, middle, last) now reach the new iteration
-    expect(await texts('.block-title')).toEqual(['iteration 0', 'iteration 20', 'iteration 40']);
+    expect(await texts('#figure .block-title')).toEqual(['iteration 0', 'iteration 20', 'iteration 40']);
     expect(await page.textContent('.status[role="status"]')).toContain('3 iterations recorded (0–40)');
   });
 
@@ -305,7 +323,7 @@ describe('the viewer over the real server', () => {
     const res = await context.request.get(fx.url);
     expect(res.headers()['content-security-policy']).toContain("default-src 'self'");
     expect(visited.size).toBeGreaterThan(10);
-    expect(errors).toEqual([]);
+    expect(errors, errors.join('\n')).toEqual([]);
   });
 });
 

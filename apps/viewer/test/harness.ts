@@ -20,12 +20,21 @@ export interface SeriesSpec {
   dims: string[];
   iterations: number[];
   channelParts?: string[];
-  /** value of (sample, timestep, channel) at an iteration; for rank 2, timestep is 0. */
+  /** Default 'output-grad'. */
+  kind?: Snapshot['kind'];
+  /** A weight's part, e.g. 'forward/kernel/i'. */
+  part?: string;
+  /** value of (sample, timestep, channel) at an iteration; for rank 2, timestep is 0; for rank 1, s = t = 0. */
   value: (iteration: number, s: number, t: number, c: number) => number;
 }
 
 export function tensorOf(spec: SeriesSpec, iteration: number): Float32Array {
-  const [S, T, C] = spec.shape.length === 3 ? spec.shape : [spec.shape[0]!, 1, spec.shape[1]!];
+  const [S, T, C] =
+    spec.shape.length === 3
+      ? spec.shape
+      : spec.shape.length === 1
+        ? [1, 1, spec.shape[0]!]
+        : [spec.shape[0]!, 1, spec.shape[1]!];
   const data = new Float32Array(S! * T! * C!);
   for (let s = 0; s < S!; s++)
     for (let t = 0; t < T!; t++)
@@ -44,7 +53,8 @@ export function snapshotOf(run: string, spec: SeriesSpec, iteration: number): Sn
     batch: iteration,
     layer: spec.layer,
     layerClass: spec.layerClass,
-    kind: 'output-grad',
+    kind: spec.kind ?? 'output-grad',
+    ...(spec.part ? { part: spec.part } : {}),
     shape: spec.shape,
     dims: spec.dims,
     data,
@@ -63,16 +73,19 @@ export function runInfo(id: string, name: string, specs: SeriesSpec[]): RunInfo 
     model: {
       name: `${name}-model`,
       className: 'Sequential',
-      layers: specs.map((s, index) => ({
-        index,
-        name: s.layer,
-        className: s.layerClass,
-        units: s.shape[s.shape.length - 1]! / (s.channelParts ? 2 : 1),
-        returnSequences: s.shape.length === 3,
-        ...(s.channelParts ? { mergeMode: 'concat' as const, innerClassName: 'GRU' } : {}),
-        outputShape: [null, ...s.shape.slice(1)],
-        captured: true,
-      })),
+      // One model layer per layer name (a layer's weights are several specs).
+      layers: specs
+        .filter((s, i) => specs.findIndex((x) => x.layer === s.layer) === i)
+        .map((s, index) => ({
+          index,
+          name: s.layer,
+          className: s.layerClass,
+          units: s.shape[s.shape.length - 1]! / (s.channelParts ? 2 : 1),
+          returnSequences: s.shape.length === 3,
+          ...(s.channelParts ? { mergeMode: 'concat' as const, innerClassName: 'GRU' } : {}),
+          outputShape: [null, ...s.shape.slice(1)],
+          captured: true,
+        })),
       inputShape: [[null, 20, 3]],
       outputShape: [[null, 1]],
       losses: ['meanSquaredError'],

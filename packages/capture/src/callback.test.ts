@@ -12,6 +12,7 @@ import {
 } from './index.js';
 import {
   coordinates,
+  fdInputGrad,
   fdOutputGrad,
   fdWeightGrad,
   mseLoss,
@@ -110,13 +111,37 @@ describe('schedule and records', () => {
       epochs: 3,
       batchSize: 2,
       verbose: 0,
-      callbacks: [gradientCallback({ at: [6], probe, sink, layers: ['lstm_a'] })],
+      callbacks: [
+        gradientCallback({
+          at: [6],
+          probe,
+          sink,
+          layers: ['lstm_a', 'gru_b'],
+          capture: ['output-grad', 'input-grad'],
+        }),
+      ],
     });
-    const [snap] = sink.find({ iteration: 6 });
+    const [snap] = sink.find({ iteration: 6, layer: 'lstm_a', kind: 'output-grad' });
     const layer = model.getLayer('lstm_a');
-    const fd = fdOutputGrad(layer, [N, T, U], () => mseLoss(model, probe.x, probe.y), coordinates(N * T * U));
+    const loss = () => mseLoss(model, probe.x, probe.y);
+    const fd = fdOutputGrad(layer, [N, T, U], loss, coordinates(N * T * U));
     expect(relativeError(snap!.data, fd)).toBeLessThan(TOLERANCE);
-    expect(snap!.loss).toBeCloseTo(mseLoss(model, probe.x, probe.y), 5);
+    expect(snap!.loss).toBeCloseTo(loss(), 5);
+    // input-grad of both layers: the model input (F features) and lstm_a's sequence (U channels).
+    for (const [name, features] of [
+      ['lstm_a', F],
+      ['gru_b', U],
+    ] as const) {
+      const [input] = sink.find({ iteration: 6, layer: name, kind: 'input-grad' });
+      expect(input!.shape).toEqual([N, T, features]);
+      const fdInput = fdInputGrad(
+        model.getLayer(name),
+        [N, T, features],
+        loss,
+        coordinates(N * T * features),
+      );
+      expect(relativeError(input!.data, fdInput)).toBeLessThan(TOLERANCE);
+    }
   });
 
   it('batch mode: the gradients of the real training step, before its update', async () => {
@@ -127,7 +152,7 @@ describe('schedule and records', () => {
     const cb = gradientCallback({
       mode: 'batch',
       at: [1],
-      capture: ['output-grad', 'output', 'weight-grad'],
+      capture: ['output-grad', 'output', 'input-grad', 'weight-grad'],
       sink,
     });
     // One batch of every sample, in order: iteration 1 sees exactly (x, y) at the initial weights.
@@ -143,6 +168,23 @@ describe('schedule and records', () => {
     expect(
       relativeError(grad!.data, fdOutputGrad(lstm, [N, T, U], loss, coordinates(N * T * U))),
     ).toBeLessThan(TOLERANCE);
+
+    // input-grad of the first layer (its input is the model input, which fit does not differentiate)
+    // and of the second, during the same training step.
+    for (const [name, features] of [
+      ['lstm_a', F],
+      ['gru_b', U],
+    ] as const) {
+      const [input] = sink.find({ layer: name, kind: 'input-grad' });
+      expect(input!.iteration).toBe(1);
+      const fdInput = fdInputGrad(
+        model.getLayer(name),
+        [N, T, features],
+        loss,
+        coordinates(N * T * features),
+      );
+      expect(relativeError(input!.data, fdInput)).toBeLessThan(TOLERANCE);
+    }
 
     const [output] = sink.find({ layer: 'lstm_a', kind: 'output' });
     const sub = tf.model({ inputs: model.inputs, outputs: lstm.output as tf.SymbolicTensor });
@@ -175,7 +217,7 @@ describe('training is untouched', () => {
     const model = lstmModel(4);
     const { x, y } = data();
     const probe = data();
-    const all = ['output-grad', 'output', 'weight-grad', 'weight'] as const;
+    const all = ['output-grad', 'output', 'input-grad', 'weight-grad', 'weight'] as const;
     // Warm up: optimizer slots and the like are created by the first fit.
     await model.fit(x, y, { epochs: 1, batchSize: N, verbose: 0 });
     const before = tf.memory().numTensors;
@@ -205,7 +247,7 @@ describe('training is untouched', () => {
       return model.getWeights().map((w) => Array.from(w.dataSync()));
     };
     const plain = await fit([]);
-    const all = ['output-grad', 'output', 'weight-grad', 'weight'] as const;
+    const all = ['output-grad', 'output', 'input-grad', 'weight-grad', 'weight'] as const;
     expect(await fit([gradientCallback({ mode: 'batch', every: 1, capture: [...all] })])).toEqual(plain);
     expect(await fit([gradientCallback({ every: 1, capture: [...all], probe: data() })])).toEqual(plain);
   });
@@ -288,7 +330,7 @@ describe('bad input gets a clear error', () => {
     [{ mode: 'fast', probe }, "mode must be 'probe' or 'batch', got \"fast\""],
     [
       { capture: ['grads'], probe },
-      'capture: unknown kind "grads"; expected one of output-grad, output, weight-grad, weight',
+      'capture: unknown kind "grads"; expected one of output-grad, output, input-grad, weight-grad, weight',
     ],
     [{}, "probe: { x, y } is required in mode 'probe'"],
     [{ onSinkError: 'ignore', probe }, "onSinkError must be 'warn' or 'throw', got \"ignore\""],
@@ -356,5 +398,166 @@ describe('bad input gets a clear error', () => {
         callbacks: [gradientCallback({ mode: 'batch' })],
       }),
     ).rejects.toThrow(/matched no layer: model '.*' has no SimpleRNN, LSTM, GRU or Bidirectional layer/);
+  });
+});
+
+describe('training scalars', () => {
+  // Many fast steps: a SimpleRNN of 2 units over 3 timesteps.
+  function tinyModel(metrics?: string[]) {
+    const model = tf.sequential({ name: 'tiny' });
+    model.add(tf.layers.simpleRNN({ units: 2, inputShape: [3, F], name: 'rnn', ...seeded(31) }));
+    model.add(tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.randomNormal({ seed: 32 }) }));
+    model.compile({
+      optimizer: tf.train.adam(0.01),
+      loss: 'meanSquaredError',
+      ...(metrics ? { metrics } : {}),
+    });
+    return model;
+  }
+  const tinyData = () => ({ x: randn([N, 3, F], 33), y: randn([N, 1], 34) });
+
+  it('every step of a real fit: the loss and every metric, equal to the fit logs, and the probe loss', async () => {
+    const model = tinyModel(['mae']);
+    const { x, y } = tinyData();
+    const probe = { x: randn([N, 3, F], 13), y: randn([N, 1], 14) };
+    // A second callback reads the same logs itself (scalar tensors in a tf.Callback subclass).
+    const steps: Record<string, number>[] = [];
+    const epochs: Record<string, number>[] = [];
+    const read = async (logs?: tf.Logs) => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(logs ?? {}))
+        out[k] = typeof v === 'number' ? v : (await (v as tf.Tensor).data())[0]!;
+      return out;
+    };
+    class Observer extends tf.Callback {
+      override async onBatchEnd(_batch: number, logs?: tf.Logs) {
+        steps.push(await read(logs));
+      }
+      override async onEpochEnd(_epoch: number, logs?: tf.Logs) {
+        epochs.push(await read(logs));
+      }
+    }
+    const sink = new MemorySink();
+    const cb = gradientCallback({ every: 25, probe, sink });
+    // Batch 1 over 4 samples, 30 epochs: 120 steps, more than two batches of 50 and a remainder.
+    await model.fit(x, y, {
+      epochs: 30,
+      batchSize: 1,
+      verbose: 0,
+      validationData: [probe.x, probe.y],
+      callbacks: [cb, new Observer()],
+    });
+    expect(steps).toHaveLength(120);
+    const series = (name: string) => sink.scalars.filter((p) => p.name === name);
+    for (const name of ['loss', 'mae']) {
+      const points = series(name);
+      expect(points.map((p) => p.iteration)).toEqual(steps.map((_, i) => i + 1));
+      expect(points.map((p) => p.value)).toEqual(steps.map((s) => s[name]));
+    }
+    // Validation metrics once per epoch, at the step that ended it.
+    for (const name of ['val_loss', 'val_mae']) {
+      const points = series(name);
+      expect(points.map((p) => p.iteration)).toEqual(epochs.map((_, i) => 4 * (i + 1)));
+      expect(points.map((p) => p.value)).toEqual(epochs.map((e) => e[name]));
+    }
+    const probeLoss = series('probe/loss');
+    expect(probeLoss.map((p) => p.iteration)).toEqual([25, 50, 75, 100]);
+    expect(probeLoss.map((p) => p.value)).toEqual(
+      probeLoss.map((p) => sink.find({ iteration: p.iteration, layer: 'rnn' })[0]!.loss),
+    );
+    expect(new Set(sink.scalars.map((p) => p.name))).toEqual(
+      new Set(['loss', 'mae', 'val_loss', 'val_mae', 'probe/loss']),
+    );
+    expect(sink.scalars.every((p) => p.run === cb.runId && Number.isFinite(p.time))).toBe(true);
+    expect(cb.stats).toMatchObject({ scalarsWritten: sink.scalars.length, scalarsDropped: 0 });
+  });
+
+  it('a stalled writeScalars never holds training; the stalled batches are counted', async () => {
+    const model = tinyModel();
+    const { x, y } = tinyData();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const sink: Sink = {
+      write: async () => {},
+      writeScalars: () => new Promise<void>(() => {}),
+    };
+    const cb = gradientCallback({ mode: 'batch', at: [1], sink, maxPendingWrites: 1, sinkTimeoutMs: 20 });
+    // 200 steps: 4 batches of 50; the first never finishes, the next three find no free slot.
+    const history = await model.fit(x, y, { epochs: 50, batchSize: 1, verbose: 0, callbacks: [cb] });
+    expect(history.history.loss).toHaveLength(50);
+    expect(cb.stats).toMatchObject({ scalarsWritten: 0, scalarsDropped: 150 });
+    expect(warn.mock.calls.some((c) => String(c[0]).includes('writeScalars stalled'))).toBe(true);
+  });
+
+  it("onSinkError 'throw': a failing writeScalars stops fit with its error", async () => {
+    const model = tinyModel();
+    const { x, y } = tinyData();
+    const sink: Sink = {
+      write: async () => {},
+      writeScalars: async () => {
+        throw new Error('scalars on fire');
+      },
+    };
+    const cb = gradientCallback({ mode: 'batch', at: [1], sink, onSinkError: 'throw' });
+    await expect(model.fit(x, y, { epochs: 2, verbose: 0, callbacks: [cb] })).rejects.toThrow(
+      'scalars on fire',
+    );
+  });
+
+  it('scalars: false records none', async () => {
+    const model = lstmModel(14);
+    const { x, y } = data();
+    const sink = new MemorySink();
+    await model.fit(x, y, {
+      epochs: 2,
+      verbose: 0,
+      callbacks: [gradientCallback({ mode: 'batch', every: 1, sink, scalars: false })],
+    });
+    expect(sink.snapshots.length).toBeGreaterThan(0);
+    expect(sink.scalars).toHaveLength(0);
+  });
+});
+
+describe('the stats tell what was stored', () => {
+  it('counts snapshots a queueing sink accepted and later reported failed, not its earlier failures', async () => {
+    const model = lstmModel(15);
+    const { x, y } = data();
+    let accepted = 0;
+    // Like a store: write() resolves on acceptance, every third commit fails afterwards.
+    const queueing = {
+      failed: 5, // from an earlier run in the same file
+      async write() {
+        if (++accepted % 3 === 0) setTimeout(() => queueing.failed++, 0);
+      },
+      stats: () => ({ failed: queueing.failed }),
+    };
+    const cb = gradientCallback({ mode: 'batch', every: 1, sink: queueing });
+    await model.fit(x, y, { epochs: 3, batchSize: 2, verbose: 0, callbacks: [cb] });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(accepted).toBe(12); // 6 steps × 2 layers
+    expect(cb.stats).toMatchObject({ written: 8, dropped: 4 });
+  });
+});
+
+describe('run ids', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('a page that is not a secure context (no crypto.randomUUID) still gets version 4 ids', () => {
+    const real = globalThis.crypto;
+    vi.stubGlobal('crypto', { getRandomValues: (a: Uint8Array) => real.getRandomValues(a) });
+    expect(globalThis.crypto.randomUUID).toBeUndefined();
+    const ids = Array.from({ length: 50 }, () => gradientCallback({ mode: 'batch' }).runId);
+    expect(ids.every((id) => UUID4.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(50);
+  });
+
+  it('without any crypto object too', () => {
+    vi.stubGlobal('crypto', undefined);
+    const ids = Array.from({ length: 50 }, () => gradientCallback({ mode: 'batch' }).runId);
+    expect(ids.every((id) => UUID4.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(50);
   });
 });

@@ -7,12 +7,14 @@ import {
   describeModel,
   type Layer,
   type LayerSpec,
+  type LayerVariable,
   type Model,
   makeTarget,
   resolveLayers,
   type Target,
   targetVariables,
 } from './layers.js';
+import { ScalarRecorder } from './scalars.js';
 import { MemorySink, SinkGuard, type SinkStats } from './sink.js';
 import { OptimizerTap, Taps } from './tap.js';
 import { KINDS, type Kind, type RunInfo, type Sink } from './types.js';
@@ -32,7 +34,10 @@ export interface GradientCallbackArgs {
   mode?: 'probe' | 'batch';
   /** The probe batch; required in probe mode. Sample weights apply to the probe loss. */
   probe?: Batch;
-  /** What to record. Default ['output-grad']. */
+  /**
+   * What to record. Default ['output-grad']. 'input-grad' is d loss / d layer input (the decay through the
+   * layer's own recurrence); only 'weight-grad' makes the probe's backward pass reach the weights.
+   */
   capture?: Kind[];
   /** Where snapshots go. Default: a new MemorySink (see `callback.sink`). */
   sink?: Sink;
@@ -42,6 +47,12 @@ export interface GradientCallbackArgs {
   runMeta?: Record<string, unknown>;
   /** What a failing or stalled sink does: 'warn' (default) drops snapshots and warns once; 'throw' stops fit. */
   onSinkError?: 'warn' | 'throw';
+  /**
+   * Record the training loss and every metric of the `fit` logs at every optimizer step (and `val_*` at
+   * each epoch end, `probe/loss` at each probe snapshot) through `sink.writeScalars`, when the sink has it.
+   * Read back in batches of 50 steps, never waited for by training. Default true.
+   */
+  scalars?: boolean;
   /** Sink writes in flight before new ones wait. Default 8. */
   maxPendingWrites?: number;
   /** Longest wait for a sink before a snapshot is dropped, in ms. Default 10000. */
@@ -70,11 +81,55 @@ function checkPositive(value: unknown, name: string): number {
 }
 
 async function hostName(): Promise<string> {
-  if (typeof process !== 'undefined' && process.versions?.node) {
-    const os = await import('node:os');
-    return os.hostname();
-  }
+  // process.getBuiltinModule (Node ≥ 20.16) rather than `import('node:os')`: a browser bundler would
+  // otherwise externalize node:os and warn in every user's build.
+  const proc = (
+    globalThis as {
+      process?: { getBuiltinModule?: (id: string) => unknown; env?: Record<string, string | undefined> };
+    }
+  ).process;
+  if (proc?.getBuiltinModule)
+    return (proc.getBuiltinModule('node:os') as typeof import('node:os')).hostname();
+  if (proc?.env?.HOSTNAME) return proc.env.HOSTNAME;
   return (globalThis as { location?: { host: string } }).location?.host ?? 'unknown';
+}
+
+/** Steps of scalars read back and sent together. */
+const SCALAR_BATCH_STEPS = 50;
+
+/**
+ * A random RFC 4122 version 4 id. `crypto.randomUUID` exists only in secure contexts (https, localhost):
+ * a trainer page served over plain http still has `crypto.getRandomValues`.
+ */
+export function randomId(): string {
+  const crypto = (
+    globalThis as {
+      crypto?: { randomUUID?: () => string; getRandomValues?: (array: Uint8Array) => Uint8Array };
+    }
+  ).crypto;
+  if (typeof crypto?.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (typeof crypto?.getRandomValues === 'function') crypto.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Snapshots a queueing sink accepted (its write() resolved) and then never stored: a store's failed
+ * commits, an HttpSink's snapshots given up on. The Sink contract's optional `stats().failed`; 0 for a
+ * sink that does not say.
+ */
+function failedBySink(sink: Sink): number {
+  if (typeof sink.stats !== 'function') return 0;
+  try {
+    const failed = sink.stats()?.failed;
+    return typeof failed === 'number' && Number.isFinite(failed) ? failed : 0;
+  } catch {
+    return 0;
+  }
 }
 
 async function scalarOf(value: unknown): Promise<number> {
@@ -84,12 +139,27 @@ async function scalarOf(value: unknown): Promise<number> {
 }
 
 /**
+ * The smallest trainable weight of the model: fit differentiates w.r.t. every trainable weight, so a
+ * tap anchored to one is crossed by the training step's own backward pass (for input-grad of the first
+ * layer, whose input is the model input, nothing else would reach it); its zero gradient costs least.
+ */
+function smallestTrainableWeight(model: Model): tf.Variable | undefined {
+  const weights = coreModel(model).trainableWeights as unknown as LayerVariable[];
+  let best: tf.Variable | undefined;
+  for (const w of weights) {
+    const v = w.read();
+    if (best === undefined || v.size < best.size) best = v;
+  }
+  return best;
+}
+
+/**
  * Records per-timestep RNN gradients during `model.fit`. Build it with `gradientCallback()`.
  */
 export class GradientCallback extends tf.Callback {
   readonly sink: Sink;
   /** Id of the run every snapshot of this callback belongs to. */
-  readonly runId: string = globalThis.crypto.randomUUID();
+  readonly runId: string = randomId();
   /** Optimizer steps completed so far, across every fit this callback took part in. */
   iteration = 0;
 
@@ -109,6 +179,11 @@ export class GradientCallback extends tf.Callback {
   private captures = 0;
   private nonFiniteSnapshots = 0;
   private warnedNonFinite = false;
+  /** Collects scalars when the sink takes them. */
+  private readonly scalars: ScalarRecorder | undefined;
+  private scalarSteps = 0;
+  /** The sink's failed count when this callback first trained (a store may be shared with earlier runs). */
+  private failedAtStart: number | undefined;
 
   constructor(args: GradientCallbackArgs = {}) {
     super();
@@ -166,6 +241,11 @@ export class GradientCallback extends tf.Callback {
       maxPendingWrites: checkIteration(args.maxPendingWrites ?? 8, 'maxPendingWrites', 1),
       sinkTimeoutMs: checkPositive(args.sinkTimeoutMs ?? 10_000, 'sinkTimeoutMs'),
     });
+    if (args.scalars !== undefined && typeof args.scalars !== 'boolean') {
+      throw new GradscopeError(`scalars must be true or false, got ${JSON.stringify(args.scalars)}`);
+    }
+    if (args.scalars !== false && typeof sink.writeScalars === 'function')
+      this.scalars = new ScalarRecorder();
     this.runName = args.runName;
     if (args.runMeta !== undefined && (typeof args.runMeta !== 'object' || args.runMeta === null)) {
       throw new GradscopeError(`runMeta must be an object, got ${JSON.stringify(args.runMeta)}`);
@@ -173,8 +253,18 @@ export class GradientCallback extends tf.Callback {
     this.runMeta = args.runMeta;
   }
 
+  /** What happened to the snapshots and scalars so far; `dropped` is final once the sink is flushed or closed. */
   get stats(): CaptureStats {
-    return { ...this.guard.stats, captures: this.captures, nonFiniteSnapshots: this.nonFiniteSnapshots };
+    const lost =
+      this.failedAtStart === undefined ? 0 : Math.max(0, failedBySink(this.sink) - this.failedAtStart);
+    return {
+      ...this.guard.stats,
+      // A snapshot the sink accepted and later lost moves from written to dropped.
+      written: Math.max(0, this.guard.stats.written - lost),
+      dropped: this.guard.stats.dropped + lost,
+      captures: this.captures,
+      nonFiniteSnapshots: this.nonFiniteSnapshots,
+    };
   }
 
   /** True when iteration `i` is to be recorded. */
@@ -187,6 +277,7 @@ export class GradientCallback extends tf.Callback {
     if (model === undefined || model === null) throw new GradscopeError('gradientCallback: no model was set');
     this.targets = resolveLayers(model, this.layerSpec).map(makeTarget);
     if (this.probe !== undefined) checkBatch(model, this.probe, 'probe');
+    this.failedAtStart ??= failedBySink(this.sink);
     const info = await this.runInfo(model);
     await this.guard.call('startRun', () => this.sink.startRun?.(info));
     if (this.mode === 'batch') this.installBatchTaps(model);
@@ -206,14 +297,33 @@ export class GradientCallback extends tf.Callback {
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
     this.iteration++;
+    if (this.scalars !== undefined) {
+      this.guard.check();
+      this.scalars.addLogs(this.iteration, logs, Date.now());
+      if (++this.scalarSteps >= SCALAR_BATCH_STEPS) this.sendScalars();
+    }
     if (!this.isDue(this.iteration)) return;
     await this.record(this.model as unknown as Model, { epoch: this.epoch, batch, loss: logs?.loss });
   }
 
+  override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
+    // Validation metrics exist only per epoch; the training ones were recorded at every step.
+    this.scalars?.addLogs(this.iteration, logs, Date.now(), (name) => name.startsWith('val_'));
+  }
+
   override async onTrainEnd(): Promise<void> {
     this.removeTaps();
+    this.sendScalars();
     await this.guard.flush();
+    this.guard.check();
     await this.guard.call('endRun', () => this.sink.endRun?.(this.runId, 'finished'));
+  }
+
+  /** Hands the collected scalars over: read back and sent in the background. */
+  private sendScalars(): void {
+    if (this.scalars === undefined) return;
+    this.scalarSteps = 0;
+    if (this.scalars.size > 0) this.guard.sendScalars(this.runId, this.scalars.flush());
   }
 
   private async runInfo(model: Model): Promise<RunInfo> {
@@ -239,9 +349,16 @@ export class GradientCallback extends tf.Callback {
 
   private installBatchTaps(model: Model): void {
     this.removeTaps();
+    const anchor = smallestTrainableWeight(model);
     this.taps = new Taps(
-      this.targets.flatMap((t) => t.points),
-      { output: this.kinds.has('output'), grad: this.kinds.has('output-grad'), trainingOnly: true },
+      this.targets.flatMap((t) => [...t.points, ...t.inputPoints]),
+      {
+        output: this.kinds.has('output'),
+        grad: this.kinds.has('output-grad'),
+        inputGrad: this.kinds.has('input-grad'),
+        trainingOnly: true,
+        ...(anchor !== undefined ? { anchor } : {}),
+      },
     );
     this.taps.install();
     if (this.kinds.has('weight-grad')) {
@@ -275,6 +392,9 @@ export class GradientCallback extends tf.Callback {
       time: Date.now(),
     });
     this.captures++;
+    const first = snapshots[0];
+    if (this.mode === 'probe' && first !== undefined)
+      this.scalars?.add(this.iteration, 'probe/loss', first.loss, first.time);
     for (const snapshot of snapshots) {
       if (snapshot.nonFinite > 0) this.flagNonFinite(snapshot.layer, snapshot.kind, snapshot.nonFinite);
       await this.guard.write(snapshot);

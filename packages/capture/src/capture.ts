@@ -112,14 +112,32 @@ export function compiledLoss(
 
 /**
  * Runs the probe pass: a forward pass in inference mode (dropout off) and, when gradients are asked
- * for, one backward pass to the targets' own weights, which crosses every tap on the way.
+ * for, one backward pass that goes only as deep as it must. For output-grad and input-grad alone it
+ * differentiates w.r.t. a zero scalar fed into every gradient tap, so it stops at the earliest tap
+ * (the layer's output for output-grad, its input for input-grad) and computes no weight gradient;
+ * weight-grad extends the same single pass to the targets' own weights, crossing every tap.
  */
 export function probePass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kind>): Kept {
   const core = coreModel(model);
-  const wantGrad = kinds.has('output-grad') || kinds.has('weight-grad');
+  const wantWeights = kinds.has('weight-grad');
+  const wantTaps = kinds.has('output-grad') || kinds.has('input-grad');
+  const variables = wantWeights ? targetVariables(targets).filter((v) => v.trainable) : [];
+  if (wantWeights && variables.length === 0) {
+    throw new GradscopeError(
+      `layers ${targets.map((t) => `'${t.name}'`).join(', ')} have no trainable weights: weight gradients cannot be traced back to them (set layer.trainable = true)`,
+    );
+  }
+  // The tap variable: zero, trainable so that variableGrads takes it, disposed after the pass.
+  const zero = wantTaps ? tf.tidy(() => tf.variable(tf.scalar(0), true)) : undefined;
   const taps = new Taps(
-    targets.flatMap((t) => t.points),
-    { output: kinds.has('output'), grad: kinds.has('output-grad'), trainingOnly: false },
+    targets.flatMap((t) => [...t.points, ...t.inputPoints]),
+    {
+      output: kinds.has('output'),
+      grad: kinds.has('output-grad'),
+      inputGrad: kinds.has('input-grad'),
+      trainingOnly: false,
+      ...(zero !== undefined ? { anchor: zero } : {}),
+    },
   );
   const sampleWeight =
     batch.sampleWeight === undefined
@@ -129,27 +147,24 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
         : batch.sampleWeight;
   const lossOf = () => {
     const outputs = list(core.apply(batch.x, { training: false }) as tf.Tensor | tf.Tensor[]);
-    return compiledLoss(model, outputs, list(batch.y), sampleWeight);
+    const loss = compiledLoss(model, outputs, list(batch.y), sampleWeight);
+    // Ties the tap variable to the loss (value unchanged): variableGrads refuses a variable that no
+    // path reaches, which happens when no tapped tensor feeds the loss (gradients then are zeros).
+    return zero === undefined ? loss : (tf.add(loss, tf.mul(zero, 0)) as tf.Scalar);
   };
   taps.install();
   taps.armed = true;
   try {
     const weightGrads = new Map<string, tf.Tensor>();
     let lossTensor: tf.Scalar;
-    if (wantGrad) {
-      const variables = targetVariables(targets).filter((v) => v.trainable);
-      if (variables.length === 0) {
-        throw new GradscopeError(
-          `layers ${targets.map((t) => `'${t.name}'`).join(', ')} have no trainable weights: gradients cannot be traced back to them (set layer.trainable = true)`,
-        );
-      }
-      const { value, grads } = tf.variableGrads(
-        lossOf,
-        variables.map((v) => v.read()),
-      );
+    if (wantWeights || wantTaps) {
+      const xs = [...(zero !== undefined ? [zero] : []), ...variables.map((v) => v.read())];
+      const { value, grads } = tf.variableGrads(lossOf, xs);
       lossTensor = value;
-      if (kinds.has('weight-grad')) for (const [name, g] of Object.entries(grads)) weightGrads.set(name, g);
-      else tf.dispose(Object.values(grads));
+      for (const [name, g] of Object.entries(grads)) {
+        if (g !== null && wantWeights && name !== zero?.name) weightGrads.set(name, g);
+        else g?.dispose();
+      }
     } else {
       lossTensor = tf.tidy(lossOf);
     }
@@ -159,6 +174,7 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
     throw err;
   } finally {
     taps.remove();
+    zero?.dispose();
     if (sampleWeight !== batch.sampleWeight) sampleWeight?.dispose();
   }
 }
@@ -167,12 +183,6 @@ function countNonFinite(data: Float32Array): number {
   let n = 0;
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
   return n;
-}
-
-function outputDims(rank: number): string[] {
-  if (rank === 2) return ['sample', 'channel'];
-  if (rank === 3) return ['sample', 'timestep', 'channel'];
-  return ['sample', ...Array.from({ length: rank - 2 }, (_, k) => `axis${k + 1}`), 'channel'];
 }
 
 function weightDims(rank: number): string[] {
@@ -257,13 +267,13 @@ export async function toSnapshots(
   try {
     for (const target of targets) {
       for (const kind of kinds) {
-        if (kind === 'output-grad' || kind === 'output') {
+        if (kind === 'output-grad' || kind === 'output' || kind === 'input-grad') {
           const source = kind === 'output' ? kept.outputs : kept.grads;
-          for (const point of target.points) {
+          for (const point of kind === 'input-grad' ? target.inputPoints : target.points) {
             const tensor = source.get(point);
             const shape = tensor?.shape ?? kept.shapes.get(point);
             if (shape === undefined) continue; // the layer was never called in this pass
-            // No gradient reached the tap: the loss does not depend on this output.
+            // No gradient reached the tap: the loss does not depend on this tensor.
             const raw =
               tensor === undefined ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : await tensor.data();
             // One copy either way: the flip writes a new array, else copy out of the backend's storage.
@@ -271,7 +281,7 @@ export async function toSnapshots(
               point.flipTime && shape.length >= 3
                 ? flipTime(raw as Float32Array, shape)
                 : new Float32Array(raw);
-            push(target, kind, point.part, shape, outputDims(shape.length), data, point.channelParts);
+            push(target, kind, point.part, shape, target.dims(shape.length), data, point.channelParts);
           }
         } else {
           for (const piece of target.weights) {

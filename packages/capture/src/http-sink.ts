@@ -2,7 +2,7 @@
 // Writes are queued (bounded) and sent in order by one background loop that retries with backoff.
 import { encodeSnapshot } from './arrow.js';
 import { GradscopeError } from './errors.js';
-import type { RunInfo, RunStatus, Sink, Snapshot } from './types.js';
+import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
 
 export interface HttpSinkOptions {
   /** The server, e.g. http://127.0.0.1:6006. */
@@ -24,8 +24,16 @@ export interface HttpSinkOptions {
 }
 
 export interface HttpSinkStats {
+  /** Requests sent (snapshots, run records, scalar batches). */
   sent: number;
+  /**
+   * Snapshots whose write() had resolved (queued) but that were never delivered (the Sink contract's
+   * `stats().failed`: the callback counts them in its stats.dropped).
+   */
   failed: number;
+  /** Requests given up on, of every kind (snapshots, run records, scalar batches). */
+  failedRequests: number;
+  /** Requests queued, not yet sent. */
   queued: number;
 }
 
@@ -34,6 +42,15 @@ interface Request {
   body: Uint8Array | string;
   contentType: string;
   what: string;
+  snapshot?: boolean;
+}
+
+/** Points per POST /api/runs/:run/scalars (the server's limit). */
+const MAX_SCALARS_PER_REQUEST = 10_000;
+
+/** JSON has no NaN or Infinity: a non-finite value travels as null, which the server stores as NaN. */
+function scalarJson(points: ScalarPoint[]): string {
+  return JSON.stringify({ points });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,7 +59,7 @@ export class HttpSink implements Sink {
   readonly url: string;
   private readonly queue: Request[] = [];
   private queuedBytes = 0;
-  private readonly stats_ = { sent: 0, failed: 0 };
+  private readonly stats_ = { sent: 0, failed: 0, failedRequests: 0 };
   private pumping: Promise<void> | undefined;
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
@@ -106,7 +123,21 @@ export class HttpSink implements Sink {
       body: encodeSnapshot(snapshot),
       contentType: 'application/vnd.apache.arrow.stream',
       what: `snapshot ${snapshot.layer} ${snapshot.kind}${snapshot.part ? ` ${snapshot.part}` : ''} @${snapshot.iteration}`,
+      snapshot: true,
     });
+  }
+
+  /** Queues training scalars for POST /api/runs/:run/scalars, at most 10,000 points per request. */
+  async writeScalars(run: string, points: ScalarPoint[]): Promise<void> {
+    for (let i = 0; i < points.length; i += MAX_SCALARS_PER_REQUEST) {
+      const chunk = points.slice(i, i + MAX_SCALARS_PER_REQUEST);
+      await this.enqueue({
+        path: `/api/runs/${encodeURIComponent(run)}/scalars`,
+        body: scalarJson(chunk),
+        contentType: 'application/json',
+        what: `${chunk.length} scalars of run ${run}`,
+      });
+    }
   }
 
   /** Resolves when everything queued so far was sent; rejects if something could not be. */
@@ -149,7 +180,9 @@ export class HttpSink implements Sink {
   private async send(request: Request): Promise<void> {
     let delay = this.opts.retryDelayMs;
     let why = '';
+    let retryAfterMs: number | undefined;
     for (let attempt = 1; attempt <= this.opts.attempts; attempt++) {
+      retryAfterMs = undefined;
       try {
         const res = await fetch(this.url + request.path, {
           method: 'POST',
@@ -164,6 +197,7 @@ export class HttpSink implements Sink {
           this.stats_.sent++;
           return;
         }
+        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
         const text = await res.text().catch(() => '');
         why = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
         if (res.status === 401) why += ' (wrong or missing token: HttpSink({ token }))';
@@ -173,11 +207,14 @@ export class HttpSink implements Sink {
         why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       }
       if (attempt < this.opts.attempts) {
-        await sleep(delay);
+        // A server that says when to come back (503 + Retry-After while its ingest is full) is believed,
+        // up to a minute; otherwise exponential backoff.
+        await sleep(retryAfterMs !== undefined ? Math.max(retryAfterMs, delay) : delay);
         delay *= 2;
       }
     }
-    this.stats_.failed++;
+    this.stats_.failedRequests++;
+    if (request.snapshot === true) this.stats_.failed++;
     const error = new GradscopeError(
       `HttpSink: could not send ${request.what} to ${this.url}${request.path}: ${why}`,
     );
@@ -185,7 +222,17 @@ export class HttpSink implements Sink {
     if (this.options.onError) this.options.onError(error);
     else if (!this.warned) {
       this.warned = true;
-      console.warn(`gradscope: ${error.message} (further failures are counted in sink.stats().failed)`);
+      console.warn(
+        `gradscope: ${error.message} (further failures are counted in sink.stats().failedRequests)`,
+      );
     }
   }
+}
+
+/** Retry-After in ms (delta-seconds or an HTTP date), capped at 60 s; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(seconds)) return undefined;
+  return Math.min(Math.max(seconds, 0), 60_000);
 }

@@ -30,6 +30,7 @@ export type { LayerSpec } from './layers.js';
 export { getLayerGradients, type LayerGradientsArgs } from './one-off.js';
 export { MemorySink, type SinkStats } from './sink.js';
 export {
+  type CaptureOptions,
   type Dim,
   KINDS,
   type Kind,
@@ -37,6 +38,9 @@ export {
   type ModelSummary,
   type RunInfo,
   type RunStatus,
+  type ScalarPoint,
   type Sink,
+  type SinkDeliveryStats,
   type Snapshot,
+  type WrittenRunStatus,
 } from './types.js';

@@ -40,13 +40,18 @@ interface BidirectionalLayer extends Layer {
 
 export type LayerSpec = 'recurrent' | (string | number | Layer)[];
 
-/** A place whose `call` output is recorded: a layer, or one direction of a Bidirectional. */
+/**
+ * A place whose `call` is recorded: a layer, or one direction of a Bidirectional; at its first output
+ * (output, output-grad) or at its first input (input-grad).
+ */
 export interface TapPoint {
   /** The object whose `call` is wrapped. */
   layer: Layer;
-  /** 'forward' | 'backward' for a direction of a non-concat Bidirectional. */
+  /** Which end of `call` is tapped. */
+  at: 'output' | 'input';
+  /** 'forward' | 'backward' for a direction of a Bidirectional. */
   part?: string;
-  /** The backward sublayer emits its sequence in processing order: flip it to input time order. */
+  /** The output is in processing order (a goBackwards layer, the backward sublayer): flip it to input time order. */
   flipTime: boolean;
   channelParts?: string[];
 }
@@ -67,8 +72,13 @@ export interface Target {
   layer: Layer;
   name: string;
   className: string;
+  /** Where output and output-grad are read (one point, or one per direction). */
   points: TapPoint[];
+  /** Where input-grad is read: the layer's input, then (Bidirectional) each direction's contribution to it. */
+  inputPoints: TapPoint[];
   weights: WeightPiece[];
+  /** Names of the axes of a layer input or output of this rank (ConvLSTM2D has rows and columns). */
+  dims(rank: number): string[];
 }
 
 const RECURRENT_CLASSES = new Set(['SimpleRNN', 'LSTM', 'GRU', 'RNN', 'ConvLSTM2D']);
@@ -199,34 +209,69 @@ function shortName(variable: LayerVariable): string {
   return variable.name.slice(variable.name.lastIndexOf('/') + 1);
 }
 
+function plainDims(rank: number): string[] {
+  if (rank === 2) return ['sample', 'channel'];
+  if (rank === 3) return ['sample', 'timestep', 'channel'];
+  return ['sample', ...Array.from({ length: rank - 2 }, (_, k) => `axis${k + 1}`), 'channel'];
+}
+
+/** ConvLSTM2D (channels last): (sample, timestep, row, col, channel), or without the time axis. */
+function convDims(rank: number): string[] {
+  if (rank === 5) return ['sample', 'timestep', 'row', 'col', 'channel'];
+  if (rank === 4) return ['sample', 'row', 'col', 'channel'];
+  return plainDims(rank);
+}
+
+function dimsOf(layer: Layer): (rank: number) => string[] {
+  const inner = isBidirectional(layer) ? layer.forwardLayer : layer;
+  return className(inner) === 'ConvLSTM2D' ? convDims : plainDims;
+}
+
 /** Builds the capture plan for one layer. */
 export function makeTarget(layer: Layer): Target {
-  const base = { layer, name: layer.name, className: className(layer) };
+  const base = { layer, name: layer.name, className: className(layer), dims: dimsOf(layer) };
   if (isBidirectional(layer)) {
     const weights = [
       ...cellWeights(layer.forwardLayer.cell, 'forward/'),
       ...cellWeights(layer.backwardLayer.cell, 'backward/'),
     ];
+    // Both directions read the Bidirectional's own input tensor (the backward one reverses it inside),
+    // so each direction's input gradient is in input time order and the two sum to the whole.
+    const inputPoints: TapPoint[] = [
+      { layer, at: 'input', flipTime: false },
+      { layer: layer.forwardLayer, at: 'input', part: 'forward', flipTime: false },
+      { layer: layer.backwardLayer, at: 'input', part: 'backward', flipTime: false },
+    ];
     if (layer.mergeMode === 'concat') {
       return {
         ...base,
         weights,
-        points: [{ layer, flipTime: false, channelParts: ['forward', 'backward'] }],
+        inputPoints,
+        points: [{ layer, at: 'output', flipTime: false, channelParts: ['forward', 'backward'] }],
       };
     }
     return {
       ...base,
       weights,
+      inputPoints,
       points: [
-        { layer: layer.forwardLayer, part: 'forward', flipTime: false },
+        { layer: layer.forwardLayer, at: 'output', part: 'forward', flipTime: false },
         // Bidirectional reverses the backward layer's sequence itself; we tap before that.
-        { layer: layer.backwardLayer, part: 'backward', flipTime: layer.returnSequences },
+        { layer: layer.backwardLayer, at: 'output', part: 'backward', flipTime: layer.returnSequences },
       ],
     };
   }
+  const inputPoints: TapPoint[] = [{ layer, at: 'input', flipTime: false }];
   if (isRecurrentLayer(layer)) {
-    // A lone goBackwards layer emits its sequence in processing order, which is what the user sees.
-    return { ...base, points: [{ layer, flipTime: false }], weights: cellWeights(layer.cell, '') };
+    // A goBackwards layer emits its sequence in processing order (output t is input position T-1-t):
+    // flipped, like the backward half of a Bidirectional, so that every time axis is in input order.
+    const flipTime = layer.goBackwards === true && layer.returnSequences;
+    return {
+      ...base,
+      points: [{ layer, at: 'output', flipTime }],
+      inputPoints,
+      weights: cellWeights(layer.cell, ''),
+    };
   }
   const weights = (layer.trainableWeights as unknown as LayerVariable[]).map((variable) => ({
     variable,
@@ -234,7 +279,7 @@ export function makeTarget(layer: Layer): Target {
     gates: '',
     units: 0,
   }));
-  return { ...base, points: [{ layer, flipTime: false }], weights };
+  return { ...base, points: [{ layer, at: 'output', flipTime: false }], inputPoints, weights };
 }
 
 /** Every variable the targets own (for a probe backward pass that reaches them all). */

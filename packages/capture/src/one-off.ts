@@ -16,7 +16,8 @@ export interface LayerGradientsArgs extends Batch {
  * Computes one layer's snapshot(s) on a batch without training: the gradient of the compiled loss
  * w.r.t. the layer's output at every timestep by default. Returns one Snapshot, two for a
  * bidirectional layer with a non-concat merge (forward and backward, both in input time order),
- * and one per weight and gate for 'weight-grad' / 'weight'.
+ * three for 'input-grad' of a bidirectional layer (the whole, then each direction's share), and one
+ * per weight and gate for 'weight-grad' / 'weight'.
  *
  * ```ts
  * const [grads] = await getLayerGradients(model, { x, y, layer: 'lstm_1' });

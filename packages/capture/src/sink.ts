@@ -1,16 +1,22 @@
 // Sinks: MemorySink for tests and notebooks, and the guard that keeps a slow or failing sink from
 // crashing or stalling training.
-import type { RunInfo, RunStatus, Sink, Snapshot } from './types.js';
+import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
 
 /** Keeps everything in memory. */
 export class MemorySink implements Sink {
   readonly snapshots: Snapshot[] = [];
+  /** Scalar points (fit logs, probe losses) in the order they arrived, with the run they belong to. */
+  readonly scalars: (ScalarPoint & { run: string })[] = [];
   readonly runs: RunInfo[] = [];
   readonly status = new Map<string, RunStatus>();
   closed = false;
 
   async write(snapshot: Snapshot): Promise<void> {
     this.snapshots.push(snapshot);
+  }
+
+  async writeScalars(run: string, points: ScalarPoint[]): Promise<void> {
+    for (const p of points) this.scalars.push({ run, ...p });
   }
 
   async startRun(run: RunInfo): Promise<void> {
@@ -44,10 +50,18 @@ export interface SinkGuardOptions {
 }
 
 export interface SinkStats {
-  /** Snapshots handed to the sink. */
+  /** Snapshots the sink took (and, for a sink that queues, has not reported lost since). */
   written: number;
-  /** Snapshots lost because the sink threw, rejected or stalled. */
+  /**
+   * Snapshots lost: the sink threw, rejected or stalled, or (for a sink that queues, such as a store or an
+   * HttpSink) it accepted them and later reported them never stored (`sink.stats().failed`). Final once the sink
+   * is flushed or closed.
+   */
   dropped: number;
+  /** Scalar points handed to the sink (`writeScalars`). */
+  scalarsWritten: number;
+  /** Scalar points lost because `writeScalars` threw, rejected or stalled. */
+  scalarsDropped: number;
 }
 
 /**
@@ -57,8 +71,13 @@ export interface SinkStats {
  * about once.
  */
 export class SinkGuard {
-  readonly stats: SinkStats = { written: 0, dropped: 0 };
+  readonly stats: SinkStats = { written: 0, dropped: 0, scalarsWritten: 0, scalarsDropped: 0 };
   private readonly pending = new Set<Promise<void>>();
+  /** Scalar batches being read back or sent: training never waits for them. */
+  private readonly scalarWork = new Set<Promise<void>>();
+  private scalarWrites = 0;
+  /** In 'throw' mode, a scalar write's failure, thrown at the next check(). */
+  private failure: unknown;
   private warned = false;
 
   constructor(
@@ -107,15 +126,65 @@ export class SinkGuard {
     this.pending.add(write);
   }
 
-  /** Waits for writes in flight, at most `sinkTimeoutMs`. */
+  /**
+   * Sends a batch of scalar points once they are read back, without the caller ever waiting: at most
+   * `maxPendingWrites` batches go to the sink at once, a batch beyond that is dropped (and counted).
+   */
+  sendScalars(run: string, points: Promise<ScalarPoint[]>): void {
+    const writeScalars = this.sink.writeScalars?.bind(this.sink);
+    if (writeScalars === undefined) return;
+    const work: Promise<void> = points
+      .then(async (list) => {
+        if (list.length === 0) return;
+        if (this.scalarWrites >= this.options.maxPendingWrites) {
+          this.stats.scalarsDropped += list.length;
+          this.warn(
+            `sink writeScalars stalled: ${this.scalarWrites} batches pending; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
+          );
+          return;
+        }
+        this.scalarWrites++;
+        try {
+          await writeScalars(run, list);
+          this.stats.scalarsWritten += list.length;
+        } catch (err) {
+          this.stats.scalarsDropped += list.length;
+          if (this.options.onSinkError === 'throw') this.failure ??= err;
+          else
+            this.warn(
+              `sink writeScalars failed: ${errorText(err)}; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
+            );
+        } finally {
+          this.scalarWrites--;
+        }
+      })
+      .catch((err: unknown) => {
+        // Reading the values back failed (a disposed tensor, a lost device): nothing to send.
+        this.warn(`reading training scalars failed: ${errorText(err)}`);
+      })
+      .finally(() => this.scalarWork.delete(work));
+    this.scalarWork.add(work);
+  }
+
+  /** In 'throw' mode, throws the first failure of a scalar write (they happen off the training path). */
+  check(): void {
+    if (this.failure === undefined) return;
+    const err = this.failure;
+    this.failure = undefined;
+    throw err;
+  }
+
+  /** Waits for writes and scalar batches in flight, at most `sinkTimeoutMs`. */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.scalarWork.size === 0) return;
     const done = await withTimeout(
-      Promise.all(this.pending).then(() => undefined),
+      Promise.all([...this.pending, ...this.scalarWork]).then(() => undefined),
       this.options.sinkTimeoutMs,
     );
     if (!done)
-      this.warn(`${this.pending.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`);
+      this.warn(
+        `${this.pending.size + this.scalarWork.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`,
+      );
   }
 
   private drop(reason: string): void {

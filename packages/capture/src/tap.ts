@@ -1,5 +1,5 @@
-// Taps on layer outputs: an identity with a custom gradient that keeps the layer's output and the
-// gradient flowing back into it (dL/d output), without changing either.
+// Taps on layer outputs and inputs: an identity with a custom gradient that keeps the layer's output
+// and the gradient flowing back into it (dL/d output, dL/d input), without changing either.
 import * as tf from '@tensorflow/tfjs';
 import type { Layer, TapPoint } from './layers.js';
 
@@ -12,51 +12,68 @@ interface Installed {
 }
 
 export interface TapOptions {
-  /** Keep the layer's output value. */
+  /** Keep the output value of output points. */
   output: boolean;
-  /** Keep the gradient of the loss w.r.t. the layer's output. */
+  /** Keep the gradient of the loss w.r.t. the output of output points. */
   grad: boolean;
+  /** Keep the gradient of the loss w.r.t. the input of input points. */
+  inputGrad: boolean;
   /** Only record calls made with `training: true` (the real training step of `fit`). */
   trainingOnly: boolean;
+  /**
+   * A tensor the backward pass differentiates with respect to. Every gradient tap takes it as a second
+   * input (its value ignored, its gradient zeros), so the backward pass crosses every tap even where
+   * nothing below the tap is differentiated: the probe's zero scalar, or a weight of the model in fit.
+   */
+  anchor?: tf.Tensor;
 }
 
 /**
- * Wraps the `call` of each tap point. While `armed`, every call's first output passes through an
- * identity whose gradient function keeps `dy`; both kept tensors live outside any tidy until
- * `take()` hands them over. Unarmed, the wrapper only forwards.
+ * Wraps the `call` of each tap point. While `armed`, a tapped call's first input or first output
+ * passes through an identity whose gradient function keeps `dy`; kept tensors live outside any tidy
+ * until `take()` hands them over. Unarmed, the wrapper only forwards.
  */
 export class Taps {
   armed = false;
   private readonly installed: Installed[] = [];
   private outputs = new Map<TapPoint, tf.Tensor>();
   private grads = new Map<TapPoint, tf.Tensor>();
-  /** Shape of each point's last output: a gradient that never arrives is zeros of this shape. */
+  /** Shape of each point's last tensor: a gradient that never arrives is zeros of this shape. */
   readonly shapes = new Map<TapPoint, number[]>();
+  private readonly points: TapPoint[];
 
   constructor(
-    private readonly points: TapPoint[],
+    points: TapPoint[],
     private readonly options: TapOptions,
-  ) {}
+  ) {
+    // Only the points something is recorded at are wrapped.
+    this.points = points.filter((p) =>
+      p.at === 'input' ? options.inputGrad : options.output || options.grad,
+    );
+  }
 
   install(): void {
     if (this.installed.length > 0) return;
     for (const point of this.points) {
+      // A layer can carry several points (its input and its output): each wraps the one before.
       const layer = point.layer as Layer & { call: CallFn };
       const hadOwnCall = Object.hasOwn(layer, 'call');
       const previous = layer.call;
       const taps = this;
       layer.call = function tappedCall(this: Layer, inputs, kwargs) {
-        const out = previous.call(this, inputs, kwargs);
-        if (!taps.armed || (taps.options.trainingOnly && kwargs?.training !== true)) return out;
-        return taps.record(point, out);
+        if (!taps.armed || (taps.options.trainingOnly && kwargs?.training !== true)) {
+          return previous.call(this, inputs, kwargs);
+        }
+        if (point.at === 'input') return previous.call(this, taps.recordInput(point, inputs), kwargs);
+        return taps.recordOutput(point, previous.call(this, inputs, kwargs));
       };
       this.installed.push({ point, hadOwnCall, previous });
     }
   }
 
-  /** Restores every wrapped `call`; the original usually lives on the prototype. */
+  /** Restores every wrapped `call`, last wrapped first; the original usually lives on the prototype. */
   remove(): void {
-    for (const { point, hadOwnCall, previous } of this.installed.splice(0)) {
+    for (const { point, hadOwnCall, previous } of this.installed.splice(0).reverse()) {
       const layer = point.layer as Layer & { call: CallFn };
       if (hadOwnCall) layer.call = previous;
       else delete (layer as Partial<typeof layer>).call;
@@ -78,25 +95,42 @@ export class Taps {
     tf.dispose([...outputs.values(), ...grads.values()]);
   }
 
-  private record(point: TapPoint, out: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+  private recordInput(point: TapPoint, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+    // An RNN called with initial states gets [input, ...states]: the sequence is what we record.
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (x === undefined) return inputs;
+    this.shapes.set(point, x.shape);
+    const tapped = this.gradTap(point, x);
+    return Array.isArray(inputs) ? [tapped, ...inputs.slice(1)] : tapped;
+  }
+
+  private recordOutput(point: TapPoint, out: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
     // RNN layers with returnState return [output, ...states]: the output is what we record.
     const y = Array.isArray(out) ? out[0] : out;
     if (y === undefined) return out;
     this.shapes.set(point, y.shape);
     if (this.options.output) replace(this.outputs, point, tf.keep(y.clone()));
     if (!this.options.grad) return out;
-    const tapped = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    const tapped = this.gradTap(point, y);
+    return Array.isArray(out) ? [tapped, ...out.slice(1)] : tapped;
+  }
+
+  /** The identity whose gradient function keeps dy for `point`. */
+  private gradTap(point: TapPoint, x: tf.Tensor): tf.Tensor {
+    const anchor = this.options.anchor;
+    const inputs = anchor === undefined ? [x] : [x, anchor];
+    return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
       value: (args[0] as tf.Tensor).clone(),
       gradFunc: (dy: tf.Tensor) => {
-        // A layer called at several nodes gets one dy per call: their sum is dL/d output.
+        // A layer called at several nodes gets one dy per call: their sum is dL/d tensor.
         const previous = this.grads.get(point);
         const total = previous === undefined ? dy.clone() : tf.add(previous, dy);
         this.grads.set(point, tf.keep(total));
         previous?.dispose();
-        return dy;
+        // The anchor's value never entered the result: its gradient is zero (adding it changes nothing).
+        return anchor === undefined ? dy : [dy, tf.zerosLike(anchor)];
       },
-    }))(y) as tf.Tensor;
-    return Array.isArray(out) ? [tapped, ...out.slice(1)] : tapped;
+    }))(...inputs) as tf.Tensor;
   }
 }
 

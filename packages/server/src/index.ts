@@ -1,6 +1,13 @@
 // @gradscope/server: the HTTP API and viewer over a gradscope store.
-export { requireToken } from './auth.js';
-export { type GradscopePluginOptions, gradscopePlugin } from './plugin.js';
+export { type RequireTokenOptions, requireToken } from './auth.js';
+export { DEFAULT_CACHE_BYTES, ResponseCache } from './cache.js';
+export {
+  DEFAULT_INGEST_INFLIGHT_BYTES,
+  DEFAULT_INGEST_LIMIT,
+  type GradscopePluginOptions,
+  gradscopePlugin,
+  MAX_PARAM_LENGTH,
+} from './plugin.js';
 export {
   buildServer,
   isLoopback,

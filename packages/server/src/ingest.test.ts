@@ -125,10 +125,40 @@ describe('HttpSink → POST /api/ingest', () => {
       expect(history.history.loss).toHaveLength(1);
       await expect(http.close()).rejects.toThrow(/HTTP 401.*wrong or missing token/);
       expect(http.stats().sent).toBe(0);
-      expect(http.stats().failed).toBe(1 + 2 * 2 + 1); // run start, 2 steps × 2 layers, run end
+      expect(http.stats().failed).toBe(1 + 2 * 2 + 1 + 1); // run start, 2 steps × 2 layers, the scalars batch, run end
       expect(warn).toHaveBeenCalledTimes(1);
     } finally {
       warn.mockRestore();
+      await server.close();
+    }
+  });
+
+  it("a fit's scalars reach the server through HttpSink: one loss per step, equal to the fit logs", async () => {
+    const server = await buildServer({ db: join(dir, 'scalars.gradscope'), port: 0 });
+    try {
+      const http = new HttpSink({ url: server.url });
+      const cb = gradientCallback({ mode: 'batch', every: 2, sink: http });
+      const logged: number[] = [];
+      const history = await model().fit(x, y, {
+        epochs: 2,
+        batchSize: 2,
+        verbose: 0,
+        callbacks: [
+          cb,
+          new tf.CustomCallback({
+            onBatchEnd: async (_batch: number, logs?: tf.Logs) => void logged.push(logs!.loss as number),
+          }),
+        ],
+      });
+      await http.close();
+      expect(history.history.loss).toHaveLength(2);
+      expect(logged).toHaveLength(4); // 4 samples / batch 2 × 2 epochs
+      const series = server.reader.scalars(cb.runId);
+      const loss = series.find((s) => s.name === 'loss')!;
+      expect(loss.count).toBe(4);
+      expect(Array.from(loss.iterations)).toEqual([1, 2, 3, 4]);
+      for (const [i, v] of Array.from(loss.values).entries()) expect(v).toBeCloseTo(logged[i]!, 6);
+    } finally {
       await server.close();
     }
   });

@@ -1,9 +1,11 @@
 // JSON schemas of every route's parameters and responses: Fastify validates requests with them and
 // serialises responses through them.
+import { KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
 
-const KIND = { type: 'string', enum: ['output-grad', 'output', 'weight-grad', 'weight'] } as const;
+const KIND = { type: 'string', enum: KINDS } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 512 } as const;
-const INT = { type: 'integer', minimum: 0 } as const;
+/** Integers a JavaScript number holds exactly (and SQLite binds as an integer). */
+const INT = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const NULLABLE_STRING = { type: ['string', 'null'] } as const;
 const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
 const NUMBERS = { type: 'array', items: NUMBER_OR_NULL } as const;
@@ -22,7 +24,7 @@ export const runParams = {
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'integer', minimum: 1 } },
+  properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
 } as const;
 
 /** layer + kind (+ part) naming one series. */
@@ -42,7 +44,7 @@ export const snapshotsQuery = {
     part: NAME,
     from: INT,
     to: INT,
-    limit: { type: 'integer', minimum: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
     offset: INT,
   },
 } as const;
@@ -56,7 +58,7 @@ export const exportQuery = {
     layer: NAME,
     kind: KIND,
     part: NAME,
-    iterations: { type: 'string', pattern: '^\\d+(,\\d+)*$' },
+    iterations: { type: 'string', maxLength: 100_000, pattern: '^\\d{1,15}(,\\d{1,15})*$' },
   },
 } as const;
 
@@ -120,6 +122,8 @@ const scalarSummary = {
   std: NUMBER_OR_NULL,
   nonFinite: { type: 'integer' },
   count: { type: 'integer' },
+  horizon: NUMBER_OR_NULL,
+  t0Ratio: NUMBER_OR_NULL,
 } as const;
 
 export const snapshotInfo = {
@@ -174,14 +178,23 @@ const MATRIX = {
   },
 } as const;
 
+const NUMBERS_OR_NULL = { type: 'array', items: NUMBER_OR_NULL } as const;
+const HORIZON_ROWS = { horizon: NUMBERS_OR_NULL, t0Ratio: NUMBERS_OR_NULL } as const;
+
 export const flowResponse = {
   type: 'object',
   properties: {
     ids: { type: 'array', items: { type: 'integer' } },
     iterations: { type: 'array', items: { type: 'integer' } },
+    count: { type: 'integer' },
     timesteps: { type: 'integer' },
     norms: MATRIX,
+    ...HORIZON_ROWS,
     parts: { type: 'object', additionalProperties: MATRIX },
+    partHorizons: {
+      type: 'object',
+      additionalProperties: { type: 'object', properties: HORIZON_ROWS },
+    },
   },
 } as const;
 
@@ -190,14 +203,102 @@ export const histogramsResponse = {
   properties: {
     ids: { type: 'array', items: { type: 'integer' } },
     iterations: { type: 'array', items: { type: 'integer' } },
+    count: { type: 'integer' },
     edges: NUMBERS,
     counts: MATRIX,
     percentiles: {
       type: 'object',
       properties: { p: { type: 'array', items: { type: 'number' } }, values: MATRIX },
     },
+    parts: { type: 'object', additionalProperties: MATRIX },
   },
 } as const;
+
+/** GET /api/runs/:run/series: the snapshot index of one series as float64 columns (NaN where none). */
+export const seriesResponse = {
+  type: 'object',
+  properties: {
+    count: { type: 'integer' },
+    rows: { type: 'integer' },
+    ...Object.fromEntries(
+      [
+        'ids',
+        'iterations',
+        'time',
+        'loss',
+        'l2',
+        'maxAbs',
+        'min',
+        'max',
+        'mean',
+        'std',
+        'nonFinite',
+        'horizon',
+        't0Ratio',
+      ].map((c) => [c, MATRIX]),
+    ),
+  },
+} as const;
+
+export const scalarsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { maxPoints: { type: 'integer', minimum: 4, maximum: 1_000_000 } },
+} as const;
+
+export const scalarsResponse = {
+  type: 'object',
+  properties: {
+    series: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          count: { type: 'integer' },
+          iterations: MATRIX,
+          values: MATRIX,
+        },
+      },
+    },
+  },
+} as const;
+
+/** Most points one POST /api/runs/:run/scalars may carry. */
+export const MAX_SCALAR_POINTS = 10_000;
+
+/** POST /api/runs/:run/scalars. A NaN value arrives as null (JSON has no NaN). */
+export const scalarsBody = {
+  type: 'object',
+  required: ['points'],
+  additionalProperties: false,
+  properties: {
+    points: {
+      type: 'array',
+      maxItems: MAX_SCALAR_POINTS,
+      items: {
+        type: 'object',
+        required: ['iteration', 'name', 'value', 'time'],
+        additionalProperties: false,
+        properties: {
+          iteration: INT,
+          name: { type: 'string', minLength: 1, maxLength: 256 },
+          value: NUMBER_OR_NULL,
+          time: { type: 'number' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const renameBody = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: { name: NAME },
+} as const;
+
+export const okResponse = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
 
 export const ingestRunBody = {
   type: 'object',
@@ -219,5 +320,5 @@ export const endRunBody = {
   type: 'object',
   required: ['status'],
   additionalProperties: false,
-  properties: { status: { type: 'string', enum: ['running', 'finished', 'failed'] } },
+  properties: { status: { type: 'string', enum: WRITTEN_RUN_STATUSES } },
 } as const;

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreError } from './errors.js';
 import { openReader } from './reader.js';
+import { SCHEMA_VERSION } from './schema.js';
 import { openStore } from './store.js';
 import { bytesOf, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
 
@@ -129,11 +130,11 @@ describe('foreign and newer files', () => {
     const e = thrown(() => openStore(f));
     expect(e).toMatchObject({ code: 'ENEWER', file: f });
     expect(e.message).toBe(
-      `${f} was written by a newer gradscope: schema version 99, this version reads up to 1; upgrade gradscope to open it`,
+      `${f} was written by a newer gradscope: schema version 99, this version reads up to ${SCHEMA_VERSION}; upgrade gradscope to open it`,
     );
     expect(thrown(() => openReader(f)).code).toBe('ENEWER');
     const fix = new Database(f);
-    fix.pragma('user_version = 1');
+    fix.pragma(`user_version = ${SCHEMA_VERSION}`);
     fix.close();
     expectReadable(f, written);
   });

@@ -39,8 +39,10 @@ describe('crash safety', () => {
         // Kill while the store may still be opening or creating the schema.
         await sleep(50 + rand() * 300);
       } else {
-        await child.ready;
-        await sleep(30 + rand() * 400);
+        // After the first acknowledgement, so that the kill lands in the middle of real work however slow
+        // the machine is; then anywhere in the next few hundred ms (writes, commits, checkpoints).
+        await child.firstAck;
+        await sleep(rand() * 400);
       }
       child.proc.kill('SIGKILL');
       const { signal } = await child.exited;

@@ -119,3 +119,34 @@ export function fromSqlite(err: unknown, file: string, doing: string): StoreErro
   }
   return new StoreError(kind, `${file}: ${doing} failed: ${text}${hint}`, { file, cause: err });
 }
+
+/** What a not-found error is about. */
+export interface NotFoundSubject {
+  what: 'run' | 'snapshot' | 'series';
+  run?: string;
+  layer?: string;
+  kind?: string;
+  part?: string | null;
+  id?: number;
+}
+
+/**
+ * ENOTFOUND with what was asked for, raised by the reader for every lookup (requireRun, a snapshot id, a
+ * series): routes answer 404 with its message, the CLI prints it.
+ */
+export class NotFoundError extends StoreError {
+  readonly subject: NotFoundSubject;
+
+  constructor(subject: NotFoundSubject, message: string, file: string) {
+    super('ENOTFOUND', `${file}: ${message}`, { file });
+    this.subject = subject;
+  }
+
+  static run(run: string, file: string): NotFoundError {
+    return new NotFoundError({ what: 'run', run }, `no run with id or name ${JSON.stringify(run)}`, file);
+  }
+
+  static snapshot(id: number, file: string): NotFoundError {
+    return new NotFoundError({ what: 'snapshot', id }, `no snapshot with id ${id}`, file);
+  }
+}

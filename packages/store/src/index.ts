@@ -1,18 +1,7 @@
 // @gradscope/store: the SQLite store of record for gradscope snapshots.
-export { StoreError, type StoreErrorCode } from './errors.js';
-export {
-  type ExportFormat,
-  type ExportGroup,
-  type ExportLayout,
-  type ExportOptions,
-  type ExportProgress,
-  type ExportResult,
-  type ExportSelection,
-  exportGroups,
-  exportRun,
-  exportRunToStream,
-  type StreamExportOptions,
-} from './export.js';
+
+export type { SeriesIndex } from '@gradscope/format';
+export { NotFoundError, type NotFoundSubject, StoreError, type StoreErrorCode } from './errors.js';
 export {
   bucketOf,
   HISTOGRAM_BUCKETS,
@@ -22,7 +11,15 @@ export {
   histogramPercentiles,
   PERCENTILES,
 } from './histogram.js';
-export { openReader, Reader, type ReaderOptions, type SeriesKey } from './reader.js';
+export { HEARTBEAT_MS, STALE_AFTER_MS } from './liveness.js';
+export {
+  openReader,
+  Reader,
+  type ReaderOptions,
+  type ScalarsOptions,
+  type SeriesKey,
+} from './reader.js';
+export type { SeriesOptions } from './series.js';
 export { APPLICATION_ID, openWriterDb, PAGE_SIZE, SCHEMA_VERSION } from './sqlite.js';
 export { openStore, Store, type StoreOptions, type StoreStats } from './store.js';
 export { summarize } from './summary.js';
@@ -35,4 +32,4 @@ export {
   tensorField,
 } from './tensor.js';
 export type * from './types.js';
-export { encodeSnapshot, SnapshotWriter } from './writer-db.js';
+export { type CompactPolicy, type CompactResult, encodeSnapshot, SnapshotWriter } from './writer-db.js';

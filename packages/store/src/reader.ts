@@ -1,118 +1,69 @@
-// openReader: read-only queries for the server and the CLI. Safe to use while trainers write (WAL): each
-// query sees the latest committed state.
+// openReader: the data provider of the server's routes and the CLI. Read-only; safe to use while trainers
+// write (WAL): each query sees the latest committed state. Series come back downsampled here
+// (`maxRows`, `maxPoints`), not in the routes.
+import type { HorizonRows, SeriesIndex } from '@gradscope/format';
 import Database, { type Statement } from 'better-sqlite3';
-import { fromSqlite, StoreError } from './errors.js';
+import { fromSqlite, NotFoundError, StoreError } from './errors.js';
 import { HISTOGRAM_BUCKETS, HISTOGRAM_EDGES, histogramPercentiles, PERCENTILES } from './histogram.js';
+import { STALE_AFTER_MS, writerGone } from './liveness.js';
+import type { RunRow, ScalarRow, SnapshotRow, SummaryRow } from './schema.js';
+import { type ChunkRow, f32, type SeriesOptions, SeriesRows, u32 } from './series.js';
 import {
   type Db,
   DEFAULT_BUSY_TIMEOUT_MS,
   openReaderDb,
   type ReaderDbOptions,
-  type SeriesChunkRow,
   withBusyRetry,
 } from './sqlite.js';
 import { decodeTensor } from './tensor.js';
 import type {
-  ChannelMatrix,
+  CaptureOptions,
   DecodedTensor,
   FlowMatrix,
   HistogramSeries,
   Kind,
   LayerInfo,
+  ModelSummary,
   RunDetails,
   RunRecord,
+  ScalarSeries,
   ScalarSummary,
   SnapshotInfo,
   SnapshotQuery,
   SnapshotSummary,
 } from './types.js';
 
-export type ReaderOptions = ReaderDbOptions;
-
-interface RunRow {
-  key: number;
-  id: string;
-  name: string;
-  started_at: number;
-  ended_at: number | null;
-  status: RunRecord['status'];
-  model: string;
-  options: string;
-  backend: string;
-  tfjs_version: string;
-  host: string;
-  meta: string;
-  snapshots: number;
-  last_iteration: number | null;
-  layers: string | null;
+export interface ReaderOptions extends ReaderDbOptions {
+  /**
+   * A run left 'running' whose writer's heartbeat is older than this is reported 'interrupted', ms
+   * (default 30 000). On the writer's own host a dead writer process is seen at once.
+   */
+  staleAfterMs?: number;
 }
 
-interface SnapshotRow {
-  id: number;
+/**
+ * Names one series: run (id or name), layer, kind and part. A missing `part` is the whole layer output, the
+ * same as `null`, on every series query (flowMatrix, histogramSeries, seriesIndex).
+ */
+export interface SeriesKey {
   run: string;
-  iteration: number;
-  epoch: number;
-  batch: number;
   layer: string;
-  layer_class: string;
   kind: Kind;
-  part: string;
-  channel_parts: string | null;
-  shape: string;
-  dims: string;
-  loss: number | null;
-  time: number;
-  non_finite: number;
-  payload_bytes: number;
-  l2: number | null;
-  max_abs: number | null;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  s_non_finite: number;
-  count: number;
+  part?: string | null;
 }
 
-interface SummaryRow {
-  channel_part: string;
-  l2: number | null;
-  max_abs: number | null;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  non_finite: number;
-  count: number;
-  timestep_norms: Buffer | null;
-  channel_norms: Buffer | null;
-  histogram: Buffer;
+/** How many points reader.scalars returns per name. */
+export interface ScalarsOptions {
+  /** At most this many points per name (≥ 4), keeping first, last, min and max of each bucket; default all. */
+  maxPoints?: number;
+  /** Only these names. */
+  names?: string[];
 }
 
 const num = (v: number | null): number => (v === null ? Number.NaN : v);
 
-/** Float32 values of a little-endian BLOB (copied when the Buffer is not 4-byte aligned). */
-function f32(buf: Buffer | null): Float32Array | null {
-  if (!buf) return null;
-  if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
-  return new Float32Array(new Uint8Array(buf).buffer);
-}
-
-function u32(buf: Buffer): Uint32Array {
-  if (buf.byteOffset % 4 === 0) return new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
-  return new Uint32Array(new Uint8Array(buf).buffer);
-}
-
 function scalar(
-  r: {
-    l2: number | null;
-    max_abs: number | null;
-    min: number | null;
-    max: number | null;
-    mean: number | null;
-    std: number | null;
-    count: number;
-  },
+  r: Pick<SummaryRow, 'l2' | 'max_abs' | 'min' | 'max' | 'mean' | 'std' | 'count' | 'horizon' | 't0_ratio'>,
   nonFinite: number,
 ): ScalarSummary {
   return {
@@ -124,12 +75,14 @@ function scalar(
     std: num(r.std),
     nonFinite,
     count: r.count,
+    horizon: r.horizon,
+    t0Ratio: r.t0_ratio,
   };
 }
 
 const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
   s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, s.l2, s.max_abs, s.min, s.max,
-  s.mean, s.std, s.s_non_finite, s.count`;
+  s.mean, s.std, s.s_non_finite, s.count, s.horizon, s.t0_ratio`;
 
 function toInfo(r: SnapshotRow): SnapshotInfo {
   return {
@@ -140,7 +93,7 @@ function toInfo(r: SnapshotRow): SnapshotInfo {
     batch: r.batch,
     layer: r.layer,
     layerClass: r.layer_class,
-    kind: r.kind,
+    kind: r.kind as Kind,
     part: r.part === '' ? null : r.part,
     channelParts: r.channel_parts ? (JSON.parse(r.channel_parts) as string[]) : null,
     shape: JSON.parse(r.shape) as number[],
@@ -153,106 +106,51 @@ function toInfo(r: SnapshotRow): SnapshotInfo {
   };
 }
 
-/** The columns the series queries select. */
-type ChunkRow = Omit<SeriesChunkRow, 'rowid' | 'chunk'>;
-
-interface Assembled {
-  ids: number[];
-  iterations: number[];
-  width: number;
-  norms: Float32Array;
-  histograms: Uint32Array;
-  minmax: Float64Array;
+/** The model summary of a run recorded without one (a sink that only calls write()), or a partial one. */
+function modelOf(json: string): ModelSummary {
+  const stored = JSON.parse(json) as Partial<ModelSummary>;
+  return { name: '', className: '', layers: [], inputShape: [], outputShape: [], losses: [], ...stored };
 }
 
-function f64(buf: Buffer): Float64Array {
-  if (buf.byteOffset % 8 === 0) return new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 3);
-  return new Float64Array(new Uint8Array(buf).buffer);
-}
-
-/** The permutation that sorts rows by (iteration, id), or undefined when they already are. */
-function rowOrder(ids: number[], its: number[]): number[] | undefined {
-  for (let i = 1; i < its.length; i++) {
-    if (its[i]! < its[i - 1]! || (its[i] === its[i - 1] && ids[i]! < ids[i - 1]!)) {
-      return its.map((_, k) => k).sort((a, b) => its[a]! - its[b]! || ids[a]! - ids[b]!);
-    }
-  }
-  return undefined;
-}
-
-/** Concatenates chunk rows into matrices (rows padded with NaN to the widest), reordered by `order`. */
-function assemble(chunks: ChunkRow[], what: 'norms' | 'histograms'): Assembled {
-  let n = 0;
-  let width = 0;
-  for (const c of chunks) {
-    n += c.count;
-    width = Math.max(width, c.width);
-  }
-  const B = what === 'histograms' ? HISTOGRAM_BUCKETS : 0;
-  if (what === 'histograms') width = 0;
-  const ids = new Array<number>(n);
-  const iterations = new Array<number>(n);
-  const norms = new Float32Array(n * width);
-  const histograms = new Uint32Array(n * B);
-  const minmax = new Float64Array(2 * n);
-  const uniform = width === 0 || chunks.every((c) => c.width === width);
-  if (!uniform) norms.fill(Number.NaN);
-  const normBytes = new Uint8Array(norms.buffer);
-  const histBytes = new Uint8Array(histograms.buffer);
-  const mmBytes = new Uint8Array(minmax.buffer);
-  let row = 0;
-  for (const c of chunks) {
-    const cIds = f64(c.ids);
-    const cIts = f64(c.iterations);
-    for (let k = 0; k < c.count; k++) {
-      ids[row + k] = cIds[k]!;
-      iterations[row + k] = cIts[k]!;
-    }
-    if (width === 0) {
-      // not asked for
-    } else if (uniform) {
-      normBytes.set(c.timestep_norms, row * width * 4);
-    } else {
-      for (let k = 0; k < c.count; k++) {
-        normBytes.set(
-          c.timestep_norms.subarray(k * c.width * 4, (k + 1) * c.width * 4),
-          (row + k) * width * 4,
-        );
-      }
-    }
-    if (B > 0) {
-      histBytes.set(c.histograms, row * B * 4);
-      mmBytes.set(c.minmax, row * 16);
-    }
-    row += c.count;
-  }
-  return { ids, iterations, width, norms, histograms, minmax };
-}
-
-function reorder(a: Assembled, order: number[]): Assembled {
-  const { ids, iterations, width, norms, histograms, minmax } = a;
-  const B = histograms.length / Math.max(1, ids.length);
-  const pick = <T extends Float32Array | Uint32Array | Float64Array>(a: T, w: number): T => {
-    const b = new (a.constructor as new (n: number) => T)(a.length);
-    for (let to = 0; to < order.length; to++) b.set(a.subarray(order[to]! * w, (order[to]! + 1) * w), to * w);
-    return b;
-  };
+/** Capture options as recorded, with `capture` and `layers` derived from the snapshots when missing. */
+function optionsOf(json: string, row: RunRow): CaptureOptions {
+  const stored = JSON.parse(json) as Partial<CaptureOptions>;
   return {
-    ids: order.map((i) => ids[i]!),
-    iterations: order.map((i) => iterations[i]!),
-    width,
-    norms: pick(norms, width),
-    histograms: B > 0 ? pick(histograms, B) : histograms,
-    minmax: B > 0 ? pick(minmax, 2) : minmax,
+    mode: 'batch',
+    ...stored,
+    capture: stored.capture ?? (row.kinds ? (JSON.parse(row.kinds) as Kind[]) : []),
+    layers: stored.layers ?? (row.layers ? (JSON.parse(row.layers) as string[]) : []),
   };
 }
 
-/** Arguments naming one series: run (id or name), layer, kind and part (null/undefined = whole output). */
-export interface SeriesKey {
-  run: string;
-  layer: string;
-  kind: Kind;
-  part?: string | null;
+/** Downsamples one name's points: per bucket of consecutive points, its first, last, min and max. */
+function bucketPoints(its: Float64Array, vals: Float64Array, maxPoints: number | undefined): ScalarSeries {
+  const n = its.length;
+  if (maxPoints === undefined || n <= maxPoints) return { name: '', count: n, iterations: its, values: vals };
+  const buckets = Math.max(1, Math.floor(maxPoints / 4));
+  const keep: number[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const from = Math.floor((b * n) / buckets);
+    const to = Math.floor(((b + 1) * n) / buckets);
+    if (to <= from) continue;
+    let lo = -1;
+    let hi = -1;
+    for (let i = from; i < to; i++) {
+      const v = vals[i]!;
+      if (Number.isNaN(v)) continue;
+      if (lo < 0 || v < vals[lo]!) lo = i;
+      if (hi < 0 || v > vals[hi]!) hi = i;
+    }
+    const picked = [from, lo, hi, to - 1].filter((i) => i >= 0).sort((a, b) => a - b);
+    for (const i of picked) if (keep[keep.length - 1] !== i) keep.push(i);
+  }
+  const iterations = new Float64Array(keep.length);
+  const values = new Float64Array(keep.length);
+  keep.forEach((i, k) => {
+    iterations[k] = its[i]!;
+    values[k] = vals[i]!;
+  });
+  return { name: '', count: n, iterations, values };
 }
 
 export class Reader {
@@ -260,6 +158,7 @@ export class Reader {
   private closed = false;
   private payloadDb: Db | undefined;
   private payloadStmt: Statement | undefined;
+  private readonly staleAfterMs: number;
 
   /** @internal use openReader */
   constructor(
@@ -267,17 +166,24 @@ export class Reader {
     /** Absolute path of the database file. */
     readonly path: string,
     private readonly busyTimeoutMs: number,
-  ) {}
+    staleAfterMs = STALE_AFTER_MS,
+  ) {
+    this.staleAfterMs = staleAfterMs;
+  }
 
   private stmt(sql: string): Statement {
-    if (this.closed)
-      throw new StoreError('ECLOSED', `${this.path}: the reader is closed`, { file: this.path });
+    this.checkOpen();
     let s = this.stmts.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
       this.stmts.set(sql, s);
     }
     return s;
+  }
+
+  private checkOpen(): void {
+    if (this.closed)
+      throw new StoreError('ECLOSED', `${this.path}: the reader is closed`, { file: this.path });
   }
 
   /** Runs a query, retrying on a transient lock and naming the file in any error. */
@@ -290,9 +196,19 @@ export class Reader {
       SELECT r.*,
         (SELECT count(*) FROM snapshots s WHERE s.run_key = r.key) AS snapshots,
         (SELECT max(iteration) FROM snapshots s WHERE s.run_key = r.key) AS last_iteration,
+        (SELECT max(time) FROM snapshots s WHERE s.run_key = r.key) AS last_time,
         (SELECT json_group_array(layer) FROM (
-          SELECT layer FROM snapshots s WHERE s.run_key = r.key GROUP BY layer ORDER BY min(id))) AS layers
+          SELECT layer FROM snapshots s WHERE s.run_key = r.key GROUP BY layer ORDER BY min(id))) AS layers,
+        (SELECT json_group_array(kind) FROM (
+          SELECT kind FROM snapshots s WHERE s.run_key = r.key GROUP BY kind ORDER BY min(id))) AS kinds
       FROM runs r ${where}`).all(...args) as RunRow[];
+  }
+
+  /** 'interrupted' for a run left 'running' by a writer that is gone (see liveness.ts). */
+  private status(r: RunRow): RunRecord['status'] {
+    if (r.status !== 'running') return r.status;
+    const lastSign = Math.max(r.heartbeat_at ?? 0, r.started_at, r.last_time ?? 0);
+    return writerGone(r.writer, lastSign, Date.now(), this.staleAfterMs) ? 'interrupted' : 'running';
   }
 
   private toRun(r: RunRow): RunRecord {
@@ -301,7 +217,7 @@ export class Reader {
       name: r.name,
       startedAt: r.started_at,
       endedAt: r.ended_at,
-      status: r.status,
+      status: this.status(r),
       backend: r.backend,
       tfjsVersion: r.tfjs_version,
       host: r.host,
@@ -319,35 +235,39 @@ export class Reader {
     );
   }
 
+  private findRunRow(run: string): RunRow | undefined {
+    return (
+      this.runRows('WHERE r.id = ?', [run]).at(0) ??
+      this.runRows('WHERE r.name = ? ORDER BY r.started_at DESC, r.key DESC LIMIT 1', [run]).at(0)
+    );
+  }
+
   /** A run by id, or by name (the most recently started run of that name). Undefined when none matches. */
-  getRun(idOrName: string): RunDetails | undefined {
+  getRun(run: string): RunDetails | undefined {
     return this.q('reading a run', () => {
-      const rows =
-        this.runRows('WHERE r.id = ?', [idOrName]).at(0) ??
-        this.runRows('WHERE r.name = ? ORDER BY r.started_at DESC, r.key DESC LIMIT 1', [idOrName]).at(0);
-      if (!rows) return undefined;
-      return {
-        ...this.toRun(rows),
-        model: JSON.parse(rows.model),
-        options: JSON.parse(rows.options),
-      } as RunDetails;
+      const row = this.findRunRow(run);
+      if (!row) return undefined;
+      return { ...this.toRun(row), model: modelOf(row.model), options: optionsOf(row.options, row) };
     });
   }
 
-  private runKey(idOrName: string): number {
+  /** getRun, or a NotFoundError (ENOTFOUND, "no run with id or name …") when no run matches. */
+  requireRun(run: string): RunDetails {
+    const details = this.getRun(run);
+    if (!details) throw NotFoundError.run(run, this.path);
+    return details;
+  }
+
+  private runKey(run: string): number {
     const key = this.q(
       'finding a run',
       () =>
-        (this.stmt('SELECT key FROM runs WHERE id = ?').pluck().get(idOrName) as number | undefined) ??
+        (this.stmt('SELECT key FROM runs WHERE id = ?').pluck().get(run) as number | undefined) ??
         (this.stmt('SELECT key FROM runs WHERE name = ? ORDER BY started_at DESC, key DESC LIMIT 1')
           .pluck()
-          .get(idOrName) as number | undefined),
+          .get(run) as number | undefined),
     );
-    if (key === undefined) {
-      throw new StoreError('ENOTFOUND', `${this.path}: no run with id or name ${JSON.stringify(idOrName)}`, {
-        file: this.path,
-      });
-    }
+    if (key === undefined) throw NotFoundError.run(run, this.path);
     return key;
   }
 
@@ -400,12 +320,14 @@ export class Reader {
     });
   }
 
-  /** The snapshot index with whole-tensor summaries, ordered by iteration then id. */
+  /**
+   * The snapshot index with whole-tensor summaries, ordered by iteration then id. A filter: every field
+   * given must match; `part: null` is the whole layer output, a missing part any part.
+   */
   listSnapshots(query: SnapshotQuery): SnapshotInfo[] {
     const key = this.runKey(query.run);
     const where = ['s.run_key = ?'];
     const args: unknown[] = [key];
-    // Each given filter adds its clause; part null means the whole layer output, stored as ''.
     const filters: [unknown, string][] = [
       [query.layer, 's.layer = ?'],
       [query.kind, 's.kind = ?'],
@@ -464,8 +386,8 @@ export class Reader {
       if (rows.length === 0) return undefined;
       const one = (r: SummaryRow): Omit<SnapshotSummary, 'parts'> => ({
         ...scalar(r, r.non_finite),
-        timestepNorms: f32(r.timestep_norms),
-        channelNorms: f32(r.channel_norms),
+        timestepNorms: r.timestep_norms ? f32(r.timestep_norms) : null,
+        channelNorms: r.channel_norms ? f32(r.channel_norms) : null,
         histogram: { edges: HISTOGRAM_EDGES, counts: u32(r.histogram) },
       });
       const whole = rows.find((r) => r.channel_part === '')!;
@@ -477,12 +399,11 @@ export class Reader {
   }
 
   /**
-   * The stored Arrow IPC stream of a snapshot, as-is (to send to the viewer). Throws ENOTFOUND for an
+   * The stored Arrow IPC stream of a snapshot, as-is (to send to the viewer). Throws NotFoundError for an
    * unknown id and ECORRUPT when the stored bytes are not as long as when they were written.
    */
   getTensor(id: number): Uint8Array {
-    if (this.closed)
-      throw new StoreError('ECLOSED', `${this.path}: the reader is closed`, { file: this.path });
+    this.checkOpen();
     if (!this.payloadStmt) {
       // Payloads are read through a second connection without memory mapping: a multi-megabyte BLOB read
       // once costs a page fault per 4 KiB when mapped, and pread() copies it faster.
@@ -501,28 +422,14 @@ export class Reader {
       'reading a tensor',
       () => stmt.get(id) as { ipc: Buffer | null; payload_bytes: number } | undefined,
     );
-    if (!row)
-      throw new StoreError('ENOTFOUND', `${this.path}: no snapshot with id ${id}`, { file: this.path });
+    if (!row) throw NotFoundError.snapshot(id, this.path);
     const where = `${this.path} snapshot ${id}`;
-    if (!row.ipc)
-      throw new StoreError('ECORRUPT', `${where}: damaged tensor payload: the payload is missing`, {
-        file: this.path,
-      });
-    if (!(row.ipc instanceof Uint8Array)) {
-      throw new StoreError(
-        'ECORRUPT',
-        `${where}: damaged tensor payload: stored as ${typeof row.ipc}, not a BLOB`,
-        {
-          file: this.path,
-        },
-      );
-    }
+    const damaged = (why: string) =>
+      new StoreError('ECORRUPT', `${where}: damaged tensor payload: ${why}`, { file: this.path });
+    if (!row.ipc) throw damaged('the payload is missing');
+    if (!(row.ipc instanceof Uint8Array)) throw damaged(`stored as ${typeof row.ipc}, not a BLOB`);
     if (row.ipc.byteLength !== row.payload_bytes) {
-      throw new StoreError(
-        'ECORRUPT',
-        `${where}: damaged tensor payload: ${row.ipc.byteLength} bytes stored, ${row.payload_bytes} written (truncated)`,
-        { file: this.path },
-      );
+      throw damaged(`${row.ipc.byteLength} bytes stored, ${row.payload_bytes} written (truncated)`);
     }
     return row.ipc;
   }
@@ -542,181 +449,203 @@ export class Reader {
     return decoded;
   }
 
-  private seriesRows(
-    key: SeriesKey,
-    columns: string,
-  ): { id: number; iteration: number; channel_part: string; [k: string]: unknown }[] {
+  /**
+   * The chunk rows of one series, or a NotFoundError naming it. With `maxRows`, the rows come from the
+   * sparsest level that still holds at least maxRows snapshots (see chunks.ts), plus the newest snapshot.
+   */
+  private series(key: SeriesKey, what: string, columns: string, options: SeriesOptions): SeriesRows {
     const runKey = this.runKey(key.run);
-    return this.q(
+    const args = [runKey, key.layer, key.kind, key.part ?? ''];
+    const levels = this.q(
       'reading a series',
       () =>
         this.stmt(`
-        SELECT s.id, s.iteration, m.channel_part, ${columns}
-        FROM snapshots s JOIN summaries m ON m.snapshot_id = s.id
+          SELECT c.level, sum(c.count) AS n FROM series s JOIN series_chunks c ON c.series_key = s.key
+          WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ? AND c.channel_part = ''
+          GROUP BY c.level`).all(...args) as { level: number; n: number }[],
+    );
+    const total = levels.find((l) => l.level === 0)?.n ?? 0;
+    if (total === 0) throw this.noSeries(key, what, '');
+    let level = 0;
+    if (options.maxRows !== undefined) {
+      for (const l of levels) if (l.level > level && l.n >= options.maxRows) level = l.level;
+    }
+    const rows = this.q('reading a series', () =>
+      this.stmt(`
+        SELECT c.channel_part, c.level, c.count, c.width, c.ids, c.iterations, ${columns}
+        FROM series s JOIN series_chunks c ON c.series_key = s.key
         WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ?
-        ORDER BY s.iteration, s.id, m.channel_part`).all(runKey, key.layer, key.kind, key.part ?? '') as {
-          id: number;
-          iteration: number;
-          channel_part: string;
-        }[],
+          AND (c.level = ? OR (c.level = 0 AND c.chunk = (
+            SELECT max(x.chunk) FROM series_chunks x
+            WHERE x.series_key = c.series_key AND x.channel_part = c.channel_part AND x.level = 0)))
+        ORDER BY c.channel_part, c.level DESC, c.chunk`).all(...args, level),
+    ) as ChunkRow[];
+    return new SeriesRows(rows, options, level, total);
+  }
+
+  private noSeries(key: SeriesKey, what: string, why: string): NotFoundError {
+    return new NotFoundError(
+      { what: 'series', run: key.run, layer: key.layer, kind: key.kind, part: key.part ?? null },
+      `no ${what} data for run ${JSON.stringify(key.run)} layer ${JSON.stringify(key.layer)} kind ${key.kind}${key.part ? ` part ${JSON.stringify(key.part)}` : ''}${why}`,
+      this.path,
     );
   }
 
   /**
-   * Per-timestep L2 norms of every recorded iteration of one series, from the write-time summaries (no
-   * tensor is read). Per channel part too for bidirectional concat layers.
+   * Per-timestep L2 norms of the recorded iterations of one series (at most `maxRows` rows, evenly spaced),
+   * with each row's memory horizon, from the write-time summaries: no tensor is read. Per channel part too
+   * for bidirectional concat layers (a part missing at some iteration gives a NaN row).
    */
-  flowMatrix(run: string, layer: string, kind: Kind, part?: string | null): FlowMatrix {
-    const key = { run, layer, kind, part };
-    const series = this.series(key, 'norms');
-    const whole = series.get('');
-    if (!whole) this.noSeries(key, 'flow');
-    if (whole.width === 0) {
-      throw new StoreError(
-        'ENOTFOUND',
-        `${this.path}: no flow data for run ${JSON.stringify(run)} layer ${JSON.stringify(layer)} kind ${kind}${part ? ` part ${JSON.stringify(part)}` : ''}: its tensors have no 'timestep' axis`,
-        { file: this.path },
+  flowMatrix(key: SeriesKey, options?: SeriesOptions): FlowMatrix;
+  /** @deprecated pass a SeriesKey: flowMatrix({ run, layer, kind, part }, { maxRows }). */
+  flowMatrix(run: string, layer: string, kind: Kind, part?: string | null): FlowMatrix;
+  flowMatrix(
+    keyOrRun: SeriesKey | string,
+    optionsOrLayer?: SeriesOptions | string,
+    kind?: Kind,
+    part?: string | null,
+  ): FlowMatrix {
+    const [key, options] = seriesArgs(keyOrRun, optionsOrLayer, kind, part);
+    const series = this.series(
+      key,
+      'flow',
+      "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats",
+      options,
+    );
+    if (series.width === 0) throw this.noSeries(key, 'flow', ": its tensors have no 'timestep' axis");
+    const flow: FlowMatrix = {
+      ids: series.ids(),
+      iterations: series.iterations(),
+      timesteps: series.width,
+      norms: series.norms(''),
+      count: series.count,
+      ...series.horizons(''),
+    };
+    const parts = series.partNames;
+    if (parts.length > 0) {
+      flow.parts = Object.fromEntries(parts.map((p) => [p, series.norms(p)]));
+      flow.partHorizons = Object.fromEntries(
+        parts.map((p): [string, HorizonRows] => [p, series.horizons(p)]),
       );
     }
-    const flow: FlowMatrix = {
-      ids: whole.ids,
-      iterations: whole.iterations,
-      timesteps: whole.width,
-      norms: whole.norms,
-    };
-    const parts = [...series.entries()].filter(([p]) => p !== '');
-    if (parts.length > 0) flow.parts = Object.fromEntries(parts.map(([p, a]) => [p, a.norms]));
     return flow;
   }
 
   /**
-   * The per-series chunk rows of one (run, layer, kind, part), assembled per channel part ('' = whole) in
-   * (iteration, id) order.
+   * The histograms of the recorded iterations of one series (at most `maxRows`, evenly spaced), with
+   * interpolated percentiles. Per channel part too (zero counts where a part is missing at some iteration).
    */
-  private series(key: SeriesKey, what: 'norms' | 'histograms'): Map<string, Assembled> {
-    const runKey = this.runKey(key.run);
-    const columns =
-      what === 'norms'
-        ? "c.timestep_norms, x'' AS histograms, x'' AS minmax"
-        : "x'' AS timestep_norms, c.histograms, c.minmax";
-    const rows = this.q('reading a series', () =>
-      this.stmt(`
-        SELECT c.channel_part, c.count, c.width, c.ids, c.iterations, ${columns}
-        FROM series s JOIN series_chunks c ON c.series_key = s.key
-        WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ?
-        ORDER BY c.channel_part, c.chunk`).all(runKey, key.layer, key.kind, key.part ?? ''),
-    ) as ChunkRow[];
-    const byPart = new Map<string, ChunkRow[]>();
-    for (const r of rows) {
-      const list = byPart.get(r.channel_part);
-      if (list) list.push(r);
-      else byPart.set(r.channel_part, [r]);
-    }
-    const out = new Map<string, Assembled>();
-    for (const [p, list] of byPart) out.set(p, assemble(list, what));
-    // Parts were appended with their whole tensor: one order (by iteration, then id) for all.
-    const whole = out.get('');
-    const order = whole ? rowOrder(whole.ids, whole.iterations) : undefined;
-    if (order) for (const [p, a] of out) out.set(p, reorder(a, order));
-    return out;
-  }
-
-  /** Per-channel L2 norms of every recorded iteration of one series. */
-  channelMatrix(run: string, layer: string, kind: Kind, part?: string | null): ChannelMatrix {
-    const m = this.matrix({ run, layer, kind, part }, 'channel_norms', 'channel').flow;
-    return { ids: m.ids, iterations: m.iterations, channels: m.timesteps, norms: m.norms };
-  }
-
-  private matrix(
-    key: SeriesKey,
-    column: 'timestep_norms' | 'channel_norms',
-    what: string,
-  ): { flow: FlowMatrix } {
-    const rows = this.seriesRows(key, `m.${column} AS v`) as unknown as {
-      id: number;
-      iteration: number;
-      channel_part: string;
-      v: Buffer | null;
-    }[];
-    const ids: number[] = [];
-    const iterations: number[] = [];
-    let width = 0;
-    const partNames: string[] = [];
-    for (const r of rows) {
-      if (r.channel_part === '') {
-        ids.push(r.id);
-        iterations.push(r.iteration);
-      } else if (!partNames.includes(r.channel_part)) {
-        partNames.push(r.channel_part);
-      }
-      if (r.v) width = Math.max(width, r.v.byteLength >>> 2);
-    }
-    if (ids.length === 0) this.noSeries(key, what);
-    if (width === 0 && rows.every((r) => !r.v)) {
-      const axis = column === 'timestep_norms' ? "'timestep'" : 'channel';
-      throw new StoreError(
-        'ENOTFOUND',
-        `${this.path}: no ${what} data for run ${JSON.stringify(key.run)} layer ${JSON.stringify(key.layer)} kind ${key.kind}${key.part ? ` part ${JSON.stringify(key.part)}` : ''}: its tensors have no ${axis} axis`,
-        { file: this.path },
-      );
-    }
-    const n = ids.length;
-    const whole = new Float32Array(n * width);
-    const parts: Record<string, Float32Array> = {};
-    for (const p of partNames) parts[p] = new Float32Array(n * width);
-    if (rows.some((r) => !r.v || r.v.byteLength >>> 2 !== width)) {
-      whole.fill(Number.NaN);
-      for (const p of partNames) parts[p]!.fill(Number.NaN);
-    }
-    let row = -1;
-    for (const r of rows) {
-      if (r.channel_part === '') row++;
-      if (!r.v) continue;
-      const target = r.channel_part === '' ? whole : parts[r.channel_part]!;
-      new Uint8Array(target.buffer, row * width * 4, r.v.byteLength).set(r.v);
-    }
-    const flow: FlowMatrix = { ids, iterations, timesteps: width, norms: whole };
-    if (partNames.length > 0) flow.parts = parts;
-    return { flow };
-  }
-
-  private noSeries(key: SeriesKey, what: string): never {
-    throw new StoreError(
-      'ENOTFOUND',
-      `${this.path}: no ${what} data for run ${JSON.stringify(key.run)} layer ${JSON.stringify(key.layer)} kind ${key.kind}${key.part ? ` part ${JSON.stringify(key.part)}` : ''}`,
-      { file: this.path },
+  histogramSeries(key: SeriesKey, options?: SeriesOptions): HistogramSeries;
+  /** @deprecated pass a SeriesKey: histogramSeries({ run, layer, kind, part }, { maxRows }). */
+  histogramSeries(run: string, layer: string, kind: Kind, part?: string | null): HistogramSeries;
+  histogramSeries(
+    keyOrRun: SeriesKey | string,
+    optionsOrLayer?: SeriesOptions | string,
+    kind?: Kind,
+    part?: string | null,
+  ): HistogramSeries {
+    const [key, options] = seriesArgs(keyOrRun, optionsOrLayer, kind, part);
+    const series = this.series(
+      key,
+      'histogram',
+      "x'' AS timestep_norms, c.histograms, c.minmax, x'' AS stats",
+      options,
     );
-  }
-
-  /** The histograms of every recorded iteration of one series, with interpolated percentiles. */
-  histogramSeries(run: string, layer: string, kind: Kind, part?: string | null): HistogramSeries {
-    const key = { run, layer, kind, part };
-    const series = this.series(key, 'histograms');
-    const whole = series.get('');
-    if (!whole) this.noSeries(key, 'histogram');
-    const n = whole.ids.length;
+    const { counts, minmax } = series.histograms('');
+    const n = minmax.length / 2;
     const B = HISTOGRAM_BUCKETS;
     const values = new Float64Array(n * PERCENTILES.length);
     for (let i = 0; i < n; i++) {
       histogramPercentiles(
-        whole.histograms.subarray(i * B, (i + 1) * B),
-        whole.minmax[2 * i]!,
-        whole.minmax[2 * i + 1]!,
+        counts.subarray(i * B, (i + 1) * B),
+        minmax[2 * i]!,
+        minmax[2 * i + 1]!,
         PERCENTILES,
         values,
         i * PERCENTILES.length,
       );
     }
     const out: HistogramSeries = {
-      ids: whole.ids,
-      iterations: whole.iterations,
+      ids: series.ids(),
+      iterations: series.iterations(),
       edges: HISTOGRAM_EDGES,
-      counts: whole.histograms,
+      counts,
       percentiles: { p: PERCENTILES, values },
+      count: series.count,
     };
-    const parts = [...series.entries()].filter(([p]) => p !== '');
-    if (parts.length > 0) out.parts = Object.fromEntries(parts.map(([p, a]) => [p, a.histograms]));
+    const parts = series.partNames;
+    if (parts.length > 0) out.parts = Object.fromEntries(parts.map((p) => [p, series.histograms(p).counts]));
     return out;
+  }
+
+  /**
+   * The snapshot index of one series as typed-array columns (ids, iterations, loss, whole-tensor summaries,
+   * horizon), at most `maxRows` rows evenly spaced: what a page needs to draw a series without its JSON rows.
+   */
+  seriesIndex(key: SeriesKey, options: SeriesOptions = {}): SeriesIndex {
+    const series = this.series(
+      key,
+      'index',
+      "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
+      options,
+    );
+    const { minmax } = series.histograms('');
+    const n = minmax.length / 2;
+    const min = new Float64Array(n);
+    const max = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      min[i] = minmax[2 * i]!;
+      max[i] = minmax[2 * i + 1]!;
+    }
+    return {
+      count: series.count,
+      ids: Float64Array.from(series.ids()),
+      iterations: Float64Array.from(series.iterations()),
+      time: series.stat('', 'time'),
+      loss: series.stat('', 'loss'),
+      l2: series.stat('', 'l2'),
+      maxAbs: series.stat('', 'maxAbs'),
+      min,
+      max,
+      mean: series.stat('', 'mean'),
+      std: series.stat('', 'std'),
+      nonFinite: series.stat('', 'nonFinite'),
+      horizon: series.stat('', 'horizon'),
+      t0Ratio: series.stat('', 't0Ratio'),
+    };
+  }
+
+  /**
+   * The training scalars of a run, one series per name (sorted by name), in iteration order. With
+   * `maxPoints`, each series is cut into maxPoints / 4 buckets of consecutive points and keeps, per bucket,
+   * its first, last, smallest and largest point (NaN values are kept only as first or last), so spikes
+   * survive. `count` is the number of points stored.
+   */
+  scalars(run: string, options: ScalarsOptions = {}): ScalarSeries[] {
+    if (options.maxPoints !== undefined && (!Number.isInteger(options.maxPoints) || options.maxPoints < 4)) {
+      throw new StoreError('EINVAL', `maxPoints must be an integer >= 4, got ${String(options.maxPoints)}`);
+    }
+    const key = this.runKey(run);
+    return this.q('reading scalars', () => {
+      const names = (
+        this.stmt('SELECT DISTINCT name FROM scalars WHERE run_key = ? ORDER BY name')
+          .pluck()
+          .all(key) as string[]
+      ).filter((n) => options.names === undefined || options.names.includes(n));
+      const points = this.stmt(
+        'SELECT iteration, value FROM scalars WHERE run_key = ? AND name = ? ORDER BY iteration, rowid',
+      ).raw(true);
+      return names.map((name) => {
+        const rows = points.all(key, name) as [ScalarRow['iteration'], ScalarRow['value']][];
+        const its = new Float64Array(rows.length);
+        const vals = new Float64Array(rows.length);
+        rows.forEach(([it, v], i) => {
+          its[i] = it;
+          vals[i] = v ?? Number.NaN;
+        });
+        return { ...bucketPoints(its, vals, options.maxPoints), name };
+      });
+    });
   }
 
   /** Runs SQLite's integrity check; returns 'ok' or the problems found. */
@@ -741,11 +670,22 @@ export class Reader {
   }
 }
 
+function seriesArgs(
+  keyOrRun: SeriesKey | string,
+  optionsOrLayer: SeriesOptions | string | undefined,
+  kind: Kind | undefined,
+  part: string | null | undefined,
+): [SeriesKey, SeriesOptions] {
+  if (typeof keyOrRun !== 'string') return [keyOrRun, (optionsOrLayer as SeriesOptions | undefined) ?? {}];
+  return [{ run: keyOrRun, layer: optionsOrLayer as string, kind: kind!, part: part ?? null }, {}];
+}
+
 /**
  * Opens an existing gradscope database read-only. Throws a StoreError naming the file and the cause:
- * EPATH / ENOENT (bad or missing path), ENOTDB (not a gradscope database), ENEWER (newer schema).
+ * EPATH / ENOENT (bad or missing path), ENOTDB (not a gradscope database), ENEWER (newer schema), EOLDER
+ * (an older schema: open it once with openStore to migrate it).
  */
 export function openReader(path: string, options: ReaderOptions = {}): Reader {
   const { db, file } = openReaderDb(path, options);
-  return new Reader(db, file, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+  return new Reader(db, file, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.staleAfterMs);
 }

@@ -3,29 +3,12 @@ import { accessSync, closeSync, constants, openSync, readSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
-import { HISTOGRAM_BUCKETS, HISTOGRAM_MAX_EXP, HISTOGRAM_MIN_EXP } from './histogram.js';
+import { APPLICATION_ID, type Db, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { checkDbPath } from './validate.js';
 
-export type Db = Database.Database;
+export type { Db } from './schema.js';
+export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
 
-/** A row of `series_chunks`: the flow norms and histograms of up to SERIES_CHUNK_ROWS snapshots of one series. */
-export interface SeriesChunkRow {
-  rowid: number;
-  chunk: number;
-  channel_part: string;
-  count: number;
-  width: number;
-  ids: Buffer;
-  iterations: Buffer;
-  timestep_norms: Buffer;
-  histograms: Buffer;
-  minmax: Buffer;
-}
-
-/** `PRAGMA application_id` of a gradscope database: the bytes 'GrSc'. */
-export const APPLICATION_ID = 0x47725363;
-/** `PRAGMA user_version`: the schema version this code writes. */
-export const SCHEMA_VERSION = 1;
 /** Page size of new databases: large pages keep multi-megabyte payloads in few overflow pages. */
 export const PAGE_SIZE = 32768;
 /** WAL size (in pages) at which a commit checkpoints: 2048 × 32 KiB = 64 MiB. */
@@ -33,115 +16,6 @@ export const WAL_AUTOCHECKPOINT = 2048;
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
-
-/** Version 0 → 1: the whole schema. Later versions append a function here. */
-function createV1(db: Db): void {
-  db.exec(`
-    CREATE TABLE meta (
-      key   TEXT PRIMARY KEY,
-      value TEXT NOT NULL
-    );
-    CREATE TABLE runs (
-      key          INTEGER PRIMARY KEY,
-      id           TEXT NOT NULL UNIQUE,
-      name         TEXT NOT NULL,
-      started_at   REAL NOT NULL,
-      ended_at     REAL,
-      status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
-      model        TEXT NOT NULL,
-      options      TEXT NOT NULL,
-      backend      TEXT NOT NULL,
-      tfjs_version TEXT NOT NULL,
-      host         TEXT NOT NULL,
-      meta         TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX runs_name ON runs (name, started_at);
-    CREATE TABLE snapshots (
-      id            INTEGER PRIMARY KEY,
-      run_key       INTEGER NOT NULL REFERENCES runs (key),
-      iteration     INTEGER NOT NULL,
-      epoch         INTEGER NOT NULL,
-      batch         INTEGER NOT NULL,
-      layer         TEXT NOT NULL,
-      layer_class   TEXT NOT NULL,
-      kind          TEXT NOT NULL,
-      part          TEXT NOT NULL DEFAULT '',
-      channel_parts TEXT,
-      shape         TEXT NOT NULL,
-      dims          TEXT NOT NULL,
-      loss          REAL,
-      time          REAL NOT NULL,
-      non_finite    INTEGER NOT NULL,
-      payload_bytes INTEGER NOT NULL,
-      l2            REAL,
-      max_abs       REAL,
-      min           REAL,
-      max           REAL,
-      mean          REAL,
-      std           REAL,
-      s_non_finite  INTEGER NOT NULL,
-      count         INTEGER NOT NULL
-    );
-    CREATE INDEX snapshots_flow ON snapshots (run_key, layer, kind, part, iteration);
-    CREATE TABLE payloads (
-      snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots (id),
-      ipc         BLOB NOT NULL
-    );
-    CREATE TABLE summaries (
-      snapshot_id    INTEGER NOT NULL REFERENCES snapshots (id),
-      channel_part   TEXT NOT NULL,
-      l2             REAL,
-      max_abs        REAL,
-      min            REAL,
-      max            REAL,
-      mean           REAL,
-      std            REAL,
-      non_finite     INTEGER NOT NULL,
-      count          INTEGER NOT NULL,
-      timestep_norms BLOB,
-      channel_norms  BLOB,
-      histogram      BLOB NOT NULL,
-      PRIMARY KEY (snapshot_id, channel_part)
-    );
-    CREATE TABLE series (
-      key     INTEGER PRIMARY KEY,
-      run_key INTEGER NOT NULL REFERENCES runs (key),
-      layer   TEXT NOT NULL,
-      kind    TEXT NOT NULL,
-      part    TEXT NOT NULL,
-      UNIQUE (run_key, layer, kind, part)
-    );
-    CREATE TABLE series_chunks (
-      series_key     INTEGER NOT NULL REFERENCES series (key),
-      channel_part   TEXT NOT NULL,
-      chunk          INTEGER NOT NULL,
-      count          INTEGER NOT NULL,
-      width          INTEGER NOT NULL,
-      ids            BLOB NOT NULL,
-      iterations     BLOB NOT NULL,
-      timestep_norms BLOB NOT NULL,
-      histograms     BLOB NOT NULL,
-      minmax         BLOB NOT NULL,
-      UNIQUE (series_key, channel_part, chunk)
-    );
-  `);
-  const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-  put.run(
-    'histogram',
-    JSON.stringify({
-      scheme: 'symmetric-log2',
-      buckets: HISTOGRAM_BUCKETS,
-      minExp: HISTOGRAM_MIN_EXP,
-      maxExp: HISTOGRAM_MAX_EXP,
-      encoding: 'uint32le',
-    }),
-  );
-  put.run('tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>');
-  put.run('norms_encoding', 'float32le');
-}
-
-/** MIGRATIONS[i] takes a database from version i to i + 1. */
-const MIGRATIONS: ((db: Db) => void)[] = [createV1];
 
 /** Blocks the thread for `ms` (used between retries on a locked database). */
 export function sleepSync(ms: number): void {

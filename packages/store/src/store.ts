@@ -3,17 +3,28 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { deserializeError, type SerializedError, StoreError } from './errors.js';
+import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
+import { encodePayload } from './payload.js';
 import { openWriterDb } from './sqlite.js';
-import { encodeTensor, snapshotMeta } from './tensor.js';
-import type { RunInfo, RunStatus, Sink, Snapshot } from './types.js';
-import { checkDbPath, positiveInt, validateRunInfo, validateSnapshot, validateStatus } from './validate.js';
+import { snapshotMeta } from './tensor.js';
+import type { RunInfo, ScalarPoint, Sink, Snapshot, WrittenRunStatus } from './types.js';
+import {
+  checkDbPath,
+  nonEmptyString,
+  positiveInt,
+  validateCompactPolicy,
+  validateRunInfo,
+  validateScalars,
+  validateSnapshot,
+  validateStatus,
+} from './validate.js';
 import type { InMessage, OutMessage } from './writer.worker.js';
+import type { CompactPolicy, CompactResult } from './writer-db.js';
 
 export interface StoreOptions {
   /** Bytes of snapshot data accepted but not yet committed before write() waits (default 256 MiB). */
   maxQueueBytes?: number;
-  /** Snapshots accepted but not yet committed before write() waits (default 1024). */
+  /** Snapshots accepted but not yet committed before write() waits (default 65,536). */
   maxQueueCount?: number;
   /**
    * false (default): write() resolves when the snapshot is accepted into the queue; use flush() to wait for
@@ -51,7 +62,10 @@ export interface StoreStats {
   accepted: number;
   /** Snapshots committed. */
   committed: number;
-  /** Snapshots that failed to commit. */
+  /**
+   * Snapshots accepted (their write() resolved) that then failed to commit: what a caller counting drops
+   * must add to the writes that rejected (Sink.stats).
+   */
   failed: number;
   /** Snapshot bytes accepted and not yet committed or failed. */
   queuedBytes: number;
@@ -69,7 +83,7 @@ interface Waiting {
   label: string;
   /** Builds the message (and its transfer list) when the op leaves the waiting line. */
   make: (seq: number) => [InMessage, ArrayBuffer[]];
-  resolve: () => void;
+  resolve: (value?: unknown) => void;
   reject: (err: StoreError) => void;
   /** Settle at commit (true) or at acceptance (false, non-durable writes). */
   atCommit: boolean;
@@ -79,7 +93,7 @@ interface Pending {
   kind: OpKind;
   bytes: number;
   label: string;
-  settle?: { resolve: () => void; reject: (err: StoreError) => void };
+  settle?: { resolve: (value?: unknown) => void; reject: (err: StoreError) => void };
 }
 
 /** Finds writer.worker.js beside this module, or in ../dist when this module runs from src (tests). */
@@ -96,7 +110,11 @@ function workerUrl(): URL {
 }
 
 const DEFAULT_MAX_QUEUE_BYTES = 256 * 2 ** 20;
-const DEFAULT_MAX_QUEUE_COUNT = 1024;
+/** The queue is bounded by bytes; the count bound only guards against floods of tiny snapshots. */
+const DEFAULT_MAX_QUEUE_COUNT = 65_536;
+/** The outbox is posted when it holds this many messages or bytes (or at the end of the event-loop turn). */
+const OUTBOX_MAX_COUNT = 64;
+const OUTBOX_MAX_BYTES = 2 * 2 ** 20;
 /** At most this many bytes of returned payload buffers are kept for reuse. */
 const POOL_MAX_BYTES = 64 * 2 ** 20;
 
@@ -131,6 +149,15 @@ export class Store implements Sink {
   /** Payload buffers returned by the writer, by size, for the next encodings. */
   private readonly pool = new Map<number, ArrayBuffer[]>();
   private poolBytes = 0;
+  /** Messages for the encoder not posted yet: posted together (one postMessage per batch, not per snapshot). */
+  private outbox: InMessage[] = [];
+  private outboxTransfer: ArrayBuffer[] = [];
+  private outboxBytes = 0;
+  private outboxScheduled = false;
+  private readonly postOutbox = () => {
+    this.outboxScheduled = false;
+    this.post();
+  };
   private readonly alloc = (size: number): Uint8Array => {
     const list = this.pool.get(size);
     const buf = list?.pop();
@@ -236,8 +263,11 @@ export class Store implements Sink {
         const meta = snapshotMeta(snapshot);
         const shape = [...snapshot.shape];
         const dims = [...snapshot.dims];
-        const ipc = encodeTensor(src, shape, dims, meta, this.alloc);
-        return [{ type: 'writeIpc', seq, meta, shape, dims, ipc, label }, [ipc.buffer as ArrayBuffer]];
+        const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, this.alloc);
+        return [
+          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label },
+          [ipc.buffer as ArrayBuffer],
+        ];
       },
     });
   }
@@ -263,7 +293,7 @@ export class Store implements Sink {
   }
 
   /** Records a run's end status. Resolves when committed. */
-  endRun(runId: string, status: RunStatus): Promise<void> {
+  endRun(runId: string, status: WrittenRunStatus): Promise<void> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     try {
@@ -277,6 +307,105 @@ export class Store implements Sink {
       label: `run ${runId}`,
       atCommit: true,
       make: (seq) => [{ type: 'endRun', seq, runId, status }, []],
+    });
+  }
+
+  /**
+   * Records training scalars of a run (the `fit` logs, the probe loss) through the writer thread. Resolves
+   * when committed. A run that was never started is recorded with what is known, as for write().
+   */
+  writeScalars(run: string, points: ScalarPoint[]): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    let plain: ScalarPoint[];
+    try {
+      plain = validateScalars(run, points);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (plain.length === 0) return Promise.resolve();
+    return this.enqueue({
+      kind: 'scalars',
+      bytes: 0,
+      label: `scalars of run ${run}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'scalars', seq, runId: run, points: plain }, []],
+    });
+  }
+
+  /** Renames a run (by id, or by name: the most recently started run of that name). Rejects ENOTFOUND. */
+  renameRun(run: string, name: string): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    try {
+      nonEmptyString(run, 'run');
+      nonEmptyString(name, 'name');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue({
+      kind: 'renameRun',
+      bytes: 0,
+      label: `run ${run}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'renameRun', seq, run, name }, []],
+    });
+  }
+
+  /**
+   * Deletes a run (by id or name) with its snapshots, payloads, summaries, series and scalars, in one
+   * transaction. The file keeps its size until vacuum(). Rejects ENOTFOUND.
+   */
+  deleteRun(run: string): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    try {
+      nonEmptyString(run, 'run');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue({
+      kind: 'deleteRun',
+      bytes: 0,
+      label: `run ${run}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'deleteRun', seq, run }, []],
+    });
+  }
+
+  /** Rewrites the file without its free pages (after deleteRun or compact), so that it shrinks. */
+  vacuum(): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    return this.enqueue({
+      kind: 'vacuum',
+      bytes: 0,
+      label: 'vacuum',
+      atCommit: true,
+      make: (seq) => [{ type: 'vacuum', seq }, []],
+    });
+  }
+
+  /**
+   * Retention for long runs: keeps, per run, the first `keepFirst` iterations, every `every`-th after them,
+   * the last one and the `keep` list; removes the snapshots of the other iterations (scalars stay), rebuilds
+   * the flow and histogram series and VACUUMs. Resolves with what was removed and the file sizes.
+   */
+  compact(policy: CompactPolicy): Promise<CompactResult> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    let checked: CompactPolicy;
+    try {
+      checked = validateCompactPolicy(policy);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue<CompactResult>({
+      kind: 'compact',
+      bytes: 0,
+      label: 'compact',
+      atCommit: true,
+      make: (seq) => [{ type: 'compact', seq, policy: checked }, []],
     });
   }
 
@@ -296,7 +425,11 @@ export class Store implements Sink {
     });
   }
 
-  /** Flushes, closes the database and stops the worker threads. Idempotent. */
+  /**
+   * Flushes, finishes the runs this store created from snapshots alone (no startRun), checkpoints the WAL into
+   * the database file (so that the .gradscope file alone holds everything: copy it, mail it), closes the
+   * database and stops the worker threads. Idempotent.
+   */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.closing = true;
@@ -338,9 +471,9 @@ export class Store implements Sink {
     });
   }
 
-  private enqueue(w: Omit<Waiting, 'resolve' | 'reject'>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ...w, resolve, reject });
+  private enqueue<T = void>(w: Omit<Waiting, 'resolve' | 'reject'>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ ...w, resolve: resolve as (value?: unknown) => void, reject });
       this.pump();
     });
   }
@@ -363,7 +496,6 @@ export class Store implements Sink {
       let transfer: ArrayBuffer[];
       try {
         [msg, transfer] = w.make(seq);
-        this.encoder.postMessage(msg, transfer);
       } catch (err) {
         w.reject(
           err instanceof StoreError
@@ -383,9 +515,50 @@ export class Store implements Sink {
         this.inflightCount++;
         this.counters.accepted++;
       }
+      this.outbox.push(msg);
+      for (const b of transfer) this.outboxTransfer.push(b);
+      this.outboxBytes += w.bytes;
+      // A transferred caller buffer leaves now, so that write() resolves with the caller's array detached.
+      if (
+        msg.type === 'write' ||
+        this.outbox.length >= OUTBOX_MAX_COUNT ||
+        this.outboxBytes >= OUTBOX_MAX_BYTES
+      )
+        this.post();
       if (!w.atCommit) w.resolve();
     }
+    if (this.outbox.length > 0) {
+      // Waiting for room (or an op that settles at commit): the writer must see everything now.
+      if (this.waiting.length > 0 || !this.outbox.every((m) => m.type === 'writeIpc')) this.post();
+      else if (!this.outboxScheduled) {
+        this.outboxScheduled = true;
+        setImmediate(this.postOutbox);
+      }
+    }
     this.updateRef();
+  }
+
+  /** Posts the outbox to the encoder thread as one message. */
+  private post(): void {
+    if (this.outbox.length === 0) return;
+    const msgs = this.outbox;
+    const transfer = this.outboxTransfer;
+    this.outbox = [];
+    this.outboxTransfer = [];
+    this.outboxBytes = 0;
+    if (this.fatal) return;
+    try {
+      this.encoder.postMessage(msgs, transfer);
+    } catch (err) {
+      // Cannot happen for the plain, validated messages made here; fail them rather than lose them.
+      const error = serializeError(
+        new StoreError(
+          'EINVAL',
+          `${this.path}: cannot hand ${msgs.length} operations to the writer: ${(err as Error).message}`,
+        ),
+      );
+      this.onAcks(msgs.map((m) => ({ seq: m.seq, ok: false, error })));
+    }
   }
 
   private warnFull(): void {
@@ -400,7 +573,7 @@ export class Store implements Sink {
     else process.stderr.write(`${message}\n`);
   }
 
-  private onAcks(results: { seq: number; ok: boolean; error?: SerializedError }[]): void {
+  private onAcks(results: { seq: number; ok: boolean; value?: unknown; error?: SerializedError }[]): void {
     for (const r of results) {
       const p = this.pending.get(r.seq);
       if (!p) continue;
@@ -417,7 +590,7 @@ export class Store implements Sink {
           if (err) p.settle?.reject(err);
           else p.settle?.resolve();
         } else {
-          p.settle?.resolve();
+          p.settle?.resolve(r.value);
         }
         continue;
       }

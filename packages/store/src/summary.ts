@@ -1,6 +1,14 @@
 // Write-time summaries: one pass over the float32 values, float64 accumulators.
+import { memoryHorizon } from '@gradscope/format';
 import { BUCKET_BY_TOP_BITS, HISTOGRAM_BUCKETS } from './histogram.js';
 import type { TensorSummary } from './types.js';
+
+/** Distinct values of a float32's top 9 bits (sign and exponent). */
+const TOP_CODES = 512;
+/** Scratch of summarize (synchronous, so one set per thread is enough): no allocations for them per call. */
+const H0 = new Uint32Array(TOP_CODES);
+const H1 = new Uint32Array(TOP_CODES);
+const STATE = new Float64Array(5);
 
 interface Acc {
   sumSq: number;
@@ -45,6 +53,7 @@ function finish(
   const variance = n > 0 ? Math.max(0, acc.sumSq / n - mean * mean) : 0;
   const min = n > 0 ? acc.min : 0;
   const max = n > 0 ? acc.max : 0;
+  const timestepNorms = acc.timestep ? sqrtF32(acc.timestep) : null;
   return {
     channelPart,
     count,
@@ -55,13 +64,18 @@ function finish(
     mean,
     std: Math.sqrt(variance),
     nonFinite: acc.nonFinite,
-    timestepNorms: acc.timestep ? sqrtF32(acc.timestep) : null,
+    timestepNorms,
     channelNorms: channelSums ? sqrtF32(channelSums, from, to) : null,
     histogram: acc.histogram,
+    // From the float32 norms as stored, so that a reader recomputing it from them gets the same answer.
+    ...memoryHorizon(timestepNorms),
   };
 }
 
-/** Accumulates values [c0, c1) of every block into `st` (non-finite count in st[4]); slow path, one at a time. */
+/**
+ * Accumulates values [c0, c1) of every block into `st` (non-finite count in st[4]); slow path, one at a time.
+ * `hist` counts by top 9 bits (see summarize).
+ */
 function single(
   data: Float32Array,
   bits: Uint32Array,
@@ -72,7 +86,6 @@ function single(
   hist: Uint32Array,
   st: Float64Array,
 ): void {
-  const lut = BUCKET_BY_TOP_BITS;
   for (let k = c0; k < c1; k++) {
     const x = data[base + k]!;
     if (x - x !== 0) {
@@ -84,7 +97,7 @@ function single(
     st[1]! += x;
     if (x < st[2]!) st[2] = x;
     if (x > st[3]!) st[3] = x;
-    hist[lut[bits[base + k]! >>> 23]!]!++;
+    hist[bits[base + k]! >>> 23]!++;
     chan[k]! += sx;
   }
 }
@@ -110,7 +123,6 @@ function kernel(
   timesteps: number,
   st: Float64Array,
 ): void {
-  const lut = BUCKET_BY_TOP_BITS;
   let sumSq = 0;
   let sum = 0;
   let min0 = Number.POSITIVE_INFINITY;
@@ -140,8 +152,8 @@ function kernel(
         min1 = w < min1 ? w : min1;
         // biome-ignore lint/complexity/useMathMinMax: a compare-select is ~2× faster than Math.min/max (NaN and -0 handling) in this loop
         max1 = w > max1 ? w : max1;
-        h0[lut[bits[i]! >>> 23]!]!++;
-        h1[lut[bits[i + 1]! >>> 23]!]!++;
+        h0[bits[i]! >>> 23]!++;
+        h1[bits[i + 1]! >>> 23]!++;
         chan[c]! += sv;
         chan[c + 1]! += sw;
       } else {
@@ -213,11 +225,14 @@ export function summarize(
   const bits = new Uint32Array(data.buffer, data.byteOffset, n);
   const blocks = channels > 0 ? n / channels : 0;
 
-  const state = new Float64Array(5);
+  const state = STATE;
+  const h0 = H0;
+  const h1 = H1;
   const chan = channelSums ?? new Float64Array(Math.max(channels, 1));
   for (let p = 0; p < nParts; p++) {
     const acc = accs[p]!;
-    const h1 = new Uint32Array(HISTOGRAM_BUCKETS);
+    h0.fill(0);
+    h1.fill(0);
     state[4] = 0;
     kernel(
       data,
@@ -227,14 +242,16 @@ export function summarize(
       p * width,
       (p + 1) * width,
       chan,
-      acc.histogram,
+      h0,
       h1,
       acc.timestep,
       blocksPerStep,
       timesteps,
       state,
     );
-    for (let k = 0; k < HISTOGRAM_BUCKETS; k++) acc.histogram[k]! += h1[k]!;
+    // The kernel counts values by their top 9 bits (sign and exponent); each such code is in one bucket.
+    const lut = BUCKET_BY_TOP_BITS;
+    for (let k = 0; k < TOP_CODES; k++) acc.histogram[lut[k]!]! += h0[k]! + h1[k]!;
     acc.sumSq = state[0]!;
     acc.sum = state[1]!;
     acc.min = state[2]!;

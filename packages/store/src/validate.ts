@@ -2,11 +2,13 @@
 // was expected.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
 import { StoreError } from './errors.js';
-import type { Kind, RunInfo, RunStatus, Snapshot } from './types.js';
+import type { Kind, RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
+import type { CompactPolicy } from './writer-db.js';
 
-export const KIND_SET: ReadonlySet<Kind> = new Set<Kind>(['output-grad', 'output', 'weight-grad', 'weight']);
-export const STATUS_SET: ReadonlySet<RunStatus> = new Set<RunStatus>(['running', 'finished', 'failed']);
+export const KIND_SET: ReadonlySet<Kind> = new Set<Kind>(KINDS);
+export const STATUS_SET: ReadonlySet<WrittenRunStatus> = new Set<WrittenRunStatus>(WRITTEN_RUN_STATUSES);
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -51,7 +53,7 @@ export function checkDbPath(path: unknown, mustExist: boolean): string {
   return abs;
 }
 
-function nonEmptyString(value: unknown, name: string): string {
+export function nonEmptyString(value: unknown, name: string): string {
   if (typeof value !== 'string' || value === '')
     throw invalid(`${name} must be a non-empty string, got ${show(value)}`);
   return value;
@@ -138,11 +140,56 @@ export function validateRunInfo(run: unknown): RunInfo {
   return r as RunInfo;
 }
 
-export function validateStatus(status: unknown): RunStatus {
-  if (!STATUS_SET.has(status as RunStatus)) {
+export function validateStatus(status: unknown): WrittenRunStatus {
+  if (!STATUS_SET.has(status as WrittenRunStatus)) {
     throw invalid(`run status must be one of ${[...STATUS_SET].join(', ')}, got ${show(status)}`);
   }
-  return status as RunStatus;
+  return status as WrittenRunStatus;
+}
+
+/** Checks scalar points of `run`; returns plain copies (safe to post to the writer thread). */
+export function validateScalars(run: unknown, points: unknown): ScalarPoint[] {
+  nonEmptyString(run, 'run');
+  if (!Array.isArray(points)) throw invalid(`scalar points must be an array, got ${show(points)}`);
+  return points.map((p: Partial<ScalarPoint>, i) => {
+    const at = `scalar point ${i}`;
+    if (typeof p !== 'object' || p === null) throw invalid(`${at} must be an object, got ${show(p)}`);
+    nonNegativeInt(p.iteration, `${at}.iteration`);
+    nonEmptyString(p.name, `${at}.name`);
+    if (typeof p.value !== 'number') throw invalid(`${at}.value must be a number, got ${show(p.value)}`);
+    if (typeof p.time !== 'number' || !Number.isFinite(p.time)) {
+      throw invalid(`${at}.time must be a finite number, got ${show(p.time)}`);
+    }
+    return { iteration: p.iteration!, name: p.name!, value: p.value, time: p.time };
+  });
+}
+
+export function validateCompactPolicy(policy: unknown): CompactPolicy {
+  if (typeof policy !== 'object' || policy === null) {
+    throw invalid(`compact policy must be an object, got ${show(policy)}`);
+  }
+  const p = policy as Partial<CompactPolicy>;
+  positiveInt(p.every, 'compact policy.every', 0);
+  if (p.every === undefined) throw invalid('compact policy.every must be a positive integer, got undefined');
+  if (p.keepFirst !== undefined) nonNegativeInt(p.keepFirst, 'compact policy.keepFirst');
+  if (
+    p.keep !== undefined &&
+    (!Array.isArray(p.keep) || !p.keep.every((i: unknown) => Number.isInteger(i)))
+  ) {
+    throw invalid(`compact policy.keep must be an array of iterations, got ${show(p.keep)}`);
+  }
+  if (
+    p.runs !== undefined &&
+    (!Array.isArray(p.runs) || !p.runs.every((r: unknown) => typeof r === 'string'))
+  ) {
+    throw invalid(`compact policy.runs must be an array of run ids or names, got ${show(p.runs)}`);
+  }
+  return {
+    every: p.every,
+    ...(p.keepFirst !== undefined ? { keepFirst: p.keepFirst } : {}),
+    ...(p.keep !== undefined ? { keep: [...p.keep] } : {}),
+    ...(p.runs !== undefined ? { runs: [...p.runs] } : {}),
+  };
 }
 
 export function positiveInt(value: unknown, name: string, fallback: number): number {

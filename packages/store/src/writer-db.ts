@@ -1,11 +1,22 @@
 // The synchronous write side over one better-sqlite3 connection: runs, snapshots (metadata, Arrow payload,
-// summaries) and group commits. The writer worker drives it; the bench and tests may use it directly.
-import type { Transaction } from 'better-sqlite3';
+// summaries), scalars, run management and group commits. The writer worker drives it; the bench and tests
+// may use it directly.
+import type { Statement, Transaction } from 'better-sqlite3';
+import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks, statsRow } from './chunks.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
-import { type Db, DEFAULT_BUSY_TIMEOUT_MS, type SeriesChunkRow, withBusyRetry } from './sqlite.js';
+import { writerIdentity } from './liveness.js';
+import { encodePayload } from './payload.js';
+import { type Db, DEFAULT_BUSY_TIMEOUT_MS, sleepSync, withBusyRetry } from './sqlite.js';
 import { summarize } from './summary.js';
-import { encodeTensor, snapshotMeta } from './tensor.js';
-import type { RunInfo, RunStatus, Snapshot, SnapshotMeta, TensorSummary } from './types.js';
+import { snapshotMeta } from './tensor.js';
+import type {
+  RunInfo,
+  ScalarPoint,
+  Snapshot,
+  SnapshotMeta,
+  TensorSummary,
+  WrittenRunStatus,
+} from './types.js';
 import { validateRunInfo, validateSnapshot, validateStatus } from './validate.js';
 
 /** A snapshot ready for the database: everything computed, the tensor already encoded. */
@@ -26,17 +37,46 @@ export function encodeSnapshot(snapshot: Snapshot, label = validateSnapshot(snap
     meta,
     shape: snapshot.shape,
     dims: snapshot.dims,
-    ipc: encodeTensor(snapshot.data, snapshot.shape, snapshot.dims, meta),
+    ipc: encodePayload(snapshot.data, snapshot.shape, snapshot.dims, meta).ipc,
     summaries: summarize(snapshot.data, snapshot.shape, snapshot.dims, snapshot.channelParts),
     label,
   };
+}
+
+/**
+ * Retention of `compact`: per run, the distinct iterations in order; the first `keepFirst` are kept, then every
+ * `every`-th one after them, the last one, and any listed in `keep`. Snapshots of the other iterations go.
+ */
+export interface CompactPolicy {
+  /** Keep every N-th iteration after the first `keepFirst` (N ≥ 1; 1 keeps everything). */
+  every: number;
+  /** Iterations kept at the start of each run, whatever `every` says. Default 0. */
+  keepFirst?: number;
+  /** Iterations always kept. */
+  keep?: number[];
+  /** Runs (ids or names) to compact; default every run. */
+  runs?: string[];
+}
+
+/** What compact() did. */
+export interface CompactResult {
+  /** Runs compacted. */
+  runs: number;
+  snapshotsRemoved: number;
+  snapshotsKept: number;
+  /** File size before and after (after the VACUUM), bytes. */
+  bytesBefore: number;
+  bytesAfter: number;
 }
 
 /** One operation of a write group. */
 export type WriteOp =
   | { type: 'write'; encoded: EncodedSnapshot }
   | { type: 'startRun'; run: RunInfo }
-  | { type: 'endRun'; runId: string; status: RunStatus };
+  | { type: 'endRun'; runId: string; status: WrittenRunStatus }
+  | { type: 'scalars'; runId: string; points: ScalarPoint[] }
+  | { type: 'renameRun'; run: string; name: string }
+  | { type: 'deleteRun'; run: string };
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
@@ -45,28 +85,42 @@ function blob(a: ArrayBufferView | null): Buffer | null {
 }
 
 function opLabel(op: WriteOp): string {
-  if (op.type === 'write') return `writing snapshot ${op.encoded.label}`;
-  if (op.type === 'startRun') return `starting run ${op.run.id}`;
-  return `ending run ${op.runId}`;
+  switch (op.type) {
+    case 'write':
+      return `writing snapshot ${op.encoded.label}`;
+    case 'startRun':
+      return `starting run ${op.run.id}`;
+    case 'endRun':
+      return `ending run ${op.runId}`;
+    case 'scalars':
+      return `writing ${op.points.length} scalars of run ${op.runId}`;
+    case 'renameRun':
+      return `renaming run ${op.run}`;
+    case 'deleteRun':
+      return `deleting run ${op.run}`;
+  }
 }
 
-/**
- * Snapshots per row of `series_chunks`. The per-series matrices (flow, histograms) are read from these
- * chunk rows, so a query over 10,000 snapshots reads ~300 rows instead of 10,000 small BLOBs; appending
- * rewrites at most one chunk (≤ 32 × (4 T + 532) bytes) per snapshot.
- */
-export const SERIES_CHUNK_ROWS = 32;
-
-function cat(old: Buffer | undefined, add: ArrayBufferView): Buffer {
-  const tail = Buffer.from(add.buffer, add.byteOffset, add.byteLength);
-  return old ? Buffer.concat([old, tail]) : Buffer.from(tail);
-}
+/** The model summary of a run recorded without startRun. */
+const NO_MODEL = JSON.stringify({
+  name: '',
+  className: '',
+  layers: [],
+  inputShape: [],
+  outputShape: [],
+  losses: [],
+});
 
 export class SnapshotWriter {
   private readonly runKeys = new Map<string, number>();
   private readonly seriesKeys = new Map<string, number>();
   private readonly stmt;
+  private readonly chunks: ChunkAppender;
   private readonly group: Transaction<(ops: WriteOp[]) => (number | undefined)[]>;
+  /** PRAGMA data_version when this connection last committed (it changes when another one does). */
+  private dataVersion = -1;
+  /** 'host pid start' of this process, recorded on the runs it writes. */
+  readonly writer = writerIdentity();
 
   constructor(
     readonly db: Db,
@@ -75,53 +129,101 @@ export class SnapshotWriter {
   ) {
     this.stmt = {
       upsertRun: db.prepare(`
-        INSERT INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host, meta)
-        VALUES (@id, @name, @startedAt, 'running', @model, @options, @backend, @tfjsVersion, @host, @meta)
+        INSERT INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host, meta,
+          writer, heartbeat_at, implicit)
+        VALUES (@id, @name, @startedAt, 'running', @model, @options, @backend, @tfjsVersion, @host, @meta,
+          @writer, @now, 0)
         ON CONFLICT (id) DO UPDATE SET
           name = excluded.name, status = 'running', ended_at = NULL, model = excluded.model,
           options = excluded.options, backend = excluded.backend, tfjs_version = excluded.tfjs_version,
-          host = excluded.host, meta = excluded.meta`),
+          host = excluded.host, meta = excluded.meta, writer = excluded.writer,
+          heartbeat_at = excluded.heartbeat_at, implicit = 0`),
       implicitRun: db.prepare(`
-        INSERT OR IGNORE INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host)
-        VALUES (?, ?, ?, 'running', '{}', '{}', '', '', '')`),
+        INSERT OR IGNORE INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host,
+          writer, heartbeat_at, implicit)
+        VALUES (?, ?, ?, 'running', '${NO_MODEL}', '{}', '', '', '', ?, ?, 1)`),
       runKey: db.prepare('SELECT key FROM runs WHERE id = ?').pluck(),
+      // A run this process writes to is its to keep alive; a run made by a snapshot runs again when written.
+      claimRun: db.prepare(`
+        UPDATE runs SET writer = ?, heartbeat_at = ?,
+          status = CASE WHEN implicit = 1 THEN 'running' ELSE status END,
+          ended_at = CASE WHEN implicit = 1 THEN NULL ELSE ended_at END
+        WHERE key = ?`),
+      findRun: db
+        .prepare(`
+        SELECT key FROM runs WHERE id = @run
+        UNION ALL SELECT key FROM (SELECT key FROM runs WHERE name = @run ORDER BY started_at DESC, key DESC LIMIT 1)
+        LIMIT 1`)
+        .pluck(),
       endRun: db.prepare('UPDATE runs SET status = ?, ended_at = ? WHERE id = ?'),
+      rename: db.prepare('UPDATE runs SET name = ? WHERE key = ?'),
       snapshot: db.prepare(`
         INSERT INTO snapshots (run_key, iteration, epoch, batch, layer, layer_class, kind, part, channel_parts,
-          shape, dims, loss, time, non_finite, payload_bytes, l2, max_abs, min, max, mean, std, s_non_finite, count)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+          shape, dims, loss, time, non_finite, payload_bytes, l2, max_abs, min, max, mean, std, s_non_finite, count,
+          horizon, t0_ratio)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       payload: db.prepare('INSERT INTO payloads (snapshot_id, ipc) VALUES (?, ?)'),
       series: db.prepare('INSERT OR IGNORE INTO series (run_key, layer, kind, part) VALUES (?, ?, ?, ?)'),
       seriesKey: db
         .prepare('SELECT key FROM series WHERE run_key = ? AND layer = ? AND kind = ? AND part = ?')
         .pluck(),
-      lastChunk: db.prepare(`
-        SELECT rowid, chunk, count, width, ids, iterations, timestep_norms, histograms, minmax FROM series_chunks
-        WHERE series_key = ? AND channel_part = ? ORDER BY chunk DESC LIMIT 1`),
-      newChunk: db.prepare(`
-        INSERT INTO series_chunks (series_key, channel_part, chunk, count, width, ids, iterations, timestep_norms,
-          histograms, minmax) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`),
-      growChunk: db.prepare(`
-        UPDATE series_chunks SET count = count + 1, ids = ?, iterations = ?, timestep_norms = ?, histograms = ?,
-          minmax = ? WHERE rowid = ?`),
       summary: db.prepare(`
         INSERT INTO summaries (snapshot_id, channel_part, l2, max_abs, min, max, mean, std, non_finite, count,
-          timestep_norms, channel_norms, histogram)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+          timestep_norms, channel_norms, histogram, horizon, t0_ratio)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      scalar: db.prepare(
+        'INSERT INTO scalars (run_key, iteration, name, value, time) VALUES (?, ?, ?, ?, ?)',
+      ),
+      heartbeat: db.prepare("UPDATE runs SET heartbeat_at = ? WHERE writer = ? AND status = 'running'"),
+      // Runs made by snapshots alone end with the writer that made them, at their last snapshot.
+      finishImplicit: db.prepare(`
+        UPDATE runs SET status = 'finished',
+          ended_at = coalesce((SELECT max(time) FROM snapshots s WHERE s.run_key = runs.key), ?)
+        WHERE writer = ? AND implicit = 1 AND status = 'running'`),
     };
-    this.group = db.transaction((ops: WriteOp[]) => ops.map((op) => this.apply(op)));
+    this.chunks = new ChunkAppender(db);
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.group = db.transaction((ops: WriteOp[]) => {
+      // Another connection committed since this one last looked: its rows may have changed the chunks.
+      const version = dataVersion.get() as number;
+      if (version !== this.dataVersion) {
+        this.chunks.reset();
+        this.dataVersion = version;
+      }
+      const ids = ops.map((op) => this.apply(op));
+      this.chunks.flush();
+      return ids;
+    });
   }
 
   private runKey(runId: string, time: number): number {
     let key = this.runKeys.get(runId);
     if (key !== undefined) return key;
+    const now = Date.now();
     key = this.stmt.runKey.get(runId) as number | undefined;
     if (key === undefined) {
-      // A snapshot for a run that was never started: record the run with what is known.
-      this.stmt.implicitRun.run(runId, runId, time);
+      // Data for a run that was never started: record the run with what is known.
+      this.stmt.implicitRun.run(runId, runId, time, this.writer, now);
       key = this.stmt.runKey.get(runId) as number;
+    } else {
+      this.stmt.claimRun.run(this.writer, now, key);
     }
     this.runKeys.set(runId, key);
+    return key;
+  }
+
+  /** The key of a run by id, or by name (the most recently started run of that name). */
+  private findRun(run: string, doing: string): number {
+    const key = this.stmt.findRun.get({ run }) as number | undefined;
+    if (key === undefined) {
+      throw new StoreError(
+        'ENOTFOUND',
+        `${this.file}: cannot ${doing}: no run with id or name ${JSON.stringify(run)}`,
+        {
+          file: this.file,
+        },
+      );
+    }
     return key;
   }
 
@@ -136,61 +238,52 @@ export class SnapshotWriter {
     return key;
   }
 
-  /** Appends one snapshot's timestep norms, histogram and min/max to its series' last chunk. */
-  private appendToSeries(series: number, id: number, iteration: number, s: TensorSummary): void {
-    const norms = s.timestepNorms ?? new Float32Array(0);
-    const width = norms.length;
-    const last = this.stmt.lastChunk.get(series, s.channelPart) as SeriesChunkRow | undefined;
-    const ids = Float64Array.of(id);
-    const its = Float64Array.of(iteration);
-    const minmax = Float64Array.of(s.min, s.max);
-    if (!last || last.count >= SERIES_CHUNK_ROWS || last.width !== width) {
-      this.stmt.newChunk.run(
-        series,
-        s.channelPart,
-        last ? last.chunk + 1 : 0,
-        width,
-        cat(undefined, ids),
-        cat(undefined, its),
-        cat(undefined, norms),
-        cat(undefined, s.histogram),
-        cat(undefined, minmax),
-      );
-      return;
+  private apply(op: WriteOp): number | undefined {
+    switch (op.type) {
+      case 'startRun': {
+        const r = op.run;
+        this.stmt.upsertRun.run({
+          id: r.id,
+          name: r.name,
+          startedAt: r.startedAt,
+          model: JSON.stringify(r.model ?? {}),
+          options: JSON.stringify(r.options ?? {}),
+          backend: String(r.backend ?? ''),
+          tfjsVersion: String(r.tfjsVersion ?? ''),
+          host: String(r.host ?? ''),
+          meta: JSON.stringify(r.meta ?? {}),
+          writer: this.writer,
+          now: Date.now(),
+        });
+        this.runKeys.set(r.id, this.stmt.runKey.get(r.id) as number);
+        return undefined;
+      }
+      case 'endRun': {
+        const changed = this.stmt.endRun.run(op.status, Date.now(), op.runId).changes;
+        if (changed === 0)
+          throw new StoreError('ENOTFOUND', `${this.file}: cannot end run ${op.runId}: no such run`, {
+            file: this.file,
+          });
+        return undefined;
+      }
+      case 'scalars': {
+        const runKey = this.runKey(op.runId, op.points[0]?.time ?? Date.now());
+        for (const p of op.points) this.stmt.scalar.run(runKey, p.iteration, p.name, p.value, p.time);
+        return undefined;
+      }
+      case 'renameRun':
+        this.stmt.rename.run(op.name, this.findRun(op.run, `rename run ${JSON.stringify(op.run)}`));
+        return undefined;
+      case 'deleteRun':
+        this.deleteRunKey(this.findRun(op.run, `delete run ${JSON.stringify(op.run)}`));
+        return undefined;
+      case 'write':
+        return this.insertSnapshot(op.encoded);
     }
-    this.stmt.growChunk.run(
-      cat(last.ids, ids),
-      cat(last.iterations, its),
-      cat(last.timestep_norms, norms),
-      cat(last.histograms, s.histogram),
-      cat(last.minmax, minmax),
-      last.rowid,
-    );
   }
 
-  private apply(op: WriteOp): number | undefined {
-    if (op.type === 'startRun') {
-      const r = op.run;
-      this.stmt.upsertRun.run({
-        id: r.id,
-        name: r.name,
-        startedAt: r.startedAt,
-        model: JSON.stringify(r.model ?? {}),
-        options: JSON.stringify(r.options ?? {}),
-        backend: String(r.backend ?? ''),
-        tfjsVersion: String(r.tfjsVersion ?? ''),
-        host: String(r.host ?? ''),
-        meta: JSON.stringify(r.meta ?? {}),
-      });
-      return undefined;
-    }
-    if (op.type === 'endRun') {
-      const changed = this.stmt.endRun.run(op.status, Date.now(), op.runId).changes;
-      if (changed === 0)
-        throw new StoreError('ENOTFOUND', `${this.file}: cannot end run ${op.runId}: no such run`);
-      return undefined;
-    }
-    const { meta, shape, dims, ipc, summaries } = op.encoded;
+  private insertSnapshot(encoded: EncodedSnapshot): number {
+    const { meta, shape, dims, ipc, summaries } = encoded;
     const whole = summaries[0]!;
     const runKey = this.runKey(meta.run, meta.time);
     const id = Number(
@@ -218,9 +311,13 @@ export class SnapshotWriter {
         whole.std,
         whole.nonFinite,
         whole.count,
+        whole.horizon,
+        whole.t0Ratio,
       ).lastInsertRowid,
     );
     this.stmt.payload.run(id, blob(ipc));
+    const series = this.seriesKey(runKey, meta.layer, meta.kind, meta.part ?? '');
+    const rows: [string, ChunkEntry][] = [];
     for (const s of summaries) {
       this.stmt.summary.run(
         id,
@@ -236,11 +333,55 @@ export class SnapshotWriter {
         blob(s.timestepNorms),
         blob(s.channelNorms),
         blob(s.histogram),
+        s.horizon,
+        s.t0Ratio,
       );
+      rows.push([
+        s.channelPart,
+        {
+          id,
+          iteration: meta.iteration,
+          norms: s.timestepNorms ?? new Float32Array(0),
+          histogram: s.histogram,
+          min: s.min,
+          max: s.max,
+          stats: statsRow({ ...s, loss: meta.loss, time: meta.time }),
+        },
+      ]);
     }
-    const series = this.seriesKey(runKey, meta.layer, meta.kind, meta.part ?? '');
-    for (const s of summaries) this.appendToSeries(series, id, meta.iteration, s);
+    this.chunks.appendSnapshot(series, rows);
     return id;
+  }
+
+  /** Deletes a run and everything recorded for it (call inside a transaction). */
+  private deleteRunKey(key: number): void {
+    this.chunks.flush(); // rows of this group's earlier snapshots go first, so that they are deleted too
+    const snapshots = 'SELECT id FROM snapshots WHERE run_key = ?';
+    const series = 'SELECT key FROM series WHERE run_key = ?';
+    for (const sql of [
+      `DELETE FROM summaries WHERE snapshot_id IN (${snapshots})`,
+      `DELETE FROM payloads WHERE snapshot_id IN (${snapshots})`,
+      'DELETE FROM snapshots WHERE run_key = ?',
+      `DELETE FROM series_chunks WHERE series_key IN (${series})`,
+      'DELETE FROM series WHERE run_key = ?',
+      'DELETE FROM scalars WHERE run_key = ?',
+      'DELETE FROM runs WHERE key = ?',
+    ]) {
+      this.prepared(sql).run(key);
+    }
+    this.chunks.reset();
+    this.runKeys.clear();
+    this.seriesKeys.clear();
+  }
+
+  private readonly cache = new Map<string, Statement>();
+  private prepared(sql: string): Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
   }
 
   /**
@@ -252,7 +393,14 @@ export class SnapshotWriter {
     if (ops.length === 0) return [];
     try {
       const ids = withBusyRetry(
-        () => this.group.immediate(ops),
+        () => {
+          try {
+            return this.group.immediate(ops);
+          } catch (err) {
+            this.chunks.discard();
+            throw err;
+          }
+        },
         this.file,
         opLabel(ops[0]!),
         this.busyTimeoutMs,
@@ -271,27 +419,145 @@ export class SnapshotWriter {
     }
   }
 
+  private one(op: WriteOp): number | undefined {
+    const [r] = this.commit([op]);
+    if (!r!.ok) throw r!.error;
+    return r!.id;
+  }
+
   /** Synchronous convenience: encode and commit one snapshot; returns its id. Throws on failure. */
   writeSnapshot(snapshot: Snapshot): number {
-    const [r] = this.commit([{ type: 'write', encoded: encodeSnapshot(snapshot) }]);
-    if (!r!.ok) throw r!.error;
-    return r!.id!;
+    return this.one({ type: 'write', encoded: encodeSnapshot(snapshot) })!;
   }
 
   startRun(run: RunInfo): void {
-    const [r] = this.commit([{ type: 'startRun', run: validateRunInfo(run) }]);
-    if (!r!.ok) throw r!.error;
+    this.one({ type: 'startRun', run: validateRunInfo(run) });
   }
 
-  endRun(runId: string, status: RunStatus): void {
-    const [r] = this.commit([{ type: 'endRun', runId, status: validateStatus(status) }]);
-    if (!r!.ok) throw r!.error;
+  endRun(runId: string, status: WrittenRunStatus): void {
+    this.one({ type: 'endRun', runId, status: validateStatus(status) });
   }
 
+  /** Refreshes the heartbeat of the running runs this process writes (see liveness.ts). Never throws. */
+  heartbeat(): void {
+    // Never wait for another process's lock here: that would hold up this thread's commits.
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.stmt.heartbeat.run(Date.now(), this.writer);
+    } catch {
+      // Busy or full: the next beat tries again; a reader needs one beat per STALE_AFTER_MS.
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+  }
+
+  /**
+   * Applies a retention policy (see CompactPolicy) in one transaction, rebuilds the series chunks of the
+   * compacted runs, then VACUUMs so that the file shrinks.
+   */
+  compact(policy: CompactPolicy, size: () => number): CompactResult {
+    // Measured with the WAL folded in, so that before and after compare the same thing.
+    this.checkpoint();
+    const bytesBefore = size();
+    let removed = 0;
+    let kept = 0;
+    let runs = 0;
+    const tx = this.db.transaction(() => {
+      const keys = policy.runs
+        ? policy.runs.map((r) => this.findRun(r, `compact run ${JSON.stringify(r)}`))
+        : (this.db.prepare('SELECT key FROM runs ORDER BY key').pluck().all() as number[]);
+      const keepFirst = policy.keepFirst ?? 0;
+      const chosen = new Set(policy.keep ?? []);
+      for (const key of keys) {
+        runs++;
+        const its = this.prepared(
+          'SELECT DISTINCT iteration FROM snapshots WHERE run_key = ? ORDER BY iteration',
+        )
+          .pluck()
+          .all(key) as number[];
+        const drop = its.filter(
+          (it, i) =>
+            i >= keepFirst && (i - keepFirst) % policy.every !== 0 && i !== its.length - 1 && !chosen.has(it),
+        );
+        if (drop.length === 0) {
+          kept += this.prepared('SELECT count(*) FROM snapshots WHERE run_key = ?')
+            .pluck()
+            .get(key) as number;
+          continue;
+        }
+        const dropped = JSON.stringify(drop);
+        const ids = `SELECT id FROM snapshots WHERE run_key = ? AND iteration IN (SELECT value FROM json_each(?))`;
+        this.prepared(`DELETE FROM summaries WHERE snapshot_id IN (${ids})`).run(key, dropped);
+        this.prepared(`DELETE FROM payloads WHERE snapshot_id IN (${ids})`).run(key, dropped);
+        removed += this.prepared(
+          'DELETE FROM snapshots WHERE run_key = ? AND iteration IN (SELECT value FROM json_each(?))',
+        ).run(key, dropped).changes;
+        kept += this.prepared('SELECT count(*) FROM snapshots WHERE run_key = ?').pluck().get(key) as number;
+        rebuildSeriesChunks(this.db, key);
+        this.chunks.reset();
+        this.seriesKeys.clear();
+      }
+    });
+    withBusyRetry(() => tx.immediate(), this.file, 'compacting', this.busyTimeoutMs);
+    this.vacuum();
+    return { runs, snapshotsRemoved: removed, snapshotsKept: kept, bytesBefore, bytesAfter: size() };
+  }
+
+  /** VACUUM, then a checkpoint that truncates the WAL: the file shrinks to what it holds. */
+  vacuum(): void {
+    withBusyRetry(() => this.db.exec('VACUUM'), this.file, 'vacuuming', this.busyTimeoutMs);
+    this.checkpoint();
+  }
+
+  /**
+   * Copies every committed page into the main file and truncates the WAL, so that the .gradscope file alone is
+   * complete. Waits (up to the busy timeout) while another connection is mid-read or mid-write. Returns false
+   * when it could not finish in time, or throws EBUSY with `strict`; either way nothing is lost (the pages stay
+   * in the -wal file, and the next checkpoint moves them).
+   */
+  checkpoint(strict = true): boolean {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+      let busy = 1;
+      try {
+        busy = (this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0]?.busy ?? 0;
+      } catch (err) {
+        if (!isBusy(err)) throw fromSqlite(err, this.file, 'checkpointing');
+      }
+      if (busy === 0) return true;
+      if (Date.now() >= deadline) {
+        if (!strict) return false;
+        throw new StoreError(
+          'EBUSY',
+          `${this.file}: checkpointing failed: other connections kept the database busy for ${this.busyTimeoutMs} ms (nothing is lost: the data is in ${this.file}-wal)`,
+          { file: this.file },
+        );
+      }
+      sleepSync(delay);
+    }
+  }
+
+  /**
+   * Closes the connection after finishing the runs this writer created from snapshots alone and checkpointing
+   * the WAL into the main file.
+   */
   close(): void {
     try {
+      withBusyRetry(
+        () => this.stmt.finishImplicit.run(Date.now(), this.writer),
+        this.file,
+        'finishing runs',
+        this.busyTimeoutMs,
+      );
+      // Best effort: another process still writing keeps the WAL, and its own close checkpoints it.
+      this.checkpoint(false);
       this.db.close();
     } catch (err) {
+      try {
+        this.db.close();
+      } catch {
+        // already reported
+      }
       throw fromSqlite(err, this.file, 'closing the database');
     }
   }

@@ -4,13 +4,29 @@
 //
 // Two threads so that the CPU work of one snapshot overlaps the disk work of the previous one. Messages
 // keep their order through both, so acknowledgements come back in the order the writes were accepted.
+import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from './errors.js';
+import { HEARTBEAT_MS } from './liveness.js';
+import { payloadValues } from './payload.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { summarize } from './summary.js';
-import { decodeTensor } from './tensor.js';
-import type { RunInfo, RunStatus, Snapshot, SnapshotMeta, TensorSummary } from './types.js';
-import { type EncodedSnapshot, encodeSnapshot, SnapshotWriter, type WriteOp } from './writer-db.js';
+import { decodeTensor, product } from './tensor.js';
+import type {
+  RunInfo,
+  ScalarPoint,
+  Snapshot,
+  SnapshotMeta,
+  TensorSummary,
+  WrittenRunStatus,
+} from './types.js';
+import {
+  type CompactPolicy,
+  type EncodedSnapshot,
+  encodeSnapshot,
+  SnapshotWriter,
+  type WriteOp,
+} from './writer-db.js';
 
 /** Training thread → encoder. */
 export type InMessage =
@@ -22,10 +38,17 @@ export type InMessage =
       shape: number[];
       dims: string[];
       ipc: Uint8Array;
+      /** Where the float32 values are in `ipc` (see payload.ts), or -1: decode to find them. */
+      dataOffset: number;
       label: string;
     }
   | { type: 'startRun'; seq: number; run: RunInfo }
-  | { type: 'endRun'; seq: number; runId: string; status: RunStatus }
+  | { type: 'endRun'; seq: number; runId: string; status: WrittenRunStatus }
+  | { type: 'scalars'; seq: number; runId: string; points: ScalarPoint[] }
+  | { type: 'renameRun'; seq: number; run: string; name: string }
+  | { type: 'deleteRun'; seq: number; run: string }
+  | { type: 'vacuum'; seq: number }
+  | { type: 'compact'; seq: number; policy: CompactPolicy }
   | { type: 'flush'; seq: number }
   | { type: 'close'; seq: number };
 
@@ -41,14 +64,18 @@ export type OutMessage =
   | { type: 'fatal'; error: SerializedError }
   | {
       type: 'acks';
-      results: { seq: number; ok: boolean; id?: number; error?: SerializedError }[];
+      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
       /** Payload buffers handed back for reuse (saves the training thread fresh-memory page faults). */
       buffers: ArrayBuffer[];
     };
 
-/** Largest group committed in one transaction. */
-const MAX_GROUP_OPS = 64;
-const MAX_GROUP_BYTES = 64 * 2 ** 20;
+/**
+ * Largest group committed in one transaction, by count and by payload bytes. A commit costs about as much as
+ * writing 100 small snapshots (WAL frame headers, the commit record, page cache bookkeeping), so a writer that
+ * fell behind catches up by committing everything that is waiting, up to 32 MiB, in one go.
+ */
+const MAX_GROUP_OPS = 4096;
+const MAX_GROUP_BYTES = 32 * 2 ** 20;
 
 function summaryBuffers(summaries: TensorSummary[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -58,35 +85,42 @@ function summaryBuffers(summaries: TensorSummary[]): ArrayBuffer[] {
   return [...out];
 }
 
+function encodeOne(msg: InMessage, out: MidMessage[], transfer: ArrayBuffer[]): void {
+  if (msg.type !== 'write' && msg.type !== 'writeIpc') {
+    out.push(msg);
+    return;
+  }
+  try {
+    let encoded: EncodedSnapshot;
+    if (msg.type === 'write') {
+      encoded = encodeSnapshot(msg.snapshot, msg.label);
+    } else {
+      // Already encoded by the training thread (its copy of the data): summarize the values in place.
+      const data =
+        payloadValues(msg.ipc, msg.dataOffset, product(msg.shape)) ?? decodeTensor(msg.ipc, msg.label).data;
+      encoded = {
+        meta: msg.meta,
+        shape: msg.shape,
+        dims: msg.dims,
+        ipc: msg.ipc,
+        summaries: summarize(data, msg.shape, msg.dims, msg.meta.channelParts),
+        label: msg.label,
+      };
+    }
+    out.push({ type: 'encoded', seq: msg.seq, encoded });
+    transfer.push(encoded.ipc.buffer as ArrayBuffer);
+    for (const b of summaryBuffers(encoded.summaries)) transfer.push(b);
+  } catch (err) {
+    out.push({ type: 'failed', seq: msg.seq, error: serializeError(err) });
+  }
+}
+
+/** Messages arrive in batches (arrays) from the training thread and leave in batches to the db thread. */
 function runEncoder(port: MessagePort): void {
-  parentPort!.on('message', (msg: InMessage) => {
-    if (msg.type !== 'write' && msg.type !== 'writeIpc') {
-      port.postMessage(msg);
-      return;
-    }
-    let out: MidMessage;
-    let transfer: ArrayBuffer[] = [];
-    try {
-      let encoded: EncodedSnapshot;
-      if (msg.type === 'write') {
-        encoded = encodeSnapshot(msg.snapshot, msg.label);
-      } else {
-        // Already encoded by the training thread (its copy of the data): summarize the values in place.
-        const { data } = decodeTensor(msg.ipc, msg.label);
-        encoded = {
-          meta: msg.meta,
-          shape: msg.shape,
-          dims: msg.dims,
-          ipc: msg.ipc,
-          summaries: summarize(data, msg.shape, msg.dims, msg.meta.channelParts),
-          label: msg.label,
-        };
-      }
-      out = { type: 'encoded', seq: msg.seq, encoded };
-      transfer = [encoded.ipc.buffer as ArrayBuffer, ...summaryBuffers(encoded.summaries)];
-    } catch (err) {
-      out = { type: 'failed', seq: msg.seq, error: serializeError(err) };
-    }
+  parentPort!.on('message', (msgs: InMessage[]) => {
+    const out: MidMessage[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const msg of msgs) encodeOne(msg, out, transfer);
     port.postMessage(out, transfer);
   });
 }
@@ -103,19 +137,26 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
     return;
   }
   let closed = false;
+  const beat = setInterval(() => writer.heartbeat(), HEARTBEAT_MS);
+  beat.unref();
 
-  const handle = (first: MidMessage) => {
-    const batch: MidMessage[] = [first];
-    let bytes = first.type === 'encoded' ? first.encoded.ipc.byteLength : 0;
+  const handle = (first: MidMessage[]) => {
+    const batch: MidMessage[] = [];
+    let bytes = 0;
+    const add = (msgs: MidMessage[]) => {
+      for (const m of msgs) {
+        batch.push(m);
+        if (m.type === 'encoded') bytes += m.encoded.ipc.byteLength;
+      }
+    };
+    add(first);
     // Group what is already waiting (a writer that fell behind commits several snapshots at once).
     while (batch.length < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES) {
-      const last = batch[batch.length - 1]!;
-      if (last.type === 'flush' || last.type === 'close') break;
+      const last = batch[batch.length - 1];
+      if (last && ['flush', 'close', 'vacuum', 'compact'].includes(last.type)) break;
       const next = receiveMessageOnPort(port);
       if (!next) break;
-      const m = next.message as MidMessage;
-      batch.push(m);
-      if (m.type === 'encoded') bytes += m.encoded.ipc.byteLength;
+      add(next.message as MidMessage[]);
     }
     const results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
     const buffers: ArrayBuffer[] = [];
@@ -164,6 +205,31 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
           ops.push({ type: 'endRun', runId: m.runId, status: m.status });
           seqs.push(m.seq);
           break;
+        case 'scalars':
+          ops.push({ type: 'scalars', runId: m.runId, points: m.points });
+          seqs.push(m.seq);
+          break;
+        case 'renameRun':
+          ops.push({ type: 'renameRun', run: m.run, name: m.name });
+          seqs.push(m.seq);
+          break;
+        case 'deleteRun':
+          ops.push({ type: 'deleteRun', run: m.run });
+          seqs.push(m.seq);
+          break;
+        case 'vacuum':
+        case 'compact':
+          commit();
+          try {
+            const value =
+              m.type === 'vacuum'
+                ? writer.vacuum()
+                : writer.compact(m.policy, () => statSync(writer.file).size);
+            results.push({ seq: m.seq, ok: true, ...(value === undefined ? {} : { value }) });
+          } catch (err) {
+            results.push({ seq: m.seq, ok: false, error: serializeError(err) });
+          }
+          break;
         case 'failed':
           commit();
           results.push({ seq: m.seq, ok: false, error: m.error });
@@ -175,6 +241,7 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
         case 'close':
           commit();
           closed = true;
+          clearInterval(beat);
           try {
             writer.close();
             results.push({ seq: m.seq, ok: true });

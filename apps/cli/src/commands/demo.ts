@@ -1,11 +1,13 @@
-// gradscope demo: trains the See RNN gallery (EX1–EX9) on the wasm backend, recording gradients into
-// one store, with live progress; then serves the viewer on the gallery.
+// gradscope demo: trains the See RNN gallery (EX1–EX9, on its random data) and the memory set (LSTM vs GRU
+// vs SimpleRNN on the adding problem) on the wasm backend, recording gradients into one store, with live
+// progress; measures each finished run for its gallery text, prints what it trained, then serves the viewer.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { openStore } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { SIZES } from '../demo/examples.js';
+import { fmt, type RunFindings } from '../demo/annotate.js';
+import { type DemoRun, SIZES } from '../demo/examples.js';
 import { Demo, type RunState } from '../demo/run.js';
 import { UserError } from '../errors.js';
 import { openUrl, parsePort, startServer } from './serve.js';
@@ -19,7 +21,14 @@ interface DemoOptions {
   workers?: string;
   backend: string;
   force?: boolean;
+  set: string;
 }
+
+const SETS: Record<string, (run: DemoRun) => boolean> = {
+  all: () => true,
+  'see-rnn': (run) => run.task === 'random',
+  memory: (run) => run.task === 'adding',
+};
 
 const DEFAULT_DB = 'gradscope-demo.gradscope';
 
@@ -27,8 +36,34 @@ function removeStore(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
 }
 
-function describe(size: (typeof SIZES)[keyof typeof SIZES]): string {
-  return `${size.name} size: ${size.samples} samples × ${size.timesteps} timesteps, units ${size.small} (EX1–3, 6, 8), ${size.wide} (EX4, 5, 7), ${size.weights} (EX9), ${size.iterations} iterations, fresh data every ${size.freshEvery}`;
+function describe(size: (typeof SIZES)[keyof typeof SIZES], set: string): string {
+  const m = size.memory;
+  const seed = `See RNN examples: ${size.samples} samples × ${size.timesteps} timesteps, units ${size.small} (EX1–3, 6, 8), ${size.wide} (EX4, 5, 7), ${size.weights} (EX9), ${size.iterations} iterations, fresh random data every ${size.freshEvery}`;
+  const memory = `memory set: adding problem, ${m.timesteps} timesteps, LSTM/GRU/SimpleRNN ${m.units} units, ${m.iterations} steps of ${m.batch}`;
+  const parts = set === 'memory' ? [memory] : set === 'see-rnn' ? [seed] : [seed, memory];
+  return `${size.name} size: ${parts.join('; ')}`;
+}
+
+/** One line per run: what it trained on and where its probe loss went. */
+export function findingsTable(findings: RunFindings[]): string {
+  const width = Math.max(...findings.map((f) => f.run.length), 3);
+  return findings
+    .map((f) => {
+      const first = f.probeLoss[0];
+      const last = f.probeLoss.at(-1);
+      const loss =
+        first && last
+          ? `probe loss ${fmt(first.value)} @${first.iteration} → ${fmt(last.value)} @${last.iteration}`
+          : 'no snapshot';
+      let extra = '';
+      if (f.task === 'adding' && last && f.meanPredictorMse !== undefined) {
+        extra = ` = ${fmt((100 * last.value) / f.meanPredictorMse)}% of the mean predictor's ${fmt(f.meanPredictorMse)}`;
+        if (f.inputGrad)
+          extra += `; input-grad first half ${fmt(100 * f.inputGrad.firstHalfPeak)}% of its peak @${f.inputGrad.iteration}`;
+      } else if (f.task === 'random') extra = ' (random data: nothing to learn)';
+      return `  ${f.run.padEnd(width)}  ${loss}${extra}`;
+    })
+    .join('\n');
 }
 
 /** Progress on a terminal: one bar per run plus the total, with ETA; elsewhere a line per 10%. */
@@ -93,10 +128,13 @@ export function registerDemo(program: Command): void {
     .option('--no-serve', 'train and record only, then exit')
     .option('--workers <n>', 'training threads (default: one per core)')
     .option('--backend <name>', 'tfjs backend: wasm (fast here) or cpu', 'wasm')
+    .option('--set <set>', 'which runs: all | see-rnn (EX1–EX9) | memory (the adding problem)', 'all')
     .action(async (opts: DemoOptions) => {
       const sizeName = opts.full ? 'full' : (opts.size ?? 'default');
       if (!(sizeName in SIZES))
         throw new UserError(`--size must be one of ${Object.keys(SIZES).join(', ')}, got '${sizeName}'`);
+      if (!(opts.set in SETS))
+        throw new UserError(`--set must be one of ${Object.keys(SETS).join(', ')}, got '${opts.set}'`);
       if (!['wasm', 'cpu'].includes(opts.backend))
         throw new UserError(`--backend must be wasm or cpu, got '${opts.backend}'`);
       const workers = opts.workers === undefined ? undefined : Number(opts.workers);
@@ -120,10 +158,13 @@ export function registerDemo(program: Command): void {
         size,
         db,
         backend: opts.backend,
+        only: SETS[opts.set]!,
         ...(workers ? { workers } : {}),
         onProgress: (states) => display?.update(states),
       });
-      process.stderr.write(`gradscope demo: ${demo.runs.length} runs into ${db}\n  ${describe(size)}\n`);
+      process.stderr.write(
+        `gradscope demo: ${demo.runs.length} runs into ${db}\n  ${describe(size, opts.set)}\n`,
+      );
       // Serve from the start: the viewer follows the runs live while they train.
       const server = opts.serve
         ? await startServer(db, { host: '127.0.0.1', port: String(port), ingest: false })
@@ -131,7 +172,7 @@ export function registerDemo(program: Command): void {
       if (server)
         process.stderr.write(`  viewer: ${openUrl(server, undefined, '#/gallery')} (live while training)\n`);
 
-      display = progressDisplay(demo.runs.length * size.iterations);
+      display = progressDisplay(demo.states.reduce((a, s) => a + s.total, 0));
       // One signal handler for the whole command (no moment without one, so no Ctrl-C ever hits the
       // default action): while training it stops the runs, while serving it ends the command.
       let interrupted = false;
@@ -164,6 +205,7 @@ export function registerDemo(program: Command): void {
         process.stderr.write(
           `gradscope demo: ${interrupted ? 'stopped' : 'trained'} ${demo.runs.length} runs in ${seconds} s, ${snapshots} snapshots in ${db}\n`,
         );
+        if (demo.findings.length) process.stderr.write(`${findingsTable(demo.findings)}\n`);
         if (!server) return;
         process.stdout.write(
           `gradscope: serving the gallery at ${openUrl(server, undefined, '#/gallery')}\n  Ctrl-C to stop\n`,

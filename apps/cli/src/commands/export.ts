@@ -1,25 +1,16 @@
-// gradscope export <db> --run R --out PATH: Arrow or Parquet files of a run's tensors.
-import { type ExportFormat, type ExportLayout, exportRun, type Kind, openReader } from '@gradscope/store';
+// gradscope export <db> --run R --out PATH: Arrow, Parquet (or, for scalars, CSV) files of a run.
+import {
+  type ExportFormat,
+  type ExportLayout,
+  type ExportRequest,
+  planExport,
+  writeExport,
+} from '@gradscope/export';
+import { KINDS, type Kind } from '@gradscope/format';
+import { openReader } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { UserError } from '../errors.js';
-
-export function parseIterations(text: string): number[] {
-  const parts = text.split(',').map((p) => p.trim());
-  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
-    throw new UserError(
-      `--iterations must be a comma-separated list of integers >= 0 (e.g. 20,200,400), got "${text}"`,
-    );
-  }
-  return parts.map(Number);
-}
-
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
+import { parseIterations, size } from '../args.js';
 
 interface ExportFlags {
   run: string;
@@ -30,34 +21,43 @@ interface ExportFlags {
   out: string;
   format?: ExportFormat;
   layout?: ExportLayout;
+  scalars?: boolean;
+}
+
+function progressBar() {
+  if (!process.stderr.isTTY) return undefined;
+  return new cliProgress.SingleBar(
+    {
+      format: 'exporting {bar} {value}/{total} snapshots | {file}',
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
 }
 
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('export the tensors of a run as Arrow IPC (tensor or long layout) or Parquet (long layout)')
+    .description(
+      'export the tensors of a run as Arrow IPC (tensor or long layout) or Parquet (long layout), or its scalars (--scalars) as Arrow, Parquet or CSV',
+    )
     .argument('<db>', 'database file (e.g. runs.gradscope)')
     .requiredOption('--run <name|id>', 'run to export (id, or name of the latest run with that name)')
+    .option('--scalars', 'export the loss and metrics per step (columns run, name, iteration, value, time)')
     .option('--layer <layer>', 'only this layer')
-    .addOption(
-      new Option('--kind <kind>', 'only this kind').choices([
-        'output-grad',
-        'output',
-        'weight-grad',
-        'weight',
-      ]),
-    )
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(KINDS))
     .option('--part <part>', "only this part (e.g. 'kernel/i'; 'whole' for whole-layer outputs)")
     .option('--iterations <list>', 'only these iterations, comma-separated (e.g. 20,200,400)')
     .requiredOption(
       '--out <path>',
-      'a file (.arrow, .arrows, .feather, .ipc, .parquet) or a directory (one file per layer/kind/part)',
+      'a file (.arrow, .arrows, .feather, .ipc, .parquet, .csv) or a directory (one file per layer/kind/part)',
     )
     .addOption(
-      new Option('--format <format>', 'file format (default: from --out, else arrow)').choices([
-        'arrow',
-        'parquet',
-      ]),
+      new Option(
+        '--format <format>',
+        'file format (default: from --out, else arrow; csv: scalars only)',
+      ).choices(['arrow', 'parquet', 'csv']),
     )
     .addOption(
       new Option(
@@ -67,30 +67,25 @@ export function registerExport(program: Command): void {
     )
     .action(async (db: string, flags: ExportFlags) => {
       const iterations = flags.iterations === undefined ? undefined : parseIterations(flags.iterations);
+      const request: ExportRequest = {
+        run: flags.run,
+        out: flags.out,
+        ...(flags.scalars ? { data: 'scalars' as const } : {}),
+        ...(flags.layer !== undefined ? { layer: flags.layer } : {}),
+        ...(flags.kind !== undefined ? { kind: flags.kind } : {}),
+        ...(flags.part !== undefined ? { part: flags.part === 'whole' ? null : flags.part } : {}),
+        ...(iterations !== undefined ? { iterations } : {}),
+        ...(flags.format !== undefined ? { format: flags.format } : {}),
+        ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
+      };
       const reader = openReader(db);
-      const bar = process.stderr.isTTY
-        ? new cliProgress.SingleBar(
-            {
-              format: 'exporting {bar} {value}/{total} snapshots | {file}',
-              stream: process.stderr,
-              hideCursor: true,
-            },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
+      const bar = progressBar();
       let started = false;
       try {
-        const result = await exportRun(reader, {
-          run: flags.run,
-          out: flags.out,
-          ...(flags.layer !== undefined ? { layer: flags.layer } : {}),
-          ...(flags.kind !== undefined ? { kind: flags.kind } : {}),
-          ...(flags.part !== undefined ? { part: flags.part === 'whole' ? null : flags.part } : {}),
-          ...(iterations !== undefined ? { iterations } : {}),
-          ...(flags.format !== undefined ? { format: flags.format } : {}),
-          ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
+        const plan = planExport(reader, request);
+        const result = await writeExport(plan, {
           onProgress: ({ done, total, file }) => {
-            if (!bar) return;
+            if (!bar || plan.data === 'scalars') return;
             if (!started) {
               bar.start(total, 0, { file });
               started = true;
@@ -101,7 +96,9 @@ export function registerExport(program: Command): void {
         bar?.stop();
         started = false;
         for (const f of result.files) {
-          process.stdout.write(`${f.path}  ${f.snapshots} snapshots, ${f.rows} rows, ${size(f.bytes)}\n`);
+          const what =
+            plan.data === 'scalars' ? `${f.rows} points` : `${f.snapshots} snapshots, ${f.rows} rows`;
+          process.stdout.write(`${f.path}  ${what}, ${size(f.bytes)}\n`);
         }
       } finally {
         if (started) bar?.stop();

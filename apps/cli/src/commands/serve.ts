@@ -1,6 +1,5 @@
 // gradscope serve <db>: the HTTP API and the viewer over one store file.
-import { buildServer, type RunningServer, ServerConfigError } from '@gradscope/server';
-import { viewerDir } from '@gradscope/viewer';
+import type { RunningServer } from '@gradscope/server';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 
@@ -9,6 +8,26 @@ export interface ServeOptions {
   port: string;
   token?: string;
   ingest: boolean;
+  /** Origins allowed to call the API from a browser (CORS), exact: scheme, host and port. */
+  cors?: string[];
+  /** Host names (beside the bound address and localhost) the server answers to (DNS-rebinding check). */
+  allowedHost?: string[];
+}
+
+/** Commander's collector of a repeatable option. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The server names its options as the API does ("cors" option); the user typed the flag. */
+const FLAG_OF: [RegExp, string][] = [
+  [/^"cors" option/, '--cors'],
+  [/^"allowedHosts" option/, '--allowed-host'],
+];
+
+function asFlags(message: string): string {
+  for (const [pattern, flag] of FLAG_OF) if (pattern.test(message)) return message.replace(pattern, flag);
+  return message;
 }
 
 export function parsePort(value: string, flag = '--port'): number {
@@ -20,6 +39,12 @@ export function parsePort(value: string, flag = '--port'): number {
 
 /** Starts the server; errors in the options become one-line user errors. */
 export async function startServer(db: string, opts: ServeOptions): Promise<RunningServer> {
+  // Loaded here, not at the top: Fastify and its plugins take a second to load, which every other command
+  // (list, export, …) would pay too.
+  const [{ buildServer, ServerConfigError }, { viewerDir }] = await Promise.all([
+    import('@gradscope/server'),
+    import('@gradscope/viewer'),
+  ]);
   try {
     return await buildServer({
       db,
@@ -28,9 +53,11 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
       ingest: opts.ingest,
       viewerDir,
       ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.cors?.length ? { cors: opts.cors } : {}),
+      ...(opts.allowedHost?.length ? { allowedHosts: opts.allowedHost } : {}),
     });
   } catch (err) {
-    if (err instanceof ServerConfigError) throw new UserError(err.message);
+    if (err instanceof ServerConfigError) throw new UserError(asFlags(err.message));
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE')
       throw new UserError(`port ${opts.port} on ${opts.host} is already in use: pick another with --port`);
@@ -62,6 +89,16 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port to listen on (0 = any free port)', '6006')
     .option('--token <token>', 'require this bearer token on every request (default: $GRADSCOPE_TOKEN)')
     .option('--no-ingest', 'refuse snapshots sent over HTTP (POST /api/ingest)')
+    .option(
+      '--cors <origin>',
+      'let pages of this exact origin (e.g. http://localhost:5173) call the API from a browser; repeatable',
+      collect,
+    )
+    .option(
+      '--allowed-host <name>',
+      'also answer requests whose Host header is this name (beside the bound address and localhost); repeatable',
+      collect,
+    )
     .action(async (db: string, opts: ServeOptions) => {
       const token = opts.token ?? process.env.GRADSCOPE_TOKEN;
       const server = await startServer(db, { ...opts, ...(token ? { token } : {}) });

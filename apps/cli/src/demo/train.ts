@@ -1,8 +1,10 @@
-// Trains one demo run as in See RNN: RNN(units, return_sequences) → RNN(units), Adam(4e-3), MSE on
-// standard-normal inputs and uniform(−1, 1) targets, fresh data every `freshEvery` iterations.
-import { gradientCallback, type Sink } from '@gradscope/capture';
+// Trains one demo run. See RNN examples: RNN(units, return_sequences) → RNN(units), Adam(4e-3), MSE on
+// standard-normal inputs and uniform(−1, 1) targets, fresh data every `freshEvery` iterations. Memory set:
+// RNN(units) → Dense(1) on the adding problem, a fresh seeded batch every step, the same for every cell.
+import { type GradientCallback, gradientCallback, KINDS, type Sink } from '@gradscope/capture';
 import * as tf from '@tensorflow/tfjs';
-import type { DemoRun, DemoSize } from './examples.js';
+import { addingProblem, meanPredictorMse } from './adding.js';
+import { captureAt, type DemoRun, type DemoSize } from './examples.js';
 
 export interface TrainProgress {
   run: string;
@@ -66,34 +68,60 @@ function batch(run: DemoRun, size: DemoSize, seed: number) {
   };
 }
 
-export async function trainRun({
-  run,
-  size,
-  sink,
-  seed,
-  onProgress,
-  shouldStop,
-}: TrainOptions): Promise<void> {
-  const model = buildModel(run, size, seed);
-  const probe = batch(run, size, seed + 1000);
-  const callback = gradientCallback({
-    every: size.every,
-    at: [20, 200, 400].filter((i) => i <= size.iterations),
-    probe,
-    capture: run.capture,
-    sink,
-    runName: run.name,
-    runMeta: {
-      demo: size.name,
-      description: run.gallery.map((g) => g.title).join(' · '),
-      gallery: run.gallery.map((g) => ({
-        ...g,
-        view: { ...g.view, layer: model.layers[Number(g.view.layer)]!.name },
-      })),
-      task: `RNN(${run.units}) → RNN(${run.units}), ${size.samples}×${size.timesteps}×${2 * run.units} inputs, Adam(4e-3), MSE`,
-    },
-  });
-  const progress = new tf.CustomCallback({
+/** Seed of the memory set's data, probe and initial weights: the same for the three cells. */
+export const MEMORY_SEED = 2026;
+
+/** The memory set's model: one recurrent layer (last step only) → Dense(1). */
+export function buildMemoryModel(run: DemoRun, size: DemoSize): tf.LayersModel {
+  const m = size.memory;
+  const model = tf.sequential({ name: run.name.replace(/[^a-zA-Z0-9_]/g, '_') });
+  model.add(
+    tf.layers[run.cell]({
+      units: m.units,
+      inputShape: [m.timesteps, 2],
+      activation: 'tanh',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: MEMORY_SEED }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: MEMORY_SEED + 1 }),
+      // Keras's gate activation (tfjs defaults to its hardSigmoid, which differs from Keras's).
+      ...(run.cell === 'simpleRNN' ? {} : { recurrentActivation: 'sigmoid' }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: 1,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: MEMORY_SEED + 2 }),
+    }),
+  );
+  if (run.cell === 'lstm') {
+    // Bias layout [input, forget, cell, output] gates: open the forget gate so the cell state keeps the
+    // first marked value for T/2 steps from the start (sigmoid(3) ≈ 0.95 per step vs 0.5 at bias 0).
+    const rnn = model.layers[0]!;
+    const [kernel, recurrentKernel] = rnn.getWeights();
+    const bias = new Float32Array(4 * m.units).fill(m.forgetBias, m.units, 2 * m.units);
+    const b = tf.tensor1d(bias);
+    rnn.setWeights([kernel!, recurrentKernel!, b]);
+    b.dispose();
+  }
+  model.compile({ optimizer: tf.train.adam(m.learningRate), loss: 'meanSquaredError' });
+  return model;
+}
+
+function addingBatch(samples: number, timesteps: number, seed: number) {
+  const d = addingProblem(samples, timesteps, seed);
+  return { x: tf.tensor3d(d.x, [samples, timesteps, 2]), y: tf.tensor2d(d.y, [samples, 1]), targets: d.y };
+}
+
+/** Kinds this capture build knows (input-grad arrived with it), in the run's order. */
+const known = (kinds: DemoRun['capture']) => kinds.filter((k) => (KINDS as readonly string[]).includes(k));
+
+function progressCallback(
+  run: DemoRun,
+  callback: GradientCallback,
+  model: tf.LayersModel,
+  onProgress: TrainOptions['onProgress'],
+  shouldStop: TrainOptions['shouldStop'],
+) {
+  return new tf.CustomCallback({
     onBatchEnd: async () => {
       onProgress({
         run: run.name,
@@ -104,6 +132,84 @@ export async function trainRun({
       if (shouldStop()) model.stopTraining = true;
     },
   });
+}
+
+/** Gallery entries as stored: each view's layer index replaced by the layer's name. */
+function storedGallery(run: DemoRun, model: tf.LayersModel) {
+  return run.gallery.map((g) => ({
+    ...g,
+    explain: g.lookFor,
+    view: { ...g.view, layer: model.layers[Number(g.view.layer)]!.name },
+  }));
+}
+
+async function trainMemory({ run, size, sink, onProgress, shouldStop }: TrainOptions): Promise<void> {
+  const m = size.memory;
+  const model = buildMemoryModel(run, size);
+  const probe = addingBatch(m.probe, m.timesteps, MEMORY_SEED + 1_000_003);
+  const callback = gradientCallback({
+    every: m.every,
+    at: captureAt(m.iterations),
+    probe: { x: probe.x, y: probe.y },
+    capture: known(run.capture),
+    sink,
+    runName: run.name,
+    runMeta: {
+      demo: size.name,
+      set: 'memory',
+      description: `${run.gallery.at(-1)!.title}: same data, probe and schedule as the other memory runs`,
+      gallery: storedGallery(run, model),
+      task: {
+        name: 'adding',
+        timesteps: m.timesteps,
+        meanPredictorMse: meanPredictorMse(probe.targets),
+        text: `adding problem: ${m.timesteps} timesteps × (value, marker), target = sum of the 2 marked values; ${run.cell}(${m.units}) → Dense(1), Adam(${m.learningRate}), batch ${m.batch}, ${m.iterations} steps, MSE${run.cell === 'lstm' ? `, forget-gate bias ${m.forgetBias}` : ''}`,
+      },
+    },
+  });
+  const progress = progressCallback(run, callback, model, onProgress, shouldStop);
+  // A fresh batch every step, generated a chunk of steps at a time (seeded: the same for every cell).
+  const chunk = 100;
+  for (let done = 0; done < m.iterations && !shouldStop(); done += chunk) {
+    const steps = Math.min(chunk, m.iterations - done);
+    const { x, y } = addingBatch(steps * m.batch, m.timesteps, MEMORY_SEED + done);
+    await model.fit(x, y, {
+      epochs: 1,
+      batchSize: m.batch,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [callback, progress],
+    });
+    tf.dispose([x, y]);
+  }
+  tf.dispose([probe.x, probe.y]);
+  model.dispose();
+}
+
+export async function trainRun(options: TrainOptions): Promise<void> {
+  if (options.run.task === 'adding') return trainMemory(options);
+  const { run, size, sink, seed, onProgress, shouldStop } = options;
+  const model = buildModel(run, size, seed);
+  const probe = batch(run, size, seed + 1000);
+  const callback = gradientCallback({
+    every: size.every,
+    at: captureAt(size.iterations),
+    probe,
+    capture: known(run.capture),
+    sink,
+    runName: run.name,
+    runMeta: {
+      demo: size.name,
+      set: 'see-rnn',
+      description: run.gallery.map((g) => g.title).join(' · '),
+      gallery: storedGallery(run, model),
+      task: {
+        name: 'random',
+        text: `RNN(${run.units}) → RNN(${run.units}), ${size.samples}×${size.timesteps}×${2 * run.units} standard-normal inputs, uniform(−1, 1) targets, fresh every ${size.freshEvery} iterations (nothing to learn), Adam(4e-3), MSE`,
+      },
+    },
+  });
+  const progress = progressCallback(run, callback, model, onProgress, shouldStop);
   for (let done = 0; done < size.iterations && !shouldStop(); done += size.freshEvery) {
     const { x, y } = batch(run, size, seed + done);
     // One batch of all samples: each epoch is one optimizer step on the same data (trainOnBatch style).

@@ -47,6 +47,8 @@ try {
         onProgress: (p) => post({ type: 'progress', ...p }),
         shouldStop: () => stopping,
       });
+      // Committed before the main thread measures the run for its gallery text.
+      await store.flush();
       post({ type: 'run-done', run: m.run.name });
     }
   } finally {

@@ -7,6 +7,7 @@ import { matrixValues } from '../matrix';
 import { formatNumber, type ViewState } from '../state';
 import { figureTitle } from './common';
 import { iterationColor } from './flowView';
+import { renderHistograms } from './histograms';
 
 /**
  * Percentile columns of the /histograms response: `values` is iterations × P (iteration-major); the result has
@@ -42,12 +43,32 @@ export function renderDistribution(
   seriesName: string,
   charts: uPlot[],
 ): number {
+  const I = response.iterations.length;
+  if (state.hist !== 'bands') {
+    root.append(
+      figureTitle(
+        `Histograms over iterations (${state.hist}) — ${seriesName} — ${I} iteration${I === 1 ? '' : 's'}`,
+      ),
+    );
+    if (I === 0) {
+      root.append(h('p', { class: 'empty' }, 'No iterations recorded for this series yet.'));
+      return 0;
+    }
+    const { panels } = renderHistograms(root, response, chosen, state.hist, width);
+    root.append(
+      h(
+        'p',
+        { class: 'axis-note', 'data-png-text': '' },
+        `${state.hist === 'offset' ? 'one histogram per iteration, training going down' : 'every iteration on one axis, older ones lighter'} · coloured: compared iterations ${chosen.join(', ')} · counts per bucket (buckets double in |value|)`,
+      ),
+    );
+    return panels;
+  }
   root.append(
     figureTitle(
       `Distribution over iterations — ${seriesName} — percentiles ${response.percentiles.p.join(', ')}`,
     ),
   );
-  const I = response.iterations.length;
   if (I === 0) {
     root.append(h('p', { class: 'empty' }, 'No iterations recorded for this series yet.'));
     return 0;

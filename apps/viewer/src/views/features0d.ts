@@ -1,11 +1,14 @@
 // See RNN's show_features_0D, for a layer without a time axis (returnSequences false: sample × channel):
 // every channel's value per sample as a scatter, channels colour-graded, a zero line, iterations side by side.
 import uPlot from 'uplot';
+import { fitYAxis, xAxisSize } from '../axes';
 import { colorAt } from '../colormap';
 import { h } from '../dom';
+import { readoutNumber } from '../readout';
 import { formatNumber } from '../state';
 import { maxAbs } from '../tensor';
 import { type Compared, comparedCubes, type FigureContext, figureTitle } from './common';
+import { hoverReadout, READOUT_CURSOR } from './hover';
 
 const GAP = 16;
 
@@ -70,22 +73,36 @@ export function render0D(root: HTMLElement, items: Compared[], fc: FigureContext
         width,
         height: Math.round(Math.min(360, Math.max(200, width * 0.45))),
         legend: { show: false },
-        cursor: { show: false },
-        plugins: [zeroLine],
+        cursor: READOUT_CURSOR,
+        plugins: [
+          zeroLine,
+          hoverReadout((idx, si) => [
+            `${state.diff && i > 0 ? 'Δ value' : 'value'} ${readoutNumber((data[si] as Float32Array)[idx]!)}`,
+            `sample ${idx}`,
+            `channel ${si - 1}`,
+            items[i]!.label,
+          ]),
+        ],
         scales: { x: { time: false, range: [-0.5, samples - 0.5] }, y: { range: [-m, m] } },
         axes: [
           {
             show: state.ticks,
             label: 'sample',
-            labelSize: 14,
-            size: 20,
+            labelSize: 16,
+            labelFont: '11px system-ui',
+            // Tick, gap and one line of labels: the title below never covers them.
+            size: xAxisSize(10, 4, 3),
+            gap: 3,
+            ticks: { size: 4 },
             font: '10px system-ui',
             splits: () => Array.from({ length: samples }, (_, s) => s),
             values: (_u, splits) => splits.map((s) => (samples <= 32 || s % 5 === 0 ? String(s) : '')),
           },
           {
             show: state.ticks,
-            size: 50,
+            size: fitYAxis('10px system-ui', 4, 3),
+            gap: 3,
+            ticks: { size: 4 },
             font: '10px system-ui',
             values: (_u, splits) => splits.map(formatNumber),
           },
@@ -110,14 +127,26 @@ export function render0D(root: HTMLElement, items: Compared[], fc: FigureContext
     row.append(block);
   });
   root.append(row);
-  const legend = h('div', { class: 'axis-note' }, `channels 0–${channels - 1}, colour-graded: `);
+  const legend = h(
+    'div',
+    { class: 'axis-note' },
+    h('span', { 'data-png-text': '' }, `channels 0–${channels - 1}, colour-graded: `),
+  );
   const bar = h('span', { class: 'gradient-bar' });
   for (let c = 0; c < Math.min(channels, 64); c++) {
-    const swatch = h('span', { class: 'gradient-step' });
+    const swatch = h('span', { class: 'gradient-step', 'data-png-box': '' });
     swatch.style.background = channelColor(c, Math.min(channels, 64));
     bar.append(swatch);
   }
-  legend.append('0 ', bar, ` ${channels - 1}`, ' · black line: zero · one y range for every iteration');
+  legend.append(
+    h('span', { 'data-png-text': '' }, '0 '),
+    bar,
+    h(
+      'span',
+      { 'data-png-text': '' },
+      ` ${channels - 1} · black line: zero · one y range for every iteration`,
+    ),
+  );
   root.append(legend);
   return cubes.length;
 }

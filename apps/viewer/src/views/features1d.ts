@@ -1,14 +1,19 @@
 // See RNN's show_features_1D: one small chart per channel of the gradient vs timestep, one sample or all samples
 // overlaid, 1–4 iterations side by side on shared y ranges.
+import { hcl } from 'd3-color';
 import { schemeTableau10 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
+import { fitYAxis, xAxisSize } from '../axes';
 import { h } from '../dom';
-import { autoRows, gridLayout, integerTicks, panelWidth, parseRange } from '../layout';
+import { fitGrid, integerTicks, parseRange } from '../layout';
+import { readoutNumber } from '../readout';
 import { formatNumber } from '../state';
 import type { Cube } from '../tensor';
 import { type Compared, cap, comparedCubes, type FigureContext, figureTitle, sampleList } from './common';
+import { hoverReadout, READOUT_CURSOR } from './hover';
 
 const GAP = 8;
+const AXIS_FONT = '10px system-ui';
 /** Charts per iteration when no channel range is given: enough to read, few enough to stay fast. */
 export const DEFAULT_CHANNELS = 16;
 
@@ -38,8 +43,13 @@ function channelMax(cube: Cube, c: number, count: number, samples: number[]): nu
   return m;
 }
 
-export function sampleColor(i: number): string {
-  return schemeTableau10[i % schemeTableau10.length]!;
+/**
+ * Colour of sample i of n: Tableau 10 up to 10 samples, else n hues evenly spaced around the HCL wheel at one
+ * lightness and chroma (See RNN overlays all 16 samples; 10 colours would repeat).
+ */
+export function sampleColor(i: number, n = 10): string {
+  if (n <= schemeTableau10.length) return schemeTableau10[i % schemeTableau10.length]!;
+  return hcl((360 * i) / n + 20, 62, 52).formatHex();
 }
 
 export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext, charts: uPlot[]): number {
@@ -84,18 +94,20 @@ export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext
   const k = cubes.length;
   const blockWidth = Math.floor((fc.width - GAP * 2 * (k - 1)) / k);
   const n = c1 - c0;
-  const grid = gridLayout(n, state.rows ?? autoRows(n, 1.5));
-  const chartWidth = panelWidth(blockWidth, grid.cols, GAP, 110);
+  const grid = fitGrid(n, state.rows, blockWidth, GAP, 110, 1.5);
+  const chartWidth = grid.panel;
   const chartHeight = Math.round(Math.min(200, Math.max(90, chartWidth * 0.62)));
   const xSplits = integerTicks(count, Math.max(2, Math.floor(chartWidth / 45)));
   const row = h('div', { class: 'compare-row' });
   let panels = 0;
   cubes.forEach((cube, i) => {
     const block = h('section', { class: 'compare-block' });
-    block.style.width = `${blockWidth}px`;
+    // Never narrower than its grid: blocks wrap to the next line rather than overlap.
+    block.style.width = `${Math.max(blockWidth, grid.width)}px`;
     block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, items[i]!.label));
     const gridEl = h('div', { class: 'multiples' });
     gridEl.style.gridTemplateColumns = `repeat(${grid.cols}, ${chartWidth}px)`;
+    const item = items[i]!;
     for (let c = c0; c < c1; c++) {
       const cell = h('figure', { class: state.borders ? 'cell chart bordered' : 'cell chart' });
       cell.append(h('figcaption', { class: 'channel-label', 'data-png-text': '' }, `${colName} ${c}`));
@@ -105,22 +117,35 @@ export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext
         width: chartWidth,
         height: chartHeight,
         legend: { show: false },
-        cursor: { show: false },
+        cursor: READOUT_CURSOR,
+        plugins: [
+          hoverReadout((idx, si) => {
+            const v = (data[si] as Float32Array)[idx]!;
+            return [
+              `${state.diff && i > 0 ? 'Δ value' : 'value'} ${readoutNumber(v)}`,
+              `sample ${samples[si - 1]}`,
+              `${colName} ${c}`,
+              `${rowName} ${idx}`,
+              item.label,
+            ];
+          }),
+        ],
         scales: { x: { time: false, range: [0, Math.max(1, count - 1)] }, y: { range: [-m, m] } },
         axes: [
           {
             show: state.ticks,
-            size: 22,
+            size: xAxisSize(10, 3, 2),
             gap: 2,
-            font: '10px system-ui',
+            font: AXIS_FONT,
             ticks: { size: 3 },
             splits: () => xSplits,
           },
           {
             show: state.ticks,
-            size: 46,
+            // As wide as its widest label: "-0.00201" keeps its sign.
+            size: fitYAxis(AXIS_FONT, 3, 2),
             gap: 2,
-            font: '10px system-ui',
+            font: AXIS_FONT,
             ticks: { size: 3 },
             // See RNN's equal axes are symmetric about zero: label the ends and the zero.
             splits: () => [-m / 1.05, 0, m / 1.05],
@@ -131,7 +156,7 @@ export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext
           {},
           ...samples.map((s) => ({
             label: `sample ${s}`,
-            stroke: samples.length === 1 ? '#1f5fa8' : sampleColor(s),
+            stroke: samples.length === 1 ? '#1f5fa8' : sampleColor(s, first.samples),
             width: 1,
             points: { show: false },
           })),
@@ -150,14 +175,20 @@ export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext
   root.append(row);
   const legend = h('p', { class: 'axis-note' });
   legend.append(
-    `x: ${rowName} (0–${count - 1}), y: value${state.equal ? ', every chart on one symmetric range' : ', one range per channel'}`,
+    h(
+      'span',
+      { 'data-png-text': '' },
+      `x: ${rowName} (0–${count - 1}), y: value${state.equal ? ', every chart on one symmetric range' : ', one range per channel'}`,
+    ),
   );
   if (samples.length > 1 && samples.length <= 20) {
-    legend.append(' · ');
+    legend.append(h('span', { 'data-png-text': '' }, ' · '));
     for (const s of samples) {
-      const swatch = h('span', { class: 'swatch' });
-      swatch.style.background = sampleColor(s);
-      legend.append(h('span', { class: 'legend-item' }, swatch, `sample ${s}`));
+      const swatch = h('span', { class: 'swatch', 'data-png-box': '' });
+      swatch.style.background = sampleColor(s, first.samples);
+      legend.append(
+        h('span', { class: 'legend-item' }, swatch, h('span', { 'data-png-text': '' }, `sample ${s}`)),
+      );
     }
   }
   root.append(legend);

@@ -1,10 +1,13 @@
 // See RNN's show_features_2D: channels × timesteps heatmaps, one per sample, for 1–4 iterations side by side on
 // one symmetric diverging colour scale.
+
+import { textWidth } from '../axes';
 import { lut } from '../colormap';
 import { h } from '../dom';
-import { colorbar, heatmapPanel, imageCanvas } from '../draw';
-import { fillDiverging, type HeatmapSpec, heatmapSize, splitHalves } from '../heatmap';
+import { colorbar, FONT, heatmapPanel, imageCanvas } from '../draw';
+import { fillDiverging, type HeatmapSpec, heatmapSize, shownValues, splitHalves } from '../heatmap';
 import { autoRows, gridLayout, heatmapHeight, integerTicks, panelWidth } from '../layout';
+import { readoutNumber } from '../readout';
 import { formatNorm, formatNumber } from '../state';
 import { type Cube, maxAbs, quantileAbs } from '../tensor';
 import { type Compared, cap, comparedCubes, type FigureContext, figureTitle, sampleList } from './common';
@@ -14,35 +17,66 @@ const BLOCK_GAP = 16;
 const GAP = 8;
 const COLORBAR_WIDTH = 78;
 
-/** The symmetric norm a of (-a, a): manual, or from the values shown (shared across the compared iterations). */
+/**
+ * The symmetric norm a of (-a, a): manual, or from the values shown (`shown`: per compared iteration, only the
+ * samples, timesteps and channels on screen; shared across the compared iterations).
+ */
 export function resolveNorm(
   norm: 'auto' | 'p99' | number,
-  cubes: readonly Cube[],
+  shown: readonly Float32Array[],
 ): { a: number; auto: boolean } {
   if (typeof norm === 'number') return { a: norm, auto: false };
-  const arrays = cubes.map((c) => c.data);
-  const a = norm === 'p99' ? quantileAbs(arrays, 0.99) : maxAbs(arrays);
+  const a = norm === 'p99' ? quantileAbs(shown, 0.99) : maxAbs(shown);
   return { a: a > 0 ? a : 1e-12, auto: true };
+}
+
+/**
+ * The axis order in a 2D title, See RNN's "(Channels vs. Timesteps)": y axis vs x axis; a cube with one row (a
+ * bias) is just its columns ("Units"); several samples add "vs. Samples".
+ */
+export function heatmapOrder(cube: Pick<Cube, 'rows' | 'axes'>, rowsOnX: boolean, samples: number): string {
+  const rowName = cube.axes[1];
+  const colName = cube.axes[2];
+  const order =
+    cube.rows === 1 && rowName === 'row'
+      ? `${cap(colName)}s`
+      : rowsOnX
+        ? `(${cap(colName)}s vs. ${cap(rowName)}s)`
+        : `(${cap(rowName)}s vs. ${cap(colName)}s)`;
+  return samples > 1 ? `(${order} vs. Samples)` : order;
+}
+
+/** Cell (x, y) of a panel → row and column of the cube, undoing the panel's flips and orientation. */
+export function panelCell(
+  spec: Pick<HeatmapSpec, 'cube' | 'colFrom' | 'colTo' | 'reversed' | 'timeReversed' | 'rowsOnX'>,
+  x: number,
+  y: number,
+): { row: number; col: number } {
+  const [k, j] = spec.rowsOnX ? [x, y] : [y, x];
+  const row = spec.timeReversed ? spec.cube.rows - 1 - k : k;
+  const col = spec.reversed ? spec.colTo - 1 - j : spec.colFrom + j;
+  return { row, col };
 }
 
 export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext): number {
   const { state } = fc;
   const { cubes, diffNote } = comparedCubes(items, state.diff);
-  const { a } = resolveNorm(state.norm, cubes);
   const first = cubes[0]!;
   const rowsOnX = state.timeAxis === 'x' || !first.timeRows;
   const rowCount = Math.min(first.rows, state.maxT ?? first.rows);
-  const halves = splitHalves(first.cols, fc.channelParts, state.reflect);
+  const halves = splitHalves(first.cols, fc.channelParts, state.reflect, state.mirror);
   const samples = sampleList(first.samples, state.sample);
+  const { a } = resolveNorm(
+    state.norm,
+    cubes.map((c) => shownValues(c, samples, halves, rowCount)),
+  );
   const table = lut(state.cmap);
   const rowName = first.axes[1];
   const colName = first.axes[2];
-  const order = rowsOnX
-    ? `(${cap(colName)}s vs. ${cap(rowName)}s)`
-    : `(${cap(rowName)}s vs. ${cap(colName)}s)`;
-  const context = samples.length > 1 ? `(${order} vs. Samples)` : order;
   root.append(
-    figureTitle(`${context} — ${fc.seriesName} — ${formatNorm(a)}${state.norm === 'auto' ? ' (auto)' : ''}`),
+    figureTitle(
+      `${heatmapOrder(first, rowsOnX, samples.length)} — ${fc.seriesName} — ${formatNorm(a)}${state.norm === 'auto' ? ' (auto)' : ''}`,
+    ),
   );
   if (diffNote) root.append(h('p', { class: 'note' }, diffNote));
 
@@ -51,7 +85,9 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
     (fc.width - (state.colorbar ? COLORBAR_WIDTH + BLOCK_GAP : 0) - BLOCK_GAP * (k - 1)) / k,
   );
   const grid = gridLayout(samples.length, state.rows ?? autoRows(samples.length, 1));
-  const left = tickMargin(halves[0]!.colTo - halves[0]!.colFrom, rowCount, rowsOnX);
+  // Room for the widest y label: channel numbers (timesteps on x) or timestep numbers.
+  const widestY = Math.max(0, (rowsOnX ? halves[0]!.colTo - halves[0]!.colFrom : first.rows) - 1);
+  const left = Math.ceil(textWidth(String(widestY), FONT)) + 9;
   // Horizontal space of a panel besides its image (see heatmapPanel's margins).
   const margin = state.ticks ? left + 10 : 6;
   const cellWidth = panelWidth(blockWidth, grid.cols, GAP, 48);
@@ -60,9 +96,10 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
   let tallest = 0;
   const row = h('div', { class: 'compare-row' });
   cubes.forEach((cube, i) => {
+    const item = items[i]!;
     const block = h('section', { class: 'compare-block' });
-    block.style.width = `${blockWidth}px`;
-    block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, items[i]!.label));
+    block.style.width = `${Math.max(blockWidth, grid.cols * cellWidth + GAP * (grid.cols - 1))}px`;
+    block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, item.label));
     const gridEl = h('div', { class: 'multiples' });
     gridEl.style.gridTemplateColumns = `repeat(${grid.cols}, ${cellWidth}px)`;
     for (const s of samples) {
@@ -75,6 +112,7 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
           colFrom: half.colFrom,
           colTo: half.colTo,
           reversed: half.reversed,
+          timeReversed: half.timeReversed,
           rowCount,
           rowsOnX,
         };
@@ -85,7 +123,7 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
             ? areaWidth
             : Math.max(12, Math.floor((cellWidth - halves.length * margin - 2) / halves.length));
         const hgt = heatmapHeight(w, size.width, size.height);
-        // Channel numbers within the part: the mirrored half counts down.
+        // Channel numbers within the part: a mirrored half counts down.
         const colValue = (kk: number) => (half.reversed ? half.colTo - half.colFrom - 1 - kk : kk);
         const colCount = size[rowsOnX ? 'height' : 'width'];
         // Ticks at round channel numbers, also when they count down.
@@ -98,7 +136,20 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
           value: colValue,
           at: half.reversed ? colTicks.map((v) => colCount - 1 - v) : colTicks,
         };
-        const rowAxis = { count: rowCount };
+        // A time-reversed half labels its cells with the input timestep they show, counting down.
+        const rows = cube.rows;
+        const timeTicks = integerTicks(
+          rows,
+          Math.max(2, Math.floor((rowsOnX ? w : hgt) / (rowsOnX ? 40 : 22))),
+        );
+        const rowAxis = half.timeReversed
+          ? {
+              count: rowCount,
+              value: (kk: number) => rows - 1 - kk,
+              at: timeTicks.map((v) => rows - 1 - v).filter((kk) => kk < rowCount),
+            }
+          : { count: rowCount };
+        const partName = half.name ? `, ${half.name}` : '';
         const canvas = heatmapPanel({
           image: imageCanvas(size.width, size.height, (out) => fillDiverging(out, spec, a, table)),
           width: w,
@@ -108,13 +159,34 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
           ticks: state.ticks,
           leftMargin: left,
           border: state.borders,
-          label: `${items[i]!.label}, sample ${s}${half.name ? `, ${half.name}` : ''}: ${colName}s × ${rowName}s`,
+          label: `${item.label}, sample ${s}${partName}: ${colName}s × ${rowName}s`,
+          readout: (x, y) => {
+            const at = panelCell(spec, x, y);
+            const v = cube.data[(s * cube.rows + at.row) * cube.cols + at.col]!;
+            const inPart = at.col - half.colFrom;
+            return [
+              `${state.diff && i > 0 ? 'Δ value' : 'value'} ${readoutNumber(v)}`,
+              ...(cube.samples > 1 || first.axes[0] === 'sample' ? [`sample ${s}`] : []),
+              `${colName} ${inPart}${half.name ? ` (${half.name})` : ''}`,
+              ...(cube.rows > 1 || rowName !== 'row' ? [`${rowName} ${at.row}`] : []),
+              item.label,
+            ];
+          },
         });
         tallest = Math.max(tallest, hgt);
         panels++;
         halvesEl.append(
           half.name
-            ? h('div', { class: 'half' }, h('span', { class: 'half-name' }, half.name), canvas)
+            ? h(
+                'div',
+                { class: 'half' },
+                h(
+                  'span',
+                  { class: 'half-name', 'data-png-text': '' },
+                  half.timeReversed ? `${half.name} (time flipped)` : half.name,
+                ),
+                canvas,
+              )
             : canvas,
         );
       }
@@ -145,16 +217,12 @@ export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext
       'p',
       { class: 'axis-note' },
       `${rowsOnX ? `x: ${rowName}, y: ${colName}` : `x: ${colName}, y: ${rowName}`}` +
-        (halves.length > 1 ? ` · ${halves.map((x) => x.name).join(' / ')} halves, the second mirrored` : '') +
+        (halves.length > 1
+          ? ` · ${halves.map((x) => x.name).join(' / ')} halves, the second flipped about the timesteps (reflect_half)${state.mirror ? ' and its channels mirrored' : ''}`
+          : '') +
         (rowCount < first.rows ? ` · first ${rowCount} of ${first.rows} ${rowName}s` : '') +
         ` · colour: ${state.cmap}, white = 0, black = non-finite · |max| ${formatNumber(maxAbs(cubes.map((c) => c.data)))}`,
     ),
   );
   return panels;
-}
-
-/** Horizontal space the ticks take: the widest y label (channel or timestep number) plus the tick itself. */
-function tickMargin(cols: number, rows: number, rowsOnX: boolean): number {
-  const widest = String(Math.max(0, (rowsOnX ? cols : rows) - 1)).length;
-  return 14 + 7 * widest;
 }

@@ -1,39 +1,91 @@
-// Gradient flow: log10 of the per-timestep gradient norm over iteration × timestep, the norm-vs-timestep lines of
-// the compared iterations with their memory horizons, and a vanishing/exploding badge. No tensor is read.
+// Flow view: log10 of the per-timestep norm over iteration × timestep, the norm-vs-timestep lines of the compared
+// iterations and, for gradients, their stored memory horizons and a vanishing/exploding badge. No tensor is read,
+// and no horizon is computed here: they are the store's (flow.ts explains the one definition).
+import type { Kind } from '@gradscope/format';
 import { schemeDark2 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
 import type { FlowResponse, SnapshotInfo } from '../api';
+import { fitYAxis, xAxisSize } from '../axes';
 import { lut } from '../colormap';
 import { h } from '../dom';
-import { colorbar, heatmapPanel, imageCanvas } from '../draw';
-import { diagnoseFlow, type FlowDiagnosis, HORIZON_FRACTION, logNorms, memoryHorizon } from '../flow';
+import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
+import {
+  diagnoseFlow,
+  type FlowDiagnosis,
+  flowLabels,
+  formatRatio,
+  GROWTH_FACTOR,
+  HORIZON_FRACTION,
+  horizonMeaning,
+  LATE_HORIZON_FRACTION,
+  logNorms,
+  type RowHorizon,
+  rowThreshold,
+  storedHorizons,
+  VANISHING_T0_RATIO,
+} from '../flow';
 import { fillSequential } from '../heatmap';
 import { integerTicks } from '../layout';
 import { matrixValues } from '../matrix';
+import { readoutNumber } from '../readout';
 import { formatNumber, type ViewState } from '../state';
 import { figureTitle } from './common';
+import { hoverReadout } from './hover';
 
 /** Most decades a log scale spans: below that, norms have vanished (and uPlot's log ticks would explode). */
 export const MAX_DECADES = 16;
+/** Room right of a flow map for the compared-iteration markers (px). */
+const MARKER_GUTTER = 14;
 
 /** Colour of the i-th compared iteration, the same in every figure that marks them. */
 export function iterationColor(i: number): string {
   return schemeDark2[i % schemeDark2.length]!;
 }
 
-export function badge(d: FlowDiagnosis, name: string): HTMLElement {
+/** The badge rule in words (flow.ts diagnoseFlow), as the badge's tooltip. */
+const BADGE_RULE =
+  `vanishing: at the latest iteration norm(t=0)/max < ${VANISHING_T0_RATIO} or the horizon beyond ` +
+  `${LATE_HORIZON_FRACTION * 100}% of the sequence, or the total norm fell ${GROWTH_FACTOR}× below its peak; ` +
+  `exploding: non-finite values, or the total norm grew ${GROWTH_FACTOR}×`;
+
+/** "input-grad · backward: vanishing" and the reasons beside it. */
+export function badge(d: FlowDiagnosis, name: string, kind: Kind = 'output-grad'): HTMLElement {
   const label = d.status === 'healthy' ? 'gradient flows' : d.status;
   return h(
     'div',
-    { class: `diagnosis diagnosis-${d.status}`, role: 'status' },
-    h('span', { class: `badge badge-${d.status}`, 'data-png-text': '' }, name ? `${name}: ${label}` : label),
+    { class: `diagnosis diagnosis-${d.status}`, role: 'status', title: BADGE_RULE },
+    h(
+      'span',
+      { class: `badge badge-${d.status}`, 'data-png-text': '' },
+      `${kind}${name ? ` · ${name}` : ''}: ${label}`,
+    ),
     h('span', { class: 'diagnosis-text', 'data-png-text': '' }, d.reasons.join(' · ')),
   );
 }
 
-interface Matrix {
-  name: string;
+/** A compared iteration's norms (and stored horizon) from its snapshot summary, for rows the flow left out. */
+export interface FlowLine {
   norms: Float32Array;
+  horizon: number | null;
+  t0Ratio: number | null;
+}
+
+interface Matrix {
+  /** Channel part ('' = the whole series). */
+  name: string;
+  /** 'forward' / 'backward' when the matrix is one direction (a channel part or the series' own part). */
+  direction: string | null;
+  norms: Float32Array;
+  horizons: RowHorizon[];
+}
+
+function directionOf(channelPart: string, seriesPart: string | null | undefined): string | null {
+  const d = channelPart || seriesPart || '';
+  return d === 'forward' || d === 'backward' ? d : null;
+}
+
+function horizonLabel(hz: RowHorizon): string {
+  return hz.horizon === null ? 'no horizon' : `horizon ${hz.horizon}`;
 }
 
 export function renderFlow(
@@ -45,11 +97,18 @@ export function renderFlow(
   width: number,
   seriesName: string,
   charts: uPlot[],
-  extra: ReadonlyMap<number, Record<string, Float32Array>> = new Map(),
+  extra: ReadonlyMap<number, Record<string, FlowLine>> = new Map(),
+  kind: Kind = snapshots[0]?.kind ?? 'output-grad',
 ): { panels: number; diagnoses: FlowDiagnosis[] } {
   const T = flow.timesteps;
   const I = flow.iterations.length;
-  root.append(figureTitle(`Gradient flow — ${seriesName} — log10 ‖g_t‖ over iteration × timestep`));
+  const labels = flowLabels(kind);
+  // The title names the kind once: "lstm_1 · output-grad" → "lstm_1".
+  const where = seriesName
+    .split(' · ')
+    .filter((x) => x !== kind)
+    .join(' · ');
+  root.append(figureTitle(`${labels.title} — ${where} — log10 ${labels.symbol} over iteration × timestep`));
   if (T === 0 || I === 0) {
     root.append(
       h(
@@ -67,12 +126,26 @@ export function renderFlow(
     nonFiniteByIteration.set(s.iteration, (nonFiniteByIteration.get(s.iteration) ?? 0) + s.nonFinite);
   const nonFinite = flow.iterations.map((it) => nonFiniteByIteration.get(it) ?? 0);
 
+  const seriesPart = snapshots[0]?.part;
   const matrices: Matrix[] = [];
-  const parts = Object.entries(flow.parts ?? {})
-    .map(([name, m]) => ({ name, norms: matrixValues(m) }))
+  const channelParts = snapshots.find((x) => x.channelParts?.length)?.channelParts ?? undefined;
+  const parts = orderParts(Object.keys(flow.parts ?? {}), channelParts)
+    .map((name) => ({
+      name,
+      direction: directionOf(name, null),
+      norms: matrixValues(flow.parts![name]),
+      horizons: storedHorizons(flow, name),
+    }))
     .filter((p) => p.norms.length === I * T);
   if (state.reflect && parts.length > 1) matrices.push(...parts);
-  else matrices.push({ name: '', norms: matrixValues(flow.norms) });
+  else
+    matrices.push({
+      name: '',
+      direction: directionOf('', seriesPart),
+      norms: matrixValues(flow.norms),
+      horizons: storedHorizons(flow),
+    });
+  const titleOf = (m: Matrix) => (m.direction ? `${m.direction} direction` : m.name ? m.name : labels.whole);
 
   // One log colour range for every matrix shown.
   let lo = Number.POSITIVE_INFINITY;
@@ -89,31 +162,32 @@ export function renderFlow(
   // Rows of the compared iterations (the nearest row when the server downsampled the iterations).
   const chosenRows = chosen.map((it) => nearestIndex(flow.iterations, it));
   const diagnoses: FlowDiagnosis[] = [];
+  // Activations are not a gradient: no vanishing/exploding badge, no memory horizon.
   const badges = h('div', { class: 'diagnoses' });
-  root.append(badges);
+  if (labels.gradient) root.append(badges);
   const row = h('div', { class: 'compare-row' });
   const cbWidth = 90;
-  // Each map's panel adds 50 px of tick margins; the colorbar and the gaps share the rest of the row.
-  const mapWidth = Math.max(200, Math.floor((width - cbWidth - 16 * matrices.length) / matrices.length) - 50);
+  // Each map's panel adds its tick margin and the marker gutter; the colorbar and the gaps share the rest.
+  const left = leftMarginFor({ count: I, value: (k) => flow.iterations[k]! }, 380);
+  const mapWidth = Math.max(
+    200,
+    Math.floor((width - cbWidth - 16 * matrices.length) / matrices.length) - left - MARKER_GUTTER,
+  );
   const mapHeight = Math.round(Math.min(380, Math.max(140, I * 6)));
   const table = lut(state.flowCmap);
   matrices.forEach((m, mi) => {
-    const d = diagnoseFlow(flow.iterations, T, m.norms, nonFinite);
-    diagnoses.push(d);
-    badges.append(badge(d, m.name));
+    if (labels.gradient) {
+      const d = diagnoseFlow(flow.iterations, T, m.norms, m.horizons, nonFinite);
+      diagnoses.push(d);
+      badges.append(badge(d, m.direction ?? m.name, kind));
+    }
     const block = h('section', { class: 'compare-block' });
-    block.append(
-      h(
-        'h3',
-        { class: 'block-title', 'data-png-text': '' },
-        m.name ? `${m.name} direction` : 'whole layer output',
-      ),
-    );
+    block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, titleOf(m)));
     const canvas = heatmapPanel({
       image: imageCanvas(T, I, (out) => fillSequential(out, logs[mi]!, T, I, lo, hi, table)),
       width: mapWidth,
       height: mapHeight,
-      x: { count: T, title: 'timestep' },
+      x: { count: T, title: m.direction === 'backward' ? 'timestep (input order)' : 'timestep' },
       y: {
         count: I,
         value: (k) => flow.iterations[k]!,
@@ -121,17 +195,43 @@ export function renderFlow(
       },
       ticks: true,
       border: true,
-      label: `gradient flow${m.name ? ` (${m.name})` : ''}: log10 norm per timestep (x) and iteration (y)`,
+      leftMargin: left,
+      rightMargin: MARKER_GUTTER,
+      label: `${labels.noun}${m.name ? ` (${m.name})` : ''}: log10 norm per timestep (x) and iteration (y)`,
+      readout: (t, r) => [
+        `iteration ${flow.iterations[r]}`,
+        `timestep ${t}`,
+        `norm ${readoutNumber(m.norms[r * T + t]!)}`,
+        ...(labels.gradient
+          ? [`${horizonLabel(m.horizons[r]!)} · norm(t=0)/max ${formatRatio(m.horizons[r]!.t0Ratio)}`]
+          : []),
+        ...(m.direction ? [`${m.direction} direction`] : []),
+      ],
+      // The compared iterations: marks in the gutter right of the map, never over its cells.
+      annotate: (ctx, plot) => {
+        const ch = plot.h / I;
+        chosenRows.forEach((rowIndex, ci) => {
+          ctx.fillStyle = iterationColor(ci);
+          const y = plot.y + (rowIndex + 0.5) * ch;
+          ctx.beginPath();
+          ctx.moveTo(plot.x + plot.w + 2, y);
+          ctx.lineTo(plot.x + plot.w + MARKER_GUTTER - 1, y - 5);
+          ctx.lineTo(plot.x + plot.w + MARKER_GUTTER - 1, y + 5);
+          ctx.closePath();
+          ctx.fill();
+        });
+      },
       overlay: (ctx, plot) => {
+        if (!labels.gradient) return;
         const cw = plot.w / T;
         const ch = plot.h / I;
-        // The memory horizon of every iteration: where the norm first falls below 1% of the last timestep's.
+        // The stored memory horizon of every iteration: its earliest timestep at ≥ 1% of its largest norm.
         ctx.fillStyle = '#fff';
         ctx.strokeStyle = '#000';
         ctx.lineWidth = 1;
-        d.horizons.forEach((hz, i) => {
-          if (hz.timestep === null) return;
-          const x = plot.x + (hz.timestep + 0.5) * cw;
+        m.horizons.forEach((hz, i) => {
+          if (hz.horizon === null) return;
+          const x = plot.x + (hz.horizon + 0.5) * cw;
           const y = plot.y + (i + 0.5) * ch;
           const r = Math.max(1.5, Math.min(3, ch / 2));
           ctx.beginPath();
@@ -139,31 +239,33 @@ export function renderFlow(
           ctx.fill();
           ctx.stroke();
         });
-        chosenRows.forEach((rowIndex, ci) => {
-          ctx.fillStyle = iterationColor(ci);
-          const y = plot.y + rowIndex * ch;
-          ctx.fillRect(plot.x, y, 8, Math.max(2, ch));
-          ctx.fillRect(plot.x + plot.w - 8, y, 8, Math.max(2, ch));
-        });
       },
     });
     block.append(
       canvas,
-      h('p', { class: 'axis-note' }, 'y: iteration (training goes down) · ○ memory horizon'),
+      h(
+        'p',
+        { class: 'axis-note', 'data-png-text': '' },
+        labels.gradient
+          ? `y: iteration (training goes down) · ${horizonMeaning(m.direction)}`
+          : 'y: iteration (training goes down)',
+      ),
     );
     row.append(block);
   });
   const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
-  row.append(colorbar(state.flowCmap, lo, hi, ticks, 'log10 ‖g_t‖', mapHeight, (v) => v.toFixed(0)));
+  row.append(
+    colorbar(state.flowCmap, lo, hi, ticks, `log10 ${labels.symbol}`, mapHeight, (v) => v.toFixed(0)),
+  );
   root.append(row);
 
-  // Norm vs timestep for the compared iterations, log y, horizons marked. A compared iteration that the server
-  // left out of the (downsampled) flow rows comes from its snapshot summary instead.
-  const lineRow = (m: Matrix, it: number): Float32Array | undefined => {
+  // Norm vs timestep for the compared iterations, log y, stored horizons marked. A compared iteration that the
+  // server left out of the (downsampled) flow rows comes from its snapshot summary instead.
+  const lineRow = (m: Matrix, it: number): FlowLine | undefined => {
     const r = flow.iterations.indexOf(it);
-    if (r >= 0) return m.norms.subarray(r * T, (r + 1) * T);
-    const norms = extra.get(it)?.[m.name];
-    return norms && norms.length === T ? norms : undefined;
+    if (r >= 0) return { norms: m.norms.subarray(r * T, (r + 1) * T), ...m.horizons[r]! };
+    const line = extra.get(it)?.[m.name];
+    return line && line.norms.length === T ? line : undefined;
   };
   const lines = chosen
     .map((it, ci) => ({ it, ci }))
@@ -173,27 +275,40 @@ export function renderFlow(
       h(
         'h3',
         { class: 'block-title', 'data-png-text': '' },
-        `‖g_t‖ vs timestep — dashed: memory horizon (norm < ${HORIZON_FRACTION * 100}% of the last timestep's)`,
+        labels.gradient
+          ? `${labels.symbol} vs timestep — dashed: memory horizon (earliest timestep ≥ ${HORIZON_FRACTION * 100}% of that iteration's largest norm); faint: that ${HORIZON_FRACTION * 100}% level`
+          : `${labels.symbol} vs timestep`,
       ),
     );
     const linesRow = h('div', { class: 'compare-row' });
     const xs = new Float64Array(T);
     for (let t = 0; t < T; t++) xs[t] = t;
-    const yRange = logRange(matrices.flatMap((m) => lines.map(({ it }) => lineRow(m, it)!)));
+    const lineRows = matrices.flatMap((m) => lines.map(({ it }) => lineRow(m, it)!.norms));
+    // The range covers the 1% threshold lines too: they are drawn inside the plot, never below its x axis.
+    const thresholds = labels.gradient
+      ? Float32Array.from(lineRows.map((norms) => rowThreshold(norms, T)))
+      : new Float32Array(0);
+    const yRange = logRange([...lineRows, thresholds]);
+    const xSplits = timestepSplits(T, Math.max(260, Math.floor(width / matrices.length)));
     for (const m of matrices) {
       const rows = lines.map(({ it }) => lineRow(m, it)!);
-      const horizons = rows.map((row) => memoryHorizon(row, T));
       const horizonPlugin: uPlot.Plugin = {
         hooks: {
           draw: (u) => {
+            if (!labels.gradient) return;
             const { ctx } = u;
             ctx.save();
+            ctx.beginPath();
+            ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+            ctx.clip();
             ctx.setLineDash([5, 4]);
             ctx.lineWidth = 1.5;
-            horizons.forEach((hz, k) => {
+            rows.forEach((line, k) => {
               ctx.strokeStyle = iterationColor(lines[k]!.ci);
-              if (Number.isFinite(hz.threshold) && hz.threshold > 0) {
-                const y = u.valToPos(hz.threshold, 'y', true);
+              // 1% of this row's largest norm: the level its horizon is measured against.
+              const threshold = rowThreshold(line.norms, T);
+              if (Number.isFinite(threshold) && threshold > 0) {
+                const y = u.valToPos(threshold, 'y', true);
                 ctx.globalAlpha = 0.5;
                 ctx.beginPath();
                 ctx.moveTo(u.bbox.left, y);
@@ -201,8 +316,8 @@ export function renderFlow(
                 ctx.stroke();
                 ctx.globalAlpha = 1;
               }
-              if (hz.timestep !== null) {
-                const x = u.valToPos(hz.timestep, 'x', true);
+              if (line.horizon !== null) {
+                const x = u.valToPos(line.horizon, 'x', true);
                 ctx.beginPath();
                 ctx.moveTo(x, u.bbox.top);
                 ctx.lineTo(x, u.bbox.top + u.bbox.height);
@@ -214,18 +329,38 @@ export function renderFlow(
         },
       };
       const block = h('section', { class: 'compare-block' });
-      if (m.name) block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, `${m.name} direction`));
+      if (matrices.length > 1 || m.direction)
+        block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, titleOf(m)));
       const chart = new uPlot(
         {
           width: Math.max(260, Math.floor((width - 16 * (matrices.length - 1)) / matrices.length)),
           height: 260,
-          plugins: [horizonPlugin],
-          cursor: { drag: { x: true, y: false } },
-          scales: { x: { time: false }, y: { distr: 3, range: [yRange.lo, yRange.hi] } },
+          plugins: [
+            horizonPlugin,
+            hoverReadout((idx, si) => [
+              `iteration ${lines[si - 1]!.it}`,
+              `timestep ${idx}`,
+              `norm ${readoutNumber(rows[si - 1]!.norms[idx]!)}`,
+              ...(m.direction ? [`${m.direction} direction`] : []),
+            ]),
+          ],
+          cursor: { drag: { x: true, y: false }, points: { show: false } },
+          scales: {
+            x: { time: false, range: [0, Math.max(1, T - 1)] },
+            y: { distr: 3, range: [yRange.lo, yRange.hi] },
+          },
           axes: [
-            { label: 'timestep', labelSize: 16, font: '11px system-ui' },
             {
-              size: 56,
+              label: m.direction === 'backward' ? 'timestep (input order)' : 'timestep',
+              labelSize: 16,
+              font: '11px system-ui',
+              size: xAxisSize(11, 10, 5),
+              // Whole timesteps only.
+              splits: () => xSplits,
+              values: (_u, splits) => splits.map((v) => String(v)),
+            },
+            {
+              size: fitYAxis('11px system-ui', 10, 5),
               font: '11px system-ui',
               splits: () => yRange.splits,
               // Keep every decade we chose (uPlot thins log ticks by default).
@@ -235,27 +370,22 @@ export function renderFlow(
           ],
           series: [
             { label: 'timestep' },
-            ...lines.map(({ it, ci }, k) => {
-              const hz = horizons[k]!;
-              const horizon =
-                hz.lag !== null ? `horizon ${hz.lag}` : hz.reachesStart ? `horizon ≥ ${T}` : 'no horizon';
-              return {
-                label: `iteration ${it} (${horizon})`,
-                stroke: iterationColor(ci),
-                width: 1.5,
-                points: { show: false },
-                value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatNumber(v)),
-              };
-            }),
+            ...lines.map(({ it, ci }, k) => ({
+              label: labels.gradient ? `iteration ${it} (${horizonLabel(rows[k]!)})` : `iteration ${it}`,
+              stroke: iterationColor(ci),
+              width: 1.5,
+              points: { show: false },
+              value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatNumber(v)),
+            })),
           ],
         },
-        [xs, ...rows] as unknown as uPlot.AlignedData,
+        [xs, ...rows.map((line) => line.norms)] as unknown as uPlot.AlignedData,
         block,
       );
       chart.root.setAttribute('role', 'img');
       chart.root.setAttribute(
         'aria-label',
-        `gradient norm per timestep${m.name ? ` (${m.name})` : ''}, log scale`,
+        `${labels.gradient ? 'gradient' : 'activation'} norm per timestep${m.name ? ` (${m.name})` : ''}, log scale`,
       );
       charts.push(chart);
       linesRow.append(block);
@@ -288,6 +418,27 @@ export function logRange(rows: readonly Float32Array[]): { lo: number; hi: numbe
   const splits: number[] = [];
   for (let e = top; e >= lo; e -= step) splits.unshift(10 ** e);
   return { lo: 10 ** lo, hi: 10 ** top, splits };
+}
+
+/** Tick positions for a timestep axis of T steps in `width` px: whole timesteps, about one per 60 px. */
+export function timestepSplits(T: number, width: number): number[] {
+  return integerTicks(T, Math.max(2, Math.floor(width / 60)));
+}
+
+/**
+ * The flow map's parts in the layer's own order (its snapshots' channelParts: forward first), unknown ones
+ * after them in their given order.
+ */
+export function orderParts(names: readonly string[], channelParts?: readonly string[] | null): string[] {
+  const order = channelParts ?? ['forward', 'backward'];
+  const rank = (n: string) => {
+    const i = order.indexOf(n);
+    return i < 0 ? order.length : i;
+  };
+  return names
+    .map((n, i) => ({ n, i }))
+    .sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i)
+    .map((x) => x.n);
 }
 
 /** Index of the value in an ascending list nearest to `v` (-1 for an empty list). */

@@ -3,12 +3,15 @@
 import type { RunDetails, RunRecord } from '../api';
 import { h } from '../dom';
 import { defaultState, formatState, type Kind, type View } from '../state';
+import { runList } from './runList';
 
 /** A gallery entry a run carries in `meta.gallery` (the demo's See RNN examples): a named, explained view. */
 export interface GalleryEntry {
   id: string;
   title: string;
   lookFor: string;
+  /** A viewer URL fragment of its own (`#/compare?runs=a,b,c&kind=…`) instead of `view` of this run. */
+  href?: string;
   view: {
     view: View;
     layer: string;
@@ -29,6 +32,8 @@ function galleryEntries(run: RunRecord): GalleryEntry[] {
 
 /** The URL of a gallery entry's view. */
 export function entryLink(run: RunRecord, entry: GalleryEntry): string {
+  // An entry of several runs (the compare page) carries its own viewer fragment.
+  if (typeof entry.href === 'string' && entry.href.startsWith('#/')) return entry.href;
   const v = entry.view;
   return formatState({
     ...defaultState(),
@@ -147,8 +152,7 @@ export function renderGallery(
     );
     return 0;
   }
-  const list = h('ul', { class: 'gallery' });
-  for (const run of [...runs].sort((a, b) => b.startedAt - a.startedAt)) {
+  const cardOf = (run: RunRecord): HTMLElement => {
     const d = details.get(run.id);
     const description = runDescription(run) || (d && !(d instanceof Error) ? runDescription(d) : '');
     const card = h(
@@ -186,8 +190,8 @@ export function renderGallery(
         modelTable(d),
       );
     }
-    list.append(card);
-  }
-  root.append(list);
+    return card;
+  };
+  root.append(runList(runs, cardOf));
   return runs.length;
 }

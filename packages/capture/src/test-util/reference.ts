@@ -1,5 +1,5 @@
 // Independent references for the tests: a float64 MSE computed in JS from model.predict, and
-// central finite differences of it w.r.t. a layer's output or a weight.
+// central finite differences of it w.r.t. a layer's output, a layer's input or a weight.
 import * as tf from '@tensorflow/tfjs';
 
 type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
@@ -66,6 +66,22 @@ function withOutputShift<T>(layer: tf.layers.Layer, delta: tf.Tensor, fn: () => 
   }
 }
 
+/** Runs `fn` while `layer`'s first input has `delta` (same shape, row-major) added to it. */
+function withInputShift<T>(layer: tf.layers.Layer, delta: tf.Tensor, fn: () => T): T {
+  const target = layer as tf.layers.Layer & { call: CallFn };
+  const original = target.call;
+  target.call = function shifted(this: tf.layers.Layer, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    const moved = tf.add(x, delta.reshape(x.shape));
+    return original.call(this, Array.isArray(inputs) ? [moved, ...inputs.slice(1)] : moved, kwargs);
+  };
+  try {
+    return fn();
+  } finally {
+    delete (target as Partial<typeof target>).call;
+  }
+}
+
 /** Picks up to `max` coordinates of an array of `size`, spread evenly, always including 0 and size-1. */
 export function coordinates(size: number, max = 48): number[] {
   if (size <= max) return Array.from({ length: size }, (_, i) => i);
@@ -92,6 +108,36 @@ export function fdOutputGrad(
       const delta = tf.tensor(d, shape);
       try {
         return withOutputShift(layer, delta, loss);
+      } finally {
+        delta.dispose();
+      }
+    };
+    out[k] = (at(1) - at(-1)) / (2 * eps);
+  }
+  return out;
+}
+
+/**
+ * Central finite differences of `loss` w.r.t. the input of `layer` (as its `call` receives it), at the
+ * given coordinates; other coordinates are NaN. For a direction of a Bidirectional (its forwardLayer or
+ * backwardLayer) only that direction sees the shift: its contribution to the gradient.
+ */
+export function fdInputGrad(
+  layer: tf.layers.Layer,
+  shape: number[],
+  loss: () => number,
+  coords: number[],
+  eps = 1e-2,
+): Float64Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Float64Array(size).fill(Number.NaN);
+  for (const k of coords) {
+    const at = (sign: number) => {
+      const d = new Float32Array(size);
+      d[k] = sign * eps;
+      const delta = tf.tensor(d, shape);
+      try {
+        return withInputShift(layer, delta, loss);
       } finally {
         delta.dispose();
       }

@@ -12,6 +12,8 @@ export interface Child {
   acks: Map<number, string>;
   stderr: () => string;
   ready: Promise<void>;
+  /** Resolves at the first acknowledgement (or exit). */
+  firstAck: Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -31,6 +33,10 @@ export function startWriter(
   const ready = new Promise<void>((resolve) => {
     onReady = resolve;
   });
+  let onAck: () => void = () => {};
+  const firstAck = new Promise<void>((resolve) => {
+    onAck = resolve;
+  });
   proc.stdout!.setEncoding('utf8');
   proc.stdout!.on('data', (chunk: string) => {
     buffered += chunk;
@@ -39,7 +45,10 @@ export function startWriter(
     for (const line of lines) {
       if (line === 'ready') onReady();
       const m = /^ack (\d+) ([0-9a-f]{64})$/.exec(line);
-      if (m) acks.set(Number(m[1]), m[2]!);
+      if (m) {
+        acks.set(Number(m[1]), m[2]!);
+        onAck();
+      }
     }
   });
   proc.stderr!.setEncoding('utf8');
@@ -49,10 +58,11 @@ export function startWriter(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.on('close', (code, signal) => {
       onReady();
+      onAck();
       resolve({ code, signal });
     });
   });
-  return { proc, acks, stderr: () => err, ready, exited };
+  return { proc, acks, stderr: () => err, ready, firstAck, exited };
 }
 
 /** Checks that every acknowledged snapshot of `run` is stored byte-exact; returns how many were checked. */

@@ -1,0 +1,22 @@
+// gradscope vacuum <db>: rewrite the file without its free pages (after deleting runs or compacting).
+import { statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { size } from '../args.js';
+import { withStoreFile } from './store-file.js';
+
+export function registerVacuum(program: Command): void {
+  program
+    .command('vacuum')
+    .description('shrink a gradscope database file after runs were deleted (SQLite VACUUM)')
+    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .action(async (db: string) => {
+      const path = await withStoreFile(db, async (reader, store) => {
+        const before = statSync(reader.path).size;
+        await store.vacuum();
+        return { path: reader.path, before };
+      });
+      // Measured after close: the store checkpoints its WAL into the file then.
+      const after = statSync(path.path).size;
+      process.stdout.write(`${path.path}: ${size(path.before)} → ${size(after)}\n`);
+    });
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type CompareState,
+  compareLink,
+  DEFAULT_COMPARE,
+  formatCompare,
+  isCompareHash,
+  parseCompare,
+} from './compareState';
+
+describe('compare URL state', () => {
+  it('round-trips a fully specified state', () => {
+    const s: CompareState = {
+      runs: ['memory-lstm', 'memory-gru', 'memory-simplernn'],
+      layer: 'recurrent:0',
+      kind: 'input-grad',
+      iterations: [20, 200, 400],
+      smooth: 0.85,
+      logY: true,
+      flowCmap: 'magma',
+    };
+    const hash = formatCompare(s);
+    expect(hash).toBe(
+      '#/compare?runs=memory-lstm,memory-gru,memory-simplernn&layer=recurrent%3A0&kind=input-grad&it=20,200,400&smooth=0.85&logy=1&fcmap=magma',
+    );
+    expect(parseCompare(hash)).toEqual(s);
+  });
+
+  it('defaults are left out and read back', () => {
+    expect(formatCompare({ ...DEFAULT_COMPARE, runs: ['a', 'b'] })).toBe('#/compare?runs=a,b');
+    expect(parseCompare('#/compare?runs=a,b')).toEqual({ ...DEFAULT_COMPARE, runs: ['a', 'b'] });
+    expect(parseCompare('#/compare')).toEqual(DEFAULT_COMPARE);
+  });
+
+  it('names with commas, ampersands, spaces and non-ASCII survive', () => {
+    const s = { ...DEFAULT_COMPARE, runs: ['a,b', 'x&y=z', 'run 1 ü', 'p+q'] };
+    expect(parseCompare(formatCompare(s))).toEqual(s);
+  });
+
+  it('reads the demo gallery links (apps/cli/src/demo/examples.ts compareHref)', () => {
+    expect(parseCompare('#/compare?runs=memory-lstm,memory-gru,memory-simplernn&kind=input-grad')).toEqual({
+      ...DEFAULT_COMPARE,
+      runs: ['memory-lstm', 'memory-gru', 'memory-simplernn'],
+      kind: 'input-grad',
+    });
+    expect(compareLink(['ex4-lstm16', 'ex7-gru16'], { kind: 'output-grad' })).toBe(
+      '#/compare?runs=ex4-lstm16,ex7-gru16',
+    );
+  });
+
+  it('drops what it cannot read: duplicates, a ninth run, bad kinds, iterations and smoothing', () => {
+    const s = parseCompare(
+      '#/compare?runs=a,a,b,,c,d,e,f,g,h,i&kind=nope&it=x,400,20,20,-1&smooth=7&logy=yes',
+    );
+    expect(s.runs).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+    expect(s.kind).toBe('output-grad');
+    expect(s.iterations).toEqual([20, 400]);
+    expect(s.smooth).toBe(0.999);
+    expect(s.logY).toBe(false);
+    expect(parseCompare('#/compare?smooth=abc').smooth).toBe(DEFAULT_COMPARE.smooth);
+  });
+
+  it('tells the compare page from the others', () => {
+    expect(isCompareHash('#/compare?runs=a,b')).toBe(true);
+    expect(isCompareHash('#/compare')).toBe(true);
+    expect(isCompareHash('#/run?run=compare')).toBe(false);
+    expect(isCompareHash('#/gallery')).toBe(false);
+  });
+});

@@ -1,0 +1,157 @@
+// The page's data caches over the API: runs, run details, layers, snapshot indexes, flow matrices and
+// histograms, each dropped when a live event says it changed. Tensors are cached by the Api (they never change).
+import type {
+  Api,
+  FlowResponse,
+  HistogramsResponse,
+  LayerInfo,
+  RunDetails,
+  RunRecord,
+  ScalarsResponse,
+  SeriesKey,
+  SnapshotInfo,
+} from './api';
+import { partRowsAt, SeriesIndex } from './series-index';
+import type { Kind } from './state';
+
+/** What the live event stream says was stored. */
+export interface SnapshotEvent {
+  run: string;
+  layer: string;
+  kind: Kind;
+  part: string | null;
+  iteration: number;
+}
+
+export function seriesCacheKey(run: string, key: SeriesKey): string {
+  return `${run}\u0000${key.layer}\u0000${key.kind}\u0000${key.part ?? ''}`;
+}
+
+/** Cached look-ups; a finished run's details are kept, a running one's are asked again. */
+export class DataCache {
+  private runList: RunRecord[] | null = null;
+  private readonly details = new Map<string, RunDetails>();
+  private readonly layerLists = new Map<string, LayerInfo[]>();
+  /** Bounded (downsampled) series indexes: a 50,000-snapshot run loads as many rows as a 2,000 one. */
+  private readonly indexes = new Map<string, Promise<SeriesIndex>>();
+  /** The snapshots of every part of one layer and kind at some iterations, for the weights page. */
+  private readonly kindIndexes = new Map<string, SnapshotInfo[]>();
+  private readonly flows = new Map<string, FlowResponse>();
+  private readonly histogramsByKey = new Map<string, HistogramsResponse>();
+  /** Training scalars of finished runs (a running run's are asked again: they change every step). */
+  private readonly scalarsByRun = new Map<string, ScalarsResponse>();
+
+  constructor(readonly api: Api) {}
+
+  /** The cached run list, or null before the first look-up. */
+  get knownRuns(): RunRecord[] | null {
+    return this.runList;
+  }
+
+  async runs(fresh = false): Promise<RunRecord[]> {
+    if (fresh || !this.runList) this.runList = await this.api.runs();
+    return this.runList;
+  }
+
+  async run(id: string): Promise<RunDetails> {
+    const hit = this.details.get(id);
+    if (hit && hit.status !== 'running') return hit;
+    const d = await this.api.run(id);
+    this.details.set(id, d);
+    return d;
+  }
+
+  async layers(run: string): Promise<LayerInfo[]> {
+    let layers = this.layerLists.get(run);
+    if (!layers) {
+      layers = await this.api.layers(run);
+      this.layerLists.set(run, layers);
+    }
+    return layers;
+  }
+
+  /** The series' bounded index (columnar, downsampled to SERIES_ROWS rows; see series-index.ts). */
+  seriesIndex(run: string, key: SeriesKey): Promise<SeriesIndex> {
+    const k = seriesCacheKey(run, key);
+    let index = this.indexes.get(k);
+    if (!index) {
+      index = SeriesIndex.load(this.api, run, key);
+      this.indexes.set(k, index);
+      index.catch(() => this.indexes.get(k) === index && this.indexes.delete(k));
+    }
+    return index;
+  }
+
+  /**
+   * The snapshot rows of one series the run page resolves against: the bounded index, plus the exact rows
+   * of `wanted` iterations it left out. Never every row of a long run.
+   */
+  async snapshots(run: string, key: SeriesKey, wanted: readonly number[] = []): Promise<SnapshotInfo[]> {
+    return (await this.seriesIndex(run, key)).withIterations(wanted);
+  }
+
+  /** The snapshots of the given parts of one layer and kind at `iterations` (one small listing per iteration). */
+  async partSnapshots(
+    run: string,
+    layer: string,
+    kind: Kind,
+    parts: readonly (string | null)[],
+    iterations: readonly number[],
+  ): Promise<SnapshotInfo[]> {
+    const k = `${seriesCacheKey(run, { layer, kind, part: '\u0001all' })}\u0000${parts.join('\u0002')}\u0000${iterations.join(',')}`;
+    const hit = this.kindIndexes.get(k);
+    if (hit) return hit;
+    const list = await partRowsAt(this.api, run, layer, kind, parts, iterations);
+    this.kindIndexes.set(k, list);
+    return list;
+  }
+
+  async flow(run: string, key: SeriesKey): Promise<FlowResponse> {
+    const k = seriesCacheKey(run, key);
+    let flow = this.flows.get(k);
+    if (!flow) {
+      flow = await this.api.flow(run, key);
+      this.flows.set(k, flow);
+    }
+    return flow;
+  }
+
+  async histograms(run: string, key: SeriesKey): Promise<HistogramsResponse> {
+    const k = seriesCacheKey(run, key);
+    let hist = this.histogramsByKey.get(k);
+    if (!hist) {
+      hist = await this.api.histograms(run, key);
+      this.histogramsByKey.set(k, hist);
+    }
+    return hist;
+  }
+
+  /** A run's training scalars, each downsampled to at most `maxPoints` (kept once the run has ended). */
+  async scalars(run: RunRecord, maxPoints: number): Promise<ScalarsResponse> {
+    const k = `${run.id}\u0000${maxPoints}`;
+    const hit = this.scalarsByRun.get(k);
+    if (hit) return hit;
+    const got = await this.api.scalars(run.id, maxPoints);
+    if (run.status !== 'running') this.scalarsByRun.set(k, got);
+    return got;
+  }
+
+  /** A new snapshot was stored: drop everything that lists it. */
+  forgetSnapshot(ev: SnapshotEvent): void {
+    this.layerLists.delete(ev.run);
+    const key = seriesCacheKey(ev.run, { layer: ev.layer, kind: ev.kind, part: ev.part ?? null });
+    this.indexes.delete(key);
+    this.flows.delete(key);
+    this.histogramsByKey.delete(key);
+    const kindKey = seriesCacheKey(ev.run, { layer: ev.layer, kind: ev.kind, part: '\u0001all' });
+    for (const k of this.kindIndexes.keys()) if (k.startsWith(kindKey)) this.kindIndexes.delete(k);
+  }
+
+  forgetRuns(): void {
+    this.runList = null;
+  }
+
+  forgetRun(id: string): void {
+    this.details.delete(id);
+  }
+}

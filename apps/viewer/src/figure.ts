@@ -1,0 +1,165 @@
+// One run page's figure: fetches what the resolved view needs (tensors, flow matrix, histograms) through the
+// caches, then draws it with the view modules. Returns when the data arrived, for the paint hook.
+import type uPlot from 'uplot';
+import type { FlowResponse } from './api';
+import type { DataCache } from './data';
+import { h } from './dom';
+import { matrixValues } from './matrix';
+import type { Series } from './resolve';
+import type { ViewState } from './state';
+import { type Compared, comparedLabel, type FigureContext } from './views/common';
+import { renderDistribution } from './views/distribution';
+import { render0D } from './views/features0d';
+import { render1D } from './views/features1d';
+import { render2D } from './views/features2d';
+import { type FlowLine, renderFlow } from './views/flowView';
+import { renderWeights, type WeightsItem } from './views/weights';
+
+export interface FigureRequest {
+  series: Series;
+  state: ViewState;
+  data: DataCache;
+  /** Width available to the figure, CSS pixels. */
+  width: number;
+  /** False once a newer render started: stop without touching the page. */
+  current(): boolean;
+  /** Puts the (still empty) figure element on the page, replacing the previous figure. */
+  mount(figure: HTMLElement, charts: uPlot[]): void;
+}
+
+export interface FigureResult {
+  panels: number;
+  /** performance.now() when the figure's data had arrived. */
+  arrived: number;
+}
+
+/** "lstm_1 · output-grad · forward/kernel/i". */
+export function seriesName(series: Series): string {
+  const k = series.key;
+  return `${k.layer} · ${k.kind}${k.part ? ` · ${k.part}` : ''}`;
+}
+
+/** Draws the series' figure; null when a newer render took over first. */
+export async function drawFigure(req: FigureRequest): Promise<FigureResult | null> {
+  const { series, state, data, width } = req;
+  const figure = h('div', { class: 'figure-inner' });
+  const charts: uPlot[] = [];
+  const name = seriesName(series);
+  const run = series.run.id;
+  if (state.view === 'flow') {
+    const flow = await data.flow(run, series.key);
+    const extra = await summaryNorms(series, flow, data);
+    if (!req.current()) return null;
+    const arrived = performance.now();
+    req.mount(figure, charts);
+    const out = renderFlow(
+      figure,
+      flow,
+      series.snapshots,
+      series.iterations,
+      state,
+      width,
+      name,
+      charts,
+      extra,
+      series.key.kind,
+    );
+    return { panels: out.panels, arrived };
+  }
+  if (state.view === 'dist') {
+    const hist = await data.histograms(run, series.key);
+    if (!req.current()) return null;
+    const arrived = performance.now();
+    req.mount(figure, charts);
+    return {
+      panels: renderDistribution(figure, hist, series.iterations, state, width, name, charts),
+      arrived,
+    };
+  }
+  if (state.view === 'weights') return drawWeights(req);
+  if (series.iterations.length === 0) {
+    req.mount(figure, charts);
+    figure.append(h('div', { class: 'empty' }, 'No snapshots of this series yet.'));
+    return { panels: 0, arrived: performance.now() };
+  }
+  const byIteration = new Map(series.snapshots.map((x) => [x.iteration, x]));
+  const infos = series.iterations.map((it) => byIteration.get(it)!);
+  const tensors = await Promise.all(infos.map((info) => data.api.tensor(info)));
+  if (!req.current()) return null;
+  const arrived = performance.now();
+  const first = series.iterations[0]!;
+  const items: Compared[] = infos.map((info, i) => ({
+    iteration: info.iteration,
+    info,
+    tensor: tensors[i]!,
+    label: comparedLabel(info.iteration, first, i, state.diff),
+  }));
+  // Directions come from the snapshot's own channel parts: a weight's columns are gates, not directions.
+  const channelParts = infos[0]?.channelParts ?? undefined;
+  const fc: FigureContext = { state, width, seriesName: name, ...(channelParts ? { channelParts } : {}) };
+  req.mount(figure, charts);
+  let panels: number;
+  if (state.view === '1d') panels = render1D(figure, items, fc, charts);
+  else if (state.view === '0d') panels = render0D(figure, items, fc, charts);
+  else panels = render2D(figure, items, fc);
+  return { panels, arrived };
+}
+
+/** The weights page: every part (direction × weight × gate) of the layer's kind at the compared iterations. */
+async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
+  const { series, state, data, width } = req;
+  const figure = h('div', { class: 'figure-inner' });
+  const parts = series.layer.kinds[series.key.kind] ?? [null];
+  const chosen = series.iterations;
+  const all = await data.partSnapshots(series.run.id, series.key.layer, series.key.kind, parts, chosen);
+  const perIteration = chosen.map((it) => all.filter((x) => x.iteration === it));
+  const tensors = await Promise.all(
+    perIteration.map((infos) => Promise.all(infos.map((info) => data.api.tensor(info)))),
+  );
+  if (!req.current()) return null;
+  const arrived = performance.now();
+  const first = chosen[0] ?? 0;
+  const items: WeightsItem[] = chosen.map((it, i) => ({
+    iteration: it,
+    label: comparedLabel(it, first, i, state.diff),
+    parts: perIteration[i]!.map((info, k) => ({ info, tensor: tensors[i]![k]! })),
+  }));
+  req.mount(figure, []);
+  if (items.length === 0 || items.every((x) => x.parts.length === 0)) {
+    figure.append(h('div', { class: 'empty' }, 'No snapshots of these weights yet.'));
+    return { panels: 0, arrived };
+  }
+  const name = `${series.key.layer} · ${series.key.kind}`;
+  return { panels: renderWeights(figure, items, parts, state, width, name), arrived };
+}
+
+/**
+ * Per-timestep norms and stored horizons of compared iterations missing from the flow rows (the server
+ * downsamples long runs).
+ */
+async function summaryNorms(
+  series: Series,
+  flow: FlowResponse,
+  data: DataCache,
+): Promise<Map<number, Record<string, FlowLine>>> {
+  const out = new Map<number, Record<string, FlowLine>>();
+  const have = new Set(flow.iterations);
+  await Promise.all(
+    series.iterations
+      .filter((it) => !have.has(it))
+      .map(async (it) => {
+        const info = series.snapshots.find((x) => x.iteration === it);
+        if (!info) return;
+        const s = await data.api.summary(info.id);
+        const line = (p: typeof s): FlowLine => ({
+          norms: matrixValues(p.timestepNorms),
+          horizon: p.horizon,
+          t0Ratio: p.t0Ratio,
+        });
+        const norms: Record<string, FlowLine> = { '': line(s) };
+        for (const [part, p] of Object.entries(s.parts ?? {})) norms[part] = line(p);
+        out.set(it, norms);
+      }),
+  );
+  return out;
+}

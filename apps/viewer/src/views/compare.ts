@@ -1,0 +1,675 @@
+// The compare page (`#/compare?runs=a,b,c…`): two to eight runs on one page — their loss curves overlaid, their
+// memory horizon over training overlaid, their per-timestep gradient norms at the chosen iterations on one log
+// axis, and their flow maps side by side on one colour scale; layers matched by role when names differ.
+import uPlot from 'uplot';
+import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
+import { fitYAxis, xAxisSize } from '../axes';
+import { lut, SEQUENTIAL } from '../colormap';
+import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } from '../compareState';
+import type { DataCache, SnapshotEvent } from '../data';
+import { button, checkbox, h, select, textInput } from '../dom';
+import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
+import { logNorms } from '../flow';
+import { fillSequential } from '../heatmap';
+import { defaultIterations, MAX_COMPARED } from '../iterations';
+import { integerTicks } from '../layout';
+import { matrixValues } from '../matrix';
+import { readoutNumber } from '../readout';
+import { isWeightKind } from '../resolve';
+import { hasTimeAxis, matchLayers, rolesOf } from '../roles';
+import { formatNumber, KINDS, type Kind } from '../state';
+import {
+  decodeScalars,
+  horizonCharts,
+  ITERATION_DASH,
+  type LossCurve,
+  lossChart,
+  pickLoss,
+  runColor,
+  trainingWidths,
+  wholePart,
+} from '../training';
+import { logRange, MAX_DECADES, nearestIndex, timestepSplits } from './flowView';
+import { runLink } from './gallery';
+import { hoverReadout } from './hover';
+import { scalarPoints, smoothingSlider } from './trainingStrip';
+
+/** What the compare page needs of the app around it. */
+export interface CompareHost {
+  data: DataCache;
+  header: HTMLElement;
+  controls: HTMLElement;
+  status: HTMLElement;
+  showNotices(notices: string[]): void;
+  width(): number;
+  /** Puts the figure on the page (replacing the previous one) with the charts to destroy with it. */
+  mount(figure: HTMLElement, charts: uPlot[]): void;
+}
+
+/** One compared run, loaded. */
+export interface ComparedRun {
+  record: RunRecord;
+  details: RunDetails;
+  layers: LayerInfo[];
+  /** The layer of this run playing the chosen role; null when it has none. */
+  layer: string | null;
+  /** Its flow matrix for the layer and kind; null when it has none. */
+  flow: FlowResponse | null;
+  loss: LossCurve | null;
+  lossCount: number;
+  color: string;
+}
+
+/** Poll for new loss points this often while a compared run is training (scalars come every step, events do not). */
+const LOSS_POLL_MS = 2000;
+
+/** The kind to compare: the wanted one when any matched layer has it, else the one most of them have. */
+export function pickKind(wanted: Kind, layers: readonly (LayerInfo | null)[]): Kind {
+  const has = (k: Kind) => layers.filter((l) => l?.kinds[k]).length;
+  if (has(wanted) > 0) return wanted;
+  const order: Kind[] = [
+    'output-grad',
+    'input-grad',
+    ...KINDS.filter((k) => k !== 'output-grad' && k !== 'input-grad'),
+  ];
+  let best = wanted;
+  let count = 0;
+  for (const k of order.filter((k) => !isWeightKind(k))) {
+    if (has(k) > count) {
+      best = k;
+      count = has(k);
+    }
+  }
+  return best;
+}
+
+export class ComparePage {
+  private runIds = new Set<string>();
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private state: CompareState = parseCompare('');
+
+  constructor(private readonly host: CompareHost) {}
+
+  /** Whether a stored snapshot changes the page (one of the compared runs). */
+  shows(ev: SnapshotEvent): boolean {
+    return this.runIds.has(ev.run);
+  }
+
+  /** The page is left: stop polling. */
+  leave(): void {
+    clearInterval(this.poll);
+    this.poll = undefined;
+    this.runIds.clear();
+  }
+
+  private set(patch: Partial<CompareState>, push = false): void {
+    const next = { ...this.state, ...patch };
+    const url = formatCompare(next);
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
+    // hashchange does not fire for pushState/replaceState: the app renders on the popstate-free path below.
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  }
+
+  async render(current: () => boolean): Promise<void> {
+    const host = this.host;
+    const hook = window.__gradscope;
+    const s = parseCompare(location.hash);
+    this.state = s;
+    host.status.textContent = 'loading runs…';
+    let runs = await host.data.runs();
+    const find = (list: RunRecord[], want: string) => list.find((r) => r.id === want || r.name === want);
+    if (s.runs.some((w) => !find(runs, w))) runs = await host.data.runs(true);
+    const notices: string[] = [];
+    const records: RunRecord[] = [];
+    for (const want of s.runs) {
+      const r = find(runs, want);
+      if (!r) notices.push(`no run "${want}" on this server: left out`);
+      else if (!records.includes(r)) records.push(r);
+    }
+    const width = host.width();
+    const [details, layerLists, scalars] = await Promise.all([
+      Promise.all(records.map((r) => host.data.run(r.id))),
+      Promise.all(records.map((r) => host.data.layers(r.id))),
+      Promise.all(records.map((r) => host.data.scalars(r, scalarPoints(width / 2)).catch(() => null))),
+    ]);
+    const match = matchLayers(
+      records.map((_, i) => ({
+        model: details[i]!.model.layers,
+        recorded: layerLists[i]!.map((l) => l.layer),
+      })),
+      s.layer,
+    );
+    if (match.unknown) notices.push(`no layer or role "${s.layer}" in these runs: showing ${match.label}`);
+    const matchedLayers = match.names.map((n, i) => layerLists[i]!.find((l) => l.layer === n) ?? null);
+    const kind = pickKind(s.kind, matchedLayers);
+    if (kind !== s.kind) notices.push(`no ${s.kind} recorded for ${match.label}: showing ${kind}`);
+    const flows = await Promise.all(
+      records.map((r, i) => {
+        const l = matchedLayers[i];
+        return l?.kinds[kind] && hasTimeAxis(details[i]!.model.layers, l.layer, kind)
+          ? host.data.flow(r.id, { layer: l.layer, kind, part: wholePart(l.kinds[kind]!) })
+          : null;
+      }),
+    );
+    if (!current()) return;
+    const arrived = performance.now();
+    const compared: ComparedRun[] = records.map((record, i) => {
+      const loss = scalars[i] ? pickLoss(decodeScalars(scalars[i]!)) : null;
+      const color = runColor(i);
+      return {
+        record,
+        details: details[i]!,
+        layers: layerLists[i]!,
+        layer: match.names[i] ?? null,
+        flow: flows[i] ?? null,
+        loss: loss
+          ? { label: record.name || record.id, color, iterations: loss.iterations, values: loss.values }
+          : null,
+        lossCount: loss?.count ?? 0,
+        color,
+      };
+    });
+    for (const c of compared) {
+      if (c.layer === null) notices.push(`${c.record.name}: no ${match.label}`);
+      else if (!c.flow) notices.push(`${c.record.name}: no per-timestep ${kind} recorded for ${c.layer}`);
+      if (!c.loss) notices.push(`${c.record.name}: no training scalars recorded`);
+    }
+    if (records.length < MIN_RUNS)
+      notices.unshift(`compare needs ${MIN_RUNS} to ${MAX_RUNS} runs: add one below`);
+    // The URL says what is shown: the runs found, the kind drawn.
+    const fixed: Partial<CompareState> = {};
+    const names = records.map((r) => r.name || r.id);
+    if (names.join(',') !== s.runs.join(',')) fixed.runs = names;
+    if (kind !== s.kind) fixed.kind = kind;
+    if (Object.keys(fixed).length > 0) {
+      this.state = { ...s, ...fixed };
+      history.replaceState(null, '', formatCompare(this.state));
+    }
+    this.runIds = new Set(records.map((r) => r.id));
+    hook.view = 'compare';
+
+    this.renderHeader(records.length);
+    const allIterations = [...new Set(compared.flatMap((c) => c.flow?.iterations ?? []))].sort(
+      (a, b) => a - b,
+    );
+    const chosen = s.iterations.length > 0 ? s.iterations : defaultIterations(allIterations);
+    this.renderControls(runs, compared, match.label, kind, chosen);
+    host.showNotices(notices);
+    const running = compared.filter((c) => c.details.status === 'running');
+    host.status.textContent = `${records.length} runs · ${match.label} · ${kind}${
+      running.length ? ` · following ${running.map((c) => c.record.name).join(', ')} live` : ''
+    }`;
+
+    const figure = h('div', { class: 'figure-inner compare-page' });
+    figure.dataset.runs = names.join(',');
+    const charts: uPlot[] = [];
+    host.mount(figure, charts);
+    figure.append(
+      h(
+        'h2',
+        { class: 'figure-title', 'data-png-text': '' },
+        `Compare ${records.length} runs — ${match.label} · ${kind}`,
+      ),
+      runLegend(compared, kind),
+    );
+    let panels = 0;
+    // Row 1: loss curves | horizon over training.
+    const row1 = h('div', { class: 'training-row' });
+    figure.append(row1);
+    const { loss: lossWidth, side: sideWidth } = trainingWidths(width);
+    const lossCol = h('div', { class: 'training-col' });
+    row1.append(lossCol);
+    // The options under the chart wrap within its width instead of pushing the horizon charts to the next line.
+    lossCol.style.width = `${lossWidth}px`;
+    const curves = compared.flatMap((c) => (c.loss ? [c.loss] : []));
+    const t0 = performance.now();
+    if (curves.length > 0) {
+      const loss = lossChart(lossCol, {
+        title: `Loss over training (${curves.length} runs, smoothed ${s.smooth.toFixed(2)})`,
+        width: lossWidth,
+        height: 220,
+        curves,
+        smooth: s.smooth,
+        logY: s.logY,
+        marks: {
+          iterations: allIterations,
+          chosen,
+          chosenColor: () => '#333',
+          onPick: (it, add) =>
+            this.set({
+              iterations: add
+                ? [...new Set([...chosen, it])].sort((a, b) => a - b).slice(-MAX_COMPARED)
+                : [it],
+            }),
+        },
+      });
+      charts.push(loss.chart);
+      panels++;
+      lossCol.append(
+        h(
+          'div',
+          { class: 'control-row training-options' },
+          smoothingSlider(s.smooth, loss.setSmoothing, (v) => this.set({ smooth: v })),
+          checkbox('log y', s.logY, (v) => this.set({ logY: v })),
+        ),
+      );
+      this.follow(running, compared, (next) => loss.setCurves(next));
+    } else {
+      lossCol.append(h('p', { class: 'empty' }, 'None of these runs recorded training scalars.'));
+      this.follow([], compared, () => {});
+    }
+    const lossDrawMs = performance.now() - t0;
+    const horizonCol = h('div', { class: 'training-col training-pair' });
+    row1.append(horizonCol);
+    const hz = horizonCharts(
+      horizonCol,
+      compared.flatMap((c) => (c.flow ? [{ label: c.record.name, color: c.color, flow: c.flow }] : [])),
+      sideWidth,
+      220,
+    );
+    charts.push(...hz);
+    panels += hz.length;
+    // Row 2: norm lines at the chosen iterations.
+    const norms = normLines(compared, chosen, Math.min(width, 900), kind);
+    if (norms) {
+      figure.append(norms.block);
+      charts.push(norms.chart);
+      panels++;
+    }
+    // Row 3: flow maps side by side on one colour scale.
+    const maps = flowMaps(compared, chosen, width, s.flowCmap);
+    if (maps) {
+      figure.append(maps.block);
+      panels += maps.panels;
+    }
+    await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+    if (!current()) return;
+    hook.lastPaintMs = performance.now() - arrived;
+    hook.panels = panels;
+    figure.dataset.lossDrawMs = lossDrawMs.toFixed(2);
+  }
+
+  /** Keeps the loss curves of running runs up to date between snapshot events. */
+  private follow(
+    running: ComparedRun[],
+    compared: ComparedRun[],
+    update: (curves: LossCurve[]) => void,
+  ): void {
+    clearInterval(this.poll);
+    this.poll = undefined;
+    if (running.length === 0) return;
+    const data = this.host.data;
+    this.poll = setInterval(async () => {
+      try {
+        const fresh = await Promise.all(
+          compared.map(async (c) => {
+            if (c.details.status !== 'running' || !c.loss) return c.loss;
+            const res = await data.scalars(c.record, scalarPoints(this.host.width() / 2));
+            const l = pickLoss(decodeScalars(res));
+            return l ? { ...c.loss, iterations: l.iterations, values: l.values } : c.loss;
+          }),
+        );
+        update(fresh.flatMap((c) => (c ? [c] : [])));
+      } catch {
+        // the next snapshot event re-renders the page anyway
+      }
+    }, LOSS_POLL_MS);
+  }
+
+  private renderHeader(n: number): void {
+    const crumbs = h(
+      'nav',
+      { class: 'crumbs', 'aria-label': 'pages' },
+      h('a', { href: '#/gallery', class: 'brand' }, 'gradscope'),
+      h('span', { class: 'sep' }, '/'),
+      h('span', { class: 'run-title' }, `compare ${n} runs`),
+    );
+    this.host.header.replaceChildren(crumbs);
+  }
+
+  private renderControls(
+    all: readonly RunRecord[],
+    compared: readonly ComparedRun[],
+    roleLabel: string,
+    kind: Kind,
+    chosen: readonly number[],
+  ): void {
+    const s = this.state;
+    const names = compared.map((c) => c.record.name || c.record.id);
+    const row1 = h('div', { class: 'control-row' });
+    const chips = h('div', { class: 'run-chips', role: 'group', 'aria-label': 'compared runs' });
+    chips.append(h('span', { class: 'group-label' }, 'Runs'));
+    compared.forEach((c, i) => {
+      chips.append(
+        h(
+          'span',
+          { class: 'run-chip' },
+          swatch(c.color),
+          h('a', { href: runLink(names[i]!) }, names[i]!),
+          button('×', () => this.set({ runs: names.filter((_, k) => k !== i) }, true), {
+            class: 'chip-remove',
+            'aria-label': `remove ${names[i]} from the comparison`,
+            title: 'remove from the comparison',
+          }),
+        ),
+      );
+    });
+    const others = all.filter((r) => !compared.some((c) => c.record.id === r.id));
+    if (others.length > 0 && compared.length < MAX_RUNS)
+      chips.append(
+        select(
+          'Add',
+          [
+            { value: '', label: '+ add a run' },
+            ...others.map((r) => ({ value: r.name || r.id, label: r.name || r.id })),
+          ],
+          '',
+          (v) => v && this.set({ runs: [...names, v] }, true),
+          { 'aria-label': 'add a run' },
+        ),
+      );
+    row1.append(chips);
+    const runLayers = compared.map((c) => ({
+      model: c.details.model.layers,
+      recorded: c.layers.map((l) => l.layer),
+    }));
+    const roles = rolesOf(runLayers);
+    const current = roles.find((r) => r.label === roleLabel)?.role ?? '';
+    row1.append(
+      select(
+        'Layer',
+        roles.map((r) => {
+          const m = matchLayers(runLayers, r.role);
+          return {
+            value: r.role,
+            label: `${r.label} (${[...new Set(m.names.filter((n) => n))].join(' / ')})`,
+          };
+        }),
+        current,
+        (v) => this.set({ layer: v }, true),
+        { 'aria-label': 'layer (matched by role)' },
+      ),
+    );
+    const kinds = KINDS.filter(
+      (k) => !isWeightKind(k) && compared.some((c) => c.layers.find((l) => l.layer === c.layer)?.kinds[k]),
+    );
+    row1.append(
+      select(
+        'Kind',
+        kinds.map((k) => ({ value: k, label: k })),
+        kind,
+        (v) => this.set({ kind: v as Kind }, true),
+        { 'aria-label': 'kind' },
+      ),
+      textInput(
+        'Iterations',
+        chosen.join(','),
+        (v) =>
+          this.set({
+            iterations: [
+              ...new Set(
+                v
+                  .split(/[ ,]+/)
+                  .filter((x) => /^\d+$/.test(x))
+                  .map(Number),
+              ),
+            ]
+              .sort((a, b) => a - b)
+              .slice(0, MAX_COMPARED),
+          }),
+        { 'aria-label': 'iterations of the norm lines', size: 14, placeholder: 'first, middle, last' },
+      ),
+      select(
+        'Colormap',
+        SEQUENTIAL.map((c) => ({ value: c, label: c })),
+        s.flowCmap,
+        (v) => this.set({ flowCmap: v as CompareState['flowCmap'] }),
+      ),
+    );
+    this.host.controls.replaceChildren(row1);
+  }
+}
+
+function swatch(color: string): HTMLElement {
+  const el = h('span', { class: 'swatch run-swatch', 'aria-hidden': 'true' });
+  // A CSS custom property set through the CSSOM: the CSP allows no inline style attributes.
+  el.style.setProperty('--swatch', color);
+  return el;
+}
+
+/** Every compared run: colour, name, cell, the matched layer, status, steps and the last loss. */
+function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
+  return h(
+    'ul',
+    { class: 'compare-runs' },
+    compared.map((c) => {
+      const l = c.details.model.layers.find((x) => x.name === c.layer);
+      const cell = l ? (l.innerClassName ? `${l.className}(${l.innerClassName})` : l.className) : '—';
+      const lastLoss = c.loss?.values.at(-1) ?? null;
+      const last = c.flow?.iterations.at(-1) ?? null;
+      const li = h(
+        'li',
+        { class: 'compare-run' },
+        swatch(c.color),
+        h(
+          'a',
+          { href: runLink(c.record.name || c.record.id), class: 'run-name' },
+          c.record.name || c.record.id,
+        ),
+        h('span', { class: `status status-${c.details.status}` }, c.details.status),
+        h(
+          'span',
+          { class: 'run-facts' },
+          `${c.layer ?? 'no such layer'} · ${cell}${l?.units ? `, ${l.units} units` : ''} · ${kind} at ${
+            c.flow?.iterations.length ?? 0
+          } iterations${last === null ? '' : ` (last ${last})`} · ${
+            c.lossCount
+              ? `${c.lossCount} loss points, last ${formatNumber(lastLoss ?? Number.NaN)}`
+              : 'no loss'
+          }`,
+        ),
+      );
+      li.dataset.run = c.record.name || c.record.id;
+      if (last !== null) li.dataset.last = String(last);
+      return li;
+    }),
+  );
+}
+
+/** The rows of the chosen iterations in a run's flow matrix (nearest recorded one each). */
+function chosenRows(flow: FlowResponse, chosen: readonly number[]): { it: number; row: number }[] {
+  const out: { it: number; row: number }[] = [];
+  for (const it of chosen) {
+    const row = nearestIndex(flow.iterations, it);
+    if (row >= 0 && !out.some((x) => x.row === row)) out.push({ it: flow.iterations[row]!, row });
+  }
+  return out;
+}
+
+/** ‖g_t‖ against t for every run at the chosen iterations: colour = run, dash = iteration, one log y axis. */
+function normLines(
+  compared: readonly ComparedRun[],
+  chosen: readonly number[],
+  width: number,
+  kind: Kind,
+): { block: HTMLElement; chart: uPlot } | null {
+  const withFlow = compared.filter((c) => c.flow && c.flow.timesteps > 0 && c.flow.iterations.length > 0);
+  if (withFlow.length === 0) return null;
+  const T = Math.max(...withFlow.map((c) => c.flow!.timesteps));
+  const xs = new Float64Array(T);
+  for (let t = 0; t < T; t++) xs[t] = t;
+  const rows: Float32Array[] = [];
+  const series: uPlot.Series[] = [{ label: 'timestep' }];
+  const meta: { run: string; it: number }[] = [];
+  for (const c of withFlow) {
+    const flow = c.flow!;
+    const norms = matrixValues(flow.norms);
+    chosenRows(flow, chosen).forEach(({ it, row }, k) => {
+      const line = new Float32Array(T).fill(Number.NaN);
+      line.set(norms.subarray(row * flow.timesteps, (row + 1) * flow.timesteps));
+      rows.push(line);
+      meta.push({ run: c.record.name, it });
+      series.push({
+        label: `${c.record.name} @${it}`,
+        stroke: c.color,
+        width: 1.8,
+        dash: ITERATION_DASH[k % ITERATION_DASH.length]!,
+        points: { show: false },
+        value: (_u, v) => (v === null ? '—' : formatNumber(v)),
+      });
+    });
+  }
+  const yRange = logRange(rows);
+  const data = [xs, ...rows.map((r) => Array.from(r, (v) => (v > 0 && Number.isFinite(v) ? v : null)))];
+  const block = h('section', { class: 'training-block norm-lines' });
+  block.append(
+    h(
+      'h3',
+      { class: 'block-title', 'data-png-text': '' },
+      `‖g_t‖ (${kind}) vs timestep at iterations ${chosen.join(', ')} — colour: run, dash: iteration`,
+    ),
+  );
+  const xSplits = timestepSplits(T, width);
+  const chart = new uPlot(
+    {
+      width,
+      height: 260,
+      plugins: [
+        hoverReadout((idx, si) => [
+          `${meta[si - 1]!.run}, iteration ${meta[si - 1]!.it}`,
+          `timestep ${idx}`,
+          `norm ${readoutNumber(rows[si - 1]![idx]!)}`,
+        ]),
+      ],
+      cursor: { drag: { x: true, y: false }, points: { show: false } },
+      scales: {
+        x: { time: false, range: [0, Math.max(1, T - 1)] },
+        y: { distr: 3, range: [yRange.lo, yRange.hi] },
+      },
+      axes: [
+        {
+          label: 'timestep',
+          labelSize: 16,
+          font: '11px system-ui',
+          size: xAxisSize(11, 10, 5),
+          splits: () => xSplits,
+          values: (_u, splits) => splits.map((v) => String(v)),
+        },
+        {
+          size: fitYAxis('11px system-ui', 10, 5),
+          font: '11px system-ui',
+          splits: () => yRange.splits,
+          filter: (_u, splits) => splits,
+          values: (_u, splits) => splits.map((v) => (v > 0 ? `1e${Math.round(Math.log10(v))}` : '')),
+        },
+      ],
+      series,
+    },
+    data as unknown as uPlot.AlignedData,
+    block,
+  );
+  chart.root.setAttribute('role', 'img');
+  chart.root.setAttribute('aria-label', 'gradient norm per timestep of every compared run, log scale');
+  chart.root.classList.add('norm-chart');
+  return { block, chart };
+}
+
+/** The runs' flow maps side by side, one log colour range for all of them, the chosen iterations marked. */
+function flowMaps(
+  compared: readonly ComparedRun[],
+  chosen: readonly number[],
+  width: number,
+  cmap: CompareState['flowCmap'],
+): { block: HTMLElement; panels: number } | null {
+  const withFlow = compared.filter((c) => c.flow && c.flow.timesteps > 0 && c.flow.iterations.length > 0);
+  if (withFlow.length === 0) return null;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  const norms = withFlow.map((c) => matrixValues(c.flow!.norms));
+  const logs = norms.map((values) => {
+    const l = logNorms(values);
+    lo = Math.min(lo, l.lo);
+    hi = Math.max(hi, l.hi);
+    return l.values;
+  });
+  lo = Math.max(lo, hi - MAX_DECADES);
+  if (hi === lo) hi = lo + 1;
+  const table = lut(cmap);
+  const block = h('section', { class: 'training-block flow-maps' });
+  block.append(
+    h(
+      'h3',
+      { class: 'block-title', 'data-png-text': '' },
+      'Gradient flow — log10 ‖g_t‖ over iteration × timestep, one colour scale for every run',
+    ),
+  );
+  const row = h('div', { class: 'compare-row' });
+  block.append(row);
+  const n = withFlow.length;
+  const cbWidth = 90;
+  const gutter = 10;
+  const mapHeight = Math.round(
+    Math.min(320, Math.max(140, Math.max(...withFlow.map((c) => c.flow!.iterations.length)) * 6)),
+  );
+  withFlow.forEach((c, i) => {
+    const flow = c.flow!;
+    const T = flow.timesteps;
+    const I = flow.iterations.length;
+    const left = leftMarginFor({ count: I, value: (k) => flow.iterations[k]! }, mapHeight);
+    const mapWidth = Math.max(100, Math.floor((width - cbWidth - 16 * n) / n) - left - gutter);
+    const marked = chosenRows(flow, chosen).map((x) => x.row);
+    const panel = h('section', { class: 'compare-block flow-map' });
+    panel.dataset.run = c.record.name;
+    panel.append(
+      h(
+        'h3',
+        { class: 'block-title', 'data-png-text': '' },
+        swatch(c.color),
+        ` ${c.record.name} · ${c.layer}`,
+      ),
+    );
+    panel.append(
+      heatmapPanel({
+        image: imageCanvas(T, I, (out) => fillSequential(out, logs[i]!, T, I, lo, hi, table)),
+        width: mapWidth,
+        height: mapHeight,
+        x: { count: T, title: 'timestep' },
+        y: {
+          count: I,
+          value: (k) => flow.iterations[k]!,
+          at: integerTicks(I, Math.max(2, Math.floor(mapHeight / 24))),
+        },
+        ticks: true,
+        border: true,
+        leftMargin: left,
+        rightMargin: gutter,
+        label: `gradient flow of ${c.record.name}: log10 norm per timestep (x) and iteration (y)`,
+        readout: (t, r) => [
+          c.record.name,
+          `iteration ${flow.iterations[r]}`,
+          `timestep ${t}`,
+          `norm ${readoutNumber(norms[i]![r * T + t]!)}`,
+        ],
+        annotate: (ctx, plot) => {
+          const ch = plot.h / I;
+          ctx.fillStyle = '#333';
+          for (const r of marked) {
+            const y = plot.y + (r + 0.5) * ch;
+            ctx.beginPath();
+            ctx.moveTo(plot.x + plot.w + 1, y);
+            ctx.lineTo(plot.x + plot.w + gutter - 1, y - 4);
+            ctx.lineTo(plot.x + plot.w + gutter - 1, y + 4);
+            ctx.closePath();
+            ctx.fill();
+          }
+        },
+      }),
+    );
+    row.append(panel);
+  });
+  const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
+  row.append(colorbar(cmap, lo, hi, ticks, 'log10 ‖g_t‖', mapHeight, (v) => v.toFixed(0)));
+  block.append(h('p', { class: 'axis-note' }, 'y: iteration (training goes down) · ◀ the chosen iterations'));
+  return { block, panels: n };
+}

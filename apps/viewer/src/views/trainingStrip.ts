@@ -1,0 +1,200 @@
+// The run page's training strip, above its figure: the loss curve (smoothing slider, log y, the captured
+// iterations marked: a click shows that iteration) and the memory horizon over training of every recorded
+// layer and kind with a timestep axis.
+import type uPlot from 'uplot';
+import type { FlowResponse } from '../api';
+import type { DataCache } from '../data';
+import { checkbox, h } from '../dom';
+import { isWeightKind, type Series } from '../resolve';
+import { hasTimeAxis } from '../roles';
+import { formatNumber, KINDS, type ViewState } from '../state';
+import {
+  decodeScalars,
+  type HorizonCurve,
+  horizonCharts,
+  ITERATION_DASH,
+  lossChart,
+  pickLoss,
+  runColor,
+  trainingWidths,
+  wholePart,
+} from '../training';
+import { iterationColor } from './flowView';
+
+/** Points per scalar series the page asks for: enough for a wide chart, bounded whatever the run length. */
+export function scalarPoints(width: number): number {
+  return Math.max(1000, Math.min(8000, Math.round(width * 2)));
+}
+
+/** Most horizon lines on the run page (layers × kinds). */
+const MAX_HORIZON_LINES = 8;
+
+export interface StripRequest {
+  series: Series;
+  state: ViewState;
+  data: DataCache;
+  width: number;
+  current(): boolean;
+  set(patch: Partial<ViewState>, push?: boolean): void;
+}
+
+export interface StripResult {
+  charts: uPlot[];
+  /** ms from the scalars' arrival to the loss chart drawn (synchronous part). */
+  lossDrawMs: number;
+  /** ms from the scalars' arrival to the next frame with the loss chart; null without one. */
+  lossPaintMs: number | null;
+}
+
+/** A slider for the smoothing weight: moves the chart as it is dragged, records the value on release. */
+export function smoothingSlider(
+  value: number,
+  onInput: (v: number) => void,
+  onChange: (v: number) => void,
+): HTMLElement {
+  const input = h('input', {
+    type: 'range',
+    min: 0,
+    max: 0.99,
+    step: 0.01,
+    value: String(value),
+    'aria-label': 'loss smoothing',
+  });
+  input.value = String(value);
+  const out = h('output', {}, value.toFixed(2));
+  input.addEventListener('input', () => {
+    out.textContent = Number(input.value).toFixed(2);
+    onInput(Number(input.value));
+  });
+  input.addEventListener('change', () => onChange(Number(input.value)));
+  return h('label', { class: 'field smoothing' }, h('span', {}, 'Smoothing'), input, out);
+}
+
+/** Draws the strip into `root` (replacing what was there); null when a newer render took over. */
+export async function renderTrainingStrip(
+  root: HTMLElement,
+  req: StripRequest,
+  clear: () => void = () => root.replaceChildren(),
+): Promise<StripResult | null> {
+  const { series, state, data, width } = req;
+  const run = series.run;
+  // The horizon of every layer × kind that has a timestep axis (weights have none).
+  const keys = series.layers
+    .flatMap((l) =>
+      KINDS.filter((k) => l.kinds[k] && !isWeightKind(k) && hasTimeAxis(run.model.layers, l.layer, k)).map(
+        (kind) => ({ layer: l.layer, kind, part: wholePart(l.kinds[kind]!) }),
+      ),
+    )
+    .slice(0, MAX_HORIZON_LINES);
+  const [scalars, flows] = await Promise.all([
+    data.scalars(run, scalarPoints(width)).catch(() => null),
+    Promise.all(
+      keys.map((k) => data.flow(run.id, { layer: k.layer, kind: k.kind, part: k.part }).catch(() => null)),
+    ),
+  ]);
+  if (!req.current()) return null;
+  const arrived = performance.now();
+  const charts: uPlot[] = [];
+  clear();
+  const loss = scalars ? pickLoss(decodeScalars(scalars)) : null;
+  const { loss: lossWidth, side: sideWidth } = trainingWidths(width);
+  const height = 190;
+  const row = h('div', { class: 'training-row' });
+  root.append(row);
+  let lossDrawMs = 0;
+  const lossCol = h('div', { class: 'training-col' });
+  row.append(lossCol);
+  // The options under the chart wrap within its width instead of pushing the horizon charts to the next line.
+  lossCol.style.width = `${lossWidth}px`;
+  if (loss && loss.iterations.length > 0) {
+    const t0 = performance.now();
+    const chosen = series.iterations;
+    const { chart, setSmoothing } = lossChart(lossCol, {
+      title: `${loss.name} over training (${formatNumber(loss.count)} steps recorded${
+        loss.count > loss.iterations.length ? `, ${loss.iterations.length} points shown` : ''
+      })`,
+      width: lossWidth,
+      height,
+      curves: [{ label: loss.name, color: runColor(0), iterations: loss.iterations, values: loss.values }],
+      smooth: state.smooth,
+      logY: state.logY,
+      marks: {
+        iterations: series.available,
+        chosen,
+        chosenColor: iterationColor,
+        onPick: (it, add) => {
+          const next = add ? [...new Set([...chosen, it])].sort((a, b) => a - b).slice(-4) : [it];
+          req.set({ iterations: next, follow: false }, true);
+        },
+      },
+    });
+    lossDrawMs = performance.now() - t0;
+    chart.root.dataset.drawMs = lossDrawMs.toFixed(2);
+    charts.push(chart);
+    lossCol.append(
+      h(
+        'div',
+        { class: 'control-row training-options' },
+        smoothingSlider(state.smooth, setSmoothing, (v) => req.set({ smooth: v })),
+        checkbox('log y', state.logY, (v) => req.set({ logY: v })),
+        h('span', { class: 'axis-note' }, '▲ captured iterations (click one to show it, Shift+click to add)'),
+      ),
+    );
+  } else {
+    lossCol.append(
+      h(
+        'p',
+        { class: 'empty' },
+        'No training scalars recorded for this run (gradscope records the fit logs every step from version 0.2).',
+      ),
+    );
+  }
+  const curves: HorizonCurve[] = [];
+  const layerIndex = new Map(series.layers.map((l, i) => [l.layer, i]));
+  const kindsSeen: string[] = [];
+  keys.forEach((k, i) => {
+    const flow = flows[i] as FlowResponse | null;
+    if (!flow) return;
+    if (!kindsSeen.includes(k.kind)) kindsSeen.push(k.kind);
+    curves.push({
+      label: `${k.layer} · ${k.kind}`,
+      color: runColor(layerIndex.get(k.layer) ?? 0),
+      dash: ITERATION_DASH[kindsSeen.indexOf(k.kind) % ITERATION_DASH.length]!,
+      flow,
+    });
+  });
+  // The loss chart is on screen with the next frame; the horizon charts follow it.
+  let lossPaintMs: number | null = null;
+  if (loss) {
+    await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+    lossPaintMs = performance.now() - arrived;
+    if (!req.current()) {
+      for (const c of charts) c.destroy();
+      return null;
+    }
+  }
+  const horizonCol = h('div', { class: 'training-col training-pair' });
+  row.append(horizonCol);
+  if (req.current()) charts.push(...horizonCharts(horizonCol, curves, sideWidth, height));
+  return { charts, lossDrawMs, lossPaintMs };
+}
+
+/** The strip's element on the run page and the charts it holds (destroyed on every redraw). */
+export class TrainingStrip {
+  readonly el = h('section', { class: 'training', 'aria-label': 'training' });
+  private charts: uPlot[] = [];
+
+  clear(): void {
+    for (const c of this.charts) c.destroy();
+    this.charts = [];
+    this.el.replaceChildren();
+  }
+
+  /** Draws the strip; resolves with ms from the scalars' arrival to the painted loss chart (null: none, or superseded). */
+  async render(req: StripRequest): Promise<number | null> {
+    const result = await renderTrainingStrip(this.el, req, () => this.clear());
+    if (!result) return null;
+    this.charts = result.charts;
+    return result.lossPaintMs;
+  }
+}

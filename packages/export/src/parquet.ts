@@ -1,0 +1,42 @@
+// Parquet output through parquet-wasm (arrow-rs compiled to WebAssembly, no native build): record batches
+// are streamed in and Parquet bytes come out row group by row group, so any export runs in bounded memory.
+import { Table, tableToIPC } from 'apache-arrow';
+import type { ByteSink } from './byte-sink.js';
+import { EXPORT_METADATA_KEY } from './columns.js';
+import type { BatchSource } from './long-layout.js';
+
+/**
+ * Writes a batch source (plain Utf8 strings: the streaming writer rejects dictionary columns) as one
+ * zstd-compressed Parquet file, keeping the schema's export metadata; `tick` after each snapshot.
+ */
+export async function writeParquet(source: BatchSource, sink: ByteSink, tick: () => void): Promise<number> {
+  const pw = await import('parquet-wasm');
+  const it = source.batches();
+  let rows = 0;
+  const batches = new ReadableStream({
+    pull(controller) {
+      const next = it.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      const { batch, last } = next.value;
+      rows += batch.numRows;
+      const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
+      for (const b of table.recordBatches()) controller.enqueue(b);
+      if (last) tick();
+    },
+  });
+  const meta = source.schema.metadata.get(EXPORT_METADATA_KEY);
+  const props = new pw.WriterPropertiesBuilder()
+    .setCompression(pw.Compression.ZSTD)
+    .setKeyValueMetadata(new Map(meta === undefined ? [] : [[EXPORT_METADATA_KEY, meta]]))
+    .build();
+  const parquet = (await pw.transformParquetStream(batches, props)).getReader();
+  for (;;) {
+    const { done, value } = await parquet.read();
+    if (done) break;
+    await sink.write(value as Uint8Array);
+  }
+  return rows;
+}

@@ -1,0 +1,50 @@
+// @gradscope/format: the one definition of gradscope's data: kinds, records, the HTTP bodies, the Arrow
+// snapshot codec and the base64 matrix codec. Browser-safe: no tfjs, no Node built-ins.
+export {
+  ARROW_STREAM_TYPE,
+  type ByteAllocator,
+  ChunkCollector,
+  collectingWriter,
+  concatChunks,
+  decodeSnapshot,
+  decodeTensor,
+  EXTENSION_METADATA_KEY,
+  EXTENSION_NAME_KEY,
+  encodeSnapshot,
+  encodeTensor,
+  PayloadError,
+  product,
+  SNAPSHOT_METADATA_KEY,
+  snapshotMeta,
+  TENSOR_EXTENSION_NAME,
+  type TensorType,
+  tensorData,
+  tensorField,
+  tensorFieldInfo,
+  tensorRowValues,
+  tensorStorageType,
+} from './arrow.js';
+export { HORIZON_FRACTION, type MemoryHorizon, memoryHorizon } from './horizon.js';
+export {
+  type Dim,
+  isKind,
+  KINDS,
+  type Kind,
+  RUN_STATUSES,
+  type RunStatus,
+  WRITTEN_RUN_STATUSES,
+  type WrittenRunStatus,
+} from './kinds.js';
+export {
+  decodeBase64,
+  decodeMatrix,
+  type EncodedMatrix,
+  encodeBase64,
+  encodeMatrix,
+  type MatrixArray,
+  type MatrixDtype,
+  type MatrixJson,
+  matrixValues,
+} from './matrix.js';
+export type * from './records.js';
+export type * from './routes.js';

@@ -1,0 +1,144 @@
+// The HTTP API's bodies as JSON (docs/api.md): what the server's routes send and the viewer reads. JSON has no
+// NaN or ±Infinity, so non-finite numbers travel as null; typed arrays travel as EncodedMatrix.
+import type { WrittenRunStatus } from './kinds.js';
+import type { EncodedMatrix } from './matrix.js';
+import type {
+  LayerInfo,
+  RunDetails,
+  RunInfo,
+  RunRecord,
+  ScalarPoint,
+  ScalarSummary,
+  SeriesIndex,
+  SnapshotInfo,
+} from './records.js';
+
+/** `T` with every number field also allowed to be null (a non-finite value in JSON). */
+export type Finite<T> = { [K in keyof T]: T[K] extends number ? number | null : T[K] };
+
+/** Every error: `{ error, message }` with an HTTP status ≥ 400. */
+export interface ErrorResponse {
+  /** The status text, e.g. 'Not Found'. */
+  error: string;
+  /** What went wrong, in words a user can act on. */
+  message: string;
+}
+
+/** GET /api/health. */
+export interface HealthResponse {
+  ok: true;
+}
+
+/** GET /api/runs: newest first. */
+export type RunsResponse = RunRecord[];
+
+/** GET /api/runs/:run (id or name). */
+export type RunResponse = RunDetails;
+
+/** GET /api/runs/:run/layers. */
+export type LayersResponse = LayerInfo[];
+
+/** ScalarSummary in JSON: statistics of an all-non-finite tensor are null. */
+export type ScalarSummaryJson = Finite<ScalarSummary>;
+
+/** One row of the snapshot index in JSON (GET /api/snapshots/:id). */
+export interface SnapshotInfoJson extends Omit<SnapshotInfo, 'loss' | 'summary'> {
+  /** null when the loss was NaN or ±Infinity. */
+  loss: number | null;
+  summary: ScalarSummaryJson;
+}
+
+/** GET /api/runs/:run/snapshots. */
+export type SnapshotsResponse = SnapshotInfoJson[];
+
+/** One snapshot's (or channel part's) full summary in JSON. */
+export interface SnapshotSummaryPartJson extends ScalarSummaryJson {
+  timestepNorms: (number | null)[] | null;
+  channelNorms: (number | null)[] | null;
+  histogram: { edges: (number | null)[]; counts: number[] };
+}
+
+/** GET /api/snapshots/:id/summary. */
+export interface SnapshotSummaryJson extends SnapshotSummaryPartJson {
+  parts?: Record<string, SnapshotSummaryPartJson>;
+}
+
+/** The memory horizon of each row of a flow matrix (see ScalarSummary.horizon). */
+export interface HorizonRows {
+  horizon: (number | null)[];
+  t0Ratio: (number | null)[];
+}
+
+/** GET /api/runs/:run/flow: per-timestep L2 norms over training, rows evenly downsampled to `max`. */
+export interface FlowResponse extends HorizonRows {
+  /** Snapshot id of each row. */
+  ids: number[];
+  iterations: number[];
+  timesteps: number;
+  /** float32, [iterations.length, timesteps], iteration-major; NaN pads shorter rows. */
+  norms: EncodedMatrix;
+  /** The same per channel part (bidirectional concat layers). */
+  parts?: Record<string, EncodedMatrix>;
+  /** The horizon rows per channel part. */
+  partHorizons?: Record<string, HorizonRows>;
+}
+
+/** GET /api/runs/:run/histograms. */
+export interface HistogramsResponse {
+  ids: number[];
+  iterations: number[];
+  /** B + 1 bucket edges (±Infinity at the ends as null). */
+  edges: (number | null)[];
+  /** uint32, [iterations.length, B]. */
+  counts: EncodedMatrix;
+  /** values: float32, [iterations.length, p.length], iteration-major. */
+  percentiles: { p: number[]; values: EncodedMatrix };
+}
+
+/**
+ * GET /api/runs/:run/series?layer&kind[&part][&max=N]: the snapshot index of one series as columns (SeriesIndex),
+ * rows downsampled like the flow matrix to at most `max` (default 2000). Each column is a float64 EncodedMatrix
+ * [rows]; NaN where a value is null (no loss, no horizon).
+ */
+export type SeriesResponse = { count: number; rows: number } & {
+  [K in Exclude<keyof SeriesIndex, 'count'>]: EncodedMatrix;
+};
+
+/** One training scalar over a run, as GET /api/runs/:run/scalars sends it. */
+export interface ScalarSeriesJson {
+  name: string;
+  /** Points stored before downsampling. */
+  count: number;
+  /** float64, [n]. */
+  iterations: EncodedMatrix;
+  /** float64, [n]. */
+  values: EncodedMatrix;
+}
+
+/** GET /api/runs/:run/scalars?maxPoints=N. */
+export interface ScalarsResponse {
+  series: ScalarSeriesJson[];
+}
+
+/** POST /api/runs/:run/scalars (at most 10,000 points). */
+export interface ScalarsBody {
+  points: ScalarPoint[];
+}
+
+/** POST /api/ingest/runs. */
+export type IngestRunBody = RunInfo;
+
+/** POST /api/ingest/runs/:run/end. */
+export interface EndRunBody {
+  status: WrittenRunStatus;
+}
+
+/** PATCH /api/runs/:run. */
+export interface RenameRunBody {
+  name: string;
+}
+
+/** The answer of the write routes (ingest, scalars, rename, delete). */
+export interface OkResponse {
+  ok: true;
+}

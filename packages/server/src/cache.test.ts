@@ -1,0 +1,84 @@
+// The response cache: bounded by bytes (least recently used out first, oversized bodies never kept),
+// invalid as soon as the database changes; and through a real server, hits and evictions as seen by a client.
+import { describe, expect, it } from 'vitest';
+import { ResponseCache } from './cache.js';
+import { buildServer } from './index.js';
+import { request, snapshot, storeWith } from './test-util/fixture.js';
+
+const body = (n: number, fill = 'x') => Buffer.from(fill.repeat(n));
+
+describe('ResponseCache', () => {
+  it('holds at most maxBytes of bodies, evicting the least recently used', () => {
+    const cache = new ResponseCache(() => 1, 1000);
+    for (let i = 0; i < 10; i++) cache.set(`/u${i}`, body(200, String(i)));
+    expect(cache.bytes).toBeLessThanOrEqual(1000);
+    expect(cache.size).toBe(5);
+    expect(cache.get('/u0')).toBeUndefined();
+    expect(cache.get('/u9')?.toString()).toBe('9'.repeat(200));
+    // /u5 is the oldest now; touching it makes /u6 the next to go.
+    expect(cache.get('/u5')).toBeDefined();
+    cache.set('/new', body(200));
+    expect(cache.get('/u6')).toBeUndefined();
+    expect(cache.get('/u5')).toBeDefined();
+    expect(cache.bytes).toBe(1000);
+  });
+
+  it('never keeps a body larger than a quarter of the bound; replacing a key does not double-count', () => {
+    const cache = new ResponseCache(() => 1, 1000);
+    cache.set('/big', body(251));
+    expect(cache.get('/big')).toBeUndefined();
+    expect(cache.bytes).toBe(0);
+    cache.set('/a', body(100));
+    cache.set('/a', body(150));
+    expect(cache.bytes).toBe(150);
+    expect(cache.size).toBe(1);
+  });
+
+  it('an entry is dropped once the database version moves on', () => {
+    let version = 1;
+    const cache = new ResponseCache(() => version, 1000);
+    cache.set('/a', body(10));
+    expect(cache.get('/a')).toBeDefined();
+    version = 2;
+    expect(cache.get('/a')).toBeUndefined();
+    expect(cache.bytes).toBe(0);
+  });
+
+  it('maxBytes 0 keeps nothing', () => {
+    const cache = new ResponseCache(() => 1, 0);
+    cache.set('/a', body(1));
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('the cache behind a server', () => {
+  it('hits repeat URLs, evicts beyond its bytes, and never serves a stale answer', async () => {
+    const fx = await storeWith([20, 200]);
+    // An index answer of 2 snapshots is about 1 KB: room for a few of them in 8 KiB.
+    const server = await buildServer({ db: fx.db, port: 0, cacheBytes: 8 * 1024 });
+    try {
+      const url = (offset: number) => `${server.url}/api/runs/run-1/snapshots?offset=${offset}`;
+      const first = await request(url(0));
+      expect(first.headers.get('x-gradscope-cache')).toBeNull();
+      const size = Buffer.byteLength(first.text);
+      expect(size).toBeGreaterThan(500);
+      const hit = await request(url(0));
+      expect(hit.headers.get('x-gradscope-cache')).toBe('hit');
+      expect(hit.text).toBe(first.text);
+      // Enough other URLs (same answer, other keys) to push the first out of 8 KiB.
+      const others = Math.ceil((8 * 1024) / size) + 1;
+      for (let i = 1; i <= others; i++) await request(`${url(0)}&limit=${i + 10}`);
+      expect((await request(url(0))).headers.get('x-gradscope-cache')).toBeNull();
+      // A write moves the database on: the next answer is fresh and has the new snapshot.
+      expect((await request(url(0))).headers.get('x-gradscope-cache')).toBe('hit');
+      await fx.store.write(snapshot(400));
+      await fx.store.flush();
+      const fresh = await request(url(0));
+      expect(fresh.headers.get('x-gradscope-cache')).toBeNull();
+      expect(fresh.body.map((s: { iteration: number }) => s.iteration)).toEqual([20, 200, 400]);
+    } finally {
+      await server.close();
+      await fx.cleanup();
+    }
+  });
+});

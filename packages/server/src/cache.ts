@@ -1,0 +1,95 @@
+// The response cache of the read routes marked `config: { cache: true }`: serialised bodies by URL, valid
+// while the database is unchanged (SQLite's data_version moves on every commit by another connection, the
+// trainers' and the ingest writer's included), bounded by the bytes it holds, least recently used out first.
+import type { Reader } from '@gradscope/store';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** Route config marking a GET route's 200 answers as cacheable. */
+export const CACHED = { cache: true } as const;
+
+/** Default bound of the cache: 32 MiB of response bodies. */
+export const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
+
+export class ResponseCache {
+  // Bodies are kept as Buffers: writing a string re-encodes it to UTF-8 on every send.
+  private readonly entries = new Map<string, { version: number; body: Buffer }>();
+  private held = 0;
+
+  /**
+   * `maxBytes` bounds the bodies held (keys and bookkeeping aside); a body larger than a quarter of it is
+   * never cached, so one huge answer cannot empty the cache of everything else. 0 turns caching off.
+   */
+  constructor(
+    private readonly version: () => number,
+    readonly maxBytes: number = DEFAULT_CACHE_BYTES,
+  ) {}
+
+  /** Bytes of bodies held now. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): Buffer | undefined {
+    const hit = this.entries.get(key);
+    if (hit === undefined) return undefined;
+    this.drop(key);
+    if (hit.version !== this.version()) return undefined;
+    this.entries.set(key, hit); // re-inserted: most recently used last
+    this.held += hit.body.byteLength;
+    return hit.body;
+  }
+
+  /** Whether a body of `chars` UTF-16 units is too large to keep (its UTF-8 bytes are at least as many). */
+  tooLarge(chars: number): boolean {
+    return chars > this.maxBytes / 4;
+  }
+
+  set(key: string, body: Buffer): void {
+    this.drop(key);
+    if (body.byteLength > this.maxBytes / 4) return;
+    this.entries.set(key, { version: this.version(), body });
+    this.held += body.byteLength;
+    for (const [oldest, entry] of this.entries) {
+      if (this.held <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.held -= entry.body.byteLength;
+    }
+  }
+
+  private drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.entries.delete(key);
+    this.held -= entry.body.byteLength;
+  }
+}
+
+const cacheable = (req: FastifyRequest) =>
+  req.method === 'GET' && (req.routeOptions.config as { cache?: boolean } | undefined)?.cache === true;
+
+/** Answers cached GETs before their handler runs, and keeps the 200 answers of cacheable routes. */
+export function installResponseCache(app: FastifyInstance, reader: Reader, maxBytes?: number): ResponseCache {
+  const cache = new ResponseCache(() => reader.dataVersion(), maxBytes);
+  app.addHook('preHandler', async (req, reply) => {
+    if (!cacheable(req)) return;
+    const body = cache.get(req.url);
+    if (body === undefined) return;
+    return reply.type('application/json; charset=utf-8').header('x-gradscope-cache', 'hit').send(body);
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (
+      cacheable(req) &&
+      reply.statusCode === 200 &&
+      typeof payload === 'string' &&
+      !cache.tooLarge(payload.length) &&
+      !reply.getHeader('x-gradscope-cache')
+    )
+      cache.set(req.url, Buffer.from(payload));
+    return payload;
+  });
+  return cache;
+}

@@ -1,0 +1,81 @@
+// Errors the routes raise and the one error handler that turns any error into a JSON answer a client can
+// act on: a 4xx says what was wrong with the request; a 5xx says only what kind of failure it was (the
+// details, file paths and stack included, go to the server log, never to the client).
+import { StoreError } from '@gradscope/store';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** An error with the HTTP status it should answer with. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (message: string) => new HttpError(404, message);
+export const badRequest = (message: string) => new HttpError(400, message);
+
+const STATUS_OF: Partial<Record<StoreError['code'], number>> = {
+  ENOTFOUND: 404,
+  EINVAL: 400,
+  EFULL: 507,
+  EREADONLY: 503,
+  EBUSY: 503,
+};
+
+/** What a client is told about a server-side failure, by StoreError code; the rest is in the log. */
+const PUBLIC_5XX: Partial<Record<StoreError['code'], string>> = {
+  EFULL: 'the disk holding the store is full',
+  EREADONLY: 'the store is read-only',
+  EBUSY: 'the store is busy: retry in a moment',
+};
+
+const NAMES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Payload Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+};
+
+/** The status an error answers with: its own, or by StoreError code; 500 for anything unexpected. */
+export function statusOf(err: Error & { statusCode?: number }): number {
+  if (err instanceof StoreError) return STATUS_OF[err.code] ?? 500;
+  const status = err.statusCode;
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
+}
+
+/** Fastify error handler: `{ error, message }`, never a stack or a server path. */
+export function errorHandler(
+  err: Error & { statusCode?: number },
+  _req: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const status = statusOf(err);
+  if (status >= 500) reply.log.error(err);
+  if (reply.sent || reply.raw.headersSent) return;
+  if (err instanceof HttpError) reply.headers(err.headers);
+  const message =
+    status < 500 || err instanceof HttpError
+      ? withoutFile(err)
+      : ((err instanceof StoreError ? PUBLIC_5XX[err.code] : undefined) ??
+        'the server failed to answer this request (the details are in its log)');
+  reply
+    .code(status)
+    .send({ error: NAMES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'), message });
+}
+
+/** A StoreError's message names its database file; the client knows the store only as this server. */
+function withoutFile(err: Error): string {
+  if (!(err instanceof StoreError) || err.file === undefined) return err.message;
+  return err.message.split(`${err.file}: `).join('').split(err.file).join('the store');
+}

@@ -1,0 +1,54 @@
+// JSON for the routes: non-finite numbers as null (JSON has no NaN, and a run whose loss went NaN is the
+// one a user most needs to open), typed arrays as base64 matrices, and long series thinned to a few rows.
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { EncodedMatrix, MatrixArray } from '@gradscope/format';
+
+/** NaN, Infinity and -Infinity become null; every other number stays as it is. */
+export const finiteOrNull = (v: number | null | undefined): number | null =>
+  typeof v === 'number' && Number.isFinite(v) ? v : null;
+
+/** A copy of `value` with every non-finite number replaced by null (objects and arrays, any depth). */
+export function withFiniteNumbers(value: unknown): unknown {
+  if (typeof value === 'number') return finiteOrNull(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, finiteOrNull);
+  if (Array.isArray(value)) return value.map(withFiniteNumbers);
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = withFiniteNumbers(v);
+  return out;
+}
+
+/**
+ * Fastify's own response serializer (fast-json-stringify, driven by the route's response schema), which
+ * throws on NaN, with a second try on a copy whose non-finite numbers are null. The copy is made only
+ * when the first try fails, so finite responses cost nothing extra.
+ */
+export function finiteSerializerCompiler() {
+  const compile = SerializerSelector()();
+  return (route: { schema?: unknown; method: string; url: string; httpStatus?: string }) => {
+    const serialize = compile({ ...route, httpStatus: route.httpStatus ?? 'default' });
+    return (data: unknown): string => {
+      try {
+        return serialize(data);
+      } catch (err) {
+        const finite = withFiniteNumbers(data);
+        if (finite === data) throw err;
+        return serialize(finite);
+      }
+    };
+  };
+}
+
+/**
+ * A typed array as JSON: the format's EncodedMatrix (its little-endian bytes in base64, docs/api.md), the
+ * bytes encoded by Node's native base64 (format's portable encodeBase64 is ~100× slower on a 200 KB matrix,
+ * which made it most of an uncached flow answer).
+ */
+export function matrix(a: MatrixArray, shape: number[]): EncodedMatrix {
+  return {
+    dtype: a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'uint32',
+    shape,
+    base64: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'),
+  };
+}

@@ -1,0 +1,104 @@
+// The store's payload encoder: the bytes of @gradscope/format's encodeTensor, made without Arrow's generic
+// writer for every snapshot after the first of its kind.
+//
+// A payload is an Arrow IPC stream (schema message with the snapshot's fields as JSON metadata, one record
+// batch, end-of-stream). Two payloads of the same shape and dims whose metadata JSON has the same byte length
+// differ only in those JSON bytes and in the tensor values: the flatbuffer layout is the same. So the first one
+// is encoded by Arrow and kept as a template; later ones copy the template's header, write their JSON over the
+// template's and copy the values into the body (a memcpy, no Arrow objects, no flatbuffer builder). A template
+// is only used after checking, on the bytes Arrow made, where the JSON string and the values are.
+import { type ByteAllocator, encodeTensor } from './tensor.js';
+import type { SnapshotMeta } from './types.js';
+
+interface Template {
+  bytes: Uint8Array;
+  /** Where the metadata JSON string's bytes start. */
+  jsonAt: number;
+  /** Where the float32 values start (8-aligned). */
+  dataAt: number;
+}
+
+/** Templates by shape, dims and JSON byte length; `null`: this kind cannot be templated (always use Arrow). */
+const templates = new Map<string, Template | null>();
+const MAX_TEMPLATES = 256;
+
+/** An encoded payload and where its float32 values are in it (so that the reader of the bytes needs no decoding). */
+export interface Payload {
+  ipc: Uint8Array;
+  /** Byte offset of the values in `ipc` (a multiple of 4), or -1 when unknown. */
+  dataOffset: number;
+}
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function makeTemplate(
+  data: Float32Array,
+  shape: readonly number[],
+  dims: readonly string[],
+  meta: SnapshotMeta,
+  json: Buffer,
+): { template: Template | null; ipc: Uint8Array } {
+  const ipc = encodeTensor(data, shape, dims, meta);
+  const bytes = Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength);
+  const values = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const dataAt = ipc.byteLength - 8 - pad8(data.byteLength);
+  const header = bytes.subarray(0, Math.max(0, dataAt));
+  const jsonAt = header.indexOf(json);
+  const ok =
+    dataAt > 0 &&
+    dataAt % 8 === 0 &&
+    bytes.subarray(dataAt, dataAt + values.byteLength).equals(values) &&
+    jsonAt >= 4 &&
+    header.lastIndexOf(json) === jsonAt &&
+    bytes.readUInt32LE(jsonAt - 4) === json.byteLength;
+  return { template: ok ? { bytes: new Uint8Array(ipc), jsonAt, dataAt } : null, ipc };
+}
+
+/**
+ * The payload of one tensor: byte for byte what `encodeTensor(data, shape, dims, meta)` returns, written into
+ * memory from `alloc` when given.
+ */
+export function encodePayload(
+  data: Float32Array,
+  shape: readonly number[],
+  dims: readonly string[],
+  meta: SnapshotMeta,
+  alloc?: ByteAllocator,
+): Payload {
+  const json = Buffer.from(JSON.stringify(meta));
+  const key = `${shape.join(',')}\u0000${dims.join('\u0001')}\u0000${json.byteLength}`;
+  let t = templates.get(key);
+  if (t === undefined) {
+    const made = makeTemplate(data, shape, dims, meta, json);
+    if (templates.size >= MAX_TEMPLATES) templates.delete(templates.keys().next().value!);
+    templates.set(key, made.template);
+    if (!made.template) {
+      return { ipc: alloc ? copyInto(made.ipc, alloc) : made.ipc, dataOffset: -1 };
+    }
+    t = made.template;
+  }
+  if (t === null) return { ipc: encodeTensor(data, shape, dims, meta, alloc), dataOffset: -1 };
+  const total = t.bytes.byteLength;
+  const out = alloc ? alloc(total) : new Uint8Array(total);
+  const end = t.dataAt + data.byteLength;
+  out.set(t.bytes.subarray(0, t.dataAt));
+  out.set(json, t.jsonAt);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), t.dataAt);
+  out.set(t.bytes.subarray(end), end);
+  return { ipc: out, dataOffset: t.dataAt };
+}
+
+function copyInto(ipc: Uint8Array, alloc: ByteAllocator): Uint8Array {
+  const out = alloc(ipc.byteLength);
+  out.set(ipc);
+  return out;
+}
+
+/** The values of a payload made by encodePayload, as a view (no copy), or undefined when not known. */
+export function payloadValues(ipc: Uint8Array, dataOffset: number, length: number): Float32Array | undefined {
+  if (dataOffset < 0 || (ipc.byteOffset + dataOffset) % 4 !== 0) return undefined;
+  if (dataOffset + length * 4 > ipc.byteLength) return undefined;
+  return new Float32Array(ipc.buffer, ipc.byteOffset + dataOffset, length);
+}

@@ -1,0 +1,256 @@
+// Scalars, and managing runs: rename, delete, vacuum and compact on real files.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openReader } from './reader.js';
+import { openStore } from './store.js';
+import { bytesOf, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
+import type { ScalarPoint } from './types.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(() => cleanup());
+
+/** A noisy decreasing loss with spikes at known places. */
+function lossCurve(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 123) return 50; // a spike
+    if (i === 777) return -3; // a dip
+    return 1 / (1 + i / 100) + 0.01 * Math.sin(i * 1.7);
+  });
+}
+
+/** Rows of `table` belonging to run `key`, by a direct query. */
+function countRows(db: string, runKey: number): Record<string, number> {
+  const raw = new Database(db, { readonly: true });
+  const one = (sql: string) => raw.prepare(sql).pluck().get(runKey) as number;
+  const out = {
+    runs: one('SELECT count(*) FROM runs WHERE key = ?'),
+    snapshots: one('SELECT count(*) FROM snapshots WHERE run_key = ?'),
+    payloads: one(
+      'SELECT count(*) FROM payloads WHERE snapshot_id IN (SELECT id FROM snapshots WHERE run_key = ?)',
+    ),
+    summaries: one(
+      'SELECT count(*) FROM summaries m WHERE NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.id = m.snapshot_id) OR m.snapshot_id IN (SELECT id FROM snapshots WHERE run_key = ?)',
+    ),
+    series: one('SELECT count(*) FROM series WHERE run_key = ?'),
+    chunks: one(
+      'SELECT count(*) FROM series_chunks WHERE series_key IN (SELECT key FROM series WHERE run_key = ?)',
+    ),
+    scalars: one('SELECT count(*) FROM scalars WHERE run_key = ?'),
+  };
+  raw.close();
+  return out;
+}
+
+function runKeyOf(db: string, id: string): number {
+  const raw = new Database(db, { readonly: true });
+  const key = raw.prepare('SELECT key FROM runs WHERE id = ?').pluck().get(id) as number;
+  raw.close();
+  return key;
+}
+
+describe('scalars', () => {
+  it('are written through the writer thread and read back per name in iteration order, NaN kept', async () => {
+    const db = join(dir, 's.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo());
+    const loss = lossCurve(1000);
+    const points: ScalarPoint[] = [];
+    loss.forEach((value, i) => {
+      points.push({ iteration: i, name: 'loss', value, time: 1000 + i });
+      if (i % 3 === 0) points.push({ iteration: i, name: 'acc', value: i / 1000, time: 1000 + i });
+    });
+    points.push({ iteration: 5, name: 'probe/loss', value: Number.NaN, time: 5 });
+    // Batched as the callback sends them, out of order between batches.
+    await store.writeScalars('run-1', points.slice(500));
+    await store.writeScalars('run-1', points.slice(0, 500));
+    await store.writeScalars('never-started', [{ iteration: 1, name: 'loss', value: 2, time: 3 }]);
+    await expect(
+      store.writeScalars('run-1', [{ iteration: -1, name: 'loss', value: 1, time: 0 }]),
+    ).rejects.toThrow('scalar point 0.iteration must be an integer >= 0, got -1');
+    await store.close();
+
+    const r = openReader(db);
+    const series = r.scalars('run-1');
+    expect(series.map((s) => [s.name, s.count])).toEqual([
+      ['acc', 334],
+      ['loss', 1000],
+      ['probe/loss', 1],
+    ]);
+    const l = series[1]!;
+    expect(Array.from(l.iterations)).toEqual(loss.map((_, i) => i));
+    expect(Array.from(l.values)).toEqual(loss);
+    expect(Number.isNaN(series[2]!.values[0]!)).toBe(true);
+    expect(r.scalars('never-started')[0]!.values[0]).toBe(2);
+    expect(r.scalars('run-1', { names: ['acc'] }).map((s) => s.name)).toEqual(['acc']);
+    r.close();
+  });
+
+  it('downsampling keeps the first, last, smallest and largest point of every bucket', async () => {
+    const db = join(dir, 'ds.gradscope');
+    const store = openStore(db);
+    const loss = lossCurve(1000);
+    await store.writeScalars(
+      'run-1',
+      loss.map((value, i) => ({ iteration: i * 2, name: 'loss', value, time: i })),
+    );
+    await store.close();
+    const r = openReader(db);
+    const [s] = r.scalars('run-1', { maxPoints: 100 });
+    expect(s!.count).toBe(1000);
+    expect(s!.values.length).toBeLessThanOrEqual(100);
+    // Independently: 25 buckets of 40 consecutive points; each keeps its first, last, argmin, argmax.
+    const want: number[] = [];
+    for (let b = 0; b < 25; b++) {
+      const idx = Array.from({ length: 40 }, (_, k) => b * 40 + k);
+      const lo = idx.reduce((a, i) => (loss[i]! < loss[a]! ? i : a));
+      const hi = idx.reduce((a, i) => (loss[i]! > loss[a]! ? i : a));
+      want.push(...new Set([idx[0]!, lo, hi, idx[39]!].sort((x, y) => x - y)));
+    }
+    expect(Array.from(s!.iterations)).toEqual(want.map((i) => i * 2));
+    expect(Array.from(s!.values)).toEqual(want.map((i) => loss[i]!));
+    // The spike, the dip, the ends survive.
+    expect(Array.from(s!.values)).toContain(50);
+    expect(Array.from(s!.values)).toContain(-3);
+    expect([s!.iterations[0], s!.iterations[s!.iterations.length - 1]]).toEqual([0, 1998]);
+    expect(() => r.scalars('run-1', { maxPoints: 3 })).toThrow('maxPoints must be an integer >= 4, got 3');
+    r.close();
+  });
+});
+
+describe('run management', () => {
+  async function threeRuns(db: string) {
+    const store = openStore(db);
+    const written = new Map<string, ReturnType<typeof snapshot>[]>();
+    for (const id of ['a', 'b', 'c']) {
+      await store.startRun(runInfo(id, `run ${id}`));
+      const list = [];
+      for (let i = 0; i < 40; i++) {
+        const s = snapshot({
+          run: id,
+          iteration: i,
+          shape: [4, 30, 16],
+          channelParts: ['forward', 'backward'],
+          seed: i + id.charCodeAt(0) * 100,
+        });
+        list.push(s);
+        await store.write(s);
+      }
+      written.set(id, list);
+      await store.writeScalars(id, [{ iteration: 1, name: 'loss', value: 1, time: 1 }]);
+    }
+    return { store, written };
+  }
+
+  it('renameRun renames by id or name; deleteRun removes every row of one run in one transaction; vacuum shrinks the file', async () => {
+    const db = join(dir, 'm.gradscope');
+    const { store, written } = await threeRuns(db);
+    await store.renameRun('a', 'first');
+    await store.renameRun('run b', 'second');
+    await expect(store.renameRun('nope', 'x')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(store.renameRun('a', '')).rejects.toThrow('name must be a non-empty string, got ""');
+    const bKey = runKeyOf(db, 'b');
+    expect(countRows(db, bKey)).toMatchObject({
+      runs: 1,
+      snapshots: 40,
+      payloads: 40,
+      series: 1,
+      scalars: 1,
+    });
+    await store.vacuum(); // folds the WAL into the file: the size to compare with
+    const sizeBefore = statSync(db).size;
+    await store.deleteRun('second');
+    await expect(store.deleteRun('second')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(countRows(db, bKey)).toEqual({
+      runs: 0,
+      snapshots: 0,
+      payloads: 0,
+      summaries: 0,
+      series: 0,
+      chunks: 0,
+      scalars: 0,
+    });
+    // A run written and deleted in one commit group leaves nothing behind either.
+    const pending = store.write(snapshot({ run: 'd', iteration: 0 }));
+    await store.deleteRun('d');
+    await pending;
+    await store.vacuum();
+    const sizeAfter = statSync(db).size;
+    const raw = new Database(db, { readonly: true });
+    const orphans = raw
+      .prepare(`SELECT
+        (SELECT count(*) FROM series_chunks WHERE series_key NOT IN (SELECT key FROM series)) +
+        (SELECT count(*) FROM summaries WHERE snapshot_id NOT IN (SELECT id FROM snapshots)) +
+        (SELECT count(*) FROM payloads WHERE snapshot_id NOT IN (SELECT id FROM snapshots)) +
+        (SELECT count(*) FROM snapshots WHERE run_key NOT IN (SELECT key FROM runs))`)
+      .pluck()
+      .get();
+    raw.close();
+    expect(orphans).toBe(0);
+    expect(sizeAfter).toBeLessThan(sizeBefore * 0.8);
+    await store.close();
+
+    const r = openReader(db);
+    expect(r.integrityCheck()).toBe('ok');
+    expect(
+      r
+        .listRuns()
+        .map((x) => [x.id, x.name, x.snapshots])
+        .sort(),
+    ).toEqual([
+      ['a', 'first', 40],
+      ['c', 'run c', 40],
+    ]);
+    for (const id of ['a', 'c']) {
+      const infos = r.listSnapshots({ run: id });
+      infos.forEach((info, i) => {
+        expect(bytesOf(r.readTensor(info.id).data).equals(bytesOf(written.get(id)![i]!.data))).toBe(true);
+      });
+      expect(r.flowMatrix({ run: id, layer: 'lstm_1', kind: 'output-grad' }).count).toBe(40);
+      expect(r.scalars(id)[0]!.count).toBe(1);
+    }
+    r.close();
+  });
+
+  it('compact keeps the first K iterations, every N-th after them, the last and the chosen ones; the file shrinks', async () => {
+    const db = join(dir, 'c.gradscope');
+    const { store, written } = await threeRuns(db);
+    await store.write(snapshot({ run: 'a', iteration: 39, kind: 'output', shape: [4, 30, 16] }));
+    await store.flush();
+    await expect(store.compact({ every: 0 })).rejects.toThrow(
+      'compact policy.every must be a positive integer, got 0',
+    );
+    const result = await store.compact({ every: 10, keepFirst: 3, keep: [17], runs: ['a', 'run c'] });
+    const kept = [0, 1, 2, 3, 13, 17, 23, 33, 39];
+    expect(result).toMatchObject({ runs: 2, snapshotsRemoved: 2 * 31, snapshotsKept: 2 * 9 + 1 });
+    expect(result.bytesAfter).toBeLessThan(result.bytesBefore * 0.7);
+    expect(statSync(db).size).toBe(result.bytesAfter);
+    await store.close();
+
+    const r = openReader(db);
+    expect(r.integrityCheck()).toBe('ok');
+    for (const id of ['a', 'c']) {
+      expect([...new Set(r.listSnapshots({ run: id }).map((s) => s.iteration))]).toEqual(kept);
+      const flow = r.flowMatrix({ run: id, layer: 'lstm_1', kind: 'output-grad' });
+      expect(flow.iterations).toEqual(kept);
+      expect(flow.ids).toEqual(r.listSnapshots({ run: id, kind: 'output-grad' }).map((s) => s.id));
+      expect(flow.parts!.forward!.length).toBe(kept.length * 30);
+      const index = r.seriesIndex({ run: id, layer: 'lstm_1', kind: 'output-grad' });
+      expect(Array.from(index.loss)).toEqual(kept.map((i) => written.get(id)![i]!.loss));
+      for (const info of r.listSnapshots({ run: id, kind: 'output-grad' })) {
+        expect(
+          bytesOf(r.readTensor(info.id).data).equals(bytesOf(written.get(id)![info.iteration]!.data)),
+        ).toBe(true);
+      }
+    }
+    expect(r.flowMatrix({ run: 'a', layer: 'lstm_1', kind: 'output' }).iterations).toEqual([39]);
+    // Not named in `runs`: untouched.
+    expect(r.listSnapshots({ run: 'b' }).length).toBe(40);
+    r.close();
+  });
+});

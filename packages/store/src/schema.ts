@@ -1,0 +1,316 @@
+// The SQLite schema of a gradscope file: its tables, the row types the queries read, and the migrations
+// that take an older file to SCHEMA_VERSION.
+import { memoryHorizon } from '@gradscope/format';
+import type Database from 'better-sqlite3';
+import { rebuildSeriesChunks } from './chunks.js';
+import { HISTOGRAM_BUCKETS, HISTOGRAM_MAX_EXP, HISTOGRAM_MIN_EXP } from './histogram.js';
+
+export type Db = Database.Database;
+
+/** `PRAGMA application_id` of a gradscope database: the bytes 'GrSc'. */
+export const APPLICATION_ID = 0x47725363;
+/**
+ * `PRAGMA user_version`: the schema version this code writes.
+ * 1: runs, snapshots, payloads, summaries, series, series_chunks.
+ * 2: memory horizon columns, per-row stats of series chunks, scalars, writer liveness of runs.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** A row of `runs` with the aggregates the reader selects beside it. */
+export interface RunRow {
+  key: number;
+  id: string;
+  name: string;
+  started_at: number;
+  ended_at: number | null;
+  status: 'running' | 'finished' | 'failed';
+  model: string;
+  options: string;
+  backend: string;
+  tfjs_version: string;
+  host: string;
+  meta: string;
+  /** 'host pid start' of the last writer process that wrote the run (see liveness.ts). */
+  writer: string | null;
+  /** ms since the epoch: the last heartbeat of that writer. */
+  heartbeat_at: number | null;
+  /** 1 when the run was created by a snapshot, without startRun. */
+  implicit: number;
+  snapshots: number;
+  last_iteration: number | null;
+  last_time: number | null;
+  layers: string | null;
+  kinds: string | null;
+}
+
+/** A row of `snapshots` joined with its run's id. */
+export interface SnapshotRow {
+  id: number;
+  run: string;
+  iteration: number;
+  epoch: number;
+  batch: number;
+  layer: string;
+  layer_class: string;
+  kind: string;
+  part: string;
+  channel_parts: string | null;
+  shape: string;
+  dims: string;
+  loss: number | null;
+  time: number;
+  non_finite: number;
+  payload_bytes: number;
+  l2: number | null;
+  max_abs: number | null;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  s_non_finite: number;
+  count: number;
+  horizon: number | null;
+  t0_ratio: number | null;
+}
+
+/** A row of `summaries`: the write-time summary of one snapshot or one channel part of it. */
+export interface SummaryRow {
+  snapshot_id: number;
+  channel_part: string;
+  l2: number | null;
+  max_abs: number | null;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  non_finite: number;
+  count: number;
+  timestep_norms: Buffer | null;
+  channel_norms: Buffer | null;
+  histogram: Buffer;
+  horizon: number | null;
+  t0_ratio: number | null;
+}
+
+/**
+ * A row of `series_chunks`: the flow norms, histograms and per-row statistics of up to SERIES_CHUNK_ROWS
+ * snapshots of one series, in the order they were written. Every BLOB is little-endian, one entry per row:
+ * ids, iterations: float64; timestep_norms: float32 × width; histograms: uint32 × HISTOGRAM_BUCKETS;
+ * minmax: float64 × 2; stats: float64 × STAT_FIELDS.length.
+ */
+export interface SeriesChunkRow {
+  rowid: number;
+  series_key: number;
+  channel_part: string;
+  /** 0: every snapshot; L: every LEVEL_STRIDE^L-th (see chunks.ts). */
+  level: number;
+  chunk: number;
+  count: number;
+  width: number;
+  ids: Buffer;
+  iterations: Buffer;
+  timestep_norms: Buffer;
+  histograms: Buffer;
+  minmax: Buffer;
+  stats: Buffer;
+}
+
+/** The per-row statistics of a series chunk (`stats`), in order; null is stored as NaN. */
+export const STAT_FIELDS = [
+  'loss',
+  'l2',
+  'maxAbs',
+  'mean',
+  'std',
+  'nonFinite',
+  'horizon',
+  't0Ratio',
+  'time',
+] as const;
+export type StatField = (typeof STAT_FIELDS)[number];
+
+/** A row of `scalars`: one training scalar at one iteration. */
+export interface ScalarRow {
+  run_key: number;
+  iteration: number;
+  name: string;
+  /** NULL for NaN (SQLite has no NaN). */
+  value: number | null;
+  time: number;
+}
+
+/** Version 0 → 1: the first schema. */
+function createV1(db: Db): void {
+  db.exec(`
+    CREATE TABLE meta (
+      key   TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+      key          INTEGER PRIMARY KEY,
+      id           TEXT NOT NULL UNIQUE,
+      name         TEXT NOT NULL,
+      started_at   REAL NOT NULL,
+      ended_at     REAL,
+      status       TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+      model        TEXT NOT NULL,
+      options      TEXT NOT NULL,
+      backend      TEXT NOT NULL,
+      tfjs_version TEXT NOT NULL,
+      host         TEXT NOT NULL,
+      meta         TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_name ON runs (name, started_at);
+    CREATE TABLE snapshots (
+      id            INTEGER PRIMARY KEY,
+      run_key       INTEGER NOT NULL REFERENCES runs (key),
+      iteration     INTEGER NOT NULL,
+      epoch         INTEGER NOT NULL,
+      batch         INTEGER NOT NULL,
+      layer         TEXT NOT NULL,
+      layer_class   TEXT NOT NULL,
+      kind          TEXT NOT NULL,
+      part          TEXT NOT NULL DEFAULT '',
+      channel_parts TEXT,
+      shape         TEXT NOT NULL,
+      dims          TEXT NOT NULL,
+      loss          REAL,
+      time          REAL NOT NULL,
+      non_finite    INTEGER NOT NULL,
+      payload_bytes INTEGER NOT NULL,
+      l2            REAL,
+      max_abs       REAL,
+      min           REAL,
+      max           REAL,
+      mean          REAL,
+      std           REAL,
+      s_non_finite  INTEGER NOT NULL,
+      count         INTEGER NOT NULL
+    );
+    CREATE INDEX snapshots_flow ON snapshots (run_key, layer, kind, part, iteration);
+    CREATE TABLE payloads (
+      snapshot_id INTEGER PRIMARY KEY REFERENCES snapshots (id),
+      ipc         BLOB NOT NULL
+    );
+    CREATE TABLE summaries (
+      snapshot_id    INTEGER NOT NULL REFERENCES snapshots (id),
+      channel_part   TEXT NOT NULL,
+      l2             REAL,
+      max_abs        REAL,
+      min            REAL,
+      max            REAL,
+      mean           REAL,
+      std            REAL,
+      non_finite     INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      timestep_norms BLOB,
+      channel_norms  BLOB,
+      histogram      BLOB NOT NULL,
+      PRIMARY KEY (snapshot_id, channel_part)
+    );
+    CREATE TABLE series (
+      key     INTEGER PRIMARY KEY,
+      run_key INTEGER NOT NULL REFERENCES runs (key),
+      layer   TEXT NOT NULL,
+      kind    TEXT NOT NULL,
+      part    TEXT NOT NULL,
+      UNIQUE (run_key, layer, kind, part)
+    );
+    CREATE TABLE series_chunks (
+      series_key     INTEGER NOT NULL REFERENCES series (key),
+      channel_part   TEXT NOT NULL,
+      chunk          INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      width          INTEGER NOT NULL,
+      ids            BLOB NOT NULL,
+      iterations     BLOB NOT NULL,
+      timestep_norms BLOB NOT NULL,
+      histograms     BLOB NOT NULL,
+      minmax         BLOB NOT NULL,
+      UNIQUE (series_key, channel_part, chunk)
+    );
+  `);
+  const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+  put.run(
+    'histogram',
+    JSON.stringify({
+      scheme: 'symmetric-log2',
+      buckets: HISTOGRAM_BUCKETS,
+      minExp: HISTOGRAM_MIN_EXP,
+      maxExp: HISTOGRAM_MAX_EXP,
+      encoding: 'uint32le',
+    }),
+  );
+  put.run('tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>');
+  put.run('norms_encoding', 'float32le');
+}
+
+function f32(buf: Buffer): Float32Array {
+  return new Float32Array(new Uint8Array(buf).buffer);
+}
+
+/**
+ * Version 1 → 2: memory horizon beside every summary (computed here from the stored timestep norms, as the
+ * summary pass computes it from the same float32 norms), per-row statistics of series chunks, the scalars
+ * table, and the writer liveness columns of runs.
+ */
+function migrateV2(db: Db): void {
+  db.exec(`
+    ALTER TABLE runs ADD COLUMN writer TEXT;
+    ALTER TABLE runs ADD COLUMN heartbeat_at REAL;
+    ALTER TABLE runs ADD COLUMN implicit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE snapshots ADD COLUMN horizon INTEGER;
+    ALTER TABLE snapshots ADD COLUMN t0_ratio REAL;
+    ALTER TABLE summaries ADD COLUMN horizon INTEGER;
+    ALTER TABLE summaries ADD COLUMN t0_ratio REAL;
+    CREATE TABLE scalars (
+      run_key   INTEGER NOT NULL REFERENCES runs (key),
+      iteration INTEGER NOT NULL,
+      name      TEXT NOT NULL,
+      value     REAL,
+      time      REAL NOT NULL
+    );
+    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value);
+  `);
+  const setSummary = db.prepare(
+    'UPDATE summaries SET horizon = ?, t0_ratio = ? WHERE snapshot_id = ? AND channel_part = ?',
+  );
+  for (const r of db
+    .prepare(
+      'SELECT snapshot_id, channel_part, timestep_norms FROM summaries WHERE timestep_norms IS NOT NULL',
+    )
+    .all() as Pick<SummaryRow, 'snapshot_id' | 'channel_part' | 'timestep_norms'>[]) {
+    const h = memoryHorizon(f32(r.timestep_norms!));
+    if (h.horizon !== null) setSummary.run(h.horizon, h.t0Ratio, r.snapshot_id, r.channel_part);
+  }
+  db.exec(`
+    UPDATE snapshots SET
+      horizon = (SELECT horizon FROM summaries m WHERE m.snapshot_id = snapshots.id AND m.channel_part = ''),
+      t0_ratio = (SELECT t0_ratio FROM summaries m WHERE m.snapshot_id = snapshots.id AND m.channel_part = '')
+  `);
+  // Series chunks gain levels (see chunks.ts) and per-row statistics: rebuilt from the summaries. The small
+  // columns come first: SQLite reads a record's overflow pages only up to the last column a query asks for,
+  // so the index query never touches the norms and a flow query never the histograms.
+  db.exec(`
+    DROP TABLE series_chunks;
+    CREATE TABLE series_chunks (
+      series_key     INTEGER NOT NULL REFERENCES series (key),
+      channel_part   TEXT NOT NULL,
+      level          INTEGER NOT NULL,
+      chunk          INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      width          INTEGER NOT NULL,
+      ids            BLOB NOT NULL,
+      iterations     BLOB NOT NULL,
+      minmax         BLOB NOT NULL,
+      stats          BLOB NOT NULL,
+      timestep_norms BLOB NOT NULL,
+      histograms     BLOB NOT NULL,
+      UNIQUE (series_key, channel_part, level, chunk)
+    );
+  `);
+  rebuildSeriesChunks(db);
+}
+
+/** MIGRATIONS[i] takes a database from version i to i + 1. */
+export const MIGRATIONS: ((db: Db) => void)[] = [createV1, migrateV2];
