@@ -62,6 +62,7 @@ const DOC_FILES = [
         return false;
       }
     }),
+  'apps/cli/README.md',
 ];
 const ALL = DOC_FILES.flatMap(blocksOf);
 const claimed = new Set<Block>();
@@ -307,8 +308,9 @@ describe('docs/api.md', () => {
     }
     if (typeof doc !== 'object' || doc === null) return;
     for (const [k, v] of Object.entries(doc)) {
-      // '…' stands for more; channelParts and parts are documented as present only for bidirectional layers.
-      if (k === '…' || k === 'channelParts' || k === 'parts') continue;
+      // '…' stands for more; channelParts, parts and partHorizons are documented as present only for
+      // bidirectional layers.
+      if (k === '…' || k === 'channelParts' || k === 'parts' || k === 'partHorizons') continue;
       expect(real, `${where}.${k}`).toHaveProperty([k]);
       expectKeysIn(v, (real as Record<string, unknown>)[k], `${where}.${k}`);
     }
@@ -340,6 +342,69 @@ describe('docs/api.md', () => {
         expectKeysIn(example(b.code), await res.json(), `${b.file}:${b.line}`);
       }
     }
+  });
+
+  it('the series index and scalars bodies have the fields the routes send, with the documented matrices', async () => {
+    const [series] = take('docs/api.md', 'Series index', 'json');
+    const res = await get('/api/runs/lstm6/series?layer=lstm_1&kind=output-grad');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, { dtype: string; shape: number[] }> & {
+      count: number;
+      rows: number;
+    };
+    const doc = example(series!.code);
+    expect(Object.keys(body).sort()).toEqual(Object.keys(doc).sort());
+    // 11 snapshots of lstm_1 output-grad (every 10 of 100 steps plus 0, 50, 100), each column float64 [rows].
+    expect([body.count, body.rows]).toEqual([11, 11]);
+    for (const k of Object.keys(doc).filter((k) => k !== 'count' && k !== 'rows'))
+      expect([k, body[k]!.dtype, body[k]!.shape]).toEqual([k, 'float64', [11]]);
+
+    const [scalars] = take('docs/api.md', 'Scalars', 'json');
+    const sres = await get('/api/runs/lstm6/scalars');
+    expect(sres.status).toBe(200);
+    const sbody = (await sres.json()) as {
+      series: { name: string; count: number; iterations: { dtype: string; shape: number[] } }[];
+    };
+    expectKeysIn(example(scalars!.code), sbody, `${scalars!.file}:${scalars!.line}`);
+    // The README's fit: 100 optimizer steps, one loss point each.
+    const loss = sbody.series.find((s) => s.name === 'loss')!;
+    expect([loss.count, loss.iterations.dtype, loss.iterations.shape]).toEqual([100, 'float64', [100]]);
+    // Downsampled to 4 buckets × (first, last, min, max) at most.
+    const few = (await (await get('/api/runs/lstm6/scalars?maxPoints=16')).json()) as typeof sbody;
+    const fewLoss = few.series.find((s) => s.name === 'loss')!;
+    expect(fewLoss.count).toBe(100);
+    expect(fewLoss.iterations.shape[0]).toBeLessThanOrEqual(16);
+  });
+
+  it('the documented limits and statuses are the server defaults', async () => {
+    const text = readFileSync(join(ROOT, 'docs/api.md'), 'utf8');
+    const mod = await import(pathToFileURL(join(ROOT, 'packages/server/dist/index.js')).href);
+    expect([mod.DEFAULT_INGEST_LIMIT, mod.DEFAULT_INGEST_INFLIGHT_BYTES, mod.DEFAULT_CACHE_BYTES]).toEqual([
+      64 * 2 ** 20,
+      128 * 2 ** 20,
+      32 * 2 ** 20,
+    ]);
+    expect(text).toContain('at most 64 MiB by default');
+    expect(text).toContain('at most 128 MiB');
+    expect(text).toContain('at most 32 MiB of bodies');
+    // This server has ingest off, so no writable store: rename and delete answer 405 and say why.
+    const patch = await fetch(`${server.url}/api/runs/lstm6`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'renamed' }),
+    });
+    const del = await fetch(`${server.url}/api/runs/lstm6`, { method: 'DELETE' });
+    expect([patch.status, del.status]).toEqual([405, 405]);
+    expect(((await del.json()) as { message: string }).message).toContain('gradscope runs');
+    expect(text).toContain('answers 405');
+    // Export planning errors are 4xx before any byte.
+    const parquetTensor = await get('/api/runs/lstm6/export?format=parquet&layout=tensor');
+    const several = await get('/api/runs/lstm6/export?format=arrow&layout=tensor');
+    const noRun = await get('/api/runs/no-such-run/export');
+    const noMatch = await get('/api/runs/lstm6/export?layer=no-such-layer');
+    expect([parquetTensor.status, several.status, noRun.status, noMatch.status]).toEqual([
+      400, 400, 404, 404,
+    ]);
   });
 
   it('says what answers 404, 200 [] and how tensors are cached, as the server does', async () => {
@@ -533,6 +598,44 @@ const epochs = 20; // one step per epoch (4 samples, batch size 32): iteration 2
       expect(Object.keys(scripts)).toContain(cmd[1]);
     }
   });
+});
+
+describe('apps/cli/README.md', () => {
+  it('every example is a command of the CLI with flags its --help lists; the store commands run', () => {
+    const [sh] = take('apps/cli/README.md', 'Commands', 'sh');
+    const lines = commands(sh!.code);
+    const top = gradscope(['--help']);
+    const seen = new Set<string>();
+    for (const cmd of lines) {
+      expect(cmd[0]).toBe('gradscope');
+      const sub = cmd[1] === 'runs' ? ['runs', cmd[2]!] : [cmd[1]!];
+      expect(top).toContain(`  ${cmd[1]}`);
+      const help = gradscope([...sub, '--help']);
+      for (const flag of cmd.filter((a) => a.startsWith('--')))
+        expect(help, `${sub.join(' ')} ${flag}`).toContain(flag);
+      seen.add(sub.join(' '));
+    }
+    // One example per command of program.ts.
+    expect([...seen].sort()).toEqual(
+      ['compact', 'demo', 'export', 'list', 'runs delete', 'runs rename', 'serve', 'vacuum'].sort(),
+    );
+    // The store commands, in order, on a copy of the README's store (serve and demo are run by their own tests).
+    const dir = mkdtempSync(join(work, 'cli-'));
+    execFileSync('cp', [join(work, 'runs.gradscope'), join(dir, 'runs.gradscope')]);
+    const inDir = (args: string[]) => execFileSync('node', [CLI, ...args], { cwd: dir, encoding: 'utf8' });
+    for (const cmd of lines.filter((c) => !['serve', 'demo'].includes(c[1]!))) {
+      // compact's --run names the run by its name before the rename: the examples run in their own order,
+      // so compact (after delete) gets the copy's remaining state; give it a fresh copy.
+      if (cmd[1] === 'compact')
+        execFileSync('cp', [join(work, 'runs.gradscope'), join(dir, 'runs.gradscope')]);
+      inDir(cmd.slice(1));
+    }
+    expect(readdirSync(join(dir, 'grads'))).toContain('lstm_1__output-grad.arrow');
+    expect(readFileSync(join(dir, 'loss.csv'), 'utf8').split('\n')[0]).toMatch(/iteration/);
+    const runs = JSON.parse(inDir(['list', 'runs.gradscope', '--json'])) as { lastIteration: number }[];
+    // compact keeps the first 5, every 10th after them, the last and 20: still ends at iteration 100.
+    expect(runs.map((r) => r.lastIteration)).toEqual([100]);
+  }, 300_000);
 });
 
 /**

@@ -216,16 +216,18 @@ export class App {
     window.__gradscope.view = s.view;
     if (!picked.run) return this.renderNoRuns();
     const record = picked.run;
-    const run = await this.data.run(record.id);
-    const layers = await this.data.layers(record.id);
+    // The run's details and its layers are independent: one round trip, not two.
+    const [run, layers] = await this.data.runWithLayers(record.id);
     const choice = pickSeries(s, layers);
     if (!choice) {
       if (seq === this.seq) this.renderNoSnapshots(run);
       return;
     }
     // The bounded series index, plus the rows of the URL's iterations if downsampling left them out.
-    const snapshots = await this.data.snapshots(record.id, choice.key, s.iterations);
-    const index = await this.data.seriesIndex(record.id, choice.key);
+    const [snapshots, index] = await Promise.all([
+      this.data.snapshots(record.id, choice.key, s.iterations),
+      this.data.seriesIndex(record.id, choice.key),
+    ]);
     if (seq !== this.seq) return;
     const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, snapshots);
     if (index.downsampled) series.recorded = index.count;

@@ -3,6 +3,7 @@
 import type { RunDetails, RunRecord } from './api';
 import { DIVERGING, SEQUENTIAL } from './colormap';
 import { button, checkbox, h, select, textInput } from './dom';
+import { flowTabLabel } from './flow';
 import { MAX_COMPARED } from './iterations';
 import { exportName } from './png';
 import type { Series } from './resolve';
@@ -16,6 +17,11 @@ export const VIEW_LABELS: Record<View, string> = {
   dist: 'Distribution',
   weights: 'Weights',
 };
+
+/** A view tab's label for a kind: the flow tab says what its figure shows ("Activation norms" for `output`). */
+export function viewLabel(v: View, kind: Kind): string {
+  return v === 'flow' ? flowTabLabel(kind) : VIEW_LABELS[v];
+}
 
 /** What the controls can do to the page. */
 export interface ControlActions {
@@ -59,7 +65,8 @@ export function viewTabs(series: Series, view: View, onSelect: (v: View) => void
   for (const v of VIEWS) {
     const ok = usable.includes(v);
     const selected = view === v;
-    const tab = button(VIEW_LABELS[v], () => onSelect(v), {
+    const label = viewLabel(v, series.key.kind);
+    const tab = button(label, () => onSelect(v), {
       role: 'tab',
       id: `tab-${v}`,
       'aria-selected': String(selected),
@@ -68,8 +75,8 @@ export function viewTabs(series: Series, view: View, onSelect: (v: View) => void
       disabled: !ok,
       class: selected ? 'tab active' : 'tab',
       title: ok
-        ? VIEW_LABELS[v]
-        : `${VIEW_LABELS[v]}: not for ${
+        ? label
+        : `${label}: not for ${
             v === 'weights'
               ? 'this kind (pick weight or weight-grad)'
               : series.zeroD

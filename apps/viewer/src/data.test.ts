@@ -134,3 +134,35 @@ describe('DataCache over the bounded series index', () => {
     expect(calls).toHaveLength(5);
   });
 });
+
+describe('DataCache.runWithLayers', () => {
+  it('asks for the run details and the layers at the same time, not one after the other', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const details = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const api = {
+      async run(id: string) {
+        calls.push(`run ${id}`);
+        await details; // the details answer only once the layers were asked for too
+        return { id, status: 'finished' };
+      },
+      async layers(id: string) {
+        calls.push(`layers ${id}`);
+        return [{ layer: 'lstm' }];
+      },
+    };
+    const data = new DataCache(api as unknown as Api);
+    const both = data.runWithLayers('r');
+    // Both requests are out before either answer arrived.
+    expect(calls).toEqual(['run r', 'layers r']);
+    release();
+    const [run, layers] = await both;
+    expect(run).toMatchObject({ id: 'r', status: 'finished' });
+    expect(layers.map((l) => l.layer)).toEqual(['lstm']);
+    // Finished run and its layers are cached: no second request.
+    await data.runWithLayers('r');
+    expect(calls).toEqual(['run r', 'layers r']);
+  });
+});

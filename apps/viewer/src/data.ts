@@ -70,6 +70,11 @@ export class DataCache {
     return layers;
   }
 
+  /** A run's details and its recorded layers, asked at the same time (neither needs the other). */
+  runWithLayers(id: string): Promise<[RunDetails, LayerInfo[]]> {
+    return Promise.all([this.run(id), this.layers(id)]);
+  }
+
   /** The series' bounded index (columnar, downsampled to SERIES_ROWS rows; see series-index.ts). */
   seriesIndex(run: string, key: SeriesKey): Promise<SeriesIndex> {
     const k = seriesCacheKey(run, key);

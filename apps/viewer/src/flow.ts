@@ -94,6 +94,12 @@ export function flowLabels(kind: Kind): FlowLabels {
   }
 }
 
+/** The flow view's tab for a kind, from its figure's noun: "Gradient flow", "Activation norms". */
+export function flowTabLabel(kind: Kind): string {
+  const { noun } = flowLabels(kind);
+  return noun.charAt(0).toUpperCase() + noun.slice(1);
+}
+
 /**
  * What the horizon means for a direction, in words, for the figure's note. The store measures every part in
  * input time order (a backward direction's snapshot is flipped back to input order), from t = 0.

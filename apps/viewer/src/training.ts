@@ -299,22 +299,19 @@ export interface HorizonCurve {
 /**
  * The memory horizon over training: the stored horizon (earliest timestep whose norm is ≥ 1% of the largest:
  * lower = the gradient reaches further back) and norm(t = 0) / max (log) per captured iteration, one chart each.
+ * Gradients only (callers leave activations out: a horizon of `output` is no memory horizon). `empty`: what the
+ * slot says when no curve has a timestep axis.
  */
 export function horizonCharts(
   root: HTMLElement,
   curves: readonly HorizonCurve[],
   width: number,
   height: number,
+  empty = 'No memory horizon: the shown series have no timestep axis (or no snapshot yet).',
 ): uPlot[] {
   const usable = curves.filter((c) => c.flow.timesteps > 0 && c.flow.iterations.length > 0);
   if (usable.length === 0) {
-    root.append(
-      h(
-        'p',
-        { class: 'empty' },
-        'No memory horizon: the shown series have no timestep axis (or no snapshot yet).',
-      ),
-    );
+    root.append(h('p', { class: 'empty horizon-empty' }, empty));
     return [];
   }
   const T = Math.max(...usable.map((c) => c.flow.timesteps));

@@ -1,6 +1,6 @@
 // The compare page, the run page's training strip and the gallery's run list in headless Chromium over the
 // real server and a real store: three runs whose layers have different names (LSTM, GRU, SimpleRNN), per-step
-// loss scalars, input-grad and output-grad, one run still training while the page is open.
+// loss scalars, input-grad, output-grad and output (activations), one run still training while the page is open.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +51,10 @@ function snapshot(run: string, name: Name, kind: Kind, iteration: number): Snaps
   for (let s = 0; s < S; s++)
     for (let t = 0; t < TT; t++)
       for (let ch = 0; ch < C; ch++)
-        data[(s * TT + t) * C + ch] = sp.value(iteration, s, t, ch) * (kind === 'input-grad' ? 0.5 : 1);
+        data[(s * TT + t) * C + ch] =
+          kind === 'output'
+            ? (s + 1) * (ch + 1) * 0.1 * (1 + t / TT) // activations: no decay back in time
+            : sp.value(iteration, s, t, ch) * (kind === 'input-grad' ? 0.5 : 1);
   return {
     run,
     iteration,
@@ -92,7 +95,7 @@ async function writeSteps(
   scalarsFrom = from,
 ): Promise<void> {
   for (let it = from; it <= to; it += 20)
-    for (const kind of ['output-grad', 'input-grad'] as const)
+    for (const kind of ['output-grad', 'input-grad', 'output'] as const)
       await store.write(snapshot(id, name, kind, it));
   await store.writeScalars(id, lossPoints(name, scalarsFrom, to));
 }
@@ -301,6 +304,49 @@ describe('the compare page', () => {
     expect(label).toBe('recurrent layer 1 (lstm / gru / simple_rnn)');
   });
 
+  it('names each kind’s norm in its titles and colour bar; activations get no memory horizon', async () => {
+    await open(COMPARE);
+    const texts = (sel: string) => page.$$eval(sel, (els) => els.map((e) => e.textContent ?? ''));
+    expect(await texts('.flow-maps > .block-title')).toEqual([
+      'Gradient flow — input-grad (dL/d input) — log10 ‖dL/dx_t‖ over iteration × timestep, one colour scale for every run',
+    ]);
+    expect(await texts('.flow-maps .colorbar-title')).toEqual(['log10 ‖dL/dx_t‖']);
+    expect((await texts('.norm-lines > .block-title'))[0]).toMatch(/^‖dL\/dx_t‖ \(input-grad\) vs timestep/);
+    // The bar's title wraps within its 78 px column rather than widening it.
+    const bar = await page.$eval('.flow-maps .colorbar', (e) => e.getBoundingClientRect().width);
+    expect(bar).toBeLessThanOrEqual(80);
+
+    await open(COMPARE.replace('kind=input-grad', 'kind=output-grad'));
+    expect(await texts('.flow-maps .colorbar-title')).toEqual(['log10 ‖dL/dy_t‖']);
+    expect((await texts('.flow-maps > .block-title'))[0]).toMatch(
+      /^Gradient flow — output-grad \(dL\/d output\) — log10 ‖dL\/dy_t‖/,
+    );
+    expect(await page.locator('.horizon-chart').count()).toBe(1);
+
+    await open(COMPARE.replace('kind=input-grad', 'kind=output'));
+    const h = await hook(page);
+    expect(h).toMatchObject({ view: 'compare', error: null, panels: 5 }); // loss, norms, 3 maps: no horizon
+    expect(await page.textContent('.figure-title')).toContain('recurrent layer 1 · output');
+    expect(await texts('.flow-maps > .block-title')).toEqual([
+      'Activation norms over training — log10 ‖y_t‖ over iteration × timestep, one colour scale for every run',
+    ]);
+    expect(await texts('.flow-maps .colorbar-title')).toEqual(['log10 ‖y_t‖']);
+    expect((await texts('.norm-lines > .block-title'))[0]).toMatch(/^‖y_t‖ \(output\) vs timestep/);
+    expect(await page.getAttribute('.norm-chart', 'aria-label')).toBe(
+      '‖y_t‖ per timestep of every compared run, log scale',
+    );
+    const labels = await page.$$eval('.flow-map canvas[aria-label]', (els) =>
+      els.map((e) => e.getAttribute('aria-label') ?? ''),
+    );
+    expect(labels.some((l) => l.startsWith('activation norms of memory-lstm: log10 ‖y_t‖'))).toBe(true);
+    for (const l of labels) expect(l).not.toMatch(/gradient/i);
+    expect(await page.locator('.horizon-chart, .t0-chart').count()).toBe(0);
+    expect(await texts('.training-pair .horizon-empty')).toEqual([
+      'No memory horizon for output (activation norms): it measures how far back a gradient reaches; pick output-grad or input-grad.',
+    ]);
+    await shot('compare-output');
+  });
+
   it('follows the run that is still training, live', async () => {
     await open(COMPARE);
     const last = () =>
@@ -371,6 +417,13 @@ describe('the gallery run list and the run page training strip', () => {
     const horizonLegend = await page.textContent('.training .horizon-chart .u-legend');
     expect(horizonLegend).toContain('gru · output-grad');
     expect(horizonLegend).toContain('gru · input-grad');
+    // The activations (kind output, recorded too) are no memory horizon: not in either chart.
+    for (const chart of ['.horizon-chart', '.t0-chart']) {
+      const labels = await page.$$eval(`.training ${chart} .u-legend .u-label`, (els) =>
+        els.map((e) => e.textContent ?? ''),
+      );
+      expect(labels).toEqual(['iteration', 'gru · output-grad', 'gru · input-grad']);
+    }
     await shot('run-training');
     const marks = JSON.parse((await page.getAttribute('.training .loss-chart', 'data-marks'))!) as [
       number,
@@ -385,6 +438,25 @@ describe('the gallery run list and the run page training strip', () => {
     await page.check('.training-options input[type="checkbox"]');
     await rendered(page, h.renders + 1);
     expect(await page.evaluate(() => location.hash)).toContain('logy=1');
+  });
+
+  it('run page: the flow tab is called what its figure shows — activation norms for the output', async () => {
+    await open('#/run?run=memory-gru&layer=gru&kind=output&view=flow');
+    const tab = () => page.textContent('[role="tab"][data-view="flow"]');
+    expect(await tab()).toBe('Activation norms');
+    expect(await page.getAttribute('[role="tab"][data-view="flow"]', 'aria-selected')).toBe('true');
+    const title = await page.textContent('#figure .figure-title');
+    expect(title).toMatch(/^Activation norms over training — gru — log10 ‖y_t‖/);
+    // The strip still has the gradients' horizon (not the shown activations').
+    const labels = await page.$$eval('.training .horizon-chart .u-legend .u-label', (els) =>
+      els.map((e) => e.textContent ?? ''),
+    );
+    expect(labels).toEqual(['iteration', 'gru · output-grad', 'gru · input-grad']);
+    const renders = (await hook(page)).renders;
+    await page.selectOption('select[aria-label="kind"]', 'input-grad');
+    await rendered(page, renders);
+    expect(await tab()).toBe('Gradient flow');
+    expect(await page.textContent('#figure .figure-title')).toMatch(/^Gradient flow — input-grad/);
   });
 
   it('no console error or CSP violation', () => {

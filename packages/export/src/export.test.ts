@@ -32,7 +32,13 @@ const scalarPoints = Object.entries(scalarSeries).flatMap(([name, points]) =>
 const scalarRows = Object.keys(scalarSeries)
   .sort()
   .flatMap((name) =>
-    scalarSeries[name]!.map(([iteration, value]) => ({ run: 'run-1', name, iteration, value })),
+    scalarSeries[name]!.map(([iteration, value]) => ({
+      run: 'run-1',
+      name,
+      iteration,
+      value,
+      time: 1_764_000_000_000 + iteration,
+    })),
   );
 
 beforeAll(async () => {
@@ -382,7 +388,7 @@ describe('scalars export', () => {
     );
   });
 
-  it('Arrow: run, name, iteration, value read back with apache-arrow, NaN and Infinity kept', async () => {
+  it('Arrow: run, name, iteration, value, time read back with apache-arrow, NaN and Infinity kept', async () => {
     const out = join(dir, 'scalars.arrow');
     const res = await exportRun(reader, { run: 'exp', data: 'scalars', out });
     expect([res.rows, res.snapshots]).toEqual([205, 0]);
@@ -392,6 +398,7 @@ describe('scalars export', () => {
       'name:Dictionary<Int32, Utf8>',
       'iteration:Int32',
       'value:Float64',
+      'time:Float64',
     ]);
     const rows = t.toArray().map((r) => ({ ...r.toJSON() }));
     expect(rows).toEqual(scalarRows);
@@ -403,9 +410,9 @@ describe('scalars export', () => {
     const instance = await DuckDBInstance.create(':memory:');
     const con = await instance.connect();
     const result = await con.runAndReadAll(
-      `SELECT run, name, iteration, value FROM read_parquet('${out.replaceAll("'", "''")}')`,
+      `SELECT run, name, iteration, value, time FROM read_parquet('${out.replaceAll("'", "''")}')`,
     );
-    expect(result.columnTypes().map(String)).toEqual(['VARCHAR', 'VARCHAR', 'INTEGER', 'DOUBLE']);
+    expect(result.columnTypes().map(String)).toEqual(['VARCHAR', 'VARCHAR', 'INTEGER', 'DOUBLE', 'DOUBLE']);
     expect(result.getRowObjects()).toEqual(scalarRows);
     con.closeSync();
     instance.closeSync();
@@ -418,18 +425,18 @@ describe('scalars export', () => {
     expect(res.bytes).toBe(Buffer.byteLength(text));
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual([
-      'run,name,iteration,value',
-      'run-1,"a ""quoted"", name",3,0.5',
-      'run-1,acc,0,0',
+      'run,name,iteration,value,time',
+      'run-1,"a ""quoted"", name",3,0.5,1764000000003',
+      'run-1,acc,0,0,1764000000000',
     ]);
-    expect(lines).toContain('run-1,loss,50,NaN');
-    expect(lines).toContain('run-1,loss,51,Infinity');
-    expect(lines).toContain(`run-1,loss,2,${1 / 3}`);
+    expect(lines).toContain('run-1,loss,50,NaN,1764000000050');
+    expect(lines).toContain('run-1,loss,51,Infinity,1764000000051');
+    expect(lines).toContain(`run-1,loss,2,${1 / 3},1764000000002`);
     expect(lines.at(-1)).toBe('');
     const instance = await DuckDBInstance.create(':memory:');
     const con = await instance.connect();
     const result = await con.runAndReadAll(
-      `SELECT run, name, iteration::INTEGER AS iteration, value::DOUBLE AS value FROM read_csv('${out.replaceAll("'", "''")}', header = true)`,
+      `SELECT run, name, iteration::INTEGER AS iteration, value::DOUBLE AS value, time::DOUBLE AS time FROM read_csv('${out.replaceAll("'", "''")}', header = true)`,
     );
     expect(result.getRowObjects()).toEqual(scalarRows);
     con.closeSync();

@@ -1,5 +1,6 @@
 // Scalars export (the `fit` logs and the probe loss per step): one row per point, columns run, name,
-// iteration, value (float64; NaN and ±Infinity kept), ordered by name then iteration. Arrow, Parquet or CSV.
+// iteration, value (float64; NaN and ±Infinity kept), time (float64 wall-clock ms since the epoch, as
+// recorded), ordered by name then iteration. Arrow, Parquet or CSV.
 import type { ScalarSeries } from '@gradscope/format';
 import {
   Dictionary,
@@ -33,6 +34,7 @@ function scalarBatches(runId: string, series: ScalarSeries[], plainStrings: bool
       new Field('name', plainStrings ? new Utf8() : nameType, false),
       new Field('iteration', new Int32(), false),
       new Field('value', new Float64(), false),
+      new Field('time', new Float64(), false),
     ],
     new Map([[EXPORT_METADATA_KEY, JSON.stringify({ data: 'scalars', run: runId, names })]]),
   );
@@ -59,6 +61,7 @@ function scalarBatches(runId: string, series: ScalarSeries[], plainStrings: bool
           strings(names, nameType, nameDict, k, rows),
           int32Data(Int32Array.from(s.iterations.subarray(start, start + rows))),
           float64Data(s.values.slice(start, start + rows)),
+          float64Data(s.times.slice(start, start + rows)),
         ];
         yield {
           batch: structBatch(schema, children, rows),
@@ -77,7 +80,7 @@ function csvField(s: string): string {
 
 async function writeCsv(runId: string, series: ScalarSeries[], sink: ByteSink): Promise<number> {
   const enc = new TextEncoder();
-  await sink.write(enc.encode('run,name,iteration,value\n'));
+  await sink.write(enc.encode('run,name,iteration,value,time\n'));
   const run = csvField(runId);
   let rows = 0;
   for (const s of series) {
@@ -87,7 +90,8 @@ async function writeCsv(runId: string, series: ScalarSeries[], sink: ByteSink): 
       let text = '';
       // String(v) is the shortest text that reads back to the same float64; NaN, Infinity and -Infinity
       // as written are read by DuckDB, pandas and polars.
-      for (let i = start; i < end; i++) text += `${prefix}${s.iterations[i]},${String(s.values[i])}\n`;
+      for (let i = start; i < end; i++)
+        text += `${prefix}${s.iterations[i]},${String(s.values[i])},${String(s.times[i])}\n`;
       await sink.write(enc.encode(text));
       rows += end - start;
     }

@@ -43,8 +43,16 @@ export const WRITTEN_RUN_STATUSES = ['running', 'finished', 'failed'] as const;
 export type WrittenRunStatus = (typeof WRITTEN_RUN_STATUSES)[number];
 
 /**
- * Name of one axis of `Snapshot.data`, outermost first: 'sample', 'timestep', 'channel' for layer
- * outputs and their gradients; 'input', 'unit' for weights ('input' indexes what feeds a gate: input
- * features for a kernel, units for a recurrent kernel); 'axisK' for other axes of non-recurrent layers.
+ * Name of one axis of `Snapshot.data`, outermost first:
+ * - 'sample', 'timestep', 'channel' for recurrent layer outputs, inputs and their gradients
+ *   (`output`, `output-grad`, `input-grad`);
+ * - 'sample', 'timestep', 'row', 'col', 'channel' for ConvLSTM2D (5-D, channels last);
+ * - 'input', 'unit' for weights ('input' indexes what feeds a gate: input features for a kernel, units for
+ *   a recurrent kernel);
+ * - 'axisK' for other axes of non-recurrent layers.
+ *
+ * Every 'timestep' axis is in input time order: index t is the t-th timestep of the layer's input, also for
+ * a layer with `goBackwards: true` and for the backward direction of a Bidirectional layer (both process
+ * time in reverse and are flipped back when recorded).
  */
 export type Dim = string;

@@ -326,6 +326,8 @@ export interface ScalarSeries {
   count: number;
   iterations: Float64Array;
   values: Float64Array;
+  /** Wall-clock ms since the epoch of each point (ScalarPoint.time), downsampled with the others. */
+  times: Float64Array;
 }
 
 /** A tensor decoded from its Arrow IPC payload (decodeSnapshot). */

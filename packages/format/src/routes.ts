@@ -71,6 +71,8 @@ export interface HorizonRows {
 
 /** GET /api/runs/:run/flow: per-timestep L2 norms over training, rows evenly downsampled to `max`. */
 export interface FlowResponse extends HorizonRows {
+  /** Snapshots in the series before downsampling (the rows are at most `max` of them). */
+  count: number;
   /** Snapshot id of each row. */
   ids: number[];
   iterations: number[];
@@ -85,6 +87,8 @@ export interface FlowResponse extends HorizonRows {
 
 /** GET /api/runs/:run/histograms. */
 export interface HistogramsResponse {
+  /** Snapshots in the series before downsampling. */
+  count: number;
   ids: number[];
   iterations: number[];
   /** B + 1 bucket edges (±Infinity at the ends as null). */
@@ -93,6 +97,8 @@ export interface HistogramsResponse {
   counts: EncodedMatrix;
   /** values: float32, [iterations.length, p.length], iteration-major. */
   percentiles: { p: number[]; values: EncodedMatrix };
+  /** uint32 counts per channel part (bidirectional concat layers), like `counts`. */
+  parts?: Record<string, EncodedMatrix>;
 }
 
 /**

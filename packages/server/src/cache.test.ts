@@ -1,9 +1,16 @@
 // The response cache: bounded by bytes (least recently used out first, oversized bodies never kept),
 // invalid as soon as the database changes; and through a real server, hits and evictions as seen by a client.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ResponseCache } from './cache.js';
+import { LIVE_MAX_AGE_MS, ResponseCache } from './cache.js';
 import { buildServer } from './index.js';
 import { request, snapshot, storeWith } from './test-util/fixture.js';
+
+const LIVE_WRITER = fileURLToPath(new URL('./test-util/live-writer.mjs', import.meta.url));
 
 const body = (n: number, fill = 'x') => Buffer.from(fill.repeat(n));
 
@@ -49,6 +56,24 @@ describe('ResponseCache', () => {
     cache.set('/a', body(1));
     expect(cache.size).toBe(0);
   });
+
+  it('an entry given maxAgeMs is served until then and not after; without it, only the version bounds it', () => {
+    let now = 1_000;
+    const cache = new ResponseCache(
+      () => 1,
+      1000,
+      () => now,
+    );
+    cache.set('/runs', body(10), 2_000);
+    cache.set('/flow', body(10));
+    now = 2_999;
+    expect(cache.get('/runs')?.byteLength).toBe(10);
+    now = 3_000;
+    expect(cache.get('/runs')).toBeUndefined();
+    expect(cache.bytes).toBe(10);
+    now = 1e12;
+    expect(cache.get('/flow')?.byteLength).toBe(10);
+  });
 });
 
 describe('the cache behind a server', () => {
@@ -79,6 +104,56 @@ describe('the cache behind a server', () => {
     } finally {
       await server.close();
       await fx.cleanup();
+    }
+  });
+});
+
+describe('run status and the cache', () => {
+  it('a run whose writer is killed shows "interrupted" within LIVE_MAX_AGE_MS, though the file never changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-server-live-'));
+    const db = join(dir, 'runs.gradscope');
+    const child = spawn(process.execPath, [LIVE_WRITER, db, 'live'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    let server: Awaited<ReturnType<typeof buildServer>> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+        child.on('close', (code) => reject(new Error(`live-writer exited (${code}) before it was ready`)));
+      });
+      server = await buildServer({ db, port: 0, ingest: false });
+      const urls = [`${server.url}/api/runs`, `${server.url}/api/runs/live`];
+      const status = (a: { body: unknown }) =>
+        Array.isArray(a.body)
+          ? (a.body as { status: string }[])[0]!.status
+          : (a.body as { status: string }).status;
+      for (const url of urls) {
+        expect(status(await request(url))).toBe('running');
+        // A heartbeat (every 5 s) commits and may fall between the two requests: then ask once more.
+        let again = await request(url);
+        if (again.headers.get('x-gradscope-cache') === null) again = await request(url);
+        expect([status(again), again.headers.get('x-gradscope-cache')]).toEqual(['running', 'hit']);
+      }
+      child.kill('SIGKILL');
+      await exited;
+      const killedAt = Date.now();
+      // Nothing is committed any more: only the cap on the age of these answers lets the status move on.
+      for (const url of urls) {
+        let answer = await request(url);
+        while (status(answer) === 'running' && Date.now() - killedAt < LIVE_MAX_AGE_MS + 3_000) {
+          await new Promise((r) => setTimeout(r, 100));
+          answer = await request(url);
+        }
+        expect(status(answer)).toBe('interrupted');
+        expect(Date.now() - killedAt).toBeLessThan(LIVE_MAX_AGE_MS + 3_000);
+      }
+      // Still an ordinary cached answer afterwards.
+      const hit = await request(urls[0]!);
+      expect([status(hit), hit.headers.get('x-gradscope-cache')]).toEqual(['interrupted', 'hit']);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      await server?.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,18 +1,31 @@
 // The response cache of the read routes marked `config: { cache: true }`: serialised bodies by URL, valid
 // while the database is unchanged (SQLite's data_version moves on every commit by another connection, the
 // trainers' and the ingest writer's included), bounded by the bytes it holds, least recently used out first.
+// Answers that hold a run's status are also bounded in age (CACHED_LIVE): 'interrupted' is derived at read
+// time from the writer's liveness, which no commit announces when the writer is killed.
 import type { Reader } from '@gradscope/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Route config marking a GET route's 200 answers as cacheable. */
 export const CACHED = { cache: true } as const;
 
+/**
+ * How long an answer holding a run's status may be served from the cache, ms: a run whose writer died
+ * shows 'interrupted' at most this long after the reader can tell (the database does not change then).
+ */
+export const LIVE_MAX_AGE_MS = 2_000;
+
+/** Route config of the answers that hold a run's status: cacheable, for at most LIVE_MAX_AGE_MS. */
+export const CACHED_LIVE = { cache: true, maxAgeMs: LIVE_MAX_AGE_MS } as const;
+
+type CacheConfig = { cache?: boolean; maxAgeMs?: number } | undefined;
+
 /** Default bound of the cache: 32 MiB of response bodies. */
 export const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
 
 export class ResponseCache {
   // Bodies are kept as Buffers: writing a string re-encodes it to UTF-8 on every send.
-  private readonly entries = new Map<string, { version: number; body: Buffer }>();
+  private readonly entries = new Map<string, { version: number; body: Buffer; expires: number }>();
   private held = 0;
 
   /**
@@ -22,6 +35,8 @@ export class ResponseCache {
   constructor(
     private readonly version: () => number,
     readonly maxBytes: number = DEFAULT_CACHE_BYTES,
+    /** The clock of `maxAgeMs` (ms). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Bytes of bodies held now. */
@@ -37,7 +52,7 @@ export class ResponseCache {
     const hit = this.entries.get(key);
     if (hit === undefined) return undefined;
     this.drop(key);
-    if (hit.version !== this.version()) return undefined;
+    if (hit.version !== this.version() || this.now() >= hit.expires) return undefined;
     this.entries.set(key, hit); // re-inserted: most recently used last
     this.held += hit.body.byteLength;
     return hit.body;
@@ -48,10 +63,11 @@ export class ResponseCache {
     return chars > this.maxBytes / 4;
   }
 
-  set(key: string, body: Buffer): void {
+  /** Keeps `body` for `key` while the database is unchanged, and at most `maxAgeMs` (default: no bound). */
+  set(key: string, body: Buffer, maxAgeMs = Number.POSITIVE_INFINITY): void {
     this.drop(key);
     if (body.byteLength > this.maxBytes / 4) return;
-    this.entries.set(key, { version: this.version(), body });
+    this.entries.set(key, { version: this.version(), body, expires: this.now() + maxAgeMs });
     this.held += body.byteLength;
     for (const [oldest, entry] of this.entries) {
       if (this.held <= this.maxBytes) break;
@@ -69,7 +85,7 @@ export class ResponseCache {
 }
 
 const cacheable = (req: FastifyRequest) =>
-  req.method === 'GET' && (req.routeOptions.config as { cache?: boolean } | undefined)?.cache === true;
+  req.method === 'GET' && (req.routeOptions.config as CacheConfig)?.cache === true;
 
 /** Answers cached GETs before their handler runs, and keeps the 200 answers of cacheable routes. */
 export function installResponseCache(app: FastifyInstance, reader: Reader, maxBytes?: number): ResponseCache {
@@ -88,7 +104,7 @@ export function installResponseCache(app: FastifyInstance, reader: Reader, maxBy
       !cache.tooLarge(payload.length) &&
       !reply.getHeader('x-gradscope-cache')
     )
-      cache.set(req.url, Buffer.from(payload));
+      cache.set(req.url, Buffer.from(payload), (req.routeOptions.config as CacheConfig)?.maxAgeMs);
     return payload;
   });
   return cache;

@@ -125,7 +125,10 @@ describe('HttpSink → POST /api/ingest', () => {
       expect(history.history.loss).toHaveLength(1);
       await expect(http.close()).rejects.toThrow(/HTTP 401.*wrong or missing token/);
       expect(http.stats().sent).toBe(0);
-      expect(http.stats().failed).toBe(1 + 2 * 2 + 1 + 1); // run start, 2 steps × 2 layers, the scalars batch, run end
+      // failed: the snapshots (2 steps × 2 layers) accepted and never stored; failedRequests: every request
+      // given up on (run start, the 4 snapshots, the scalars batch, run end).
+      expect(http.stats().failed).toBe(2 * 2);
+      expect(http.stats().failedRequests).toBe(1 + 2 * 2 + 1 + 1);
       expect(warn).toHaveBeenCalledTimes(1);
     } finally {
       warn.mockRestore();

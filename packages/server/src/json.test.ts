@@ -1,8 +1,13 @@
 // The JSON helpers: non-finite numbers become null at any depth, the response serializer falls back to that
-// copy only when Fastify's own serializer refuses a NaN, and the Host names the DNS-rebinding check allows.
+// copy only when Fastify's own serializer refuses a NaN, the Host names the DNS-rebinding check allows, and
+// the matrices of the routes are the format's encodeMatrix (one codec both ends).
+import { decodeMatrix, encodeMatrix } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
 import { hostName, isAllowedHost } from './host.js';
+import { buildServer } from './index.js';
+import * as json from './json.js';
 import { finiteSerializerCompiler, withFiniteNumbers } from './json.js';
+import { C, N, request, snapshot, storeWith, T } from './test-util/fixture.js';
 
 describe('withFiniteNumbers', () => {
   it('replaces NaN and ±Infinity with null at any depth, typed arrays included', () => {
@@ -71,5 +76,47 @@ describe('the Host check', () => {
     ['corp.example.evil', undefined, false],
   ])('%s reached on %s → %s', (name, local, allowed) => {
     expect(isAllowedHost(name, local, ['box.lan', '.corp.example'])).toBe(allowed);
+  });
+});
+
+describe('route matrices', () => {
+  it("flow, histogram, series and scalars matrices are encodeMatrix's bytes, decoded to the stored values", async () => {
+    expect('matrix' in json).toBe(false);
+    const fx = await storeWith([20, 200]);
+    await fx.store.writeScalars('run-1', [
+      { iteration: 20, name: 'loss', value: 0.25, time: 5 },
+      { iteration: 200, name: 'loss', value: Number.NaN, time: 6 },
+    ]);
+    const server = await buildServer({ db: fx.db, port: 0, ingest: false });
+    try {
+      const key = { run: 'run-1', layer: 'lstm_1', kind: 'output-grad' as const, part: null };
+      const flow = await request(`${server.url}/api/runs/run-1/flow?layer=lstm_1&kind=output-grad`);
+      expect(flow.status).toBe(200);
+      const norms = server.reader.flowMatrix(key).norms;
+      expect(flow.body.norms).toEqual(encodeMatrix(norms, [2, T]));
+      // Independently: the per-timestep L2 norm of snapshot(iteration) at each t.
+      const decoded = decodeMatrix(flow.body.norms);
+      for (const [row, it] of [20, 200].entries()) {
+        const d = snapshot(it).data;
+        for (let t = 0; t < T; t++) {
+          let sum = 0;
+          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) sum += d[(n * T + t) * C + c]! ** 2;
+          expect(decoded[row * T + t]!).toBeCloseTo(Math.sqrt(sum), 6);
+        }
+      }
+      const hist = await request(`${server.url}/api/runs/run-1/histograms?layer=lstm_1&kind=output-grad`);
+      const counts = server.reader.histogramSeries(key).counts;
+      expect(hist.body.counts).toEqual(encodeMatrix(counts, [2, counts.length / 2]));
+      const series = await request(`${server.url}/api/runs/run-1/series?layer=lstm_1&kind=output-grad`);
+      expect(Array.from(decodeMatrix(series.body.iterations))).toEqual([20, 200]);
+      const scalars = await request(`${server.url}/api/runs/run-1/scalars`);
+      const [loss] = scalars.body.series;
+      expect(loss.iterations).toEqual(encodeMatrix(Float64Array.from([20, 200])));
+      const values = decodeMatrix(loss.values);
+      expect([values[0], Number.isNaN(values[1])]).toEqual([0.25, true]);
+    } finally {
+      await server.close();
+      await fx.cleanup();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // JSON for the routes: non-finite numbers as null (JSON has no NaN, and a run whose loss went NaN is the
-// one a user most needs to open), typed arrays as base64 matrices, and long series thinned to a few rows.
+// one a user most needs to open). Typed arrays travel as base64 matrices: the routes use
+// @gradscope/format's encodeMatrix, the codec the viewer decodes with (one codec both ends).
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
-import type { EncodedMatrix, MatrixArray } from '@gradscope/format';
 
 /** NaN, Infinity and -Infinity become null; every other number stays as it is. */
 export const finiteOrNull = (v: number | null | undefined): number | null =>
@@ -37,18 +37,5 @@ export function finiteSerializerCompiler() {
         return serialize(finite);
       }
     };
-  };
-}
-
-/**
- * A typed array as JSON: the format's EncodedMatrix (its little-endian bytes in base64, docs/api.md), the
- * bytes encoded by Node's native base64 (format's portable encodeBase64 is ~100× slower on a 200 KB matrix,
- * which made it most of an uncached flow answer).
- */
-export function matrix(a: MatrixArray, shape: number[]): EncodedMatrix {
-  return {
-    dtype: a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'uint32',
-    shape,
-    base64: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'),
   };
 }

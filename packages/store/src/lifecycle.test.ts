@@ -146,4 +146,43 @@ describe('commit failures', () => {
     expect(errors).toEqual(['EFULL', 'EFULL', 'EFULL']);
     await store.close();
   });
+
+  it('durable: a failed commit rejects its own write() and is not counted again in stats().failed', async () => {
+    const db = join(dir, 'd.gradscope');
+    const store = openStore(db, { durable: true, maxPageCount: 40, onError: () => {} });
+    for (let i = 0; i < 3; i++) await store.write(snapshot({ iteration: i }));
+    let rejected = 0;
+    for (let i = 3; i < 6; i++) {
+      await store.write(snapshot({ iteration: i, shape: [8, 256, 256] })).catch((e: { code: string }) => {
+        expect(e.code).toBe('EFULL');
+        rejected++;
+      });
+    }
+    expect(rejected).toBe(3);
+    expect(store.stats()).toMatchObject({ accepted: 6, committed: 3, failed: 0, queuedCount: 0 });
+    await store.close();
+  });
+
+  it('counts the accepted snapshots lost when the writer thread dies as failed', async () => {
+    const db = join(dir, 'w.gradscope');
+    const errors: string[] = [];
+    const store = openStore(db, { onError: (e) => errors.push(e.code) });
+    await store.startRun(runInfo('w'));
+    // 40 × 1 MB accepted at once (write() resolves on enqueue), then the encoder thread is killed.
+    for (let i = 0; i < 40; i++)
+      await store.write(snapshot({ run: 'w', iteration: i, shape: [4, 256, 256] }));
+    const before = store.stats();
+    expect(before.accepted).toBe(40);
+    const encoder = (store as unknown as { encoder: { terminate(): Promise<number> } }).encoder;
+    await encoder.terminate();
+    await sleep(50);
+    await expect(store.flush()).rejects.toMatchObject({ code: 'EWORKER' });
+    const after = store.stats();
+    expect(after.committed).toBeLessThan(40);
+    expect(after.failed).toBe(40 - after.committed);
+    expect(after.failed).toBeGreaterThan(0);
+    expect(after.queuedCount).toBe(0);
+    expect(errors).toContain('EWORKER');
+    await store.close().catch(() => {});
+  });
 });

@@ -124,9 +124,16 @@ function optionsOf(json: string, row: RunRow): CaptureOptions {
 }
 
 /** Downsamples one name's points: per bucket of consecutive points, its first, last, min and max. */
-function bucketPoints(its: Float64Array, vals: Float64Array, maxPoints: number | undefined): ScalarSeries {
+function bucketPoints(
+  its: Float64Array,
+  vals: Float64Array,
+  times: Float64Array,
+  maxPoints: number | undefined,
+): ScalarSeries {
   const n = its.length;
-  if (maxPoints === undefined || n <= maxPoints) return { name: '', count: n, iterations: its, values: vals };
+  if (maxPoints === undefined || n <= maxPoints) {
+    return { name: '', count: n, iterations: its, values: vals, times };
+  }
   const buckets = Math.max(1, Math.floor(maxPoints / 4));
   const keep: number[] = [];
   for (let b = 0; b < buckets; b++) {
@@ -146,11 +153,13 @@ function bucketPoints(its: Float64Array, vals: Float64Array, maxPoints: number |
   }
   const iterations = new Float64Array(keep.length);
   const values = new Float64Array(keep.length);
+  const keptTimes = new Float64Array(keep.length);
   keep.forEach((i, k) => {
     iterations[k] = its[i]!;
     values[k] = vals[i]!;
+    keptTimes[k] = times[i]!;
   });
-  return { name: '', count: n, iterations, values };
+  return { name: '', count: n, iterations, values, times: keptTimes };
 }
 
 export class Reader {
@@ -633,17 +642,23 @@ export class Reader {
           .all(key) as string[]
       ).filter((n) => options.names === undefined || options.names.includes(n));
       const points = this.stmt(
-        'SELECT iteration, value FROM scalars WHERE run_key = ? AND name = ? ORDER BY iteration, rowid',
+        'SELECT iteration, value, time FROM scalars WHERE run_key = ? AND name = ? ORDER BY iteration, rowid',
       ).raw(true);
       return names.map((name) => {
-        const rows = points.all(key, name) as [ScalarRow['iteration'], ScalarRow['value']][];
+        const rows = points.all(key, name) as [
+          ScalarRow['iteration'],
+          ScalarRow['value'],
+          ScalarRow['time'],
+        ][];
         const its = new Float64Array(rows.length);
         const vals = new Float64Array(rows.length);
-        rows.forEach(([it, v], i) => {
+        const times = new Float64Array(rows.length);
+        rows.forEach(([it, v, t], i) => {
           its[i] = it;
           vals[i] = v ?? Number.NaN;
+          times[i] = t;
         });
-        return { ...bucketPoints(its, vals, options.maxPoints), name };
+        return { ...bucketPoints(its, vals, times, options.maxPoints), name };
       });
     });
   }

@@ -85,6 +85,9 @@ describe('scalars', () => {
     const l = series[1]!;
     expect(Array.from(l.iterations)).toEqual(loss.map((_, i) => i));
     expect(Array.from(l.values)).toEqual(loss);
+    expect(Array.from(l.times)).toEqual(loss.map((_, i) => 1000 + i));
+    expect(Array.from(series[0]!.times)).toEqual(Array.from({ length: 334 }, (_, k) => 1000 + 3 * k));
+    expect(Array.from(series[2]!.times)).toEqual([5]);
     expect(Number.isNaN(series[2]!.values[0]!)).toBe(true);
     expect(r.scalars('never-started')[0]!.values[0]).toBe(2);
     expect(r.scalars('run-1', { names: ['acc'] }).map((s) => s.name)).toEqual(['acc']);
@@ -114,6 +117,8 @@ describe('scalars', () => {
     }
     expect(Array.from(s!.iterations)).toEqual(want.map((i) => i * 2));
     expect(Array.from(s!.values)).toEqual(want.map((i) => loss[i]!));
+    // Times are downsampled alongside: point i was written at time i.
+    expect(Array.from(s!.times)).toEqual(want);
     // The spike, the dip, the ends survive.
     expect(Array.from(s!.values)).toContain(50);
     expect(Array.from(s!.values)).toContain(-3);
@@ -146,6 +151,32 @@ describe('run management', () => {
     }
     return { store, written };
   }
+
+  it('updateRunMeta sets meta keys through the writer and keeps status, end time and model', async () => {
+    const db = join(dir, 'meta.gradscope');
+    const store = openStore(db);
+    await store.startRun({ ...runInfo('run-1', 'exp'), meta: { task: 'copy', gallery: [] } });
+    await store.write(snapshot({ iteration: 3 }));
+    await store.endRun('run-1', 'finished');
+    const r = openReader(db);
+    const before = r.getRun('run-1')!;
+    expect(before.status).toBe('finished');
+    await store.updateRunMeta('exp', { gallery: [{ title: 'vanishing' }], findings: { horizon: 2 } });
+    const after = r.getRun('run-1')!;
+    expect(after.meta).toEqual({ task: 'copy', gallery: [{ title: 'vanishing' }], findings: { horizon: 2 } });
+    expect([after.status, after.endedAt, after.startedAt]).toEqual([
+      before.status,
+      before.endedAt,
+      before.startedAt,
+    ]);
+    expect(after.model).toEqual(before.model);
+    await expect(store.updateRunMeta('nope', { a: 1 })).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(store.updateRunMeta('run-1', [1] as unknown as Record<string, unknown>)).rejects.toThrow(
+      'meta must be a JSON object, got an array',
+    );
+    await store.close();
+    r.close();
+  });
 
   it('renameRun renames by id or name; deleteRun removes every row of one run in one transaction; vacuum shrinks the file', async () => {
     const db = join(dir, 'm.gradscope');

@@ -227,7 +227,8 @@ export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db
     if (id.version < SCHEMA_VERSION) {
       throw new StoreError(
         'EOLDER',
-        `${file} has schema version ${id.version}, older than ${SCHEMA_VERSION}: open it for writing once (openStore) to migrate it`,
+        `${file} has schema version ${id.version}, older than ${SCHEMA_VERSION} (written by an older gradscope): ` +
+          `migrate it once by opening it for writing: run \`gradscope vacuum ${file}\` (or openStore('${file}') in code), then open it again`,
         { file },
       );
     }

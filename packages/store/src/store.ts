@@ -63,8 +63,9 @@ export interface StoreStats {
   /** Snapshots committed. */
   committed: number;
   /**
-   * Snapshots accepted (their write() resolved) that then failed to commit: what a caller counting drops
-   * must add to the writes that rejected (Sink.stats).
+   * Snapshots accepted (their write() resolved) that then failed to commit, or were lost when the writer
+   * thread died: what a caller counting drops must add to the writes that rejected (Sink.stats). A
+   * `durable: true` write settles at commit, so its failure rejects that write() and is not counted here.
    */
   failed: number;
   /** Snapshot bytes accepted and not yet committed or failed. */
@@ -353,6 +354,40 @@ export class Store implements Sink {
   }
 
   /**
+   * Sets keys of a run's `meta` (by id, or by name as for renameRun) through the writer thread: the keys of
+   * `meta` replace those stored, the others are kept. Nothing else of the run changes (unlike startRun,
+   * which re-opens it and clears its end time). `meta` must be a JSON object. Rejects ENOTFOUND.
+   */
+  updateRunMeta(run: string, meta: Record<string, unknown>): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    let plain: Record<string, unknown>;
+    try {
+      nonEmptyString(run, 'run');
+      if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+        throw new StoreError(
+          'EINVAL',
+          `meta must be a JSON object, got ${Array.isArray(meta) ? 'an array' : String(meta)}`,
+        );
+      }
+      plain = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+    } catch (err) {
+      return Promise.reject(
+        err instanceof StoreError
+          ? err
+          : new StoreError('EINVAL', `meta is not JSON: ${(err as Error).message}`),
+      );
+    }
+    return this.enqueue({
+      kind: 'updateRunMeta',
+      bytes: 0,
+      label: `run ${run}`,
+      atCommit: true,
+      make: (seq) => [{ type: 'updateRunMeta', seq, run, meta: plain }, []],
+    });
+  }
+
+  /**
    * Deletes a run (by id or name) with its snapshots, payloads, summaries, series and scalars, in one
    * transaction. The file keeps its size until vacuum(). Rejects ENOTFOUND.
    */
@@ -582,7 +617,8 @@ export class Store implements Sink {
         this.inflightBytes -= p.bytes;
         this.inflightCount--;
         if (r.ok) this.counters.committed++;
-        else this.counters.failed++;
+        // A durable write settles at commit: its failure rejects that write() and is not counted again.
+        else if (!p.settle) this.counters.failed++;
       }
       if (r.ok) {
         if (p.kind === 'flush' || p.kind === 'close') {
@@ -614,7 +650,9 @@ export class Store implements Sink {
     if (this.fatal) return;
     this.fatal = error;
     this.options.onError?.(error);
+    // Accepted (write() resolved) and never committed: lost with the writer, counted as failed.
     const lost = [...this.pending.values()].filter((p) => p.kind === 'write' && !p.settle).length;
+    this.counters.failed += lost;
     for (const p of this.pending.values()) p.settle?.reject(error);
     this.pending.clear();
     for (const w of this.waiting.splice(0)) w.reject(error);

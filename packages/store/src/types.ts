@@ -38,14 +38,6 @@ export interface TensorSummary extends ScalarSummary {
   histogram: Uint32Array;
 }
 
-/** Per-channel L2 norms over training: `norms[i * channels + c]`. */
-export interface ChannelMatrix {
-  ids: number[];
-  iterations: number[];
-  channels: number;
-  norms: Float32Array;
-}
-
 /** Filter of the snapshot index. Every given field must match. */
 export interface SnapshotQuery {
   /** Run id or name. */

@@ -76,6 +76,7 @@ export type WriteOp =
   | { type: 'endRun'; runId: string; status: WrittenRunStatus }
   | { type: 'scalars'; runId: string; points: ScalarPoint[] }
   | { type: 'renameRun'; run: string; name: string }
+  | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
   | { type: 'deleteRun'; run: string };
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
@@ -96,6 +97,8 @@ function opLabel(op: WriteOp): string {
       return `writing ${op.points.length} scalars of run ${op.runId}`;
     case 'renameRun':
       return `renaming run ${op.run}`;
+    case 'updateRunMeta':
+      return `updating the metadata of run ${op.run}`;
     case 'deleteRun':
       return `deleting run ${op.run}`;
   }
@@ -157,6 +160,8 @@ export class SnapshotWriter {
         .pluck(),
       endRun: db.prepare('UPDATE runs SET status = ?, ended_at = ? WHERE id = ?'),
       rename: db.prepare('UPDATE runs SET name = ? WHERE key = ?'),
+      getMeta: db.prepare('SELECT meta FROM runs WHERE key = ?').pluck(),
+      setMeta: db.prepare('UPDATE runs SET meta = ? WHERE key = ?'),
       snapshot: db.prepare(`
         INSERT INTO snapshots (run_key, iteration, epoch, batch, layer, layer_class, kind, part, channel_parts,
           shape, dims, loss, time, non_finite, payload_bytes, l2, max_abs, min, max, mean, std, s_non_finite, count,
@@ -274,6 +279,14 @@ export class SnapshotWriter {
       case 'renameRun':
         this.stmt.rename.run(op.name, this.findRun(op.run, `rename run ${JSON.stringify(op.run)}`));
         return undefined;
+      case 'updateRunMeta': {
+        // Only `meta` changes: the status, end time, model and writer of the run stay as they are.
+        const key = this.findRun(op.run, `update the metadata of run ${JSON.stringify(op.run)}`);
+        const old = JSON.parse((this.stmt.getMeta.get(key) as string | undefined) ?? '{}') as unknown;
+        const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {};
+        this.stmt.setMeta.run(JSON.stringify({ ...base, ...op.meta }), key);
+        return undefined;
+      }
       case 'deleteRun':
         this.deleteRunKey(this.findRun(op.run, `delete run ${JSON.stringify(op.run)}`));
         return undefined;

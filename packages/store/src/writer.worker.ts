@@ -46,6 +46,7 @@ export type InMessage =
   | { type: 'endRun'; seq: number; runId: string; status: WrittenRunStatus }
   | { type: 'scalars'; seq: number; runId: string; points: ScalarPoint[] }
   | { type: 'renameRun'; seq: number; run: string; name: string }
+  | { type: 'updateRunMeta'; seq: number; run: string; meta: Record<string, unknown> }
   | { type: 'deleteRun'; seq: number; run: string }
   | { type: 'vacuum'; seq: number }
   | { type: 'compact'; seq: number; policy: CompactPolicy }
@@ -211,6 +212,10 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
           break;
         case 'renameRun':
           ops.push({ type: 'renameRun', run: m.run, name: m.name });
+          seqs.push(m.seq);
+          break;
+        case 'updateRunMeta':
+          ops.push({ type: 'updateRunMeta', run: m.run, meta: m.meta });
           seqs.push(m.seq);
           break;
         case 'deleteRun':

@@ -80,8 +80,8 @@ export class Annotator {
 
   /**
    * A run has finished: measures every finished run whose entries can now be written (its own run and
-   * every run it compares with are done), each once. Rewriting a run's metadata re-records its end time,
-   * so a run is not rewritten again later.
+   * every run it compares with are done), each once (updateRunMeta leaves the run's status and end time as
+   * they were).
    */
   async runDone(name: string): Promise<void> {
     this.done.add(name);
@@ -129,20 +129,8 @@ export class Annotator {
       const measured = entry.claims.map((c) => this.claim(entry, c, details, findings)).filter(Boolean);
       return { ...entry, explain, findings: measured, lookFor: [explain, ...measured].join(' ') };
     });
-    // A run is re-recorded under its own id with the new metadata (the store's upsert keeps its start
-    // time and snapshots), then ended with the status it had.
-    await this.store.startRun({
-      id: details.id,
-      name: details.name,
-      startedAt: details.startedAt,
-      model: details.model,
-      options: details.options,
-      backend: details.backend,
-      tfjsVersion: details.tfjsVersion,
-      host: details.host,
-      meta: { ...details.meta, gallery, findings },
-    });
-    await this.store.endRun(details.id, details.status);
+    // Only the run's metadata changes: its status, end time and model stay as recorded.
+    await this.store.updateRunMeta(details.id, { gallery, findings });
   }
 
   private measure(run: DemoRun, details: RunDetails): RunFindings {

@@ -1,6 +1,7 @@
 // The compare page (`#/compare?runs=a,b,c…`): two to eight runs on one page — their loss curves overlaid, their
-// memory horizon over training overlaid, their per-timestep gradient norms at the chosen iterations on one log
-// axis, and their flow maps side by side on one colour scale; layers matched by role when names differ.
+// memory horizon over training overlaid (gradient kinds only), their per-timestep norms at the chosen iterations
+// on one log axis, and their flow maps side by side on one colour scale; layers matched by role when names
+// differ. Titles and the colour bar name the kind's norm as the flow view does (flow.ts's flowLabels).
 import uPlot from 'uplot';
 import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
 import { fitYAxis, xAxisSize } from '../axes';
@@ -9,7 +10,7 @@ import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } fr
 import type { DataCache, SnapshotEvent } from '../data';
 import { button, checkbox, h, select, textInput } from '../dom';
 import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
-import { logNorms } from '../flow';
+import { type FlowLabels, flowLabels, logNorms } from '../flow';
 import { fillSequential } from '../heatmap';
 import { defaultIterations, MAX_COMPARED } from '../iterations';
 import { integerTicks } from '../layout';
@@ -262,23 +263,30 @@ export class ComparePage {
     const lossDrawMs = performance.now() - t0;
     const horizonCol = h('div', { class: 'training-col training-pair' });
     row1.append(horizonCol);
+    const labels = flowLabels(kind);
+    // The memory horizon is a gradient's: a horizon of activations is left out, and the slot says why.
     const hz = horizonCharts(
       horizonCol,
-      compared.flatMap((c) => (c.flow ? [{ label: c.record.name, color: c.color, flow: c.flow }] : [])),
+      labels.gradient
+        ? compared.flatMap((c) => (c.flow ? [{ label: c.record.name, color: c.color, flow: c.flow }] : []))
+        : [],
       sideWidth,
       220,
+      labels.gradient
+        ? undefined
+        : `No memory horizon for ${kind} (${labels.noun}): it measures how far back a gradient reaches; pick output-grad or input-grad.`,
     );
     charts.push(...hz);
     panels += hz.length;
     // Row 2: norm lines at the chosen iterations.
-    const norms = normLines(compared, chosen, Math.min(width, 900), kind);
+    const norms = normLines(compared, chosen, Math.min(width, 900), kind, labels);
     if (norms) {
       figure.append(norms.block);
       charts.push(norms.chart);
       panels++;
     }
     // Row 3: flow maps side by side on one colour scale.
-    const maps = flowMaps(compared, chosen, width, s.flowCmap);
+    const maps = flowMaps(compared, chosen, width, s.flowCmap, labels);
     if (maps) {
       figure.append(maps.block);
       panels += maps.panels;
@@ -487,12 +495,13 @@ function chosenRows(flow: FlowResponse, chosen: readonly number[]): { it: number
   return out;
 }
 
-/** ‖g_t‖ against t for every run at the chosen iterations: colour = run, dash = iteration, one log y axis. */
+/** The kind's norm (‖dL/dy_t‖, ‖y_t‖…) against t for every run at the chosen iterations: colour = run, dash = iteration, one log y axis. */
 function normLines(
   compared: readonly ComparedRun[],
   chosen: readonly number[],
   width: number,
   kind: Kind,
+  labels: FlowLabels,
 ): { block: HTMLElement; chart: uPlot } | null {
   const withFlow = compared.filter((c) => c.flow && c.flow.timesteps > 0 && c.flow.iterations.length > 0);
   if (withFlow.length === 0) return null;
@@ -527,7 +536,7 @@ function normLines(
     h(
       'h3',
       { class: 'block-title', 'data-png-text': '' },
-      `‖g_t‖ (${kind}) vs timestep at iterations ${chosen.join(', ')} — colour: run, dash: iteration`,
+      `${labels.symbol} (${kind}) vs timestep at iterations ${chosen.join(', ')} — colour: run, dash: iteration`,
     ),
   );
   const xSplits = timestepSplits(T, width);
@@ -570,7 +579,7 @@ function normLines(
     block,
   );
   chart.root.setAttribute('role', 'img');
-  chart.root.setAttribute('aria-label', 'gradient norm per timestep of every compared run, log scale');
+  chart.root.setAttribute('aria-label', `${labels.symbol} per timestep of every compared run, log scale`);
   chart.root.classList.add('norm-chart');
   return { block, chart };
 }
@@ -581,6 +590,7 @@ function flowMaps(
   chosen: readonly number[],
   width: number,
   cmap: CompareState['flowCmap'],
+  labels: FlowLabels,
 ): { block: HTMLElement; panels: number } | null {
   const withFlow = compared.filter((c) => c.flow && c.flow.timesteps > 0 && c.flow.iterations.length > 0);
   if (withFlow.length === 0) return null;
@@ -601,7 +611,7 @@ function flowMaps(
     h(
       'h3',
       { class: 'block-title', 'data-png-text': '' },
-      'Gradient flow — log10 ‖g_t‖ over iteration × timestep, one colour scale for every run',
+      `${labels.title} — log10 ${labels.symbol} over iteration × timestep, one colour scale for every run`,
     ),
   );
   const row = h('div', { class: 'compare-row' });
@@ -644,7 +654,7 @@ function flowMaps(
         border: true,
         leftMargin: left,
         rightMargin: gutter,
-        label: `gradient flow of ${c.record.name}: log10 norm per timestep (x) and iteration (y)`,
+        label: `${labels.noun} of ${c.record.name}: log10 ${labels.symbol} per timestep (x) and iteration (y)`,
         readout: (t, r) => [
           c.record.name,
           `iteration ${flow.iterations[r]}`,
@@ -669,7 +679,10 @@ function flowMaps(
     row.append(panel);
   });
   const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
-  row.append(colorbar(cmap, lo, hi, ticks, 'log10 ‖g_t‖', mapHeight, (v) => v.toFixed(0)));
+  const bar = colorbar(cmap, lo, hi, ticks, `log10 ${labels.symbol}`, mapHeight, (v) => v.toFixed(0));
+  // The title wraps ("log10" over the norm) within the bar's own column instead of widening it.
+  (bar.querySelector('.colorbar-title') as HTMLElement).style.maxWidth = '78px';
+  row.append(bar);
   block.append(h('p', { class: 'axis-note' }, 'y: iteration (training goes down) · ◀ the chosen iterations'));
   return { block, panels: n };
 }

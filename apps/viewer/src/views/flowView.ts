@@ -241,21 +241,22 @@ export function renderFlow(
         });
       },
     });
-    block.append(
-      canvas,
-      h(
-        'p',
-        { class: 'axis-note', 'data-png-text': '' },
-        labels.gradient
-          ? `y: iteration (training goes down) · ${horizonMeaning(m.direction)}`
-          : 'y: iteration (training goes down)',
-      ),
+    const note = h(
+      'p',
+      { class: 'axis-note', 'data-png-text': '' },
+      labels.gradient
+        ? `y: iteration (training goes down) · ${horizonMeaning(m.direction)}`
+        : 'y: iteration (training goes down)',
     );
+    // Wraps under the map instead of widening its block (blocks take their content's width).
+    note.style.maxWidth = `${left + mapWidth + MARKER_GUTTER}px`;
+    block.append(canvas, note);
     row.append(block);
   });
   const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
   row.append(
-    colorbar(state.flowCmap, lo, hi, ticks, `log10 ${labels.symbol}`, mapHeight, (v) => v.toFixed(0)),
+    // The title says which norm; the bar's own title stays short enough for its 78 px column.
+    colorbar(state.flowCmap, lo, hi, ticks, 'log10 norm', mapHeight, (v) => v.toFixed(0)),
   );
   root.append(row);
 

@@ -1,13 +1,14 @@
 // The run page's training strip, above its figure: the loss curve (smoothing slider, log y, the captured
 // iterations marked: a click shows that iteration) and the memory horizon over training of every recorded
-// layer and kind with a timestep axis.
+// layer and gradient kind with a timestep axis (activations, kind `output`, have no memory horizon: left out).
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
 import type { DataCache } from '../data';
 import { checkbox, h } from '../dom';
+import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
 import { hasTimeAxis } from '../roles';
-import { formatNumber, KINDS, type ViewState } from '../state';
+import { formatNumber, KINDS, type Kind, type ViewState } from '../state';
 import {
   decodeScalars,
   type HorizonCurve,
@@ -70,6 +71,20 @@ export function smoothingSlider(
   return h('label', { class: 'field smoothing' }, h('span', {}, 'Smoothing'), input, out);
 }
 
+/** The layers and kinds the strip draws a horizon line for: gradients with a timestep axis, at most 8. */
+export function horizonKeys(
+  series: Pick<Series, 'run' | 'layers'>,
+): { layer: string; kind: Kind; part: string | null }[] {
+  const model = series.run.model.layers;
+  return series.layers
+    .flatMap((l) =>
+      KINDS.filter(
+        (k) => l.kinds[k] && !isWeightKind(k) && flowLabels(k).gradient && hasTimeAxis(model, l.layer, k),
+      ).map((kind) => ({ layer: l.layer, kind, part: wholePart(l.kinds[kind]!) })),
+    )
+    .slice(0, MAX_HORIZON_LINES);
+}
+
 /** Draws the strip into `root` (replacing what was there); null when a newer render took over. */
 export async function renderTrainingStrip(
   root: HTMLElement,
@@ -78,14 +93,9 @@ export async function renderTrainingStrip(
 ): Promise<StripResult | null> {
   const { series, state, data, width } = req;
   const run = series.run;
-  // The horizon of every layer × kind that has a timestep axis (weights have none).
-  const keys = series.layers
-    .flatMap((l) =>
-      KINDS.filter((k) => l.kinds[k] && !isWeightKind(k) && hasTimeAxis(run.model.layers, l.layer, k)).map(
-        (kind) => ({ layer: l.layer, kind, part: wholePart(l.kinds[kind]!) }),
-      ),
-    )
-    .slice(0, MAX_HORIZON_LINES);
+  // The horizon of every layer × gradient kind that has a timestep axis (weights have none; a horizon of
+  // activations says nothing about how far back the gradient reaches).
+  const keys = horizonKeys(series);
   const [scalars, flows] = await Promise.all([
     data.scalars(run, scalarPoints(width)).catch(() => null),
     Promise.all(
@@ -175,7 +185,16 @@ export async function renderTrainingStrip(
   }
   const horizonCol = h('div', { class: 'training-col training-pair' });
   row.append(horizonCol);
-  if (req.current()) charts.push(...horizonCharts(horizonCol, curves, sideWidth, height));
+  if (req.current())
+    charts.push(
+      ...horizonCharts(
+        horizonCol,
+        curves,
+        sideWidth,
+        height,
+        'No memory horizon: no gradient with a timestep axis recorded (activations have no memory horizon).',
+      ),
+    );
   return { charts, lossDrawMs, lossPaintMs };
 }
 

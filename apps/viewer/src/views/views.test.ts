@@ -134,6 +134,7 @@ describe('flow and distribution helpers', () => {
 
   it('turn the iteration-major percentile matrix into one column per percentile', () => {
     const cols = percentileColumns({
+      count: 2,
       ids: [1, 2],
       iterations: [20, 40],
       edges: [],

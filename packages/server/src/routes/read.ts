@@ -1,13 +1,13 @@
 // The read routes: runs, layers, snapshot index, tensors, summaries, flow and histogram matrices, live
 // updates. Each asks the store's reader (the data provider) and shapes its answer for the viewer.
 
-import { ARROW_STREAM_TYPE as ARROW_STREAM } from '@gradscope/format';
+import { ARROW_STREAM_TYPE as ARROW_STREAM, encodeMatrix } from '@gradscope/format';
 import type { Kind, Reader, SeriesIndex, SeriesKey, SnapshotInfo, SnapshotSummary } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
-import { CACHED } from '../cache.js';
+import { CACHED, CACHED_LIVE } from '../cache.js';
 import { notFound } from '../errors.js';
 import type { EventHub } from '../events.js';
-import { finiteOrNull, matrix } from '../json.js';
+import { finiteOrNull } from '../json.js';
 import * as S from '../schemas.js';
 
 type Series = {
@@ -18,14 +18,15 @@ type Series = {
 export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Reader; hub: EventHub }): void {
   app.get('/api/health', async () => ({ ok: true }));
 
-  app.get('/api/runs', { config: CACHED, schema: { response: { 200: S.runsResponse } } }, async () =>
+  // Runs carry their status ('interrupted' is derived at read time): cached only briefly (CACHED_LIVE).
+  app.get('/api/runs', { config: CACHED_LIVE, schema: { response: { 200: S.runsResponse } } }, async () =>
     reader.listRuns(),
   );
 
   app.get<{ Params: { run: string } }>(
     '/api/runs/:run',
     {
-      config: CACHED,
+      config: CACHED_LIVE,
       schema: { params: S.runParams, response: { 200: S.runResponse, 404: S.errorResponse } },
     },
     async (req) => {
@@ -108,11 +109,15 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
         iterations: flow.iterations,
         count: flow.count,
         timesteps: flow.timesteps,
-        norms: matrix(flow.norms, shape),
+        norms: encodeMatrix(flow.norms, shape),
         horizon: flow.horizon,
         t0Ratio: flow.t0Ratio,
         ...(flow.parts
-          ? { parts: Object.fromEntries(Object.entries(flow.parts).map(([k, m]) => [k, matrix(m, shape)])) }
+          ? {
+              parts: Object.fromEntries(
+                Object.entries(flow.parts).map(([k, m]) => [k, encodeMatrix(m, shape)]),
+              ),
+            }
           : {}),
         ...(flow.partHorizons ? { partHorizons: flow.partHorizons } : {}),
       };
@@ -135,15 +140,15 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
         iterations: h.iterations,
         count: h.count,
         edges: numbers(h.edges),
-        counts: matrix(h.counts, [rows, buckets]),
+        counts: encodeMatrix(h.counts, [rows, buckets]),
         percentiles: {
           p: h.percentiles.p,
-          values: matrix(Float32Array.from(h.percentiles.values), [rows, p]),
+          values: encodeMatrix(Float32Array.from(h.percentiles.values), [rows, p]),
         },
         ...(h.parts
           ? {
               parts: Object.fromEntries(
-                Object.entries(h.parts).map(([k, m]) => [k, matrix(m, [rows, buckets])]),
+                Object.entries(h.parts).map(([k, m]) => [k, encodeMatrix(m, [rows, buckets])]),
               ),
             }
           : {}),
@@ -160,7 +165,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
     async (req) => {
       const index = reader.seriesIndex(seriesKey(req), { maxRows: req.query.max ?? SERIES_ROWS });
       const out: Record<string, unknown> = { count: index.count, rows: index.ids.length };
-      for (const column of SERIES_COLUMNS) out[column] = matrix(index[column], [index.ids.length]);
+      for (const column of SERIES_COLUMNS) out[column] = encodeMatrix(index[column], [index.ids.length]);
       return out;
     },
   );
@@ -177,8 +182,8 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
         .map((s) => ({
           name: s.name,
           count: s.count,
-          iterations: matrix(s.iterations, [s.iterations.length]),
-          values: matrix(s.values, [s.values.length]),
+          iterations: encodeMatrix(s.iterations, [s.iterations.length]),
+          values: encodeMatrix(s.values, [s.values.length]),
         })),
     }),
   );
