@@ -2,7 +2,7 @@
 // (iterations and whole-tensor summaries, at most SERIES_ROWS rows however long the run) as the SnapshotInfo
 // rows the figures read, plus the exact rows of iterations a URL names that a downsampled index left out.
 // Only the drawn snapshots' tensors are ever fetched (figure.ts); tables page through `limit`/`offset`.
-import { decodeMatrix, type SeriesResponse } from '@gradscope/format';
+import { decodeMatrix, SERIES_COLUMNS, type SeriesResponse } from '@gradscope/format';
 import { ApiError, type SeriesKey, type SnapshotInfo, type SnapshotPage } from './api';
 
 /**
@@ -21,21 +21,7 @@ export interface SeriesSource {
   snapshots(run: string, key: SeriesKey): Promise<SnapshotInfo[]>;
 }
 
-const COLUMNS = [
-  'ids',
-  'iterations',
-  'time',
-  'loss',
-  'l2',
-  'maxAbs',
-  'min',
-  'max',
-  'mean',
-  'std',
-  'nonFinite',
-  'horizon',
-  't0Ratio',
-] as const;
+const COLUMNS = SERIES_COLUMNS;
 
 /** GET /api/runs/:run/series decoded: one Float64Array per column, `rows` long (NaN for null). */
 export type SeriesColumns = { count: number; rows: number } & Record<(typeof COLUMNS)[number], Float64Array>;

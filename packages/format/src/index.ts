@@ -48,3 +48,4 @@ export {
 } from './matrix.js';
 export type * from './records.js';
 export type * from './routes.js';
+export { SERIES_COLUMNS } from './routes.js';

@@ -106,6 +106,23 @@ export interface HistogramsResponse {
  * rows downsampled like the flow matrix to at most `max` (default 2000). Each column is a float64 EncodedMatrix
  * [rows]; NaN where a value is null (no loss, no horizon).
  */
+/** The columns of GET /api/runs/:run/series, in the order the route writes them: one value per row each. */
+export const SERIES_COLUMNS = [
+  'ids',
+  'iterations',
+  'time',
+  'loss',
+  'l2',
+  'maxAbs',
+  'min',
+  'max',
+  'mean',
+  'std',
+  'nonFinite',
+  'horizon',
+  't0Ratio',
+] as const satisfies readonly Exclude<keyof SeriesIndex, 'count'>[];
+
 export type SeriesResponse = { count: number; rows: number } & {
   [K in Exclude<keyof SeriesIndex, 'count'>]: EncodedMatrix;
 };

@@ -1,6 +1,6 @@
 // JSON schemas of every route's parameters and responses: Fastify validates requests with them and
 // serialises responses through them.
-import { KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
+import { KINDS, SERIES_COLUMNS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
 
 const KIND = { type: 'string', enum: KINDS } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 512 } as const;
@@ -220,23 +220,7 @@ export const seriesResponse = {
   properties: {
     count: { type: 'integer' },
     rows: { type: 'integer' },
-    ...Object.fromEntries(
-      [
-        'ids',
-        'iterations',
-        'time',
-        'loss',
-        'l2',
-        'maxAbs',
-        'min',
-        'max',
-        'mean',
-        'std',
-        'nonFinite',
-        'horizon',
-        't0Ratio',
-      ].map((c) => [c, MATRIX]),
-    ),
+    ...Object.fromEntries(SERIES_COLUMNS.map((c) => [c, MATRIX])),
   },
 } as const;
 

@@ -1,8 +1,8 @@
 // The read routes: runs, layers, snapshot index, tensors, summaries, flow and histogram matrices, live
 // updates. Each asks the store's reader (the data provider) and shapes its answer for the viewer.
 
-import { ARROW_STREAM_TYPE as ARROW_STREAM, encodeMatrix } from '@gradscope/format';
-import type { Kind, Reader, SeriesIndex, SeriesKey, SnapshotInfo, SnapshotSummary } from '@gradscope/store';
+import { ARROW_STREAM_TYPE as ARROW_STREAM, encodeMatrix, SERIES_COLUMNS } from '@gradscope/format';
+import type { Kind, Reader, SeriesKey, SnapshotInfo, SnapshotSummary } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import { CACHED, CACHED_LIVE } from '../cache.js';
 import { notFound } from '../errors.js';
@@ -204,22 +204,6 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
 const SERIES_ROWS = 2000;
 /** Default points per scalar series: a chart a few thousand pixels wide, spikes kept. */
 const SCALAR_POINTS = 10_000;
-/** The columns of GET /api/runs/:run/series, each a float64 matrix of one value per row. */
-const SERIES_COLUMNS = [
-  'ids',
-  'iterations',
-  'time',
-  'loss',
-  'l2',
-  'maxAbs',
-  'min',
-  'max',
-  'mean',
-  'std',
-  'nonFinite',
-  'horizon',
-  't0Ratio',
-] as const satisfies readonly (keyof SeriesIndex)[];
 
 const seriesKey = (req: { params: { run: string }; query: Series['Querystring'] }): SeriesKey => ({
   run: req.params.run,
