@@ -1,6 +1,8 @@
 // Axis sizes from their labels: the room a tick label takes is measured in the font it is drawn with, so that
 // no label ("-0.00201") is cut at the canvas edge.
 
+import type uPlot from 'uplot';
+
 let measureCtx: CanvasRenderingContext2D | null = null;
 
 /** Width in CSS pixels of `text` drawn in `font` (a canvas measure; a rough estimate outside a browser). */
@@ -35,4 +37,29 @@ export function xAxisSize(fontPx: number, tick: number, gap: number): number {
 /** A uPlot `axes[].size` function for a y axis drawn in `font`. */
 export function fitYAxis(font: string, tick: number, gap: number) {
   return (_u: unknown, values: string[] | null) => yAxisSize(values, (t) => textWidth(t, font), tick, gap);
+}
+
+/**
+ * The two axes of a per-timestep norm chart: whole timesteps on x, the chosen decades on a log y (uPlot thins
+ * log ticks by default; `filter` keeps every one), both sized to their labels.
+ */
+export function timestepLogAxes(xLabel: string, xSplits: number[], ySplits: number[]): uPlot.Axis[] {
+  const font = '11px system-ui';
+  return [
+    {
+      label: xLabel,
+      labelSize: 16,
+      font,
+      size: xAxisSize(11, 10, 5),
+      splits: () => xSplits,
+      values: (_u, splits) => splits.map((v) => String(v)),
+    },
+    {
+      size: fitYAxis(font, 10, 5),
+      font,
+      splits: () => ySplits,
+      filter: (_u, splits) => splits,
+      values: (_u, splits) => splits.map((v) => (v > 0 ? `1e${Math.round(Math.log10(v))}` : '')),
+    },
+  ];
 }

@@ -1,22 +1,7 @@
 // @gradscope/capture: record per-timestep RNN gradients (BPTT) during TensorFlow.js training.
 
-export {
-  type ByteAllocator,
-  collectingWriter,
-  concatChunks,
-  EXTENSION_METADATA_KEY,
-  EXTENSION_NAME_KEY,
-  encodeSnapshot,
-  encodeTensor,
-  product,
-  SNAPSHOT_METADATA_KEY,
-  type SnapshotMeta,
-  snapshotMeta,
-  TENSOR_EXTENSION_NAME,
-  type TensorType,
-  tensorData,
-  tensorField,
-} from './arrow.js';
+// The snapshot codec (from @gradscope/format), as the '@gradscope/capture/arrow' entry has it.
+export * from './arrow.js';
 export {
   type CaptureStats,
   GradientCallback,

@@ -4,7 +4,7 @@
 // differ. Titles and the colour bar name the kind's norm as the flow view does (flow.ts's flowLabels).
 import uPlot from 'uplot';
 import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
-import { fitYAxis, xAxisSize } from '../axes';
+import { timestepLogAxes } from '../axes';
 import { lut, SEQUENTIAL } from '../colormap';
 import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } from '../compareState';
 import type { DataCache, SnapshotEvent } from '../data';
@@ -556,23 +556,7 @@ function normLines(
         x: { time: false, range: [0, Math.max(1, T - 1)] },
         y: { distr: 3, range: [yRange.lo, yRange.hi] },
       },
-      axes: [
-        {
-          label: 'timestep',
-          labelSize: 16,
-          font: '11px system-ui',
-          size: xAxisSize(11, 10, 5),
-          splits: () => xSplits,
-          values: (_u, splits) => splits.map((v) => String(v)),
-        },
-        {
-          size: fitYAxis('11px system-ui', 10, 5),
-          font: '11px system-ui',
-          splits: () => yRange.splits,
-          filter: (_u, splits) => splits,
-          values: (_u, splits) => splits.map((v) => (v > 0 ? `1e${Math.round(Math.log10(v))}` : '')),
-        },
-      ],
+      axes: timestepLogAxes('timestep', xSplits, yRange.splits),
       series,
     },
     data as unknown as uPlot.AlignedData,

@@ -5,7 +5,7 @@ import type { Kind } from '@gradscope/format';
 import { schemeDark2 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
 import type { FlowResponse, SnapshotInfo } from '../api';
-import { fitYAxis, xAxisSize } from '../axes';
+import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
 import { h } from '../dom';
 import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
@@ -350,25 +350,11 @@ export function renderFlow(
             x: { time: false, range: [0, Math.max(1, T - 1)] },
             y: { distr: 3, range: [yRange.lo, yRange.hi] },
           },
-          axes: [
-            {
-              label: m.direction === 'backward' ? 'timestep (input order)' : 'timestep',
-              labelSize: 16,
-              font: '11px system-ui',
-              size: xAxisSize(11, 10, 5),
-              // Whole timesteps only.
-              splits: () => xSplits,
-              values: (_u, splits) => splits.map((v) => String(v)),
-            },
-            {
-              size: fitYAxis('11px system-ui', 10, 5),
-              font: '11px system-ui',
-              splits: () => yRange.splits,
-              // Keep every decade we chose (uPlot thins log ticks by default).
-              filter: (_u, splits) => splits,
-              values: (_u, splits) => splits.map((v) => (v > 0 ? `1e${Math.round(Math.log10(v))}` : '')),
-            },
-          ],
+          axes: timestepLogAxes(
+            m.direction === 'backward' ? 'timestep (input order)' : 'timestep',
+            xSplits,
+            yRange.splits,
+          ),
           series: [
             { label: 'timestep' },
             ...lines.map(({ it, ci }, k) => ({
