@@ -57,6 +57,57 @@ describe('closing', () => {
   });
 });
 
+describe('checkpointing while open', () => {
+  /** Runs and snapshot counts in a copy of the main file alone (no -wal beside it). */
+  function copyAlone(db: string, name: string): [string, number][] {
+    const copyDir = join(dir, name);
+    mkdirSync(copyDir);
+    const copy = join(copyDir, 'c.gradscope');
+    copyFileSync(db, copy);
+    const r = openReader(copy);
+    try {
+      return r.listRuns().map((x) => [x.id, x.snapshots]);
+    } finally {
+      r.close();
+    }
+  }
+
+  it('folds the WAL into the file once writes pause: a copy of the file alone, taken with the store still open, holds every committed snapshot', async () => {
+    const db = join(dir, 'c.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo('a', 'run a'));
+    for (let i = 0; i < 40; i++) await store.write(snapshot({ run: 'a', iteration: i, shape: [4, 50, 32] }));
+    await store.flush();
+    // The checkpoint thread runs ~200 ms after the last commit; poll for it rather than assume a time.
+    let seen: [string, number][] = [];
+    for (let attempt = 0; attempt < 100 && seen[0]?.[1] !== 40; attempt++) {
+      await sleep(100);
+      seen = copyAlone(db, `copy-${attempt}`);
+    }
+    expect(seen).toEqual([['a', 40]]);
+    await store.close();
+  });
+
+  it('checkpoints during a long burst too (every walAutocheckpoint pages), without waiting for a pause', async () => {
+    const db = join(dir, 'c.gradscope');
+    // 16 pages = 512 KiB: 200 snapshots of 25.6 KB ask for ~10 checkpoints.
+    const store = openStore(db, { walAutocheckpoint: 16 });
+    await store.startRun(runInfo('a', 'run a'));
+    const sizes: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await store.write(snapshot({ run: 'a', iteration: i, shape: [4, 50, 32] }));
+      if (i % 20 === 19) {
+        await store.flush();
+        sizes.push(statSync(db).size);
+      }
+    }
+    await store.close();
+    // The main file grew while the writes went on (a checkpoint copies WAL pages into it), not only at close.
+    expect(sizes.at(-1)!).toBeGreaterThan(sizes[0]! + 2_000_000);
+    expect(copyAlone(db, 'copy')).toEqual([['a', 200]]);
+  });
+});
+
 describe('run status', () => {
   it("a run whose writer process was SIGKILLed is 'interrupted'; while it lives it is 'running'", async () => {
     const db = join(dir, 'k.gradscope');

@@ -45,7 +45,11 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** SQLite max_page_count for the writer connection: simulates a full disk in tests. */
   maxPageCount?: number;
-  /** WAL pages before an automatic checkpoint (default 2048 pages = 64 MiB). */
+  /**
+   * WAL pages committed before the checkpoint thread folds the WAL into the database file (default 2048
+   * pages = 64 MiB; it also checkpoints ~200 ms after writes pause). The writer's own connection
+   * checkpoints at 4× this as a backstop.
+   */
   walAutocheckpoint?: number;
   /** Where the one-time "queue full" warning goes (default: stderr). */
   onWarning?: (message: string) => void;
