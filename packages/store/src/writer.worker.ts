@@ -121,26 +121,15 @@ function runCheckpointer(port: MessagePort, path: string): void {
 
 /** The db thread's side of the checkpointer: asks for a checkpoint every `everyBytes` committed, and when idle. */
 class Checkpoints {
-  private readonly port: MessagePort;
-  private readonly worker: Worker;
+  /** Started at the first request: a short run that closes first never pays for the thread. */
+  private port: MessagePort | undefined;
   private pending = 0;
   private idle: NodeJS.Timeout | undefined;
 
   constructor(
-    path: string,
+    private readonly path: string,
     private readonly everyBytes: number,
-  ) {
-    const { port1, port2 } = new MessageChannel();
-    this.worker = new Worker(new URL(import.meta.url), {
-      workerData: { role: 'checkpointer', port: port2, path },
-      transferList: [port2],
-    });
-    this.worker.unref();
-    this.worker.on('error', () => {
-      // Not fatal: SQLite's automatic checkpoint and close() still move the WAL.
-    });
-    this.port = port1;
-  }
+  ) {}
 
   /** `bytes` were committed just now. */
   committed(bytes: number): void {
@@ -157,13 +146,25 @@ class Checkpoints {
   private request(): void {
     clearTimeout(this.idle);
     this.pending = 0;
+    if (!this.port) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(new URL(import.meta.url), {
+        workerData: { role: 'checkpointer', port: port2, path: this.path },
+        transferList: [port2],
+      });
+      worker.unref();
+      worker.on('error', () => {
+        // Not fatal: SQLite's automatic checkpoint and close() still move the WAL.
+      });
+      this.port = port1;
+    }
     this.port.postMessage('checkpoint');
   }
 
   /** Stops the thread (its checkpoint in progress finishes first; close()'s checkpoint waits for it). */
   stop(): void {
     clearTimeout(this.idle);
-    this.port.postMessage('stop');
+    this.port?.postMessage('stop');
   }
 }
 
