@@ -69,6 +69,7 @@ export interface SnapshotPage {
   to?: number;
   limit?: number;
   offset?: number;
+  order?: 'asc' | 'desc';
 }
 
 export interface SeriesKey {

@@ -338,10 +338,25 @@ export class App {
     if (t && (t.closest('input, select, textarea, [role="tablist"]') || t.isContentEditable)) return;
     const series = this.current;
     if (this.state.page !== 'run' || !series) return;
-    const next = stepIteration(series.iterations, series.available, e.key === 'ArrowRight' ? 1 : -1);
-    if (!next) return;
+    const dir = e.key === 'ArrowRight' ? 1 : -1;
+    if (series.recorded === undefined) {
+      const next = stepIteration(series.iterations, series.available, dir);
+      if (!next) return;
+      e.preventDefault();
+      this.set({ iterations: next, follow: false });
+      return;
+    }
+    // A downsampled index (a long run): the neighbour is asked of the server.
     e.preventDefault();
-    this.set({ iterations: next, follow: false });
+    void this.data
+      .seriesIndex(series.run.id, series.key)
+      .then((index) => index.step(series.iterations, dir))
+      .then((next) => {
+        if (next && this.current === series) this.set({ iterations: next, follow: false });
+      })
+      .catch((err: unknown) =>
+        this.showNotices([`could not step to the next iteration: ${userMessage(err)}`]),
+      );
   }
 
   private async downloadPng(): Promise<void> {

@@ -31,7 +31,8 @@ const lstm: LayerInfo = {
   layerClass: 'LSTM',
   kinds: { 'output-grad': [null], weight: ['kernel/i', 'kernel/f'] },
   parts: [null, 'kernel/i', 'kernel/f'],
-  iterations: [0, 20, 40],
+  firstIteration: 0,
+  lastIteration: 40,
   iterationCount: 3,
   snapshots: 7,
 };
@@ -40,7 +41,8 @@ const last: LayerInfo = {
   layerClass: 'LSTM',
   kinds: { 'output-grad': [null] },
   parts: [null],
-  iterations: [0],
+  firstIteration: 0,
+  lastIteration: 0,
   iterationCount: 1,
   snapshots: 1,
 };

@@ -96,6 +96,7 @@ function source(
             (page.to === undefined || x.iteration <= page.to),
         )
         .sort((a, b) => a.iteration - b.iteration || a.id - b.id);
+      if (page.order === 'desc') rows.reverse();
       if (page.limit !== undefined) rows = rows.slice(page.offset ?? 0, (page.offset ?? 0) + page.limit);
       return rows;
     },
@@ -194,6 +195,49 @@ describe('SeriesIndex', () => {
     ]);
     await index.withIterations([250, 255]);
     expect(calls.filter((c) => c.includes('"from"'))).toHaveLength(2);
+  });
+
+  it('steps through every recorded iteration of a downsampled index, asking the server for each neighbour', async () => {
+    const { src, calls } = source(stored, { keep: (x) => x.id % 10 === 1 || x.id === 100 });
+    const index = await SeriesIndex.load(src, 'r', KEY);
+    expect(index.downsampled).toBe(true);
+    // The index holds 10, 110, 210, …: → from 110 goes to 120 (stored, not in the index), ← from 110 to 100.
+    expect(await index.step([110], 1)).toEqual([120]);
+    expect(await index.step([110], -1)).toEqual([100]);
+    expect(calls.filter((c) => c.includes('limit":64'))).toEqual([
+      'rows r  {"from":111,"limit":64}',
+      'rows r  {"to":109,"order":"desc","limit":64}',
+    ]);
+    // The neighbour's row joined the index (the resolver sees it as recorded), exactly as stored.
+    expect(index.rows.find((x) => x.iteration === 120)).toEqual(stored[11]);
+    // Comparing two: the last one moves, never onto or past the one before it; nothing past either end.
+    expect(await index.step([100, 110], 1)).toEqual([100, 120]);
+    expect(await index.step([100, 110], -1)).toBeNull();
+    expect(await index.step([1000], 1)).toBeNull();
+    expect(await index.step([10], -1)).toBeNull();
+  });
+
+  it('steps over rows of other parts when the series is the whole output (the listing holds every part)', async () => {
+    const parts = stored.flatMap((x) => [
+      x,
+      ...Array.from({ length: 70 }, (_, k) =>
+        info(10_000 + x.id * 100 + k, x.iteration, { part: `forward/kernel/${k}` }),
+      ),
+    ]);
+    const { src } = source(parts, { keep: (x) => x.id % 10 === 1 || x.id === 100 });
+    const index = await SeriesIndex.load(src, 'r', KEY);
+    expect(index.downsampled).toBe(true);
+    expect(await index.step([110], 1)).toEqual([120]);
+    expect(await index.step([110], -1)).toEqual([100]);
+  });
+
+  it('steps through the rows held when the index is complete, without asking', async () => {
+    const { src, calls } = source(stored);
+    const index = await SeriesIndex.load(src, 'r', KEY, 2000);
+    const before = calls.length;
+    expect(await index.step([110], 1)).toEqual([120]);
+    expect(await index.step([110], -1)).toEqual([100]);
+    expect(calls).toHaveLength(before);
   });
 
   it('takes the template by id when the first listed row is of another part', async () => {

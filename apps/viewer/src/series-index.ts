@@ -4,6 +4,7 @@
 // Only the drawn snapshots' tensors are ever fetched (figure.ts); tables page through `limit`/`offset`.
 import { decodeMatrix, SERIES_COLUMNS, type SeriesResponse } from '@gradscope/format';
 import { ApiError, type SeriesKey, type SnapshotInfo, type SnapshotPage } from './api';
+import { stepIteration } from './iterations';
 
 /**
  * Rows of the index the run page loads, whatever the run's length: an iteration picker's worth (the flow map
@@ -86,6 +87,10 @@ export function mergeRows(rows: readonly SnapshotInfo[], exact: readonly Snapsho
   return [...byId.values()].sort((a, b) => a.iteration - b.iteration || a.id - b.id);
 }
 
+/** Rows per request when stepping through a downsampled index, and requests before giving up. */
+const STEP_ROWS = 64;
+const STEP_PAGES = 8;
+
 /** The bounded index of one series, with exact rows looked up on demand. */
 export class SeriesIndex {
   private rowList: SnapshotInfo[];
@@ -154,6 +159,39 @@ export class SeriesIndex {
     const exact = found.flat().filter((x) => ofSeries(x, this.key));
     if (exact.length > 0) this.rowList = mergeRows(this.rowList, exact);
     return this.rowList;
+  }
+
+  /**
+   * ← / → on the run page: `chosen` with its last iteration moved to the neighbouring recorded one (not past the
+   * one before it, not onto one already chosen), or null at either end. A downsampled index holds only every
+   * n-th iteration, so then the neighbour is asked of the server (`from`/`to` with `limit`, newest first going
+   * back) and its row joins the index: stepping visits every recorded iteration at any run length.
+   */
+  async step(chosen: readonly number[], dir: 1 | -1): Promise<number[] | null> {
+    const last = chosen[chosen.length - 1];
+    if (!this.downsampled || last === undefined)
+      return stepIteration(chosen, [...new Set(this.rowList.map((x) => x.iteration))], dir);
+    const floor = chosen.length > 1 ? chosen[chosen.length - 2]! : Number.NEGATIVE_INFINITY;
+    const taken = new Set(chosen);
+    // Without a part the listing holds every part, so a page may hold none of this series: page on.
+    for (let pages = 0; pages < STEP_PAGES; pages++) {
+      const offset = pages * STEP_ROWS;
+      const page: SnapshotPage =
+        dir > 0
+          ? { from: last + 1, limit: STEP_ROWS, ...(offset ? { offset } : {}) }
+          : { to: last - 1, order: 'desc', limit: STEP_ROWS, ...(offset ? { offset } : {}) };
+      const rows = await this.src.snapshotRows(this.run, this.key, page);
+      if (rows.length === 0) return null;
+      for (const x of rows) {
+        if (!ofSeries(x, this.key)) continue;
+        if (x.iteration <= floor) return null;
+        if (taken.has(x.iteration)) continue;
+        this.rowList = mergeRows(this.rowList, [x]);
+        this.looked.add(x.iteration);
+        return [...chosen.slice(0, -1), x.iteration];
+      }
+    }
+    return null;
   }
 
   /** One page of the series' rows, for a table: `pageSize` rows from row `page × pageSize` (server-side paging). */

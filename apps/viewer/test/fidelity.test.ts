@@ -62,6 +62,16 @@ const biWeights: SeriesSpec[] = ['forward', 'backward'].flatMap((dir, d) =>
   ),
 );
 
+/** A run longer than the series index the run page loads (SERIES_ROWS = 1000): iterations 1 … 1500. */
+const long: SeriesSpec = {
+  layer: 'gru_1',
+  layerClass: 'GRU',
+  shape: [1, 4, 2],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: Array.from({ length: 1500 }, (_, i) => i + 1),
+  value: (it, _s, t, c) => it * 1e-3 + t * 1e-4 + c * 1e-5,
+};
+
 /** Bidirectional(LSTM, 256 units): the weights page at the benchmark's size. */
 const bi256Weights: SeriesSpec[] = ['forward', 'backward'].flatMap((dir, d) =>
   (['kernel', 'recurrent_kernel', 'bias'] as const).flatMap((weight, w) =>
@@ -153,6 +163,7 @@ beforeAll(async () => {
     { id: 'run-ex4', name: 'ex4-lstm16', specs: [ex4] },
     { id: 'run-bi', name: 'ex9-bilstm', specs: [biOutput, ...biWeights] },
     { id: 'run-bi256', name: 'bilstm-256', specs: bi256Weights },
+    { id: 'run-long', name: 'long-gru', specs: [long] },
   ]);
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
@@ -572,6 +583,28 @@ describe('See RNN weight figures, hover, keyboard, histograms', () => {
     await rendered(page, 2);
     expect(await texts('#figure .block-title')).toEqual(['iteration 20', 'iteration 200']);
     expect(await page.evaluate(() => location.hash)).toContain('it=20%2C200');
+  });
+
+  it('arrow keys step to the very next recorded iteration of a run longer than its downsampled index', async () => {
+    await open('#/run?run=long-gru&it=700');
+    expect((await hook(page)).error).toBeFalsy();
+    expect(await texts('#figure .block-title')).toEqual(['iteration 700']);
+    const start = (await hook(page)).renders;
+    await page.locator('#figure').click({ position: { x: 5, y: 5 } });
+    for (const [key, want, n] of [
+      ['ArrowRight', 701, 1],
+      ['ArrowRight', 702, 2],
+      ['ArrowLeft', 701, 3],
+      ['ArrowLeft', 700, 4],
+      ['ArrowLeft', 699, 5],
+    ] as const) {
+      await page.keyboard.press(key);
+      await rendered(page, start + n - 1);
+      expect(await texts('#figure .block-title')).toEqual([`iteration ${want}`]);
+      expect(await page.evaluate(() => location.hash)).toContain(`it=${want}`);
+    }
+    // Not one of them is called "not recorded".
+    expect((await hook(page)).notices).toEqual([]);
   });
 
   it('the view tabs are a tablist: one tab stop, arrows move and select', async () => {

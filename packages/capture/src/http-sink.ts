@@ -49,8 +49,13 @@ interface Request {
 const MAX_SCALARS_PER_REQUEST = 10_000;
 
 /** JSON has no NaN or Infinity: a non-finite value travels as null, which the server stores as NaN. */
+/** JSON has no Infinity: a diverged loss goes as the string "Infinity" or "-Infinity" (NaN as null). */
 function scalarJson(points: ScalarPoint[]): string {
-  return JSON.stringify({ points });
+  return JSON.stringify({ points }, (key, value) =>
+    key === 'value' && (value === Number.POSITIVE_INFINITY || value === Number.NEGATIVE_INFINITY)
+      ? String(value)
+      : value,
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

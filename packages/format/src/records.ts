@@ -183,9 +183,13 @@ export interface LayerInfo {
   kinds: Partial<Record<Kind, (string | null)[]>>;
   /** Distinct recorded parts over all kinds (`null` = whole layer output). */
   parts: (string | null)[];
-  /** Distinct iterations with at least one snapshot of this layer, ascending. */
-  iterations: number[];
-  /** `iterations.length`. */
+  /**
+   * First and last iteration with a snapshot of this layer, and how many distinct iterations have one. The
+   * list itself is the series index's (`GET …/series`, bounded and downsampled): a run of 50,000 snapshots
+   * should not send 50,000 numbers with its layer list.
+   */
+  firstIteration: number;
+  lastIteration: number;
   iterationCount: number;
   /** Snapshots of this layer (all kinds and parts). */
   snapshots: number;

@@ -19,6 +19,11 @@ export function pollChanges(reader: Reader): () => LiveEvent[] {
       if (runs.get(r.id) !== next.get(r.id))
         events.push({ type: 'run', run: r.id, data: { id: r.id, name: r.name, status: r.status } });
     }
+    // Gone since the last look (deleted, or compacted away): say so, so that open pages drop it.
+    for (const [id, was] of runs) {
+      if (!next.has(id))
+        events.push({ type: 'run', run: id, data: { id, name: was.split('\0')[0], deleted: true } });
+    }
     const first = lastId === 0 && runs.size === 0;
     runs = next;
     for (;;) {

@@ -166,6 +166,30 @@ describe('HttpSink → POST /api/ingest', () => {
     }
   });
 
+  it('a diverged loss keeps its value over HTTP: ±Infinity stay ±Infinity, NaN stays NaN', async () => {
+    const server = await buildServer({ db: join(dir, 'diverged.gradscope'), port: 0 });
+    try {
+      const http = new HttpSink({ url: server.url });
+      await http.writeScalars('diverged', [
+        { iteration: 1, name: 'loss', value: 0.5, time: 1 },
+        { iteration: 2, name: 'loss', value: Number.POSITIVE_INFINITY, time: 2 },
+        { iteration: 3, name: 'loss', value: Number.NEGATIVE_INFINITY, time: 3 },
+        { iteration: 4, name: 'loss', value: Number.NaN, time: 4 },
+      ]);
+      await http.close();
+      const [loss] = server.reader.scalars('diverged');
+      expect(Array.from(loss!.iterations)).toEqual([1, 2, 3, 4]);
+      expect(Array.from(loss!.values)).toEqual([
+        0.5,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        Number.NaN,
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('rejects a bad url at construction', () => {
     expect(() => new HttpSink({ url: 'localhost:6006' })).toThrow(
       'HttpSink: url must be http or https, got "localhost:6006"',

@@ -46,6 +46,7 @@ export const snapshotsQuery = {
     to: INT,
     limit: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
     offset: INT,
+    order: { type: 'string', enum: ['asc', 'desc'] },
   },
 } as const;
 
@@ -105,7 +106,8 @@ export const layersResponse = {
       layerClass: { type: 'string' },
       kinds: { type: 'object', additionalProperties: { type: 'array', items: NULLABLE_STRING } },
       parts: { type: 'array', items: NULLABLE_STRING },
-      iterations: { type: 'array', items: { type: 'integer' } },
+      firstIteration: { type: 'integer' },
+      lastIteration: { type: 'integer' },
       iterationCount: { type: 'integer' },
       snapshots: { type: 'integer' },
       channelParts: { type: 'array', items: { type: 'string' } },
@@ -251,7 +253,7 @@ export const scalarsResponse = {
 /** Most points one POST /api/runs/:run/scalars may carry. */
 export const MAX_SCALAR_POINTS = 10_000;
 
-/** POST /api/runs/:run/scalars. A NaN value arrives as null (JSON has no NaN). */
+/** POST /api/runs/:run/scalars. JSON has no NaN or Infinity: NaN arrives as null, ±Infinity as a string. */
 export const scalarsBody = {
   type: 'object',
   required: ['points'],
@@ -267,7 +269,7 @@ export const scalarsBody = {
         properties: {
           iteration: INT,
           name: { type: 'string', minLength: 1, maxLength: 256 },
-          value: NUMBER_OR_NULL,
+          value: { anyOf: [NUMBER_OR_NULL, { type: 'string', enum: ['Infinity', '-Infinity'] }] },
           time: { type: 'number' },
         },
       },

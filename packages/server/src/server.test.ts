@@ -144,7 +144,9 @@ describe('read routes', () => {
       expect.objectContaining({
         layer: 'lstm_1',
         layerClass: 'LSTM',
-        iterations: ITERATIONS,
+        firstIteration: ITERATIONS[0],
+        lastIteration: ITERATIONS.at(-1),
+        iterationCount: ITERATIONS.length,
         kinds: { 'output-grad': [null] },
       }),
     ]);

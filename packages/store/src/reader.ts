@@ -303,7 +303,8 @@ export class Reader {
             layerClass: r.layer_class,
             kinds: {},
             parts: [],
-            iterations: [],
+            firstIteration: 0,
+            lastIteration: 0,
             iterationCount: 0,
             snapshots: 0,
           };
@@ -318,12 +319,14 @@ export class Reader {
         if (r.channel_parts && !info.channelParts)
           info.channelParts = JSON.parse(r.channel_parts) as string[];
       }
-      const its = this.stmt(
-        'SELECT DISTINCT iteration FROM snapshots WHERE run_key = ? AND layer = ? ORDER BY iteration',
-      ).pluck();
+      const its = this.stmt(`
+        SELECT min(iteration) AS first, max(iteration) AS last, count(DISTINCT iteration) AS n
+        FROM snapshots WHERE run_key = ? AND layer = ?`);
       for (const info of layers.values()) {
-        info.iterations = its.all(key, info.layer) as number[];
-        info.iterationCount = info.iterations.length;
+        const r = its.get(key, info.layer) as { first: number; last: number; n: number };
+        info.firstIteration = r.first;
+        info.lastIteration = r.last;
+        info.iterationCount = r.n;
       }
       return [...layers.values()];
     });
@@ -354,7 +357,7 @@ export class Reader {
       args.push(value);
     }
     let sql = `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key
-      WHERE ${where.join(' AND ')} ORDER BY s.iteration, s.id`;
+      WHERE ${where.join(' AND ')} ORDER BY ${query.order === 'desc' ? 's.iteration DESC, s.id DESC' : 's.iteration, s.id'}`;
     if (query.limit !== undefined) {
       sql += ' LIMIT ? OFFSET ?';
       args.push(query.limit, query.offset ?? 0);

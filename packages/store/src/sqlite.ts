@@ -11,7 +11,7 @@ export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
 
 /** Page size of new databases: large pages keep multi-megabyte payloads in few overflow pages. */
 export const PAGE_SIZE = 32768;
-/** WAL pages between checkpoints (by the checkpoint thread, see writer.worker.ts): 2048 × 32 KiB = 64 MiB. */
+/** WAL size (in pages) at which a commit checkpoints: 2048 × 32 KiB = 64 MiB (see writer.worker.ts for pauses). */
 export const WAL_AUTOCHECKPOINT = 2048;
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 

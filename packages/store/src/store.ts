@@ -46,9 +46,8 @@ export interface StoreOptions {
   /** SQLite max_page_count for the writer connection: simulates a full disk in tests. */
   maxPageCount?: number;
   /**
-   * WAL pages committed before the checkpoint thread folds the WAL into the database file (default 2048
-   * pages = 64 MiB; it also checkpoints ~200 ms after writes pause). The writer's own connection
-   * checkpoints at 4× this as a backstop.
+   * WAL pages before an automatic checkpoint during a burst of writes (default 2048 pages = 64 MiB). Whatever
+   * the size, the WAL is also folded into the file ~200 ms after writes pause (by a checkpoint thread).
    */
   walAutocheckpoint?: number;
   /** Where the one-time "queue full" warning goes (default: stderr). */

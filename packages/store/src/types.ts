@@ -54,4 +54,6 @@ export interface SnapshotQuery {
   iterations?: number[];
   limit?: number;
   offset?: number;
+  /** By iteration (then id), ascending (default) or descending: `to: I - 1, order: 'desc', limit: 1` is the snapshot before I. */
+  order?: 'asc' | 'desc';
 }

@@ -8,7 +8,8 @@ function layer(name: string, kinds: LayerInfo['kinds']): LayerInfo {
     layerClass: 'LSTM',
     kinds,
     parts: [null],
-    iterations: [0, 20],
+    firstIteration: 0,
+    lastIteration: 20,
     iterationCount: 2,
     snapshots: 2 * Object.keys(kinds).length,
   };

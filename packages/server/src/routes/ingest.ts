@@ -92,7 +92,10 @@ export function ingestRoutes(app: FastifyInstance, options: IngestRouteOptions):
       schema: { params: S.runParams, body: S.scalarsBody },
     },
     async (req, reply) => {
-      const points = req.body.points.map((p) => ({ ...p, value: p.value ?? Number.NaN }));
+      const points = req.body.points.map((p) => ({
+        ...p,
+        value: typeof p.value === 'string' ? Number(p.value) : (p.value ?? Number.NaN),
+      }));
       await store.writeScalars(req.params.run, points);
       return reply.code(201).send({ ok: true });
     },
