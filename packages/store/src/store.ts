@@ -81,6 +81,14 @@ export interface StoreStats {
 
 type OpKind = InMessage['type'];
 
+/** What a control operation sends (its `seq` is added when it leaves the waiting line). */
+type ControlMessage =
+  Exclude<InMessage, { type: 'write' | 'writeIpc' | 'flush' | 'close' }> extends infer M
+    ? M extends { seq: number }
+      ? Omit<M, 'seq'>
+      : never
+    : never;
+
 interface Waiting {
   kind: OpKind;
   bytes: number;
@@ -278,39 +286,17 @@ export class Store implements Sink {
 
   /** Records (or re-opens) a run. Resolves when committed. */
   startRun(run: RunInfo): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    let info: RunInfo;
-    try {
-      info = validateRunInfo(run);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const plain = JSON.parse(JSON.stringify(info)) as RunInfo;
-    return this.enqueue({
-      kind: 'startRun',
-      bytes: 0,
-      label: `run ${info.id}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'startRun', seq, run: plain }, []],
+    return this.control(`run ${run?.id}`, () => {
+      const info = validateRunInfo(run);
+      return { type: 'startRun', run: JSON.parse(JSON.stringify(info)) as RunInfo };
     });
   }
 
   /** Records a run's end status. Resolves when committed. */
   endRun(runId: string, status: WrittenRunStatus): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    try {
+    return this.control(`run ${runId}`, () => {
       validateStatus(status);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.enqueue({
-      kind: 'endRun',
-      bytes: 0,
-      label: `run ${runId}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'endRun', seq, runId, status }, []],
+      return { type: 'endRun', runId, status };
     });
   }
 
@@ -319,40 +305,18 @@ export class Store implements Sink {
    * when committed. A run that was never started is recorded with what is known, as for write().
    */
   writeScalars(run: string, points: ScalarPoint[]): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    let plain: ScalarPoint[];
-    try {
-      plain = validateScalars(run, points);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (plain.length === 0) return Promise.resolve();
-    return this.enqueue({
-      kind: 'scalars',
-      bytes: 0,
-      label: `scalars of run ${run}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'scalars', seq, runId: run, points: plain }, []],
+    return this.control(`scalars of run ${run}`, () => {
+      const plain = validateScalars(run, points);
+      return plain.length === 0 ? null : { type: 'scalars', runId: run, points: plain };
     });
   }
 
   /** Renames a run (by id, or by name: the most recently started run of that name). Rejects ENOTFOUND. */
   renameRun(run: string, name: string): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    try {
+    return this.control(`run ${run}`, () => {
       nonEmptyString(run, 'run');
       nonEmptyString(name, 'name');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.enqueue({
-      kind: 'renameRun',
-      bytes: 0,
-      label: `run ${run}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'renameRun', seq, run, name }, []],
+      return { type: 'renameRun', run, name };
     });
   }
 
@@ -362,10 +326,7 @@ export class Store implements Sink {
    * which re-opens it and clears its end time). `meta` must be a JSON object. Rejects ENOTFOUND.
    */
   updateRunMeta(run: string, meta: Record<string, unknown>): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    let plain: Record<string, unknown>;
-    try {
+    return this.control(`run ${run}`, () => {
       nonEmptyString(run, 'run');
       if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
         throw new StoreError(
@@ -373,20 +334,13 @@ export class Store implements Sink {
           `meta must be a JSON object, got ${Array.isArray(meta) ? 'an array' : String(meta)}`,
         );
       }
-      plain = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
-    } catch (err) {
-      return Promise.reject(
-        err instanceof StoreError
-          ? err
-          : new StoreError('EINVAL', `meta is not JSON: ${(err as Error).message}`),
-      );
-    }
-    return this.enqueue({
-      kind: 'updateRunMeta',
-      bytes: 0,
-      label: `run ${run}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'updateRunMeta', seq, run, meta: plain }, []],
+      let plain: Record<string, unknown>;
+      try {
+        plain = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+      } catch (err) {
+        throw new StoreError('EINVAL', `meta is not JSON: ${(err as Error).message}`);
+      }
+      return { type: 'updateRunMeta', run, meta: plain };
     });
   }
 
@@ -395,33 +349,15 @@ export class Store implements Sink {
    * transaction. The file keeps its size until vacuum(). Rejects ENOTFOUND.
    */
   deleteRun(run: string): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    try {
+    return this.control(`run ${run}`, () => {
       nonEmptyString(run, 'run');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.enqueue({
-      kind: 'deleteRun',
-      bytes: 0,
-      label: `run ${run}`,
-      atCommit: true,
-      make: (seq) => [{ type: 'deleteRun', seq, run }, []],
+      return { type: 'deleteRun', run };
     });
   }
 
   /** Rewrites the file without its free pages (after deleteRun or compact), so that it shrinks. */
   vacuum(): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    return this.enqueue({
-      kind: 'vacuum',
-      bytes: 0,
-      label: 'vacuum',
-      atCommit: true,
-      make: (seq) => [{ type: 'vacuum', seq }, []],
-    });
+    return this.control('vacuum', () => ({ type: 'vacuum' }));
   }
 
   /**
@@ -430,20 +366,34 @@ export class Store implements Sink {
    * the flow and histogram series and VACUUMs. Resolves with what was removed and the file sizes.
    */
   compact(policy: CompactPolicy): Promise<CompactResult> {
+    return this.control<CompactResult>('compact', () => ({
+      type: 'compact',
+      policy: validateCompactPolicy(policy),
+    }));
+  }
+
+  /**
+   * An operation other than a snapshot write: refused when the store is closed or failed; `message` checks
+   * its arguments on this thread (throwing a StoreError rejects the call, nothing is queued) and returns
+   * what to send, or null when there is nothing to do. Settles when the writer committed it.
+   */
+  private control<T = void>(label: string, message: () => ControlMessage | null): Promise<T> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
-    let checked: CompactPolicy;
+    let msg: ControlMessage | null;
     try {
-      checked = validateCompactPolicy(policy);
+      msg = message();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue<CompactResult>({
-      kind: 'compact',
+    if (msg === null) return Promise.resolve(undefined as T);
+    const body = msg;
+    return this.enqueue<T>({
+      kind: body.type,
       bytes: 0,
-      label: 'compact',
+      label,
       atCommit: true,
-      make: (seq) => [{ type: 'compact', seq, policy: checked }, []],
+      make: (seq) => [{ ...body, seq } as InMessage, []],
     });
   }
 
