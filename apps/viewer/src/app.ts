@@ -281,53 +281,45 @@ export class App {
   }
 
   private renderNoRuns(): void {
-    this.strip.clear();
-    this.current = null;
-    this.currentRun = null;
-    renderHeader(this.header, null);
-    this.controls.replaceChildren();
-    this.showNotices([]);
-    this.status.textContent = '';
-    this.clearFigure();
-    window.__gradscope.panels = 0;
-    this.main.append(
+    this.renderEmpty(
+      null,
+      [],
+      h('p', {}, h('strong', {}, 'No runs recorded yet.')),
       h(
-        'div',
-        { class: 'empty', role: 'status' },
-        h('p', {}, h('strong', {}, 'No runs recorded yet.')),
-        h(
-          'p',
-          {},
-          'Train with the gradscope callback writing to the store this server reads, then reload. ',
-          h('a', { href: '#/gallery' }, 'Gallery'),
-        ),
+        'p',
+        {},
+        'Train with the gradscope callback writing to the store this server reads, then reload. ',
+        h('a', { href: '#/gallery' }, 'Gallery'),
       ),
     );
   }
 
   private renderNoSnapshots(run: RunDetails): void {
+    this.renderEmpty(
+      run,
+      [
+        followButton(this.state, run, {
+          set: (patch, push) => this.set(patch, push),
+          downloadPng: () => {},
+          exportUrl: () => '',
+        }),
+      ],
+      'This run has no snapshots yet: they appear here as training records them (turn on Follow).',
+    );
+  }
+
+  /** A page with nothing to draw: the run's header (or none), these controls, and a status message. */
+  private renderEmpty(run: RunDetails | null, controls: Node[], ...message: (Node | string)[]): void {
     this.strip.clear();
     this.current = null;
     this.currentRun = run;
     renderHeader(this.header, run);
-    this.controls.replaceChildren(
-      followButton(this.state, run, {
-        set: (patch, push) => this.set(patch, push),
-        downloadPng: () => {},
-        exportUrl: () => '',
-      }),
-    );
+    this.controls.replaceChildren(...controls);
     this.showNotices([]);
     this.status.textContent = '';
     this.clearFigure();
     window.__gradscope.panels = 0;
-    this.main.append(
-      h(
-        'div',
-        { class: 'empty', role: 'status' },
-        'This run has no snapshots yet: they appear here as training records them (turn on Follow).',
-      ),
-    );
+    this.main.append(h('div', { class: 'empty', role: 'status' }, ...message));
   }
 
   /** ← / → step the last compared iteration through the recorded ones (not while typing in a field or on the tabs). */

@@ -22,6 +22,7 @@
 // for 500 steps here), sigmoid gates, batch 64 (as cheap per step as 32: per-op bound), lr 1e-2, 500 steps.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { addingProblem } from '../../dist/demo/adding.js';
 
 const [
   T = 50,
@@ -36,32 +37,9 @@ const [
 const batch = Number(batchArg);
 const cells = String(cellsArg).split(',');
 
-/** mulberry32: a seeded PRNG so every cell sees the same data. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The adding problem: channel 0 ~ U(0,1), channel 1 marks one timestep in each half; y = sum of the two marked values. */
+/** The demo's own adding problem (built: run `pnpm build` first), as tensors. */
 function adding(n, T, seed) {
-  const r = rng(seed);
-  const x = new Float32Array(n * T * 2);
-  const y = new Float32Array(n);
-  const half = Math.floor(T / 2);
-  for (let s = 0; s < n; s++) {
-    for (let t = 0; t < T; t++) x[(s * T + t) * 2] = r();
-    const a = Math.floor(r() * half);
-    const b = half + Math.floor(r() * (T - half));
-    x[(s * T + a) * 2 + 1] = 1;
-    x[(s * T + b) * 2 + 1] = 1;
-    y[s] = x[(s * T + a) * 2] + x[(s * T + b) * 2];
-  }
+  const { x, y } = addingProblem(n, T, seed);
   return { x: tf.tensor3d(x, [n, T, 2]), y: tf.tensor2d(y, [n, 1]) };
 }
 

@@ -9,11 +9,9 @@ import { lut, SEQUENTIAL } from '../colormap';
 import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } from '../compareState';
 import type { DataCache, SnapshotEvent } from '../data';
 import { button, checkbox, h, select, textInput } from '../dom';
-import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
-import { type FlowLabels, flowLabels, logNorms } from '../flow';
-import { fillSequential } from '../heatmap';
+import { colorbar, leftMarginFor } from '../draw';
+import { type FlowLabels, flowLabels } from '../flow';
 import { defaultIterations, MAX_COMPARED } from '../iterations';
-import { integerTicks } from '../layout';
 import { matrixValues } from '../matrix';
 import { readoutNumber } from '../readout';
 import { isWeightKind } from '../resolve';
@@ -30,7 +28,14 @@ import {
   trainingWidths,
   wholePart,
 } from '../training';
-import { logRange, MAX_DECADES, nearestIndex, timestepSplits } from './flowView';
+import {
+  decadeTicks,
+  flowMapPanel,
+  logRange,
+  nearestIndex,
+  sharedLogNorms,
+  timestepSplits,
+} from './flowView';
 import { runLink } from './gallery';
 import { hoverReadout } from './hover';
 import { scalarPoints, smoothingSlider } from './trainingStrip';
@@ -578,17 +583,8 @@ function flowMaps(
 ): { block: HTMLElement; panels: number } | null {
   const withFlow = compared.filter((c) => c.flow && c.flow.timesteps > 0 && c.flow.iterations.length > 0);
   if (withFlow.length === 0) return null;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
   const norms = withFlow.map((c) => matrixValues(c.flow!.norms));
-  const logs = norms.map((values) => {
-    const l = logNorms(values);
-    lo = Math.min(lo, l.lo);
-    hi = Math.max(hi, l.hi);
-    return l.values;
-  });
-  lo = Math.max(lo, hi - MAX_DECADES);
-  if (hi === lo) hi = lo + 1;
+  const { logs, lo, hi } = sharedLogNorms(norms);
   const table = lut(cmap);
   const block = h('section', { class: 'training-block flow-maps' });
   block.append(
@@ -624,20 +620,18 @@ function flowMaps(
       ),
     );
     panel.append(
-      heatmapPanel({
-        image: imageCanvas(T, I, (out) => fillSequential(out, logs[i]!, T, I, lo, hi, table)),
+      flowMapPanel({
+        log: logs[i]!,
+        iterations: flow.iterations,
+        T,
+        lo,
+        hi,
+        table,
         width: mapWidth,
         height: mapHeight,
-        x: { count: T, title: 'timestep' },
-        y: {
-          count: I,
-          value: (k) => flow.iterations[k]!,
-          at: integerTicks(I, Math.max(2, Math.floor(mapHeight / 24))),
-        },
-        ticks: true,
-        border: true,
-        leftMargin: left,
-        rightMargin: gutter,
+        left,
+        gutter,
+        xTitle: 'timestep',
         label: `${labels.noun} of ${c.record.name}: log10 ${labels.symbol} per timestep (x) and iteration (y)`,
         readout: (t, r) => [
           c.record.name,
@@ -645,24 +639,12 @@ function flowMaps(
           `timestep ${t}`,
           `norm ${readoutNumber(norms[i]![r * T + t]!)}`,
         ],
-        annotate: (ctx, plot) => {
-          const ch = plot.h / I;
-          ctx.fillStyle = '#333';
-          for (const r of marked) {
-            const y = plot.y + (r + 0.5) * ch;
-            ctx.beginPath();
-            ctx.moveTo(plot.x + plot.w + 1, y);
-            ctx.lineTo(plot.x + plot.w + gutter - 1, y - 4);
-            ctx.lineTo(plot.x + plot.w + gutter - 1, y + 4);
-            ctx.closePath();
-            ctx.fill();
-          }
-        },
+        marks: marked.map((row) => ({ row, color: '#333' })),
       }),
     );
     row.append(panel);
   });
-  const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
+  const ticks = decadeTicks(lo, hi);
   const bar = colorbar(cmap, lo, hi, ticks, `log10 ${labels.symbol}`, mapHeight, (v) => v.toFixed(0));
   // The title wraps ("log10" over the norm) within the bar's own column instead of widening it.
   (bar.querySelector('.colorbar-title') as HTMLElement).style.maxWidth = '78px';

@@ -8,7 +8,7 @@ import type { FlowResponse, SnapshotInfo } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
 import { h } from '../dom';
-import { colorbar, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
+import { colorbar, type HeatmapPanelOptions, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
 import {
   diagnoseFlow,
   type FlowDiagnosis,
@@ -36,6 +36,92 @@ import { hoverReadout } from './hover';
 export const MAX_DECADES = 16;
 /** Room right of a flow map for the compared-iteration markers (px). */
 const MARKER_GUTTER = 14;
+
+/**
+ * log10 of every matrix's norms on one colour range for all of them: the finite range, at most MAX_DECADES
+ * deep (norms that vanished to float32's smallest values would stretch the colours over 40 decades).
+ */
+export function sharedLogNorms(matrices: readonly ArrayLike<number>[]): {
+  logs: Float32Array[];
+  lo: number;
+  hi: number;
+} {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  const logs = matrices.map((m) => {
+    const l = logNorms(m);
+    lo = Math.min(lo, l.lo);
+    hi = Math.max(hi, l.hi);
+    return l.values;
+  });
+  lo = Math.max(lo, hi - MAX_DECADES);
+  if (hi === lo) hi = lo + 1;
+  return { logs, lo, hi };
+}
+
+/** Ticks of a flow map's colorbar: whole decades over [lo, hi]. */
+export function decadeTicks(lo: number, hi: number): number[] {
+  return integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
+}
+
+export interface FlowMapOptions {
+  /** log10 norms, iteration-major (iterations.length × T). */
+  log: Float32Array;
+  iterations: readonly number[];
+  T: number;
+  lo: number;
+  hi: number;
+  table: Uint32Array;
+  width: number;
+  height: number;
+  left: number;
+  /** Room right of the map for the row marks. */
+  gutter: number;
+  xTitle: string;
+  label: string;
+  /** Rows to mark in the gutter (the compared iterations), with their colours. */
+  marks: readonly { row: number; color: string }[];
+  readout: (t: number, r: number) => string[];
+  overlay?: HeatmapPanelOptions['overlay'];
+}
+
+/** One flow map: iteration rows (labelled by iteration), timestep columns, marks in the gutter beside it. */
+export function flowMapPanel(o: FlowMapOptions): HTMLCanvasElement {
+  const I = o.iterations.length;
+  const half = Math.round(o.gutter * 0.36);
+  return heatmapPanel({
+    image: imageCanvas(o.T, I, (out) => fillSequential(out, o.log, o.T, I, o.lo, o.hi, o.table)),
+    width: o.width,
+    height: o.height,
+    x: { count: o.T, title: o.xTitle },
+    y: {
+      count: I,
+      value: (k) => o.iterations[k]!,
+      at: integerTicks(I, Math.max(2, Math.floor(o.height / 24))),
+    },
+    ticks: true,
+    border: true,
+    leftMargin: o.left,
+    rightMargin: o.gutter,
+    label: o.label,
+    readout: o.readout,
+    // Never over the map's cells: triangles in the gutter pointing at the rows.
+    annotate: (ctx, plot) => {
+      const ch = plot.h / I;
+      for (const { row, color } of o.marks) {
+        const y = plot.y + (row + 0.5) * ch;
+        ctx.fillStyle = color;
+        ctx.beginPath();
+        ctx.moveTo(plot.x + plot.w + 2, y);
+        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y - half);
+        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y + half);
+        ctx.closePath();
+        ctx.fill();
+      }
+    },
+    ...(o.overlay ? { overlay: o.overlay } : {}),
+  });
+}
 
 /** Colour of the i-th compared iteration, the same in every figure that marks them. */
 export function iterationColor(i: number): string {
@@ -148,17 +234,7 @@ export function renderFlow(
   const titleOf = (m: Matrix) => (m.direction ? `${m.direction} direction` : m.name ? m.name : labels.whole);
 
   // One log colour range for every matrix shown.
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  const logs = matrices.map((m) => {
-    const l = logNorms(m.norms);
-    lo = Math.min(lo, l.lo);
-    hi = Math.max(hi, l.hi);
-    return l.values;
-  });
-  // Norms that vanished to float32's smallest values would stretch the colours over 40 decades.
-  lo = Math.max(lo, hi - MAX_DECADES);
-  if (hi === lo) hi = lo + 1;
+  const { logs, lo, hi } = sharedLogNorms(matrices.map((m) => m.norms));
   // Rows of the compared iterations (the nearest row when the server downsampled the iterations).
   const chosenRows = chosen.map((it) => nearestIndex(flow.iterations, it));
   const diagnoses: FlowDiagnosis[] = [];
@@ -183,20 +259,18 @@ export function renderFlow(
     }
     const block = h('section', { class: 'compare-block' });
     block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, titleOf(m)));
-    const canvas = heatmapPanel({
-      image: imageCanvas(T, I, (out) => fillSequential(out, logs[mi]!, T, I, lo, hi, table)),
+    const canvas = flowMapPanel({
+      log: logs[mi]!,
+      iterations: flow.iterations,
+      T,
+      lo,
+      hi,
+      table,
       width: mapWidth,
       height: mapHeight,
-      x: { count: T, title: m.direction === 'backward' ? 'timestep (input order)' : 'timestep' },
-      y: {
-        count: I,
-        value: (k) => flow.iterations[k]!,
-        at: integerTicks(I, Math.max(2, Math.floor(mapHeight / 24))),
-      },
-      ticks: true,
-      border: true,
-      leftMargin: left,
-      rightMargin: MARKER_GUTTER,
+      left,
+      gutter: MARKER_GUTTER,
+      xTitle: m.direction === 'backward' ? 'timestep (input order)' : 'timestep',
       label: `${labels.noun}${m.name ? ` (${m.name})` : ''}: log10 norm per timestep (x) and iteration (y)`,
       readout: (t, r) => [
         `iteration ${flow.iterations[r]}`,
@@ -207,20 +281,8 @@ export function renderFlow(
           : []),
         ...(m.direction ? [`${m.direction} direction`] : []),
       ],
-      // The compared iterations: marks in the gutter right of the map, never over its cells.
-      annotate: (ctx, plot) => {
-        const ch = plot.h / I;
-        chosenRows.forEach((rowIndex, ci) => {
-          ctx.fillStyle = iterationColor(ci);
-          const y = plot.y + (rowIndex + 0.5) * ch;
-          ctx.beginPath();
-          ctx.moveTo(plot.x + plot.w + 2, y);
-          ctx.lineTo(plot.x + plot.w + MARKER_GUTTER - 1, y - 5);
-          ctx.lineTo(plot.x + plot.w + MARKER_GUTTER - 1, y + 5);
-          ctx.closePath();
-          ctx.fill();
-        });
-      },
+      // The compared iterations, in their colours.
+      marks: chosenRows.map((row, ci) => ({ row, color: iterationColor(ci) })),
       overlay: (ctx, plot) => {
         if (!labels.gradient) return;
         const cw = plot.w / T;
@@ -253,7 +315,7 @@ export function renderFlow(
     block.append(canvas, note);
     row.append(block);
   });
-  const ticks = integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
+  const ticks = decadeTicks(lo, hi);
   row.append(
     // The title says which norm; the bar's own title stays short enough for its 78 px column.
     colorbar(state.flowCmap, lo, hi, ticks, 'log10 norm', mapHeight, (v) => v.toFixed(0)),
