@@ -89,6 +89,35 @@ export function coordinates(size: number, max = 48): number[] {
 }
 
 /**
+ * Central finite differences of `loss` w.r.t. a tensor of `shape` that `shifted(delta, loss)` adds `delta`
+ * to before evaluating `loss`, at the given coordinates; other coordinates are NaN.
+ */
+function fdShift(
+  shape: number[],
+  shifted: (delta: tf.Tensor, loss: () => number) => number,
+  loss: () => number,
+  coords: number[],
+  eps: number,
+): Float64Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Float64Array(size).fill(Number.NaN);
+  for (const k of coords) {
+    const at = (sign: number) => {
+      const d = new Float32Array(size);
+      d[k] = sign * eps;
+      const delta = tf.tensor(d, shape);
+      try {
+        return shifted(delta, loss);
+      } finally {
+        delta.dispose();
+      }
+    };
+    out[k] = (at(1) - at(-1)) / (2 * eps);
+  }
+  return out;
+}
+
+/**
  * Central finite differences of `loss` w.r.t. the (raw, processing-order) output of `layer`, at the
  * given coordinates; other coordinates are NaN.
  */
@@ -99,22 +128,7 @@ export function fdOutputGrad(
   coords: number[],
   eps = 1e-2,
 ): Float64Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const out = new Float64Array(size).fill(Number.NaN);
-  for (const k of coords) {
-    const at = (sign: number) => {
-      const d = new Float32Array(size);
-      d[k] = sign * eps;
-      const delta = tf.tensor(d, shape);
-      try {
-        return withOutputShift(layer, delta, loss);
-      } finally {
-        delta.dispose();
-      }
-    };
-    out[k] = (at(1) - at(-1)) / (2 * eps);
-  }
-  return out;
+  return fdShift(shape, (delta, f) => withOutputShift(layer, delta, f), loss, coords, eps);
 }
 
 /**
@@ -129,22 +143,7 @@ export function fdInputGrad(
   coords: number[],
   eps = 1e-2,
 ): Float64Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const out = new Float64Array(size).fill(Number.NaN);
-  for (const k of coords) {
-    const at = (sign: number) => {
-      const d = new Float32Array(size);
-      d[k] = sign * eps;
-      const delta = tf.tensor(d, shape);
-      try {
-        return withInputShift(layer, delta, loss);
-      } finally {
-        delta.dispose();
-      }
-    };
-    out[k] = (at(1) - at(-1)) / (2 * eps);
-  }
-  return out;
+  return fdShift(shape, (delta, f) => withInputShift(layer, delta, f), loss, coords, eps);
 }
 
 /** Central finite differences of `loss` w.r.t. one weight variable, at the given coordinates. */
