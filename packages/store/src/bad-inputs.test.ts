@@ -170,7 +170,7 @@ describe('read-only paths', () => {
     const r2 = run(fresh);
     expect(r2.code).toBe('EREADONLY');
     expect(r2.message).toBe(
-      `${fresh}: cannot write: directory ${ro} is read-only (SQLite needs to create the database and its -wal/-shm files there)`,
+      `${fresh}: cannot write: directory ${ro} is read-only (SQLite creates the database there, and its -journal at each commit)`,
     );
     chmodSync(ro, 0o755);
     expectReadable(f, written);

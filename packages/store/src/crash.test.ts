@@ -33,14 +33,13 @@ describe('crash safety', () => {
     let totalAcked = 0;
     for (let k = 0; k < 15; k++) {
       const run = `run-${k}`;
-      // A small WAL checkpoint threshold makes kills land in checkpoints too.
-      const child = startWriter(db, run, 100_000, k % 2 === 0 ? 'flush' : 'durable', 64);
+      const child = startWriter(db, run, 100_000, k % 2 === 0 ? 'flush' : 'durable');
       if (k % 5 === 4) {
         // Kill while the store may still be opening or creating the schema.
         await sleep(50 + rand() * 300);
       } else {
         // After the first acknowledgement, so that the kill lands in the middle of real work however slow
-        // the machine is; then anywhere in the next few hundred ms (writes, commits, checkpoints).
+        // the machine is; then anywhere in the next few hundred ms (writes, commits).
         await child.firstAck;
         await sleep(rand() * 400);
       }
@@ -63,8 +62,8 @@ describe('crash safety', () => {
 describe('concurrency', () => {
   it('two writer processes write different runs to one new file while a reader reads: no SQLITE_BUSY escapes', async () => {
     const db = join(dir, 'shared.gradscope');
-    const a = startWriter(db, 'run-a', 45, 'flush', 128);
-    const b = startWriter(db, 'run-b', 45, 'durable', 128);
+    const a = startWriter(db, 'run-a', 45, 'flush');
+    const b = startWriter(db, 'run-b', 45, 'durable');
     await Promise.all([a.ready, b.ready]);
     const reader = openReader(db);
     let reads = 0;

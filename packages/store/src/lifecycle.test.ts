@@ -1,7 +1,9 @@
-// What a run's file and status say after the writer goes away: the file alone is complete after close, a
+// What a run's file and status say after the writer goes away: the file alone is complete after each commit, a
 // killed writer's run is 'interrupted', a run written with write() alone is usable, failed commits are counted.
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openReader } from './reader.js';
@@ -17,48 +19,15 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HOT_JOURNAL_CHILD = fileURLToPath(new URL('./test-util/hot-journal-child.mjs', import.meta.url));
 
-describe('closing', () => {
-  it('checkpoints on close: a copy of the .gradscope file alone lists every run and snapshot, even with a reader open all along', async () => {
-    const db = join(dir, 'c.gradscope');
-    const store = openStore(db);
-    const reader = openReader(db); // open all along, as `serve` keeps it
-    for (const id of ['a', 'b', 'c']) {
-      await store.startRun(runInfo(id, `run ${id}`));
-      for (let i = 0; i < 30; i++) await store.write(snapshot({ run: id, iteration: i, shape: [4, 50, 32] }));
-      await store.endRun(id, 'finished');
-    }
-    await store.flush();
-    expect(reader.listRuns()).toHaveLength(3);
-    // Before close the data is in the WAL, not yet in the file.
-    expect(statSync(`${db}-wal`).size).toBeGreaterThan(1_000_000);
-    await store.close();
-    expect(existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0).toBe(0);
+/** The file format bytes of the SQLite header (offsets 18, 19): 1 for a rollback journal, 2 for WAL. */
+function fileFormat(db: string): number[] {
+  return [...readFileSync(db).subarray(18, 20)];
+}
 
-    const copyDir = join(dir, 'copy');
-    mkdirSync(copyDir);
-    const copy = join(copyDir, 'c.gradscope');
-    copyFileSync(db, copy);
-    reader.close();
-    const r = openReader(copy);
-    expect(
-      r
-        .listRuns()
-        .map((x) => [x.id, x.status, x.snapshots])
-        .sort(),
-    ).toEqual([
-      ['a', 'finished', 30],
-      ['b', 'finished', 30],
-      ['c', 'finished', 30],
-    ]);
-    expect(r.flowMatrix({ run: 'b', layer: 'lstm_1', kind: 'output-grad' }).count).toBe(30);
-    expect(r.integrityCheck()).toBe('ok');
-    r.close();
-  });
-});
-
-describe('checkpointing while open', () => {
-  /** Runs and snapshot counts in a copy of the main file alone (no -wal beside it). */
+describe('the file alone is complete', () => {
+  /** Runs and snapshot counts in a copy of the main file alone (nothing copied beside it). */
   function copyAlone(db: string, name: string): [string, number][] {
     const copyDir = join(dir, name);
     mkdirSync(copyDir);
@@ -66,45 +35,84 @@ describe('checkpointing while open', () => {
     copyFileSync(db, copy);
     const r = openReader(copy);
     try {
+      expect(r.integrityCheck()).toBe('ok');
       return r.listRuns().map((x) => [x.id, x.snapshots]);
     } finally {
       r.close();
     }
   }
 
-  it('folds the WAL into the file once writes pause: a copy of the file alone, taken with the store still open, holds every committed snapshot', async () => {
+  it('after every commit, with the store still open and a reader open all along: a copy of the .gradscope file alone holds every committed snapshot, and no -wal file is made', async () => {
     const db = join(dir, 'c.gradscope');
     const store = openStore(db);
+    const reader = openReader(db); // open all along, as `serve` keeps it
     await store.startRun(runInfo('a', 'run a'));
-    for (let i = 0; i < 40; i++) await store.write(snapshot({ run: 'a', iteration: i, shape: [4, 50, 32] }));
-    await store.flush();
-    // The checkpoint thread runs ~200 ms after the last commit; poll for it rather than assume a time.
-    let seen: [string, number][] = [];
-    for (let attempt = 0; attempt < 100 && seen[0]?.[1] !== 40; attempt++) {
-      await sleep(100);
-      seen = copyAlone(db, `copy-${attempt}`);
-    }
-    expect(seen).toEqual([['a', 40]]);
-    await store.close();
-  });
-
-  it('checkpoints during a long burst too (every walAutocheckpoint pages), without waiting for a pause', async () => {
-    const db = join(dir, 'c.gradscope');
-    // 16 pages = 512 KiB: 200 snapshots of 25.6 KB ask for ~10 checkpoints.
-    const store = openStore(db, { walAutocheckpoint: 16 });
-    await store.startRun(runInfo('a', 'run a'));
-    const sizes: number[] = [];
-    for (let i = 0; i < 200; i++) {
+    const seen: [string, number][][] = [];
+    for (let i = 0; i < 120; i++) {
       await store.write(snapshot({ run: 'a', iteration: i, shape: [4, 50, 32] }));
-      if (i % 20 === 19) {
+      if (i % 40 === 39) {
         await store.flush();
-        sizes.push(statSync(db).size);
+        expect(reader.listRuns()[0]!.snapshots).toBe(i + 1);
+        // Between commits the journal is empty: nothing in it is needed to read the file.
+        expect(statSync(`${db}-journal`).size).toBe(0);
+        seen.push(copyAlone(db, `copy-${i}`));
       }
     }
+    expect(seen).toEqual([[['a', 40]], [['a', 80]], [['a', 120]]]);
+    expect(existsSync(`${db}-wal`)).toBe(false);
     await store.close();
-    // The main file grew while the writes went on (a checkpoint copies WAL pages into it), not only at close.
-    expect(sizes.at(-1)!).toBeGreaterThan(sizes[0]! + 2_000_000);
-    expect(copyAlone(db, 'copy')).toEqual([['a', 200]]);
+    reader.close();
+    expect(fileFormat(db)).toEqual([1, 1]);
+    expect(copyAlone(db, 'copy-closed')).toEqual([['a', 120]]);
+  });
+
+  it('a file in WAL mode (an earlier gradscope) moves to the rollback journal when a writer opens it alone, and stays in WAL, working, while another connection holds it open', async () => {
+    const db = join(dir, 'w.gradscope');
+    const first = openStore(db);
+    await first.startRun(runInfo('a', 'run a'));
+    await first.write(snapshot({ run: 'a', iteration: 0 }));
+    await first.close();
+    const raw = new Database(db);
+    raw.pragma('journal_mode = WAL');
+    const mode = () => raw.pragma('journal_mode', { simple: true });
+    expect(mode()).toBe('wal');
+    expect(fileFormat(db)).toEqual([2, 2]);
+    // Held open by this connection: the store cannot leave WAL, and writes in WAL.
+    raw.prepare('SELECT count(*) FROM snapshots').get();
+    const held = openStore(db);
+    await held.write(snapshot({ run: 'a', iteration: 1 }));
+    await held.close();
+    expect(mode()).toBe('wal');
+    expect(raw.prepare('SELECT count(*) FROM snapshots').pluck().get()).toBe(2);
+    raw.close();
+    // Alone: it moves, and keeps what WAL mode wrote.
+    const alone = openStore(db);
+    await alone.write(snapshot({ run: 'a', iteration: 2 }));
+    await alone.close();
+    expect(existsSync(`${db}-wal`)).toBe(false);
+    expect(copyAlone(db, 'copy')).toEqual([['a', 3]]);
+    expect(fileFormat(db)).toEqual([1, 1]);
+  });
+
+  it('a hot journal left by a writer killed mid-commit: a read-only reader rolls it back and reads the last committed state byte-exact', async () => {
+    const db = join(dir, 'hot.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo('a', 'run a'));
+    for (let i = 0; i < 20; i++) await store.write(snapshot({ run: 'a', iteration: i, shape: [4, 50, 32] }));
+    await store.close();
+    const before = openReader(db);
+    const tensors = before.listSnapshots({ run: 'a' }).map((s) => [...before.readTensor(s.id).data]);
+    before.close();
+    const child = spawnSync(process.execPath, [HOT_JOURNAL_CHILD, db]);
+    expect(child.signal).toBe('SIGKILL');
+    // The child died with its changes half in the file: the journal holds the pages as they were.
+    expect(statSync(`${db}-journal`).size).toBeGreaterThan(100_000);
+    const r = openReader(db);
+    expect(r.integrityCheck()).toBe('ok');
+    expect(r.listSnapshots({ run: 'a' }).map((s) => [...r.readTensor(s.id).data])).toEqual(tensors);
+    // Rolled back: the journal is gone (the recovering connection deletes it).
+    expect(existsSync(`${db}-journal`)).toBe(false);
+    r.close();
   });
 });
 

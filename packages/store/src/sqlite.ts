@@ -11,8 +11,17 @@ export { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
 
 /** Page size of new databases: large pages keep multi-megabyte payloads in few overflow pages. */
 export const PAGE_SIZE = 32768;
-/** WAL size (in pages) at which a commit checkpoints: 2048 × 32 KiB = 64 MiB (see writer.worker.ts for pauses). */
-export const WAL_AUTOCHECKPOINT = 2048;
+/**
+ * The journal of gradscope files: SQLite's rollback journal, truncated after each commit, not WAL. The store
+ * mostly appends, and a rollback-journal commit writes the pages it appends once, into the file (only pages
+ * that existed before it go to the journal), where WAL writes every byte twice: into the log, then into the
+ * file at the checkpoint. Measured here on 20,000 snapshots of 25.6 KB: 0.72 GB written instead of 1.42 GB, and
+ * the bare INSERT loop 8,700–8,900/s instead of 4,400–4,600/s. What it costs: readers wait while a commit
+ * writes its pages (milliseconds; busy_timeout covers it), and the writer waits for reads in progress to
+ * finish before it writes. A file another connection holds open in WAL mode (written by an older gradscope)
+ * stays in WAL until a writer opens it alone.
+ */
+export const JOURNAL_MODE = 'truncate';
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -34,14 +43,42 @@ export function withBusyRetry<T>(
 ): T {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
+  let recovered = false;
   for (;;) {
     try {
       return fn();
     } catch (err) {
+      if (!recovered && (err as { code?: unknown }).code === 'SQLITE_READONLY_ROLLBACK') {
+        rollBackHotJournal(file, timeoutMs);
+        recovered = true;
+        continue;
+      }
       if (!isBusy(err) || Date.now() >= deadline) throw fromSqlite(err, file, doing);
       sleepSync(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 100);
     }
+  }
+}
+
+/**
+ * A writer killed in the middle of a commit leaves a hot journal, which the next connection rolls back; a
+ * read-only connection cannot (SQLITE_READONLY_ROLLBACK), so a reader opens the file for writing once to let
+ * SQLite do it, then carries on read-only.
+ */
+function rollBackHotJournal(file: string, timeoutMs: number): void {
+  try {
+    const db = new Database(file, { fileMustExist: true, timeout: timeoutMs });
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    throw new StoreError(
+      'EREADONLY',
+      `${file}: a writer stopped in the middle of a commit and left ${file}-journal; rolling it back needs write access to the file and its directory, which this process lacks (${(err as Error).message}): open the file once for writing, e.g. gradscope vacuum ${file}`,
+      { file },
+    );
   }
 }
 
@@ -80,13 +117,10 @@ function checkWritable(file: string): void {
   if (exists && !canWrite(file)) {
     throw new StoreError('EREADONLY', `${file}: cannot write: the file is read-only`, { file });
   }
-  const sidecarsExist = ['-wal', '-shm'].every(
-    (s) => statSync(file + s, { throwIfNoEntry: false }) !== undefined,
-  );
-  if (!canWrite(dir) && !(exists && sidecarsExist)) {
+  if (!canWrite(dir)) {
     throw new StoreError(
       'EREADONLY',
-      `${file}: cannot write: directory ${dir} is read-only (SQLite needs to create the database and its -wal/-shm files there)`,
+      `${file}: cannot write: directory ${dir} is read-only (SQLite creates the database there, and its -journal at each commit)`,
       { file },
     );
   }
@@ -145,7 +179,30 @@ export interface WriterDbOptions {
   synchronous?: 'normal' | 'full';
   /** Simulates a full disk: SQLite's max_page_count for this connection. */
   maxPageCount?: number | undefined;
-  walAutocheckpoint?: number;
+}
+
+/**
+ * Puts the file in JOURNAL_MODE. Leaving WAL (files written by an earlier gradscope) needs the file to itself: while
+ * another connection holds it open, the file stays in WAL for this writer, which works the same, slower.
+ */
+function useRollbackJournal(db: Db, file: string, timeout: number): void {
+  db.pragma('busy_timeout = 0');
+  let mode: unknown;
+  try {
+    mode = db.pragma(`journal_mode = ${JOURNAL_MODE}`, { simple: true });
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+    mode = db.pragma('journal_mode', { simple: true });
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
+  if (mode !== JOURNAL_MODE && mode !== 'wal') {
+    throw new StoreError(
+      'EIO',
+      `${file}: could not set the journal mode to ${JOURNAL_MODE} (SQLite answered ${String(mode)})`,
+      { file },
+    );
+  }
 }
 
 /** Opens (creating if needed) a gradscope database for writing, migrating it to SCHEMA_VERSION. */
@@ -167,24 +224,15 @@ export function openWriterDb(path: unknown, options: WriterDbOptions = {}): { db
       () => {
         if ((db.pragma('page_count', { simple: true }) as number) === 0)
           db.pragma(`page_size = ${PAGE_SIZE}`);
-        const mode = db.pragma('journal_mode = WAL', { simple: true });
-        if (mode !== 'wal') {
-          throw new StoreError(
-            'EIO',
-            `${file}: could not switch to WAL journal mode (SQLite answered ${String(mode)})`,
-            {
-              file,
-            },
-          );
-        }
       },
       file,
-      'switching to WAL mode',
+      'setting the page size',
       timeout,
     );
+    useRollbackJournal(db, file, timeout);
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`wal_autocheckpoint = ${options.walAutocheckpoint ?? WAL_AUTOCHECKPOINT}`);
-    db.pragma('cache_size = -16384');
+    // A commit group (≤ 32 MiB of payloads) fits in the cache: no pages spill to the file before the commit.
+    db.pragma('cache_size = -65536');
     if (options.maxPageCount != null) db.pragma(`max_page_count = ${options.maxPageCount}`);
     const migrate = db.transaction(() => {
       const now = identity(db);

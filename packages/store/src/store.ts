@@ -32,8 +32,10 @@ export interface StoreOptions {
    */
   durable?: boolean;
   /**
-   * SQLite synchronous level. 'normal' (default): a commit survives the process being killed at any moment;
-   * 'full': it also survives an OS crash or power loss (an fsync per commit).
+   * SQLite synchronous level. Both fsync the file at each commit, so a commit survives the process being
+   * killed at any moment and an OS crash or power loss; 'full' (default 'normal') also syncs the journal's
+   * header, closing the small window in which a power loss mid-commit could damage the file on filesystems
+   * that do not order writes.
    */
   synchronous?: 'normal' | 'full';
   /**
@@ -45,11 +47,6 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
   /** SQLite max_page_count for the writer connection: simulates a full disk in tests. */
   maxPageCount?: number;
-  /**
-   * WAL pages before an automatic checkpoint during a burst of writes (default 2048 pages = 64 MiB). Whatever
-   * the size, the WAL is also folded into the file ~200 ms after writes pause (by a checkpoint thread).
-   */
-  walAutocheckpoint?: number;
   /** Where the one-time "queue full" warning goes (default: stderr). */
   onWarning?: (message: string) => void;
   /**
@@ -140,7 +137,7 @@ function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
  *
  * Acknowledgement: a snapshot is *acknowledged* when a flush() called after its write() has resolved (or,
  * with `durable: true`, when its write() has resolved). An acknowledged snapshot is committed and survives
- * the process being killed; with `synchronous: 'full'` it also survives power loss.
+ * the process being killed and power loss (see `synchronous`).
  */
 export class Store implements Sink {
   private seq = 0;
@@ -414,9 +411,8 @@ export class Store implements Sink {
   }
 
   /**
-   * Flushes, finishes the runs this store created from snapshots alone (no startRun), checkpoints the WAL into
-   * the database file (so that the .gradscope file alone holds everything: copy it, mail it), closes the
-   * database and stops the worker threads. Idempotent.
+   * Flushes, finishes the runs this store created from snapshots alone (no startRun), closes the database
+   * (the .gradscope file alone holds everything: copy it, mail it) and stops the worker threads. Idempotent.
    */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
@@ -648,7 +644,6 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   positiveInt(options.maxQueueCount, 'maxQueueCount', 1);
   positiveInt(options.busyTimeoutMs, 'busyTimeoutMs', 1);
   positiveInt(options.maxPageCount, 'maxPageCount', 1);
-  positiveInt(options.walAutocheckpoint, 'walAutocheckpoint', 1);
   if (
     options.synchronous !== undefined &&
     options.synchronous !== 'normal' &&
@@ -663,7 +658,6 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     ...(options.synchronous !== undefined ? { synchronous: options.synchronous } : {}),
     ...(options.maxPageCount !== undefined ? { maxPageCount: options.maxPageCount } : {}),
-    ...(options.walAutocheckpoint !== undefined ? { walAutocheckpoint: options.walAutocheckpoint } : {}),
   };
   // Identity checks, schema creation and migrations happen on this thread, so that their errors are thrown
   // here; the writer thread then opens the ready database.

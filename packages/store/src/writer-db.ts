@@ -469,7 +469,7 @@ export class SnapshotWriter {
    * compacted runs, then VACUUMs so that the file shrinks.
    */
   compact(policy: CompactPolicy, size: () => number): CompactResult {
-    // Measured with the WAL folded in, so that before and after compare the same thing.
+    // In WAL mode, measured with the WAL folded in, so that before and after compare the same thing.
     this.checkpoint();
     const bytesBefore = size();
     let removed = 0;
@@ -516,15 +516,16 @@ export class SnapshotWriter {
     return { runs, snapshotsRemoved: removed, snapshotsKept: kept, bytesBefore, bytesAfter: size() };
   }
 
-  /** VACUUM, then a checkpoint that truncates the WAL: the file shrinks to what it holds. */
+  /** VACUUM (and in WAL mode a checkpoint that truncates the WAL): the file shrinks to what it holds. */
   vacuum(): void {
     withBusyRetry(() => this.db.exec('VACUUM'), this.file, 'vacuuming', this.busyTimeoutMs);
     this.checkpoint();
   }
 
   /**
-   * Copies every committed page into the main file and truncates the WAL, so that the .gradscope file alone is
-   * complete. Waits (up to the busy timeout) while another connection is mid-read or mid-write. Returns false
+   * For a file still in WAL mode (another connection held it open in WAL when this one opened, see
+   * JOURNAL_MODE; a no-op otherwise): copies every committed page into the main file and truncates the WAL,
+   * so that the .gradscope file alone is complete. Waits (up to the busy timeout) while another connection is mid-read or mid-write. Returns false
    * when it could not finish in time, or throws EBUSY with `strict`; either way nothing is lost (the pages stay
    * in the -wal file, and the next checkpoint moves them).
    */
@@ -551,8 +552,8 @@ export class SnapshotWriter {
   }
 
   /**
-   * Closes the connection after finishing the runs this writer created from snapshots alone and checkpointing
-   * the WAL into the main file.
+   * Closes the connection after finishing the runs this writer created from snapshots alone (and, in WAL
+   * mode, checkpointing the WAL into the main file).
    */
   close(): void {
     try {

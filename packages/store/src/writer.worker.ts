@@ -1,25 +1,13 @@
 // The writer's worker threads, one file, chosen by workerData.role:
 //
 //   training thread ──► 'encoder' (summaries + Arrow encoding) ──► 'db' (SQLite commits) ──► acks to the training thread
-//                                                                    └──► 'checkpointer' (WAL → database file)
 //
 // Encoder and db are two threads so that the CPU work of one snapshot overlaps the disk work of the previous
 // one. Messages keep their order through both, so acknowledgements come back in the order the writes were
-// accepted. During a burst of writes the db thread's connection checkpoints inline, every walAutocheckpoint
-// pages (SQLite's automatic checkpoint); once writes pause the db thread's checkpointer folds the rest of the
-// WAL into the database file, so that a copy of the file taken while the store is open holds what was
-// committed. (A checkpoint thread running beside a burst was measured too: its copying and fsyncs competed
-// with the commits' WAL writes, −10 to −20% for 8 MB snapshots, and gained nothing clear for small ones.)
+// accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
+// the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
-import {
-  MessageChannel,
-  type MessagePort,
-  parentPort,
-  receiveMessageOnPort,
-  Worker,
-  workerData,
-} from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { payloadValues } from './payload.js';
@@ -85,78 +73,12 @@ export type OutMessage =
     };
 
 /**
- * Largest group committed in one transaction, by count and by payload bytes. A commit costs about as much as
- * writing 100 small snapshots (WAL frame headers, the commit record, page cache bookkeeping), so a writer that
- * fell behind catches up by committing everything that is waiting, up to 32 MiB, in one go.
+ * Largest group committed in one transaction, by count and by payload bytes. A commit costs fsyncs of the
+ * journal and the file whatever its size, so a writer that fell behind catches up by committing everything
+ * that is waiting, up to 32 MiB (it fits the connection's page cache), in one go.
  */
 const MAX_GROUP_OPS = 4096;
 const MAX_GROUP_BYTES = 32 * 2 ** 20;
-/** The checkpointer folds the WAL into the file once the writer has been quiet this long after a commit. */
-const IDLE_CHECKPOINT_MS = 200;
-
-/**
- * The checkpointer thread: on each 'checkpoint' message, a PASSIVE checkpoint over its own connection (it
- * copies what it can without waiting for locks). Messages that arrived while it worked are folded into one
- * checkpoint. Failures are not fatal: the WAL keeps every commit, and the next checkpoint (automatic or
- * this one) or close() moves it.
- */
-function runCheckpointer(port: MessagePort, path: string): void {
-  let db: InstanceType<typeof Database> | undefined;
-  port.on('message', (first: 'checkpoint' | 'stop') => {
-    let stop = first === 'stop';
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) stop ||= m.message === 'stop';
-    if (stop) {
-      db?.close();
-      port.close();
-      return;
-    }
-    try {
-      db ??= new Database(path, { fileMustExist: true, timeout: 0 });
-      db.pragma('wal_checkpoint(PASSIVE)');
-    } catch {
-      // Busy (another checkpoint is running) or failing: see above.
-    }
-  });
-}
-
-/** The db thread's side of the checkpointer: asks for a checkpoint once commits pause. */
-class Checkpoints {
-  /** Started at the first request: a short run that closes first never pays for the thread. */
-  private port: MessagePort | undefined;
-  private idle: NodeJS.Timeout | undefined;
-
-  constructor(private readonly path: string) {}
-
-  /** Something was committed just now. */
-  committed(): void {
-    clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.request(), IDLE_CHECKPOINT_MS);
-    this.idle.unref();
-  }
-
-  private request(): void {
-    if (!this.port) {
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(new URL(import.meta.url), {
-        workerData: { role: 'checkpointer', port: port2, path: this.path },
-        transferList: [port2],
-      });
-      worker.unref();
-      worker.on('error', () => {
-        // Not fatal: SQLite's automatic checkpoint and close() still move the WAL.
-      });
-      this.port = port1;
-    }
-    this.port.postMessage('checkpoint');
-  }
-
-  /** Stops the thread (its checkpoint in progress finishes first; close()'s checkpoint waits for it). */
-  stop(): void {
-    clearTimeout(this.idle);
-    this.port?.postMessage('stop');
-  }
-}
-
 function summaryBuffers(summaries: TensorSummary[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const s of summaries) {
@@ -207,11 +129,9 @@ function runEncoder(port: MessagePort): void {
 
 function runDb(port: MessagePort, path: string, options: WriterDbOptions): void {
   let writer: SnapshotWriter;
-  let checkpoints: Checkpoints;
   try {
     const { db, file } = openWriterDb(path, options);
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
-    checkpoints = new Checkpoints(file);
     parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
     parentPort!.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
@@ -256,7 +176,6 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
     const commit = () => {
       if (ops.length === 0) return;
       const res = writer.commit(ops);
-      checkpoints.committed();
       res.forEach((r, i) => {
         results.push(
           r.ok
@@ -330,7 +249,6 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
           commit();
           closed = true;
           clearInterval(beat);
-          checkpoints.stop();
           try {
             writer.close();
             results.push({ seq: m.seq, ok: true });
@@ -348,11 +266,10 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
 }
 
 const data = workerData as {
-  role: 'encoder' | 'db' | 'checkpointer';
+  role: 'encoder' | 'db';
   port: MessagePort;
   path?: string;
   options?: WriterDbOptions;
 };
 if (data.role === 'encoder') runEncoder(data.port);
-else if (data.role === 'checkpointer') runCheckpointer(data.port, data.path!);
 else runDb(data.port, data.path!, data.options ?? {});

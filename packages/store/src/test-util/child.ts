@@ -22,9 +22,8 @@ export function startWriter(
   run: string,
   count: number,
   mode: 'flush' | 'durable',
-  walPages?: number,
 ): Child {
-  const args = [WRITER_CHILD, db, run, String(count), mode, ...(walPages ? [String(walPages)] : [])];
+  const args = [WRITER_CHILD, db, run, String(count), mode];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const acks = new Map<number, string>();
   let err = '';

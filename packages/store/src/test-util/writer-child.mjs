@@ -1,11 +1,11 @@
 // A trainer stand-in for the crash and concurrency tests: writes snapshots of varying size to a store and
 // prints `ack <iteration> <sha256 of the float32 bytes>` for every snapshot once it is acknowledged
 // (after flush() in 'flush' mode, after write() in 'durable' mode). Usage:
-//   node writer-child.mjs <db> <run id> <count> <flush|durable> [walAutocheckpointPages]
+//   node writer-child.mjs <db> <run id> <count> <flush|durable>
 import { createHash } from 'node:crypto';
 import { openStore } from '../../dist/index.js';
 
-const [db, run, countArg, mode, walArg] = process.argv.slice(2);
+const [db, run, countArg, mode] = process.argv.slice(2);
 const count = Number(countArg);
 const durable = mode === 'durable';
 
@@ -25,7 +25,6 @@ function values(seed, n) {
 
 const store = openStore(db, {
   durable,
-  ...(walArg ? { walAutocheckpoint: Number(walArg) } : {}),
   onError: (err) => process.stderr.write(`store error: ${err.message}\n`),
 });
 await store.startRun({
