@@ -1,8 +1,8 @@
 // Store throughput and query latency, each against its floor in the same run:
 //   - sustained snapshot writes (8 MB float32 tensors through openStore: copy, summaries, Arrow encoding,
 //     SQLite commits) ÷ raw sequential fs.writeSync of the same bytes, and ÷ a bare better-sqlite3 INSERT
-//     loop with the same page size / WAL / synchronous / checkpoint settings (every variant ends with an
-//     fsync: fsyncSync for the raw file, the checkpoint of db.close() / store.close() for SQLite);
+//     loop with the same page size / journal / synchronous settings (every variant ends with an fsync:
+//     fsyncSync for the raw file, the last commit for SQLite);
 //   - one 8 MB tensor read (reader.getTensor) ÷ fs.readFileSync of an 8 MB file;
 //   - write throughput of small (16×50×8) snapshots for runs of 1,000 and 20,000, with the queue-full warnings;
 //   - flowMatrix / histogramSeries / seriesIndex at 1,000, 10,000 and 50,000 snapshots, downsampled by the
@@ -23,6 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   encodeSnapshot,
+  JOURNAL_MODE,
   openReader,
   openStore,
   openWriterDb,
@@ -32,7 +33,6 @@ import {
 
 const require = createRequire(new URL('../../packages/store/package.json', import.meta.url));
 const Database = require('better-sqlite3');
-const WAL_AUTOCHECKPOINT = 2048;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -89,9 +89,9 @@ function rawWrite(file, buffers) {
 function bareInsert(file, buffers, group = 0) {
   const db = new Database(file);
   db.pragma(`page_size = ${PAGE_SIZE}`);
-  db.pragma('journal_mode = WAL');
+  db.pragma(`journal_mode = ${JOURNAL_MODE}`);
   db.pragma('synchronous = NORMAL');
-  db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+  db.pragma('cache_size = -65536');
   db.exec('CREATE TABLE payloads (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
   const insert = db.prepare('INSERT INTO payloads (data) VALUES (?)');
   const many = db.transaction((bs) => {
@@ -195,7 +195,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
       value: median(cpuMs),
       unit: 'ms',
       aim: 'report',
-      note: `process.cpuUsage over all threads (copy, summary, encoding, SQLite, the checkpoint at close), first timed write() to close(), median of ${reps}; load average ${loadavg()[0].toFixed(1)}`,
+      note: `process.cpuUsage over all threads (copy, summary, encoding, SQLite, the last commit), first timed write() to close(), median of ${reps}; load average ${loadavg()[0].toFixed(1)}`,
     });
     rows.push({
       suite: 'store',
@@ -211,7 +211,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
       value: paired(times.bare),
       unit: 'ratio',
       aim: '≥ 0.9',
-      note: `median ${ours.toFixed(0)} vs ${bare.toFixed(0)} MB/s (INSERT loop, ${PAGE_SIZE / 1024} KiB pages, WAL, synchronous=NORMAL, checkpoint at close); ${what}`,
+      note: `median ${ours.toFixed(0)} vs ${bare.toFixed(0)} MB/s (INSERT loop, ${PAGE_SIZE / 1024} KiB pages, ${JOURNAL_MODE} journal, synchronous=NORMAL); ${what}`,
     });
 
     // --- one 8 MB tensor read -----------------------------------------------------------------------
@@ -255,7 +255,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     //   - paced: a trainer producing 5,000 snapshots/s (write() on a schedule, as a callback would): does
     //     the queue stay bounded (no queue-full warning) and how far behind is the writer at the end?
     // Floors: a bare better-sqlite3 INSERT loop of the same Arrow payloads (groups of 256, same pragmas,
-    // checkpoint at close) and sequential fs.writeSync + fsync of the same bytes.
+    // same journal) and sequential fs.writeSync + fsync of the same bytes.
     const smallShape = [16, 50, 8];
     const smallN = smallShape.reduce((a, b) => a * b);
     const smallData = Array.from({ length: 16 }, (_, i) => gradients(smallN, 1000 + i));
@@ -324,7 +324,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
         value: rate(median(t.store)),
         unit: 'snapshots/s',
         aim: '≥ 5,000',
-        note: `write() as fast as the queue accepts, then close() (last commit and WAL checkpoint included); median of ${reps}: runs ${t.store.map((ms) => rate(ms).toFixed(0)).join(', ')}/s; floors on the same payloads: bare better-sqlite3 ${rate(median(t.bare)).toFixed(0)}/s, fs.writeSync + fsync ${rate(median(t.raw)).toFixed(0)}/s; queue-full warnings ${sum(warningCounts.flat)} (a producer faster than the disk fills any queue)`,
+        note: `write() as fast as the queue accepts, then close() (last commit included); median of ${reps}: runs ${t.store.map((ms) => rate(ms).toFixed(0)).join(', ')}/s; floors on the same payloads: bare better-sqlite3 ${rate(median(t.bare)).toFixed(0)}/s, fs.writeSync + fsync ${rate(median(t.raw)).toFixed(0)}/s; queue-full warnings ${sum(warningCounts.flat)} (a producer faster than the disk fills any queue)`,
       });
       rows.push({
         suite: 'store',
@@ -332,7 +332,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
         value: pairedSmall(t.bare),
         unit: 'ratio',
         aim: '≥ 0.9',
-        note: `median of per-repetition ratios; bare: the same Arrow payloads in one table, groups of 256, ${PAGE_SIZE / 1024} KiB pages, WAL, synchronous=NORMAL, checkpoint at close`,
+        note: `median of per-repetition ratios; bare: the same Arrow payloads in one table, groups of 256, ${PAGE_SIZE / 1024} KiB pages, ${JOURNAL_MODE} journal, synchronous=NORMAL`,
       });
       rows.push({
         suite: 'store',

@@ -8,6 +8,7 @@
 // of level 0. The levels add about 1/7 to the chunk rows' size.
 // Channel parts follow the whole tensor's position, so a snapshot's parts are at the same levels as it is.
 import type { Statement } from 'better-sqlite3';
+import { HISTOGRAM_BUCKETS } from './histogram.js';
 import type { Db, SeriesChunkRow } from './schema.js';
 import { STAT_FIELDS } from './schema.js';
 
@@ -44,14 +45,24 @@ interface OpenChunk {
   chunk: number;
   count: number;
   width: number;
-  /** Column bytes, appended to in order. */
-  cols: Buffer[][];
+  /** Column bytes, SERIES_CHUNK_ROWS rows of room each, filled up to `count` rows (no allocation per row). */
+  cols: Uint8Array[];
 }
 
 const COLUMNS = ['ids', 'iterations', 'timestep_norms', 'histograms', 'minmax', 'stats'] as const;
 
-function bytes(a: ArrayBufferView): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+/** Bytes of one row of each column, for timestep norms of `width`. */
+function rowBytes(width: number): number[] {
+  return [8, 8, 4 * width, 4 * HISTOGRAM_BUCKETS, 16, 8 * STAT_FIELDS.length];
+}
+
+/** Empty columns with room for a whole chunk, holding `from`'s bytes first when given. */
+function columns(width: number, from?: readonly Uint8Array[]): Uint8Array[] {
+  return rowBytes(width).map((b, i) => {
+    const col = new Uint8Array(b * SERIES_CHUNK_ROWS);
+    if (from) col.set(from[i]!);
+    return col;
+  });
 }
 
 /** The levels a snapshot at `position` (0-based, in its series) belongs to: 0, and each L with stride^L | position. */
@@ -68,6 +79,9 @@ export class ChunkAppender {
   /** Snapshots in each series so far (its whole tensor's level-0 rows). */
   private readonly positions = new Map<number, number>();
   private readonly stmt: { last: Statement; total: Statement; insert: Statement; update: Statement };
+  /** The float64 cells of one row (id, iteration, min, max, stats), written into the columns as bytes. */
+  private readonly f64 = new Float64Array(4 + STAT_FIELDS.length);
+  private readonly f64Bytes = new Uint8Array(this.f64.buffer);
 
   constructor(db: Db) {
     this.stmt = {
@@ -115,37 +129,54 @@ export class ChunkAppender {
         chunk: last?.chunk ?? -1,
         count: last?.count ?? SERIES_CHUNK_ROWS,
         width: last?.width ?? 0,
-        cols: last ? COLUMNS.map((name) => [last[name]]) : [],
+        cols:
+          last && last.count < SERIES_CHUNK_ROWS
+            ? columns(
+                last.width,
+                COLUMNS.map((n) => last[n]),
+              )
+            : [],
       };
       this.open.set(k, c);
     }
     const width = e.norms.length;
     if (c.count >= SERIES_CHUNK_ROWS || c.width !== width) {
       this.write(c);
-      Object.assign(c, {
-        rowid: undefined,
-        chunk: c.chunk + 1,
-        count: 0,
-        width,
-        cols: COLUMNS.map(() => []),
-      });
+      Object.assign(c, { rowid: undefined, chunk: c.chunk + 1, count: 0, width, cols: columns(width) });
     }
-    const row = [
-      bytes(Float64Array.of(e.id)),
-      bytes(Float64Array.of(e.iteration)),
-      bytes(e.norms),
-      bytes(e.histogram),
-      bytes(Float64Array.of(e.min, e.max)),
-      bytes(e.stats),
+    const f = this.f64;
+    f[0] = e.id;
+    f[1] = e.iteration;
+    f[2] = e.min;
+    f[3] = e.max;
+    f.set(e.stats, 4);
+    const b = this.f64Bytes;
+    const n = c.count;
+    const [ids, iterations, norms, histograms, minmax, stats] = c.cols as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
     ];
-    for (let i = 0; i < row.length; i++) c.cols[i]!.push(row[i]!);
+    ids.set(b.subarray(0, 8), n * 8);
+    iterations.set(b.subarray(8, 16), n * 8);
+    norms.set(new Uint8Array(e.norms.buffer, e.norms.byteOffset, e.norms.byteLength), n * 4 * width);
+    histograms.set(
+      new Uint8Array(e.histogram.buffer, e.histogram.byteOffset, e.histogram.byteLength),
+      n * 4 * HISTOGRAM_BUCKETS,
+    );
+    minmax.set(b.subarray(16, 32), n * 16);
+    stats.set(b.subarray(32), n * 8 * STAT_FIELDS.length);
     c.count++;
     c.dirty = true;
   }
 
   private write(c: OpenChunk): void {
     if (!c.dirty || c.count === 0) return;
-    const cols = c.cols.map((list) => (list.length === 1 ? list[0]! : Buffer.concat(list)));
+    const sizes = rowBytes(c.width);
+    const cols = c.cols.map((col, i) => col.subarray(0, c.count * sizes[i]!));
     if (c.rowid === undefined) {
       const { lastInsertRowid } = this.stmt.insert.run(
         c.series,
@@ -160,7 +191,6 @@ export class ChunkAppender {
     } else {
       this.stmt.update.run(c.count, c.width, ...cols, c.rowid);
     }
-    c.cols = cols.map((b) => [b]);
     c.dirty = false;
   }
 

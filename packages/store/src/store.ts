@@ -174,7 +174,8 @@ export class Store implements Sink {
       this.poolBytes -= size;
       return new Uint8Array(buf);
     }
-    return new Uint8Array(size);
+    // Not zero-filled (every byte is written by the encoding), its own ArrayBuffer (transferable).
+    return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
   };
 
   /** @internal use openStore */

@@ -81,10 +81,6 @@ export type WriteOp =
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
-function blob(a: ArrayBufferView | null): Buffer | null {
-  return a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : null;
-}
-
 function opLabel(op: WriteOp): string {
   switch (op.type) {
     case 'write':
@@ -328,7 +324,8 @@ export class SnapshotWriter {
         whole.t0Ratio,
       ).lastInsertRowid,
     );
-    this.stmt.payload.run(id, blob(ipc));
+    // better-sqlite3 binds any typed array as a BLOB of its bytes: no Buffer wrappers.
+    this.stmt.payload.run(id, ipc);
     const series = this.seriesKey(runKey, meta.layer, meta.kind, meta.part ?? '');
     const rows: [string, ChunkEntry][] = [];
     for (const s of summaries) {
@@ -343,9 +340,9 @@ export class SnapshotWriter {
         s.std,
         s.nonFinite,
         s.count,
-        blob(s.timestepNorms),
-        blob(s.channelNorms),
-        blob(s.histogram),
+        s.timestepNorms,
+        s.channelNorms,
+        s.histogram,
         s.horizon,
         s.t0Ratio,
       );

@@ -17,12 +17,7 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startWriter(
-  db: string,
-  run: string,
-  count: number,
-  mode: 'flush' | 'durable',
-): Child {
+export function startWriter(db: string, run: string, count: number, mode: 'flush' | 'durable'): Child {
   const args = [WRITER_CHILD, db, run, String(count), mode];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const acks = new Map<number, string>();
