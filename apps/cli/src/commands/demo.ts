@@ -33,7 +33,7 @@ const SETS: Record<string, (run: DemoRun) => boolean> = {
 const DEFAULT_DB = 'gradscope-demo.gradscope';
 
 function removeStore(path: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(path + suffix, { force: true });
 }
 
 function describe(size: (typeof SIZES)[keyof typeof SIZES], set: string): string {

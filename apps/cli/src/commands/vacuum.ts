@@ -15,7 +15,7 @@ export function registerVacuum(program: Command): void {
         await store.vacuum();
         return { path: reader.path, before };
       });
-      // Measured after close: the store checkpoints its WAL into the file then.
+      // Measured after close: the last commits are in the file then (and a file still in WAL mode is checkpointed).
       const after = statSync(path.path).size;
       process.stdout.write(`${path.path}: ${size(path.before)} → ${size(after)}\n`);
     });
