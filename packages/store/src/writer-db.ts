@@ -6,7 +6,7 @@ import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks, statsRow } from '.
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { encodePayload } from './payload.js';
-import { type Db, DEFAULT_BUSY_TIMEOUT_MS, sleepSync, withBusyRetry } from './sqlite.js';
+import { type Db, DEFAULT_BUSY_TIMEOUT_MS, JOURNAL_MODE, sleepSync, withBusyRetry } from './sqlite.js';
 import { summarize } from './summary.js';
 import { snapshotMeta } from './tensor.js';
 import type {
@@ -549,6 +549,22 @@ export class SnapshotWriter {
   }
 
   /**
+   * Leaves the file without its 0-byte `-journal` (JOURNAL_MODE truncates it after each commit rather than
+   * deleting it: faster): switching the connection to DELETE makes SQLite delete it, under its locks, so a
+   * journal another connection is using is left alone. Best effort: the empty file is harmless.
+   */
+  private removeJournal(): void {
+    try {
+      if (this.db.pragma('journal_mode', { simple: true }) === JOURNAL_MODE) {
+        this.db.pragma('busy_timeout = 0');
+        this.db.pragma('journal_mode = DELETE');
+      }
+    } catch {
+      // Busy: another connection is writing; its journal stays.
+    }
+  }
+
+  /**
    * Closes the connection after finishing the runs this writer created from snapshots alone (and, in WAL
    * mode, checkpointing the WAL into the main file).
    */
@@ -562,6 +578,7 @@ export class SnapshotWriter {
       );
       // Best effort: another process still writing keeps the WAL, and its own close checkpoints it.
       this.checkpoint(false);
+      this.removeJournal();
       this.db.close();
     } catch (err) {
       try {
