@@ -42,7 +42,9 @@ export function withBusyRetry<T>(
   timeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
 ): T {
   const deadline = Date.now() + timeoutMs;
-  let delay = 2;
+  // Fine steps first: a reader meets a commit writing its pages (a few ms), and SQLite's own busy handler
+  // would sleep 1, 2, 5, 10… ms (readers connect with busy_timeout 0 and wait here instead).
+  let delay = 0.25;
   let recovered = false;
   for (;;) {
     try {
@@ -55,7 +57,7 @@ export function withBusyRetry<T>(
       }
       if (!isBusy(err) || Date.now() >= deadline) throw fromSqlite(err, file, doing);
       sleepSync(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 100);
+      delay = Math.min(delay * 2, 8);
     }
   }
 }
@@ -265,7 +267,8 @@ export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   let db: Db;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout });
+    // busy_timeout 0: every read goes through withBusyRetry, which waits in finer steps than SQLite.
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
   } catch (err) {
     throw fromSqlite(err, file, 'opening the database');
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
@@ -311,5 +312,44 @@ describe('openStore option checks', () => {
     expect(() => openStore(join(dir, 'o.gradscope'), { synchronous: 'off' as never })).toThrow(
       `synchronous must be 'normal' or 'full', got "off"`,
     );
+  });
+});
+
+describe('commit grouping', () => {
+  /** SQLite's file change counter (header offset 24, big-endian): +1 per committed write transaction. */
+  function commits(db: string): number {
+    return readFileSync(db).readUInt32BE(24);
+  }
+
+  it('writes nobody waits for are committed in groups (at most one commit per 50 ms); each durable write commits at once, alone', async () => {
+    const db = join(dir, 'g.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo('a', 'run a'));
+    const before = commits(db);
+    // A trainer writing one snapshot every 2 ms or more, for 200 writes.
+    const t0 = Date.now();
+    for (let i = 0; i < 200; i++) {
+      await store.write(snapshot({ run: 'a', iteration: i }));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await store.flush();
+    const grouped = commits(db) - before;
+    // At most one commit per 50 ms of writing (and one for the flush), not one per snapshot.
+    expect(grouped).toBeGreaterThanOrEqual(2);
+    expect(grouped).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 50) + 2);
+    expect(grouped).toBeLessThan(100);
+    await store.close();
+
+    const durable = openStore(db, { durable: true });
+    const start = commits(db);
+    for (let i = 200; i < 220; i++) await durable.write(snapshot({ run: 'a', iteration: i }));
+    // Each durable write resolved after its own commit (a heartbeat may add one).
+    const alone = commits(db) - start;
+    expect(alone).toBeGreaterThanOrEqual(20);
+    expect(alone).toBeLessThanOrEqual(22);
+    await durable.close();
+    const r = openReader(db);
+    expect(r.listRuns()[0]!.snapshots).toBe(220);
+    r.close();
   });
 });

@@ -265,7 +265,7 @@ export class Store implements Sink {
           src.byteLength === src.buffer.byteLength;
         if (whole) {
           return [
-            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label },
+            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label, urgent: durable },
             [src.buffer as ArrayBuffer],
           ];
         }
@@ -275,7 +275,7 @@ export class Store implements Sink {
         const dims = [...snapshot.dims];
         const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, this.alloc);
         return [
-          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label },
+          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label, urgent: durable },
           [ipc.buffer as ArrayBuffer],
         ];
       },

@@ -32,9 +32,17 @@ import {
 
 /** Training thread → encoder. */
 export type InMessage =
-  | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
+  | {
+      type: 'write';
+      seq: number;
+      snapshot: Snapshot;
+      label: string;
+      /** A caller waits for this commit (durable: true): commit without waiting for more. */
+      urgent: boolean;
+    }
   | {
       type: 'writeIpc';
+      urgent: boolean;
       seq: number;
       meta: SnapshotMeta;
       shape: number[];
@@ -58,7 +66,7 @@ export type InMessage =
 /** Encoder → db. */
 type MidMessage =
   | Exclude<InMessage, { type: 'write' | 'writeIpc' }>
-  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
+  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot; urgent: boolean }
   | { type: 'failed'; seq: number; error: SerializedError };
 
 /** db → training thread. */
@@ -79,6 +87,13 @@ export type OutMessage =
  */
 const MAX_GROUP_OPS = 4096;
 const MAX_GROUP_BYTES = 32 * 2 ** 20;
+/**
+ * Snapshots nobody waits for (non-durable writes) are committed at most this often: each commit holds the
+ * file's lock while it writes and fsyncs, and reads wait meanwhile, so a trainer writing 1,000 small
+ * snapshots/s commits 20 groups a second, not hundreds of small ones. Anything a caller waits for (flush,
+ * a durable write, startRun, …) commits at once, with everything before it.
+ */
+const MIN_COMMIT_INTERVAL_MS = 50;
 /**
  * The summaries with their typed arrays moved into one ArrayBuffer (about a kilobyte): one transfer per
  * snapshot instead of three per channel part; fewer buffers to detach, allocate and collect in both threads.
@@ -131,7 +146,7 @@ function encodeOne(msg: InMessage, out: MidMessage[], transfer: ArrayBuffer[]): 
       };
     }
     const { summaries, buffer } = packSummaries(encoded.summaries);
-    out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries } });
+    out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries }, urgent: msg.urgent });
     transfer.push(encoded.ipc.buffer as ArrayBuffer, buffer);
   } catch (err) {
     out.push({ type: 'failed', seq: msg.seq, error: serializeError(err) });
@@ -163,50 +178,70 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
   const beat = setInterval(() => writer.heartbeat(), HEARTBEAT_MS);
   beat.unref();
 
+  // Operations of the group being gathered, their acknowledgements and the payload buffers to hand back
+  // (only once their snapshots are committed).
+  let ops: WriteOp[] = [];
+  let seqs: number[] = [];
+  let pendingBytes = 0;
+  let results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
+  let buffers: ArrayBuffer[] = [];
+  let lastCommit = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const commit = () => {
+    if (ops.length === 0) return;
+    const res = writer.commit(ops);
+    lastCommit = performance.now();
+    res.forEach((r, i) => {
+      results.push(
+        r.ok
+          ? { seq: seqs[i]!, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
+          : { seq: seqs[i]!, ok: false, error: serializeError(r.error) },
+      );
+    });
+    ops = [];
+    seqs = [];
+    pendingBytes = 0;
+  };
+  /** Commits what is gathered and sends every acknowledgement and buffer so far. */
+  const commitNow = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    commit();
+    if (results.length > 0 || buffers.length > 0) {
+      parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
+      results = [];
+      buffers = [];
+    }
+  };
+
   const handle = (first: MidMessage[]) => {
     const batch: MidMessage[] = [];
-    let bytes = 0;
     const add = (msgs: MidMessage[]) => {
       for (const m of msgs) {
         batch.push(m);
-        if (m.type === 'encoded') bytes += m.encoded.ipc.byteLength;
+        if (m.type === 'encoded') pendingBytes += m.encoded.ipc.byteLength;
       }
     };
     add(first);
     // Group what is already waiting (a writer that fell behind commits several snapshots at once).
-    while (batch.length < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES) {
+    while (ops.length + batch.length < MAX_GROUP_OPS && pendingBytes < MAX_GROUP_BYTES) {
       const last = batch[batch.length - 1];
       if (last && ['flush', 'close', 'vacuum', 'compact'].includes(last.type)) break;
       const next = receiveMessageOnPort(port);
       if (!next) break;
       add(next.message as MidMessage[]);
     }
-    const results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
-    const buffers: ArrayBuffer[] = [];
+    let urgent = false;
     for (const m of batch) {
-      if (
-        m.type === 'encoded' &&
-        m.encoded.ipc.byteOffset === 0 &&
-        m.encoded.ipc.byteLength === m.encoded.ipc.buffer.byteLength
-      ) {
-        buffers.push(m.encoded.ipc.buffer as ArrayBuffer);
+      if (m.type === 'encoded') {
+        urgent ||= m.urgent;
+        const ipc = m.encoded.ipc;
+        if (ipc.byteOffset === 0 && ipc.byteLength === ipc.buffer.byteLength)
+          buffers.push(ipc.buffer as ArrayBuffer);
+      } else {
+        urgent = true;
       }
     }
-    let ops: WriteOp[] = [];
-    let seqs: number[] = [];
-    const commit = () => {
-      if (ops.length === 0) return;
-      const res = writer.commit(ops);
-      res.forEach((r, i) => {
-        results.push(
-          r.ok
-            ? { seq: seqs[i]!, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
-            : { seq: seqs[i]!, ok: false, error: serializeError(r.error) },
-        );
-      });
-      ops = [];
-      seqs = [];
-    };
     for (const m of batch) {
       if (closed) {
         results.push({
@@ -279,8 +314,10 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
           break;
       }
     }
-    commit();
-    parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
+    const since = performance.now() - lastCommit;
+    const full = ops.length >= MAX_GROUP_OPS || pendingBytes >= MAX_GROUP_BYTES;
+    if (urgent || closed || full || since >= MIN_COMMIT_INTERVAL_MS) commitNow();
+    else timer ??= setTimeout(commitNow, MIN_COMMIT_INTERVAL_MS - since);
     if (closed) port.close();
   };
   port.on('message', handle);
