@@ -51,6 +51,10 @@ interface OpenChunk {
 
 const COLUMNS = ['ids', 'iterations', 'timestep_norms', 'histograms', 'minmax', 'stats'] as const;
 
+function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
 /** Bytes of one row of each column, for timestep norms of `width`. */
 function rowBytes(width: number): number[] {
   return [8, 8, 4 * width, 4 * HISTOGRAM_BUCKETS, 16, 8 * STAT_FIELDS.length];
@@ -151,24 +155,17 @@ export class ChunkAppender {
     f[3] = e.max;
     f.set(e.stats, 4);
     const b = this.f64Bytes;
-    const n = c.count;
-    const [ids, iterations, norms, histograms, minmax, stats] = c.cols as [
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
+    // One cell per column, in COLUMNS order, each rowBytes(width)[i] long.
+    const cells = [
+      b.subarray(0, 8),
+      b.subarray(8, 16),
+      bytesOf(e.norms),
+      bytesOf(e.histogram),
+      b.subarray(16, 32),
+      b.subarray(32),
     ];
-    ids.set(b.subarray(0, 8), n * 8);
-    iterations.set(b.subarray(8, 16), n * 8);
-    norms.set(new Uint8Array(e.norms.buffer, e.norms.byteOffset, e.norms.byteLength), n * 4 * width);
-    histograms.set(
-      new Uint8Array(e.histogram.buffer, e.histogram.byteOffset, e.histogram.byteLength),
-      n * 4 * HISTOGRAM_BUCKETS,
-    );
-    minmax.set(b.subarray(16, 32), n * 16);
-    stats.set(b.subarray(32), n * 8 * STAT_FIELDS.length);
+    const sizes = rowBytes(width);
+    for (let i = 0; i < cells.length; i++) c.cols[i]!.set(cells[i]!, c.count * sizes[i]!);
     c.count++;
     c.dirty = true;
   }

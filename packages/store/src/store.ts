@@ -265,7 +265,7 @@ export class Store implements Sink {
           src.byteLength === src.buffer.byteLength;
         if (whole) {
           return [
-            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label, urgent: durable },
+            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label },
             [src.buffer as ArrayBuffer],
           ];
         }
@@ -275,7 +275,7 @@ export class Store implements Sink {
         const dims = [...snapshot.dims];
         const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, this.alloc);
         return [
-          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label, urgent: durable },
+          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label },
           [ipc.buffer as ArrayBuffer],
         ];
       },
@@ -666,7 +666,13 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   const url = workerUrl();
   const channel = new MessageChannel();
   const db = new Worker(url, {
-    workerData: { role: 'db', port: channel.port2, path: file, options: dbOptions },
+    workerData: {
+      role: 'db',
+      port: channel.port2,
+      path: file,
+      options: dbOptions,
+      durable: options.durable === true,
+    },
     transferList: [channel.port2],
   });
   const encoder = new Worker(url, {

@@ -130,10 +130,6 @@ function kernel(
   let min1 = Number.POSITIVE_INFINITY;
   let max1 = Number.NEGATIVE_INFINITY;
   const even = c0 + ((c1 - c0) & ~1);
-  // Block b's timestep, floor(b / blocksPerStep) % timesteps, kept by counters (a division per block of a
-  // few channels costs as much as the values).
-  let t = 0;
-  let inStep = 0;
   for (let b = 0; b < blocks; b++) {
     const base = b * channels;
     let s0 = 0;
@@ -185,13 +181,7 @@ function kernel(
     }
     const blockSq = s0 + s1;
     sumSq += blockSq;
-    if (ts !== null) {
-      ts[t]! += blockSq;
-      if (++inStep === blocksPerStep) {
-        inStep = 0;
-        if (++t === timesteps) t = 0;
-      }
-    }
+    if (ts !== null) ts[((b / blocksPerStep) | 0) % timesteps]! += blockSq;
   }
   st[0] = sumSq;
   st[1] = sum;

@@ -32,17 +32,9 @@ import {
 
 /** Training thread → encoder. */
 export type InMessage =
-  | {
-      type: 'write';
-      seq: number;
-      snapshot: Snapshot;
-      label: string;
-      /** A caller waits for this commit (durable: true): commit without waiting for more. */
-      urgent: boolean;
-    }
+  | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
   | {
       type: 'writeIpc';
-      urgent: boolean;
       seq: number;
       meta: SnapshotMeta;
       shape: number[];
@@ -66,7 +58,7 @@ export type InMessage =
 /** Encoder → db. */
 type MidMessage =
   | Exclude<InMessage, { type: 'write' | 'writeIpc' }>
-  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot; urgent: boolean }
+  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
   | { type: 'failed'; seq: number; error: SerializedError };
 
 /** db → training thread. */
@@ -88,7 +80,7 @@ export type OutMessage =
 const MAX_GROUP_OPS = 4096;
 const MAX_GROUP_BYTES = 32 * 2 ** 20;
 /**
- * Snapshots nobody waits for (non-durable writes) are committed at most this often: each commit holds the
+ * Snapshots nobody waits for (writes of a store that is not `durable`) are committed at most this often: each commit holds the
  * file's lock while it writes and fsyncs, and reads wait meanwhile, so a trainer writing 1,000 small
  * snapshots/s commits 20 groups a second, not hundreds of small ones. Anything a caller waits for (flush,
  * a durable write, startRun, …) commits at once, with everything before it.
@@ -146,7 +138,7 @@ function encodeOne(msg: InMessage, out: MidMessage[], transfer: ArrayBuffer[]): 
       };
     }
     const { summaries, buffer } = packSummaries(encoded.summaries);
-    out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries }, urgent: msg.urgent });
+    out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries } });
     transfer.push(encoded.ipc.buffer as ArrayBuffer, buffer);
   } catch (err) {
     out.push({ type: 'failed', seq: msg.seq, error: serializeError(err) });
@@ -163,7 +155,8 @@ function runEncoder(port: MessagePort): void {
   });
 }
 
-function runDb(port: MessagePort, path: string, options: WriterDbOptions): void {
+/** `durable`: every write() waits for its commit, so each batch commits at once (see MIN_COMMIT_INTERVAL_MS). */
+function runDb(port: MessagePort, path: string, options: WriterDbOptions, durable: boolean): void {
   let writer: SnapshotWriter;
   try {
     const { db, file } = openWriterDb(path, options);
@@ -231,18 +224,15 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions): void 
       if (!next) break;
       add(next.message as MidMessage[]);
     }
-    let urgent = false;
+    // Anything but a snapshot write is awaited by its caller (flush, startRun, …), and so is every write of a
+    // durable store.
+    const urgent = durable || batch.some((m) => m.type !== 'encoded');
     for (const m of batch) {
       if (m.type === 'encoded') {
-        urgent ||= m.urgent;
         const ipc = m.encoded.ipc;
         if (ipc.byteOffset === 0 && ipc.byteLength === ipc.buffer.byteLength)
           buffers.push(ipc.buffer as ArrayBuffer);
-      } else {
-        urgent = true;
       }
-    }
-    for (const m of batch) {
       if (closed) {
         results.push({
           seq: m.seq,
@@ -328,6 +318,7 @@ const data = workerData as {
   port: MessagePort;
   path?: string;
   options?: WriterDbOptions;
+  durable?: boolean;
 };
 if (data.role === 'encoder') runEncoder(data.port);
-else runDb(data.port, data.path!, data.options ?? {});
+else runDb(data.port, data.path!, data.options ?? {}, data.durable === true);
