@@ -422,7 +422,7 @@ export class Reader {
       this.payloadDb = new Database(this.path, {
         readonly: true,
         fileMustExist: true,
-        timeout: 0, // reads wait in withBusyRetry (see openReaderDb)
+        timeout: this.busyTimeoutMs,
       });
       this.payloadDb.pragma('cache_size = -2048');
       this.payloadStmt = this.payloadDb.prepare(

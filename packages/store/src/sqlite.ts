@@ -42,9 +42,7 @@ export function withBusyRetry<T>(
   timeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
 ): T {
   const deadline = Date.now() + timeoutMs;
-  // Fine steps first: a reader meets a commit writing its pages (a few ms), and SQLite's own busy handler
-  // would sleep 1, 2, 5, 10… ms (readers connect with busy_timeout 0 and wait here instead).
-  let delay = 0.25;
+  let delay = 2;
   let recovered = false;
   for (;;) {
     try {
@@ -57,7 +55,7 @@ export function withBusyRetry<T>(
       }
       if (!isBusy(err) || Date.now() >= deadline) throw fromSqlite(err, file, doing);
       sleepSync(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 8);
+      delay = Math.min(delay * 2, 100);
     }
   }
 }
@@ -267,8 +265,7 @@ export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   let db: Db;
   try {
-    // busy_timeout 0: every read goes through withBusyRetry, which waits in finer steps than SQLite.
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout });
   } catch (err) {
     throw fromSqlite(err, file, 'opening the database');
   }
