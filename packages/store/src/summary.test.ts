@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   BUCKET_BY_TOP_BITS,
@@ -7,6 +8,7 @@ import {
   histogramPercentiles,
 } from './histogram.js';
 import { summarize } from './summary.js';
+import { SUMMARY_WASM } from './summary-wasm.js';
 import { close, reference, values } from './test-util/fixtures.js';
 import type { TensorSummary } from './types.js';
 
@@ -112,6 +114,59 @@ describe('summarize', () => {
     const dims = ['sample', 'timestep', 'axis1', 'channel'];
     const data = values(21, 2 * 5 * 3 * 4);
     expectMatches(summarize(data, shape, dims)[0]!, reference(data, shape, dims), true);
+  });
+
+  it('gives the same answers for a tensor fed to the kernel in several chunks (a step split between two)', () => {
+    // 2×30×40×70: 2,400 blocks of 70 channels, 936 blocks per chunk, 40 blocks per timestep: chunks end
+    // inside a timestep. Non-finite values land in 4-wide steps and in block tails.
+    const shape = [2, 30, 40, 70];
+    const dims = ['sample', 'timestep', 'axis1', 'channel'];
+    const data = values(31, 2 * 30 * 40 * 70, { nonFinite: 40 });
+    const out = summarize(data, shape, dims, ['forward', 'backward']);
+    expectMatches(out[0]!, reference(data, shape, dims), true);
+    expectMatches(
+      out[1]!,
+      reference(data, shape, dims, (i) => i[3]! < 35),
+      true,
+    );
+    expectMatches(
+      out[2]!,
+      reference(data, shape, dims, (i) => i[3]! >= 35),
+      true,
+    );
+    const ref = reference(data, shape, dims);
+    ref.channelNorms.forEach((v, c) => {
+      expect(close(out[0]!.channelNorms![c]!, v)).toBe(true);
+    });
+  });
+
+  it('handles one block larger than a chunk and a non-finite value at each position of a 4-wide step', () => {
+    const wide = values(41, 2 * 70_000, { nonFinite: 5 });
+    expectMatches(
+      summarize(wide, [2, 70_000], ['sample', 'channel'])[0]!,
+      reference(wide, [2, 70_000], ['sample', 'channel']),
+      false,
+    );
+    for (let at = 0; at < 9; at++) {
+      const data = values(50 + at, 2 * 3 * 9);
+      data[at] = at % 2 === 0 ? Number.NaN : Number.NEGATIVE_INFINITY;
+      const shape = [2, 3, 9];
+      const dims = ['sample', 'timestep', 'channel'];
+      const [s] = summarize(data, shape, dims);
+      expect(s!.nonFinite).toBe(1);
+      expectMatches(s!, reference(data, shape, dims), true);
+    }
+  });
+
+  it('runs the kernel compiled from summary.wat: the committed bytes are its compilation', async () => {
+    const { default: wabtInit } = await import('wabt');
+    const wabt = await wabtInit();
+    const wat = readFileSync(new URL('./summary.wat', import.meta.url), 'utf8');
+    const module = wabt.parseWat('summary.wat', wat, { simd: true });
+    module.validate();
+    const bytes = Buffer.from(module.toBinary({}).buffer);
+    module.destroy();
+    expect(Buffer.from(SUMMARY_WASM, 'base64').equals(bytes)).toBe(true);
   });
 
   it('gives zeros, not NaN, for a tensor with no finite value, and handles rank 0 and empty tensors', () => {

@@ -1,14 +1,59 @@
-// Write-time summaries: one pass over the float32 values, float64 accumulators.
+// Write-time summaries: one pass over the float32 values, float64 accumulators, in WebAssembly SIMD
+// (summary.wat); this module lays out its memory, feeds it the values and reads the results back.
 import { memoryHorizon } from '@gradscope/format';
 import { BUCKET_BY_TOP_BITS, HISTOGRAM_BUCKETS } from './histogram.js';
+import { SUMMARY_WASM } from './summary-wasm.js';
 import type { TensorSummary } from './types.js';
 
 /** Distinct values of a float32's top 9 bits (sign and exponent). */
 const TOP_CODES = 512;
-/** Scratch of summarize (synchronous, so one set per thread is enough): no allocations for them per call. */
-const H0 = new Uint32Array(TOP_CODES);
-const H1 = new Uint32Array(TOP_CODES);
-const STATE = new Float64Array(5);
+/** Values copied into the kernel's memory at a time (whole blocks, at least one): 256 KiB, warm in cache. */
+const CHUNK_VALUES = 1 << 16;
+
+/** What this module uses of the WebAssembly global (declared in TypeScript's DOM lib, not in @types/node 20). */
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Instance {
+    constructor(module: Module);
+    readonly exports: Record<string, unknown>;
+  }
+  interface Memory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  }
+}
+
+/** The summary kernel (summary.wat): one instance per thread, made on first use. */
+interface Kernel {
+  memory: WebAssembly.Memory;
+  kernel(
+    data: number,
+    blocks: number,
+    channels: number,
+    c0: number,
+    c1: number,
+    chan: number,
+    hist: number,
+    ts: number,
+    blocksPerStep: number,
+    timesteps: number,
+    first: number,
+    st: number,
+  ): void;
+}
+let wasm: Kernel | undefined;
+
+function kernelInstance(): Kernel {
+  wasm ??= new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SUMMARY_WASM, 'base64')))
+    .exports as unknown as Kernel;
+  return wasm;
+}
+
+function align16(n: number): number {
+  return (n + 15) & ~15;
+}
 
 interface Acc {
   sumSq: number;
@@ -73,123 +118,6 @@ function finish(
 }
 
 /**
- * Accumulates values [c0, c1) of every block into `st` (non-finite count in st[4]); slow path, one at a time.
- * `hist` counts by top 9 bits (see summarize).
- */
-function single(
-  data: Float32Array,
-  bits: Uint32Array,
-  base: number,
-  c0: number,
-  c1: number,
-  chan: Float64Array,
-  hist: Uint32Array,
-  st: Float64Array,
-): void {
-  for (let k = c0; k < c1; k++) {
-    const x = data[base + k]!;
-    if (x - x !== 0) {
-      st[4]!++;
-      continue;
-    }
-    const sx = x * x;
-    st[0]! += sx;
-    st[1]! += x;
-    if (x < st[2]!) st[2] = x;
-    if (x > st[3]!) st[3] = x;
-    hist[bits[base + k]! >>> 23]!++;
-    chan[k]! += sx;
-  }
-}
-
-/**
- * The hot loop over channels [c0, c1) of every block of `channels` contiguous values. Finite values are
- * taken two at a time with two of every accumulator (breaking dependency chains); a pair holding a
- * non-finite value, and an odd last channel, go through `single`. Results: st = [Σv², Σv, min, max, nonFinite].
- * Kept small and separate so that V8 optimizes it well (a big function spills registers and runs ~3× slower).
- */
-function kernel(
-  data: Float32Array,
-  bits: Uint32Array,
-  blocks: number,
-  channels: number,
-  c0: number,
-  c1: number,
-  chan: Float64Array,
-  h0: Uint32Array,
-  h1: Uint32Array,
-  ts: Float64Array | null,
-  blocksPerStep: number,
-  timesteps: number,
-  st: Float64Array,
-): void {
-  let sumSq = 0;
-  let sum = 0;
-  let min0 = Number.POSITIVE_INFINITY;
-  let max0 = Number.NEGATIVE_INFINITY;
-  let min1 = Number.POSITIVE_INFINITY;
-  let max1 = Number.NEGATIVE_INFINITY;
-  const even = c0 + ((c1 - c0) & ~1);
-  for (let b = 0; b < blocks; b++) {
-    const base = b * channels;
-    let s0 = 0;
-    let s1 = 0;
-    for (let c = c0; c < even; c += 2) {
-      const i = base + c;
-      const v = data[i]!;
-      const w = data[i + 1]!;
-      if (v - v === 0 && w - w === 0) {
-        const sv = v * v;
-        const sw = w * w;
-        s0 += sv;
-        s1 += sw;
-        sum += v + w;
-        // biome-ignore lint/complexity/useMathMinMax: a compare-select is ~2× faster than Math.min/max (NaN and -0 handling) in this loop
-        min0 = v < min0 ? v : min0;
-        // biome-ignore lint/complexity/useMathMinMax: a compare-select is ~2× faster than Math.min/max (NaN and -0 handling) in this loop
-        max0 = v > max0 ? v : max0;
-        // biome-ignore lint/complexity/useMathMinMax: a compare-select is ~2× faster than Math.min/max (NaN and -0 handling) in this loop
-        min1 = w < min1 ? w : min1;
-        // biome-ignore lint/complexity/useMathMinMax: a compare-select is ~2× faster than Math.min/max (NaN and -0 handling) in this loop
-        max1 = w > max1 ? w : max1;
-        h0[bits[i]! >>> 23]!++;
-        h1[bits[i + 1]! >>> 23]!++;
-        chan[c]! += sv;
-        chan[c + 1]! += sw;
-      } else {
-        st[0] = 0;
-        st[1] = 0;
-        st[2] = Number.POSITIVE_INFINITY;
-        st[3] = Number.NEGATIVE_INFINITY;
-        single(data, bits, base, c, c + 2, chan, h0, st);
-        s0 += st[0]!;
-        sum += st[1]!;
-        min0 = Math.min(min0, st[2]!);
-        max0 = Math.max(max0, st[3]!);
-      }
-    }
-    if (even < c1) {
-      st[0] = 0;
-      st[1] = 0;
-      st[2] = Number.POSITIVE_INFINITY;
-      st[3] = Number.NEGATIVE_INFINITY;
-      single(data, bits, base, even, c1, chan, h0, st);
-      s0 += st[0]!;
-      sum += st[1]!;
-      min0 = Math.min(min0, st[2]!);
-      max0 = Math.max(max0, st[3]!);
-    }
-    const blockSq = s0 + s1;
-    sumSq += blockSq;
-    if (ts !== null) ts[((b / blocksPerStep) | 0) % timesteps]! += blockSq;
-  }
-  st[0] = sumSq;
-  st[1] = sum;
-  st[2] = Math.min(min0, min1);
-  st[3] = Math.max(max0, max1);
-}
-
-/**
  * Summaries of a row-major float32 tensor: the whole tensor first, then one per channel part when
  * `channelParts` splits the last axis into equal blocks (['forward', 'backward'] for a concat
  * bidirectional layer). Non-finite values are counted and left out of every other statistic.
@@ -222,43 +150,66 @@ export function summarize(
   const accs: Acc[] = [];
   for (let p = 0; p < nParts; p++) accs.push(newAcc(hasTimestep && !timestepIsLast ? timesteps : 0));
   const channelSums = rank > 0 && channels > 0 ? new Float64Array(channels) : null;
-  const bits = new Uint32Array(data.buffer, data.byteOffset, n);
   const blocks = channels > 0 ? n / channels : 0;
+  const stepsKept = accs[0]!.timestep ? timesteps : 0;
 
-  const state = STATE;
-  const h0 = H0;
-  const h1 = H1;
-  const chan = channelSums ?? new Float64Array(Math.max(channels, 1));
+  // The kernel's memory: a chunk of whole blocks, Σv² per channel, then for each part its 4 histogram
+  // tables, Σv² per timestep and its totals (see summary.wat).
+  const perChunk = channels > 0 ? Math.max(1, Math.floor(CHUNK_VALUES / channels)) : 0;
+  const chanAt = align16(perChunk * channels * 4);
+  const partAt = chanAt + align16(Math.max(channels, 1) * 8);
+  const histBytes = 4 * TOP_CODES * 4;
+  const tsBytes = align16(stepsKept * 8);
+  const partBytes = histBytes + tsBytes + 48;
+  const histAt = (p: number) => partAt + p * partBytes;
+  const tsAt = (p: number) => histAt(p) + histBytes;
+  const stAt = (p: number) => tsAt(p) + tsBytes;
+  const need = partAt + nParts * partBytes;
+  const k = kernelInstance();
+  if (k.memory.buffer.byteLength < need)
+    k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
+  const mem = k.memory.buffer;
+  new Uint8Array(mem, chanAt, need - chanAt).fill(0);
+  for (let p = 0; p < nParts; p++) new Float64Array(mem, stAt(p), 4).set([0, 0, Infinity, -Infinity]);
+  const chunk = new Float32Array(mem, 0, perChunk * channels);
+  for (let b = 0; b < blocks; b += perChunk) {
+    const count = Math.min(perChunk, blocks - b);
+    chunk.set(data.subarray(b * channels, (b + count) * channels));
+    for (let p = 0; p < nParts; p++) {
+      k.kernel(
+        0,
+        count,
+        channels,
+        p * width,
+        (p + 1) * width,
+        chanAt,
+        histAt(p),
+        stepsKept > 0 ? tsAt(p) : 0,
+        blocksPerStep,
+        timesteps,
+        b,
+        stAt(p),
+      );
+    }
+  }
+  // The kernel counts values by their top 9 bits (sign and exponent); each such code is in one bucket.
+  const lut = BUCKET_BY_TOP_BITS;
   for (let p = 0; p < nParts; p++) {
     const acc = accs[p]!;
-    h0.fill(0);
-    h1.fill(0);
-    state[4] = 0;
-    kernel(
-      data,
-      bits,
-      blocks,
-      channels,
-      p * width,
-      (p + 1) * width,
-      chan,
-      h0,
-      h1,
-      acc.timestep,
-      blocksPerStep,
-      timesteps,
-      state,
-    );
-    // The kernel counts values by their top 9 bits (sign and exponent); each such code is in one bucket.
-    const lut = BUCKET_BY_TOP_BITS;
-    for (let k = 0; k < TOP_CODES; k++) acc.histogram[lut[k]!]! += h0[k]! + h1[k]!;
-    acc.sumSq = state[0]!;
-    acc.sum = state[1]!;
-    acc.min = state[2]!;
-    acc.max = state[3]!;
-    acc.nonFinite = state[4]!;
+    const h = new Uint32Array(mem, histAt(p), 4 * TOP_CODES);
+    for (let c = 0; c < TOP_CODES; c++) {
+      acc.histogram[lut[c]!]! += h[c]! + h[c + TOP_CODES]! + h[c + 2 * TOP_CODES]! + h[c + 3 * TOP_CODES]!;
+    }
+    acc.timestep?.set(new Float64Array(mem, tsAt(p), stepsKept));
+    const st = new Float64Array(mem, stAt(p), 5);
+    acc.sumSq = st[0]!;
+    acc.sum = st[1]!;
+    acc.min = st[2]!;
+    acc.max = st[3]!;
+    acc.nonFinite = st[4]!;
     acc.finite = blocks * width - acc.nonFinite;
   }
+  channelSums?.set(new Float64Array(mem, chanAt, channels));
 
   let whole: Acc;
   if (nParts === 1) {
