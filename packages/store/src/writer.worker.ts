@@ -3,11 +3,12 @@
 //   training thread ──► 'encoder' (summaries + Arrow encoding) ──► 'db' (SQLite commits) ──► acks to the training thread
 //
 // Encoder and db are two threads so that the CPU work of one snapshot overlaps the disk work of the previous
-// one. Messages keep their order through both, so acknowledgements come back in the order the writes were
+// one; the db thread starts a third, 'writeback', that lets the disk write a commit's pages while the commit
+// is still being built (writeback.ts). Messages keep their order through both, so acknowledgements come back in the order the writes were
 // accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
 // the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { payloadValues } from './payload.js';
@@ -22,6 +23,7 @@ import type {
   TensorSummary,
   WrittenRunStatus,
 } from './types.js';
+import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import {
   type CompactPolicy,
   type EncodedSnapshot,
@@ -155,12 +157,37 @@ function runEncoder(port: MessagePort): void {
   });
 }
 
+/** Starts the writeback thread on the writer connection's descriptor (see writeback.ts); none without one. */
+function startWriteback(fd: number | null): Writeback | undefined {
+  if (fd === null) return undefined;
+  const control = writebackControl();
+  try {
+    const worker = new Worker(new URL('./writeback.worker.js', import.meta.url), {
+      workerData: { fd, control },
+    });
+    worker.unref();
+    // Writeback only saves time: without the thread, commits wait for their own fsync.
+    worker.on('error', () => {});
+  } catch {
+    return undefined;
+  }
+  const writeback = new Writeback(control);
+  writeback.started(2000);
+  return writeback;
+}
+
 /** `durable`: every write() waits for its commit, so each batch commits at once (see MIN_COMMIT_INTERVAL_MS). */
 function runDb(port: MessagePort, path: string, options: WriterDbOptions, durable: boolean): void {
   let writer: SnapshotWriter;
+  let writeback: Writeback | undefined;
   try {
-    const { db, file } = openWriterDb(path, options);
+    let opened: ReturnType<typeof openWriterDb> | undefined;
+    const fd = openedDescriptor(path, () => {
+      opened = openWriterDb(path, options);
+    });
+    const { db, file } = opened!;
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
+    writeback = startWriteback(fd);
     parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
     parentPort!.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
@@ -181,8 +208,27 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
   let lastCommit = 0;
   let timer: NodeJS.Timeout | undefined;
   const commit = () => {
-    if (ops.length === 0) return;
+    if (ops.length === 0 || closed) return;
+    writeback?.begin();
     const res = writer.commit(ops);
+    if (writeback?.settle()) {
+      // The disk failed a write of this commit's pages, and SQLite's own fsync may not have seen it: none of
+      // it is acknowledged, and the store stops (the file keeps what was acknowledged before).
+      const error = new StoreError(
+        'EIO',
+        `${writer.file}: the disk reported a write error while a commit was being written (fdatasync failed): ` +
+          'its snapshots may not be on disk, and the store stops; what was acknowledged before is kept',
+        { file: writer.file },
+      );
+      parentPort!.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
+      writeback.stop();
+      closed = true;
+      ops = [];
+      seqs = [];
+      results = [];
+      port.close();
+      return;
+    }
     lastCommit = performance.now();
     res.forEach((r, i) => {
       results.push(
@@ -273,6 +319,7 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
         case 'vacuum':
         case 'compact':
           commit();
+          if (closed) continue; // the commit failed the store (see commit)
           try {
             const value =
               m.type === 'vacuum'
@@ -289,12 +336,15 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
           break;
         case 'flush':
           commit();
+          if (closed) continue;
           results.push({ seq: m.seq, ok: true });
           break;
         case 'close':
           commit();
+          if (closed) continue;
           closed = true;
           clearInterval(beat);
+          writeback?.stop();
           try {
             writer.close();
             results.push({ seq: m.seq, ok: true });

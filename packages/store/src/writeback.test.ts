@@ -1,0 +1,135 @@
+// Early writeback: finding the writer connection's descriptor, the writeback thread's loop and its
+// handshake with the database thread, and a store whose commit groups spill while they are built.
+import { closeSync, fstatSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openReader } from './reader.js';
+import { WRITER_CACHE_BYTES } from './sqlite.js';
+import { openStore } from './store.js';
+import { snapshot, tempDir } from './test-util/fixtures.js';
+import { descriptorsOf, openedDescriptor, runWriteback, Writeback, writebackControl } from './writeback.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(() => cleanup());
+
+/** Control slots, as writeback.ts lays them out. */
+const STATE = 0;
+const SYNCING = 1;
+const ERROR = 2;
+const STOPPED = 3;
+const BUSY = 1;
+const STOP = 2;
+
+describe('the writer connection’s descriptor', () => {
+  it('is the one descriptor the open added on the file, not another connection’s', () => {
+    const file = join(dir, 'a.db');
+    writeFileSync(file, '');
+    const other = new Database(file);
+    let db: Database.Database | undefined;
+    const fd = openedDescriptor(file, () => {
+      db = new Database(file);
+    });
+    try {
+      expect(fd).not.toBeNull();
+      const s = fstatSync(fd!);
+      const f = statSync(file);
+      expect([s.dev, s.ino]).toEqual([f.dev, f.ino]);
+      // The earlier connection's descriptor was there before: the two sets differ by exactly this one.
+      expect(descriptorsOf(file)!.size).toBe(2);
+      expect(descriptorsOf(file)!.has(fd!)).toBe(true);
+    } finally {
+      db?.close();
+      other.close();
+    }
+    expect(descriptorsOf(file)!.size).toBe(0);
+  });
+
+  it('is null when the open added two descriptors on the file (ambiguous)', () => {
+    const file = join(dir, 'b.db');
+    writeFileSync(file, '');
+    const fds: number[] = [];
+    expect(openedDescriptor(file, () => fds.push(openSync(file, 'r'), openSync(file, 'r')))).toBeNull();
+    for (const fd of fds) closeSync(fd);
+  });
+});
+
+describe('the writeback loop', () => {
+  it('syncs the descriptor while a commit is in progress and leaves at STOP', () => {
+    const control = writebackControl();
+    Atomics.store(control, STATE, BUSY);
+    const calls: number[] = [];
+    runWriteback(42, control, 0, (fd) => {
+      calls.push(fd);
+      if (calls.length === 3) Atomics.store(control, STATE, STOP);
+    });
+    expect(calls).toEqual([42, 42, 42]);
+    expect([control[SYNCING], control[ERROR], control[STOPPED]]).toEqual([0, 0, 1]);
+  });
+
+  it('records a failed sync, so that the commit in progress is not acknowledged', () => {
+    const control = writebackControl();
+    new Writeback(control).begin();
+    runWriteback(7, control, 0, () => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    });
+    expect(control[ERROR]).toBe(1);
+    expect(control[STOPPED]).toBe(1);
+    expect(new Writeback(control).settle()).toBe(true);
+  });
+
+  it('hands over between threads: begin, settle (no error), stop', async () => {
+    const file = join(dir, 'c.bin');
+    writeFileSync(file, Buffer.alloc(1 << 20, 1));
+    const fd = openSync(file, 'r+');
+    const control = writebackControl();
+    const worker = new Worker(new URL('../dist/writeback.worker.js', import.meta.url), {
+      workerData: { fd, control },
+    });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const writeback = new Writeback(control);
+    try {
+      expect(writeback.started(5000)).toBe(true);
+      writeback.begin();
+      await new Promise((r) => setTimeout(r, 30));
+      expect(writeback.settle()).toBe(false);
+      expect(control[SYNCING]).toBe(0);
+      writeback.stop();
+      expect(control[STOPPED]).toBe(1);
+      expect(await exited).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+describe('a store whose commit groups are larger than the writer’s cache', () => {
+  it('spills while it builds them and keeps every tensor exact', async () => {
+    const file = join(dir, 'spill.gradscope');
+    const store = openStore(file, { onWarning: () => {} });
+    // 24 snapshots of 1 MiB, written without waiting: groups of several MiB, more than the 8 MiB cache.
+    const shape = [16, 128, 128];
+    const written = Array.from({ length: 24 }, (_, i) => snapshot({ iteration: i, shape, seed: 100 + i }));
+    expect(24 * 2 ** 20).toBeGreaterThan(2 * WRITER_CACHE_BYTES);
+    for (const s of written) await store.write(s);
+    await store.close();
+    const reader = openReader(file);
+    try {
+      expect(reader.integrityCheck()).toBe('ok');
+      const ids = reader.listSnapshots({ run: written[0]!.run });
+      expect(ids).toHaveLength(24);
+      for (const row of ids) {
+        const t = reader.readTensor(row.id);
+        const got = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        expect(got.equals(Buffer.from(written[row.iteration]!.data.buffer))).toBe(true);
+      }
+    } finally {
+      reader.close();
+    }
+  });
+});
