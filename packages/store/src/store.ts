@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
+import { type Slab, Slabs } from './slabs.js';
 import { openWriterDb } from './sqlite.js';
 import { snapshotMeta } from './tensor.js';
 import type { RunInfo, ScalarPoint, Sink, Snapshot, WrittenRunStatus } from './types.js';
@@ -158,6 +159,9 @@ export class Store implements Sink {
   /** Payload buffers returned by the writer, by size, for the next encodings. */
   private readonly pool = new Map<number, ArrayBuffer[]>();
   private poolBytes = 0;
+  /** Shared memory the payloads are encoded into (see slabs.ts), and the slab of each write in flight. */
+  private readonly slabs = new Slabs();
+  private readonly slabOf = new Map<number, Slab>();
   /** Messages for the encoder not posted yet: posted together (one postMessage per batch, not per snapshot). */
   private outbox: InMessage[] = [];
   private outboxTransfer: ArrayBuffer[] = [];
@@ -269,15 +273,28 @@ export class Store implements Sink {
             [src.buffer as ArrayBuffer],
           ];
         }
-        // The one copy the training thread makes goes straight into the Arrow IPC payload.
+        // The one copy the training thread makes goes straight into the Arrow IPC payload, in shared memory
+        // (a buffer of its own, transferred, when it is too large for a slab).
         const meta = snapshotMeta(snapshot);
         const shape = [...snapshot.shape];
         const dims = [...snapshot.dims];
-        const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, this.alloc);
-        return [
-          { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label },
-          [ipc.buffer as ArrayBuffer],
-        ];
+        let slab: Slab | undefined;
+        const alloc = (size: number): Uint8Array => {
+          const shared = this.slabs.alloc(size);
+          if (!shared) return this.alloc(size);
+          slab = shared.slab;
+          return shared.bytes;
+        };
+        try {
+          const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, alloc);
+          const msg: InMessage = { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label };
+          if (!slab) return [msg, [ipc.buffer as ArrayBuffer]];
+          this.slabOf.set(seq, slab);
+          return [msg, []];
+        } catch (err) {
+          if (slab) this.slabs.release(slab);
+          throw err;
+        }
       },
     });
   }
@@ -563,6 +580,12 @@ export class Store implements Sink {
       const p = this.pending.get(r.seq);
       if (!p) continue;
       this.pending.delete(r.seq);
+      const slab = this.slabOf.get(r.seq);
+      if (slab) {
+        // Committed or failed: no thread reads its payload any more.
+        this.slabOf.delete(r.seq);
+        this.slabs.release(slab);
+      }
       if (p.kind === 'write') {
         this.inflightBytes -= p.bytes;
         this.inflightCount--;

@@ -141,7 +141,9 @@ function encodeOne(msg: InMessage, out: MidMessage[], transfer: ArrayBuffer[]): 
     }
     const { summaries, buffer } = packSummaries(encoded.summaries);
     out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries } });
-    transfer.push(encoded.ipc.buffer as ArrayBuffer, buffer);
+    // A payload in shared memory (slabs.ts) is read in place; one in a buffer of its own moves on.
+    if (!(encoded.ipc.buffer instanceof SharedArrayBuffer)) transfer.push(encoded.ipc.buffer as ArrayBuffer);
+    transfer.push(buffer);
   } catch (err) {
     out.push({ type: 'failed', seq: msg.seq, error: serializeError(err) });
   }
@@ -276,7 +278,11 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     for (const m of batch) {
       if (m.type === 'encoded') {
         const ipc = m.encoded.ipc;
-        if (ipc.byteOffset === 0 && ipc.byteLength === ipc.buffer.byteLength)
+        if (
+          !(ipc.buffer instanceof SharedArrayBuffer) &&
+          ipc.byteOffset === 0 &&
+          ipc.byteLength === ipc.buffer.byteLength
+        )
           buffers.push(ipc.buffer as ArrayBuffer);
       }
       if (closed) {
