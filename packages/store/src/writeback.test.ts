@@ -112,7 +112,7 @@ describe('a store whose commit groups are larger than the writer’s cache', () 
   it('spills while it builds them and keeps every tensor exact', async () => {
     const file = join(dir, 'spill.gradscope');
     const store = openStore(file, { onWarning: () => {} });
-    // 24 snapshots of 1 MiB, written without waiting: groups of several MiB, more than the 8 MiB cache.
+    // 24 snapshots of 1 MiB, written without waiting: groups of several MiB, more than the writer’s cache.
     const shape = [16, 128, 128];
     const written = Array.from({ length: 24 }, (_, i) => snapshot({ iteration: i, shape, seed: 100 + i }));
     expect(24 * 2 ** 20).toBeGreaterThan(2 * WRITER_CACHE_BYTES);
