@@ -133,3 +133,50 @@ describe('a store whose commit groups are larger than the writer’s cache', () 
     }
   });
 });
+
+describe('a disk error seen by the writeback thread', () => {
+  it('fails the commit in progress and stops the store; every write acknowledged before is in the file', async () => {
+    const file = join(dir, 'eio.gradscope');
+    const shape = [16, 128, 128];
+    const before = openStore(file, { durable: true });
+    const earlier = Array.from({ length: 5 }, (_, i) => snapshot({ iteration: i, shape, seed: 200 + i }));
+    for (const s of earlier) await before.write(s);
+    await before.close();
+    // Every sync of this store's writeback thread fails as a disk error would (writeback.worker.ts).
+    process.env.GRADSCOPE_TEST_WRITEBACK_EIO_AFTER = '0';
+    let store: ReturnType<typeof openStore>;
+    try {
+      store = openStore(file, { durable: true, onError: () => {} });
+    } finally {
+      delete process.env.GRADSCOPE_TEST_WRITEBACK_EIO_AFTER;
+    }
+    const acknowledged = [...earlier];
+    let failure: unknown;
+    for (let i = 0; i < 100 && failure === undefined; i++) {
+      const s = snapshot({ iteration: 5 + i, shape, seed: 300 + i });
+      try {
+        await store.write(s);
+        acknowledged.push(s);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect(failure).toMatchObject({ code: 'EIO' });
+    expect((failure as Error).message).toContain(file);
+    await expect(store.write(snapshot({ iteration: 999 }))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(store.close()).rejects.toMatchObject({ code: 'EIO' });
+    const reader = openReader(file);
+    try {
+      expect(reader.integrityCheck()).toBe('ok');
+      const rows = new Map(reader.listSnapshots({ run: 'run-1' }).map((r) => [r.iteration, r.id]));
+      for (const s of acknowledged) {
+        const t = reader.readTensor(rows.get(s.iteration)!);
+        expect(
+          Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(s.data.buffer)),
+        ).toBe(true);
+      }
+    } finally {
+      reader.close();
+    }
+  });
+});
