@@ -91,8 +91,11 @@ interface Waiting {
   kind: OpKind;
   bytes: number;
   label: string;
-  /** Builds the message (and its transfer list) when the op leaves the waiting line. */
-  make: (seq: number) => [InMessage, ArrayBuffer[]];
+  /**
+   * Builds the message, its transfer list and the slab holding its payload (see slabs.ts) when the op leaves
+   * the waiting line.
+   */
+  make: (seq: number) => [InMessage, ArrayBuffer[], Slab?];
   resolve: (value?: unknown) => void;
   reject: (err: StoreError) => void;
   /** Settle at commit (true) or at acceptance (false, non-durable writes). */
@@ -103,6 +106,8 @@ interface Pending {
   kind: OpKind;
   bytes: number;
   label: string;
+  /** The slab holding the payload, released at the acknowledgement. */
+  slab?: Slab | undefined;
   settle?: { resolve: (value?: unknown) => void; reject: (err: StoreError) => void };
 }
 
@@ -159,9 +164,8 @@ export class Store implements Sink {
   /** Payload buffers returned by the writer, by size, for the next encodings. */
   private readonly pool = new Map<number, ArrayBuffer[]>();
   private poolBytes = 0;
-  /** Shared memory the payloads are encoded into (see slabs.ts), and the slab of each write in flight. */
+  /** Shared memory the payloads are encoded into (see slabs.ts). */
   private readonly slabs = new Slabs();
-  private readonly slabOf = new Map<number, Slab>();
   /** Messages for the encoder not posted yet: posted together (one postMessage per batch, not per snapshot). */
   private outbox: InMessage[] = [];
   private outboxTransfer: ArrayBuffer[] = [];
@@ -288,9 +292,7 @@ export class Store implements Sink {
         try {
           const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, alloc);
           const msg: InMessage = { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label };
-          if (!slab) return [msg, [ipc.buffer as ArrayBuffer]];
-          this.slabOf.set(seq, slab);
-          return [msg, []];
+          return slab ? [msg, [], slab] : [msg, [ipc.buffer as ArrayBuffer]];
         } catch (err) {
           if (slab) this.slabs.release(slab);
           throw err;
@@ -496,8 +498,9 @@ export class Store implements Sink {
       const seq = ++this.seq;
       let msg: InMessage;
       let transfer: ArrayBuffer[];
+      let slab: Slab | undefined;
       try {
-        [msg, transfer] = w.make(seq);
+        [msg, transfer, slab] = w.make(seq);
       } catch (err) {
         w.reject(
           err instanceof StoreError
@@ -509,7 +512,7 @@ export class Store implements Sink {
         );
         continue;
       }
-      const p: Pending = { kind: w.kind, bytes: w.bytes, label: w.label };
+      const p: Pending = { kind: w.kind, bytes: w.bytes, label: w.label, slab };
       if (w.atCommit) p.settle = { resolve: w.resolve, reject: w.reject };
       this.pending.set(seq, p);
       if (w.kind === 'write') {
@@ -580,12 +583,8 @@ export class Store implements Sink {
       const p = this.pending.get(r.seq);
       if (!p) continue;
       this.pending.delete(r.seq);
-      const slab = this.slabOf.get(r.seq);
-      if (slab) {
-        // Committed or failed: no thread reads its payload any more.
-        this.slabOf.delete(r.seq);
-        this.slabs.release(slab);
-      }
+      // Committed or failed: no thread reads its payload any more.
+      if (p.slab) this.slabs.release(p.slab);
       if (p.kind === 'write') {
         this.inflightBytes -= p.bytes;
         this.inflightCount--;
