@@ -9,7 +9,15 @@ import { openReader } from './reader.js';
 import { WRITER_CACHE_BYTES } from './sqlite.js';
 import { openStore } from './store.js';
 import { snapshot, tempDir } from './test-util/fixtures.js';
-import { descriptorsOf, openedDescriptor, runWriteback, Writeback, writebackControl } from './writeback.js';
+import {
+  descriptorsOf,
+  openedDescriptor,
+  runWriteback,
+  SLOT,
+  STATE,
+  Writeback,
+  writebackControl,
+} from './writeback.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -18,23 +26,12 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-/** Control slots, as writeback.ts lays them out. */
-const STATE = 0;
-const SYNCING = 1;
-const ERROR = 2;
-const STOPPED = 3;
-const BUSY = 1;
-const STOP = 2;
-
 describe('the writer connection’s descriptor', () => {
   it('is the one descriptor the open added on the file, not another connection’s', () => {
     const file = join(dir, 'a.db');
     writeFileSync(file, '');
     const other = new Database(file);
-    let db: Database.Database | undefined;
-    const fd = openedDescriptor(file, () => {
-      db = new Database(file);
-    });
+    const { value: db, fd } = openedDescriptor(file, () => new Database(file));
     try {
       expect(fd).not.toBeNull();
       const s = fstatSync(fd!);
@@ -44,7 +41,7 @@ describe('the writer connection’s descriptor', () => {
       expect(descriptorsOf(file)!.size).toBe(2);
       expect(descriptorsOf(file)!.has(fd!)).toBe(true);
     } finally {
-      db?.close();
+      db.close();
       other.close();
     }
     expect(descriptorsOf(file)!.size).toBe(0);
@@ -54,7 +51,7 @@ describe('the writer connection’s descriptor', () => {
     const file = join(dir, 'b.db');
     writeFileSync(file, '');
     const fds: number[] = [];
-    expect(openedDescriptor(file, () => fds.push(openSync(file, 'r'), openSync(file, 'r')))).toBeNull();
+    expect(openedDescriptor(file, () => fds.push(openSync(file, 'r'), openSync(file, 'r'))).fd).toBeNull();
     for (const fd of fds) closeSync(fd);
   });
 });
@@ -62,14 +59,14 @@ describe('the writer connection’s descriptor', () => {
 describe('the writeback loop', () => {
   it('syncs the descriptor while a commit is in progress and leaves at STOP', () => {
     const control = writebackControl();
-    Atomics.store(control, STATE, BUSY);
+    Atomics.store(control, SLOT.state, STATE.busy);
     const calls: number[] = [];
     runWriteback(42, control, 0, (fd) => {
       calls.push(fd);
-      if (calls.length === 3) Atomics.store(control, STATE, STOP);
+      if (calls.length === 3) Atomics.store(control, SLOT.state, STATE.stop);
     });
     expect(calls).toEqual([42, 42, 42]);
-    expect([control[SYNCING], control[ERROR], control[STOPPED]]).toEqual([0, 0, 1]);
+    expect([control[SLOT.syncing], control[SLOT.error], control[SLOT.stopped]]).toEqual([0, 0, 1]);
   });
 
   it('records a failed sync, so that the commit in progress is not acknowledged', () => {
@@ -78,8 +75,8 @@ describe('the writeback loop', () => {
     runWriteback(7, control, 0, () => {
       throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
     });
-    expect(control[ERROR]).toBe(1);
-    expect(control[STOPPED]).toBe(1);
+    expect(control[SLOT.error]).toBe(1);
+    expect(control[SLOT.stopped]).toBe(1);
     expect(new Writeback(control).settle()).toBe(true);
   });
 
@@ -98,9 +95,9 @@ describe('the writeback loop', () => {
       writeback.begin();
       await new Promise((r) => setTimeout(r, 30));
       expect(writeback.settle()).toBe(false);
-      expect(control[SYNCING]).toBe(0);
+      expect(control[SLOT.syncing]).toBe(0);
       writeback.stop();
-      expect(control[STOPPED]).toBe(1);
+      expect(control[SLOT.stopped]).toBe(1);
       expect(await exited).toBe(0);
     } finally {
       closeSync(fd);

@@ -25,15 +25,9 @@ import { fdatasyncSync, fstatSync, readdirSync, statSync } from 'node:fs';
 export const WRITEBACK_INTERVAL_MS = 2;
 
 /** Slots of the shared control array. */
-const STATE = 0;
-const SYNCING = 1;
-const ERROR = 2;
-const STOPPED = 3;
-const STARTED = 4;
-/** Values of STATE. */
-const IDLE = 0;
-const BUSY = 1;
-const STOP = 2;
+export const SLOT = { state: 0, syncing: 1, error: 2, stopped: 3, started: 4 } as const;
+/** Values of the state slot. */
+export const STATE = { idle: 0, busy: 1, stop: 2 } as const;
 
 /** The descriptors of this process open on `file` (same device and inode), or null where /proc/self/fd is missing. */
 export function descriptorsOf(file: string): Set<number> | null {
@@ -59,21 +53,22 @@ export function descriptorsOf(file: string): Set<number> | null {
 }
 
 /**
- * The descriptor that `open()` added on `file`: the one in the set after it that was not in the set before
- * it, or null when there is not exactly one (no /proc/self/fd, or SQLite reused a descriptor it had kept).
+ * Runs `open()` and returns its value with the descriptor it added on `file`: the one in the set after it that
+ * was not in the set before it, or null when there is not exactly one (no /proc/self/fd, or SQLite reused a
+ * descriptor it had kept).
  */
-export function openedDescriptor(file: string, open: () => void): number | null {
+export function openedDescriptor<T>(file: string, open: () => T): { value: T; fd: number | null } {
   const before = descriptorsOf(file);
-  open();
+  const value = open();
   const after = descriptorsOf(file);
-  if (!before || !after) return null;
+  if (!before || !after) return { value, fd: null };
   const added = [...after].filter((fd) => !before.has(fd));
-  return added.length === 1 ? added[0]! : null;
+  return { value, fd: added.length === 1 ? added[0]! : null };
 }
 
 /** The control array shared by the database thread and the writeback thread. */
 export function writebackControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(5 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(Object.keys(SLOT).length * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /**
@@ -87,32 +82,32 @@ export function runWriteback(
   intervalMs = WRITEBACK_INTERVAL_MS,
   sync: (fd: number) => void = fdatasyncSync,
 ): void {
-  Atomics.store(control, STARTED, 1);
+  Atomics.store(control, SLOT.started, 1);
   try {
     for (;;) {
-      const state = Atomics.load(control, STATE);
-      if (state === STOP) return;
-      if (state === IDLE) {
-        Atomics.wait(control, STATE, IDLE);
+      const state = Atomics.load(control, SLOT.state);
+      if (state === STATE.stop) return;
+      if (state === STATE.idle) {
+        Atomics.wait(control, SLOT.state, STATE.idle);
         continue;
       }
-      Atomics.store(control, SYNCING, 1);
+      Atomics.store(control, SLOT.syncing, 1);
       try {
         // Only while a commit is in progress: the database thread waits for this call to end before it
         // acknowledges the commit (settle).
-        if (Atomics.load(control, STATE) === BUSY) sync(fd);
+        if (Atomics.load(control, SLOT.state) === STATE.busy) sync(fd);
       } catch {
-        Atomics.store(control, ERROR, 1);
+        Atomics.store(control, SLOT.error, 1);
         return;
       } finally {
-        Atomics.store(control, SYNCING, 0);
-        Atomics.notify(control, SYNCING);
+        Atomics.store(control, SLOT.syncing, 0);
+        Atomics.notify(control, SLOT.syncing);
       }
-      Atomics.wait(control, STATE, BUSY, intervalMs);
+      Atomics.wait(control, SLOT.state, STATE.busy, intervalMs);
     }
   } finally {
-    Atomics.store(control, STOPPED, 1);
-    Atomics.notify(control, STOPPED);
+    Atomics.store(control, SLOT.stopped, 1);
+    Atomics.notify(control, SLOT.stopped);
   }
 }
 
@@ -123,16 +118,16 @@ export class Writeback {
   /** Waits (up to `ms`) until the writeback thread runs: its start-up then competes with no commit. */
   started(ms: number): boolean {
     const deadline = Date.now() + ms;
-    while (Atomics.load(this.control, STARTED) === 0 && Date.now() < deadline) {
-      Atomics.wait(this.control, STARTED, 0, 5);
+    while (Atomics.load(this.control, SLOT.started) === 0 && Date.now() < deadline) {
+      Atomics.wait(this.control, SLOT.started, 0, 5);
     }
-    return Atomics.load(this.control, STARTED) === 1;
+    return Atomics.load(this.control, SLOT.started) === 1;
   }
 
   /** A commit starts: sync meanwhile. */
   begin(): void {
-    Atomics.store(this.control, STATE, BUSY);
-    Atomics.notify(this.control, STATE);
+    Atomics.store(this.control, SLOT.state, STATE.busy);
+    Atomics.notify(this.control, SLOT.state);
   }
 
   /**
@@ -140,9 +135,9 @@ export class Writeback {
    * thread saw a write error (then the commit must not be acknowledged).
    */
   settle(): boolean {
-    Atomics.store(this.control, STATE, IDLE);
-    while (Atomics.load(this.control, SYNCING) === 1) Atomics.wait(this.control, SYNCING, 1, 100);
-    return Atomics.load(this.control, ERROR) === 1;
+    Atomics.store(this.control, SLOT.state, STATE.idle);
+    while (Atomics.load(this.control, SLOT.syncing) === 1) Atomics.wait(this.control, SLOT.syncing, 1, 100);
+    return Atomics.load(this.control, SLOT.error) === 1;
   }
 
   /**
@@ -150,12 +145,12 @@ export class Writeback {
    * still starting up reads STOP first and never touches it: no wait.
    */
   stop(): void {
-    Atomics.store(this.control, STATE, STOP);
-    Atomics.notify(this.control, STATE);
-    if (Atomics.load(this.control, STARTED) === 0) return;
+    Atomics.store(this.control, SLOT.state, STATE.stop);
+    Atomics.notify(this.control, SLOT.state);
+    if (Atomics.load(this.control, SLOT.started) === 0) return;
     const deadline = Date.now() + 1000;
-    while (Atomics.load(this.control, STOPPED) === 0 && Date.now() < deadline) {
-      Atomics.wait(this.control, STOPPED, 0, 10);
+    while (Atomics.load(this.control, SLOT.stopped) === 0 && Date.now() < deadline) {
+      Atomics.wait(this.control, SLOT.stopped, 0, 10);
     }
   }
 }

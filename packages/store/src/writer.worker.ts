@@ -3,9 +3,9 @@
 //   training thread ──► 'encoder' (summaries + Arrow encoding) ──► 'db' (SQLite commits) ──► acks to the training thread
 //
 // Encoder and db are two threads so that the CPU work of one snapshot overlaps the disk work of the previous
-// one; the db thread starts a third, 'writeback', that lets the disk write a commit's pages while the commit
-// is still being built (writeback.ts). Messages keep their order through both, so acknowledgements come back in the order the writes were
-// accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
+// one; the db thread starts a third (writeback.worker.ts) that lets the disk write a commit's pages while the
+// commit is still being built. Messages keep their order through encoder and db, so acknowledgements come
+// back in the order the writes were accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
 // the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
@@ -183,11 +183,10 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
   let writer: SnapshotWriter;
   let writeback: Writeback | undefined;
   try {
-    let opened: ReturnType<typeof openWriterDb> | undefined;
-    const fd = openedDescriptor(path, () => {
-      opened = openWriterDb(path, options);
-    });
-    const { db, file } = opened!;
+    const {
+      value: { db, file },
+      fd,
+    } = openedDescriptor(path, () => openWriterDb(path, options));
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
     writeback = startWriteback(fd);
     parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
