@@ -208,6 +208,13 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
   let buffers: ArrayBuffer[] = [];
   let lastCommit = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** Sends every acknowledgement and buffer gathered so far. */
+  const sendAcks = () => {
+    if (results.length === 0 && buffers.length === 0) return;
+    parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
+    results = [];
+    buffers = [];
+  };
   const commit = () => {
     if (ops.length === 0 || closed) return;
     writeback?.begin();
@@ -221,12 +228,12 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
           'its snapshots may not be on disk, and the store stops; what was acknowledged before is kept',
         { file: writer.file },
       );
+      sendAcks(); // earlier commits, whose syncs succeeded
       parentPort!.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
       writeback.stop();
       closed = true;
       ops = [];
       seqs = [];
-      results = [];
       port.close();
       return;
     }
@@ -247,11 +254,7 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     clearTimeout(timer);
     timer = undefined;
     commit();
-    if (results.length > 0 || buffers.length > 0) {
-      parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
-      results = [];
-      buffers = [];
-    }
+    sendAcks();
   };
 
   const handle = (first: MidMessage[]) => {
