@@ -229,13 +229,13 @@ describe('commit failures', () => {
     const errors: string[] = [];
     const store = openStore(db, { onError: (e) => errors.push(e.code) });
     await store.startRun(runInfo('w'));
-    // 40 × 1 MB accepted at once (write() resolves on enqueue), then the encoder thread is killed.
+    // 40 × 1 MB accepted at once (write() resolves on enqueue), then the writer thread is killed.
     for (let i = 0; i < 40; i++)
       await store.write(snapshot({ run: 'w', iteration: i, shape: [4, 256, 256] }));
     const before = store.stats();
     expect(before.accepted).toBe(40);
-    const encoder = (store as unknown as { encoder: { terminate(): Promise<number> } }).encoder;
-    await encoder.terminate();
+    const writer = (store as unknown as { writer: { terminate(): Promise<number> } }).writer;
+    await writer.terminate();
     await sleep(50);
     await expect(store.flush()).rejects.toMatchObject({ code: 'EWORKER' });
     const after = store.stats();

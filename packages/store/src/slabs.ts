@@ -1,5 +1,5 @@
 // Shared memory for payloads in flight. The training thread encodes a snapshot's payload straight into a
-// slab of shared memory, and the encoder and db threads read it there: no ArrayBuffer is allocated,
+// slab of shared memory, and the writer thread reads it there: no ArrayBuffer is allocated,
 // transferred or collected per snapshot, and the memory stays mapped from one snapshot to the next (fresh
 // buffers cost page faults on every first touch). Measured on 20,000 snapshots of 25.6 KB through the store
 // (two alternating runs each): 4,884–4,943/s and 278–286 µs of CPU per snapshot over all threads, against

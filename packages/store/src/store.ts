@@ -1,8 +1,8 @@
 // openStore: the Sink the capture writes to. The training thread only validates, copies the float32
-// buffer and posts it; summaries, Arrow encoding and SQLite commits run in worker threads.
+// buffer into the Arrow payload and posts it; summaries and SQLite commits run in the writer thread.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
 import { type Slab, Slabs } from './slabs.js';
@@ -166,7 +166,7 @@ export class Store implements Sink {
   private poolBytes = 0;
   /** Shared memory the payloads are encoded into (see slabs.ts). */
   private readonly slabs = new Slabs();
-  /** Messages for the encoder not posted yet: posted together (one postMessage per batch, not per snapshot). */
+  /** Messages for the writer thread not posted yet: posted together (one postMessage per batch, not per snapshot). */
   private outbox: InMessage[] = [];
   private outboxTransfer: ArrayBuffer[] = [];
   private outboxBytes = 0;
@@ -190,38 +190,32 @@ export class Store implements Sink {
   constructor(
     /** Absolute path of the database file. */
     readonly path: string,
-    private readonly db: Worker,
-    private readonly encoder: Worker,
+    private readonly writer: Worker,
     private readonly options: StoreOptions,
   ) {
     this.maxBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.maxCount = options.maxQueueCount ?? DEFAULT_MAX_QUEUE_COUNT;
-    db.on('message', (msg: OutMessage) => {
+    writer.on('message', (msg: OutMessage) => {
       if (msg.type === 'fatal') this.die(deserializeError(msg.error));
       if (msg.type !== 'acks') return;
       for (const b of msg.buffers) this.recycle(b);
       this.onAcks(msg.results);
     });
-    for (const [name, worker] of [
-      ['database writer', db],
-      ['encoder', encoder],
-    ] as const) {
-      worker.on('error', (err) =>
+    writer.on('error', (err) =>
+      this.die(
+        new StoreError('EWORKER', `${path}: the writer thread failed: ${err.message}`, {
+          file: path,
+          cause: err,
+        }),
+      ),
+    );
+    writer.on('exit', (code) => {
+      if (!this.closing || this.pending.size > 0) {
         this.die(
-          new StoreError('EWORKER', `${path}: the ${name} thread failed: ${err.message}`, {
-            file: path,
-            cause: err,
-          }),
-        ),
-      );
-      worker.on('exit', (code) => {
-        if (!this.closing || this.pending.size > 0) {
-          this.die(
-            new StoreError('EWORKER', `${path}: the ${name} thread exited (code ${code})`, { file: path }),
-          );
-        }
-      });
-    }
+          new StoreError('EWORKER', `${path}: the writer thread exited (code ${code})`, { file: path }),
+        );
+      }
+    });
     this.updateRef();
   }
 
@@ -449,7 +443,7 @@ export class Store implements Sink {
           });
         }
       } finally {
-        await Promise.allSettled([this.db.terminate(), this.encoder.terminate()]);
+        await this.writer.terminate().catch(() => {});
       }
       if (this.fatal) throw this.fatal;
     })();
@@ -543,7 +537,7 @@ export class Store implements Sink {
     this.updateRef();
   }
 
-  /** Posts the outbox to the encoder thread as one message. */
+  /** Posts the outbox to the writer thread as one message. */
   private post(): void {
     if (this.outbox.length === 0) return;
     const msgs = this.outbox;
@@ -553,7 +547,7 @@ export class Store implements Sink {
     this.outboxBytes = 0;
     if (this.fatal) return;
     try {
-      this.encoder.postMessage(msgs, transfer);
+      this.writer.postMessage(msgs, transfer);
     } catch (err) {
       // Cannot happen for the plain, validated messages made here; fail them rather than lose them.
       const error = serializeError(
@@ -635,8 +629,7 @@ export class Store implements Sink {
         `gradscope store: ${error.message}${lost > 0 ? ` (${lost} accepted snapshots were not committed)` : ''}\n`,
       );
     }
-    void this.db.terminate();
-    void this.encoder.terminate();
+    void this.writer.terminate();
     this.updateRef();
   }
 
@@ -645,13 +638,8 @@ export class Store implements Sink {
     const busy = this.pending.size > 0 || this.waiting.length > 0;
     if (busy === this.referenced) return;
     this.referenced = busy;
-    if (busy) {
-      this.db.ref();
-      this.encoder.ref();
-    } else {
-      this.db.unref();
-      this.encoder.unref();
-    }
+    if (busy) this.writer.ref();
+    else this.writer.unref();
   }
 }
 
@@ -685,21 +673,8 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   // Identity checks, schema creation and migrations happen on this thread, so that their errors are thrown
   // here; the writer thread then opens the ready database.
   openWriterDb(file, { ...dbOptions, maxPageCount: undefined }).db.close();
-  const url = workerUrl();
-  const channel = new MessageChannel();
-  const db = new Worker(url, {
-    workerData: {
-      role: 'db',
-      port: channel.port2,
-      path: file,
-      options: dbOptions,
-      durable: options.durable === true,
-    },
-    transferList: [channel.port2],
+  const writer = new Worker(workerUrl(), {
+    workerData: { path: file, options: dbOptions, durable: options.durable === true },
   });
-  const encoder = new Worker(url, {
-    workerData: { role: 'encoder', port: channel.port1 },
-    transferList: [channel.port1],
-  });
-  return new Store(file, db, encoder, options);
+  return new Store(file, writer, options);
 }

@@ -1,5 +1,5 @@
 // Early writeback: finding the writer connection's descriptor, the writeback thread's loop and its
-// handshake with the database thread, and a store whose commit groups spill while they are built.
+// handshake with the writer thread, and a store whose commit groups spill while they are built.
 import { closeSync, fstatSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';

@@ -1,6 +1,6 @@
-// Early writeback: the disk writes a commit group's pages while the database thread is still inserting.
+// Early writeback: the disk writes a commit group's pages while the writer thread is still inserting.
 //
-// A rollback-journal commit ends with an fsync of the file, and the database thread waits for it: on its
+// A rollback-journal commit ends with an fsync of the file, and the writer thread waits for it: on its
 // own, a commit's CPU work and its disk work add up. The writer connection's page cache is smaller than a
 // commit group (WRITER_CACHE_BYTES in sqlite.ts), so SQLite spills pages into the file while it builds the
 // group, which is safe (the journal is synced first, as at a commit). While a commit is in progress, a
@@ -17,7 +17,7 @@
 //
 // Errors: on Linux a write error is reported once per open file description, and this thread shares
 // SQLite's, so an error it sees is one that SQLite's fsync would no longer see. It therefore records any
-// failure, and the database thread fails the commit in progress (see `settle`): nothing is acknowledged
+// failure, and the writer thread fails the commit in progress (see `settle`): nothing is acknowledged
 // that the disk may not hold.
 import { fdatasyncSync, fstatSync, readdirSync, statSync } from 'node:fs';
 
@@ -66,7 +66,7 @@ export function openedDescriptor<T>(file: string, open: () => T): { value: T; fd
   return { value, fd: added.length === 1 ? added[0]! : null };
 }
 
-/** The control array shared by the database thread and the writeback thread. */
+/** The control array shared by the writer thread and the writeback thread. */
 export function writebackControl(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(Object.keys(SLOT).length * Int32Array.BYTES_PER_ELEMENT));
 }
@@ -93,7 +93,7 @@ export function runWriteback(
       }
       Atomics.store(control, SLOT.syncing, 1);
       try {
-        // Only while a commit is in progress: the database thread waits for this call to end before it
+        // Only while a commit is in progress: the writer thread waits for this call to end before it
         // acknowledges the commit (settle).
         if (Atomics.load(control, SLOT.state) === STATE.busy) sync(fd);
       } catch {
@@ -111,7 +111,7 @@ export function runWriteback(
   }
 }
 
-/** The database thread's side of the control array. */
+/** The writer thread's side of the control array. */
 export class Writeback {
   constructor(private readonly control: Int32Array) {}
 

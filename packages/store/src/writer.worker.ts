@@ -1,28 +1,25 @@
-// The writer's worker threads, one file, chosen by workerData.role:
+// The writer thread: the write-time summaries and the SQLite commits of every snapshot, in the order the
+// training thread handed them over:
 //
-//   training thread ──► 'encoder' (summaries + Arrow encoding) ──► 'db' (SQLite commits) ──► acks to the training thread
+//   training thread ──► writer thread (summaries, SQLite commits) ──► acknowledgements to the training thread
+//                              └─ writeback thread (writeback.worker.ts)
 //
-// Encoder and db are two threads so that the CPU work of one snapshot overlaps the disk work of the previous
-// one; the db thread starts a third (writeback.worker.ts) that lets the disk write a commit's pages while the
-// commit is still being built. Messages keep their order through encoder and db, so acknowledgements come
-// back in the order the writes were accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
+// One thread, not an encoder thread ahead of a database thread: with the summary in WebAssembly SIMD (28 µs for
+// 16×50×8, 4.6 ms for 8 MB) a second hop cost more than it overlapped. Each snapshot crossed two message
+// ports and was warmed up by two V8 isolates; one thread wrote runs of 1,000 small snapshots about 10% faster
+// and 8 MB ones within a few percent (docs/benchmarks.md). The writeback thread lets the disk write a commit's
+// pages while the commit is still being built. Acknowledgements come back in the order the writes were
+// accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of
 // the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
-import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { payloadValues } from './payload.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { summarize } from './summary.js';
 import { decodeTensor, product } from './tensor.js';
-import type {
-  RunInfo,
-  ScalarPoint,
-  Snapshot,
-  SnapshotMeta,
-  TensorSummary,
-  WrittenRunStatus,
-} from './types.js';
+import type { RunInfo, ScalarPoint, Snapshot, SnapshotMeta, WrittenRunStatus } from './types.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import {
   type CompactPolicy,
@@ -32,7 +29,7 @@ import {
   type WriteOp,
 } from './writer-db.js';
 
-/** Training thread → encoder. */
+/** Training thread → writer thread. */
 export type InMessage =
   | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
   | {
@@ -57,13 +54,13 @@ export type InMessage =
   | { type: 'flush'; seq: number }
   | { type: 'close'; seq: number };
 
-/** Encoder → db. */
-type MidMessage =
+/** A message of the training thread with its snapshot summarized: what a commit group is made of. */
+type Item =
   | Exclude<InMessage, { type: 'write' | 'writeIpc' }>
   | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
   | { type: 'failed'; seq: number; error: SerializedError };
 
-/** db → training thread. */
+/** Writer thread → training thread. */
 export type OutMessage =
   | { type: 'ready'; file: string }
   | { type: 'fatal'; error: SerializedError }
@@ -88,75 +85,31 @@ const MAX_GROUP_BYTES = 32 * 2 ** 20;
  * a durable write, startRun, …) commits at once, with everything before it.
  */
 const MIN_COMMIT_INTERVAL_MS = 50;
-/**
- * The summaries with their typed arrays moved into one ArrayBuffer (about a kilobyte): one transfer per
- * snapshot instead of three per channel part; fewer buffers to detach, allocate and collect in both threads.
- */
-function packSummaries(summaries: TensorSummary[]): { summaries: TensorSummary[]; buffer: ArrayBuffer } {
-  let bytes = 0;
-  for (const s of summaries) {
-    bytes += (s.timestepNorms?.byteLength ?? 0) + (s.channelNorms?.byteLength ?? 0) + s.histogram.byteLength;
-  }
-  const buffer = new ArrayBuffer(bytes);
-  let at = 0;
-  const f32 = (a: Float32Array | null): Float32Array | null => {
-    if (!a) return null;
-    const v = new Float32Array(buffer, at, a.length);
-    v.set(a);
-    at += a.byteLength;
-    return v;
-  };
-  const packed = summaries.map((s) => {
-    const timestepNorms = f32(s.timestepNorms);
-    const channelNorms = f32(s.channelNorms);
-    const histogram = new Uint32Array(buffer, at, s.histogram.length);
-    histogram.set(s.histogram);
-    at += s.histogram.byteLength;
-    return { ...s, timestepNorms, channelNorms, histogram };
-  });
-  return { summaries: packed, buffer };
-}
-
-function encodeOne(msg: InMessage, out: MidMessage[], transfer: ArrayBuffer[]): void {
-  if (msg.type !== 'write' && msg.type !== 'writeIpc') {
-    out.push(msg);
-    return;
-  }
+/** Summarizes a snapshot write (encoding it first unless the training thread did); other messages pass. */
+function summarized(msg: InMessage): Item {
+  if (msg.type !== 'write' && msg.type !== 'writeIpc') return msg;
   try {
-    let encoded: EncodedSnapshot;
     if (msg.type === 'write') {
-      encoded = encodeSnapshot(msg.snapshot, msg.label);
-    } else {
-      // Already encoded by the training thread (its copy of the data): summarize the values in place.
-      const data =
-        payloadValues(msg.ipc, msg.dataOffset, product(msg.shape)) ?? decodeTensor(msg.ipc, msg.label).data;
-      encoded = {
+      return { type: 'encoded', seq: msg.seq, encoded: encodeSnapshot(msg.snapshot, msg.label) };
+    }
+    // Already encoded by the training thread (its copy of the data): summarize the values in place.
+    const data =
+      payloadValues(msg.ipc, msg.dataOffset, product(msg.shape)) ?? decodeTensor(msg.ipc, msg.label).data;
+    return {
+      type: 'encoded',
+      seq: msg.seq,
+      encoded: {
         meta: msg.meta,
         shape: msg.shape,
         dims: msg.dims,
         ipc: msg.ipc,
         summaries: summarize(data, msg.shape, msg.dims, msg.meta.channelParts),
         label: msg.label,
-      };
-    }
-    const { summaries, buffer } = packSummaries(encoded.summaries);
-    out.push({ type: 'encoded', seq: msg.seq, encoded: { ...encoded, summaries } });
-    // A payload in shared memory (slabs.ts) is read in place; one in a buffer of its own moves on.
-    if (!(encoded.ipc.buffer instanceof SharedArrayBuffer)) transfer.push(encoded.ipc.buffer as ArrayBuffer);
-    transfer.push(buffer);
+      },
+    };
   } catch (err) {
-    out.push({ type: 'failed', seq: msg.seq, error: serializeError(err) });
+    return { type: 'failed', seq: msg.seq, error: serializeError(err) };
   }
-}
-
-/** Messages arrive in batches (arrays) from the training thread and leave in batches to the db thread. */
-function runEncoder(port: MessagePort): void {
-  parentPort!.on('message', (msgs: InMessage[]) => {
-    const out: MidMessage[] = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const msg of msgs) encodeOne(msg, out, transfer);
-    port.postMessage(out, transfer);
-  });
 }
 
 /** Starts the writeback thread on the writer connection's descriptor (see writeback.ts); none without one. */
@@ -179,7 +132,7 @@ function startWriteback(fd: number | null): Writeback | undefined {
 }
 
 /** `durable`: every write() waits for its commit, so each batch commits at once (see MIN_COMMIT_INTERVAL_MS). */
-function runDb(port: MessagePort, path: string, options: WriterDbOptions, durable: boolean): void {
+function runWriter(path: string, options: WriterDbOptions, durable: boolean): void {
   let writer: SnapshotWriter;
   let writeback: Writeback | undefined;
   try {
@@ -192,7 +145,7 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
     parentPort!.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
-    port.close();
+    parentPort!.close();
     return;
   }
   let closed = false;
@@ -234,7 +187,7 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
       closed = true;
       ops = [];
       seqs = [];
-      port.close();
+      parentPort!.close();
       return;
     }
     lastCommit = performance.now();
@@ -257,10 +210,11 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     sendAcks();
   };
 
-  const handle = (first: MidMessage[]) => {
-    const batch: MidMessage[] = [];
-    const add = (msgs: MidMessage[]) => {
-      for (const m of msgs) {
+  const handle = (first: InMessage[]) => {
+    const batch: Item[] = [];
+    const add = (msgs: InMessage[]) => {
+      for (const msg of msgs) {
+        const m = summarized(msg);
         batch.push(m);
         if (m.type === 'encoded') pendingBytes += m.encoded.ipc.byteLength;
       }
@@ -270,9 +224,9 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     while (ops.length + batch.length < MAX_GROUP_OPS && pendingBytes < MAX_GROUP_BYTES) {
       const last = batch[batch.length - 1];
       if (last && ['flush', 'close', 'vacuum', 'compact'].includes(last.type)) break;
-      const next = receiveMessageOnPort(port);
+      const next = receiveMessageOnPort(parentPort!);
       if (!next) break;
-      add(next.message as MidMessage[]);
+      add(next.message as InMessage[]);
     }
     // Anything but a snapshot write is awaited by its caller (flush, startRun, …), and so is every write of a
     // durable store.
@@ -366,17 +320,10 @@ function runDb(port: MessagePort, path: string, options: WriterDbOptions, durabl
     const full = ops.length >= MAX_GROUP_OPS || pendingBytes >= MAX_GROUP_BYTES;
     if (urgent || closed || full || since >= MIN_COMMIT_INTERVAL_MS) commitNow();
     else timer ??= setTimeout(commitNow, MIN_COMMIT_INTERVAL_MS - since);
-    if (closed) port.close();
+    if (closed) parentPort!.close();
   };
-  port.on('message', handle);
+  parentPort!.on('message', handle);
 }
 
-const data = workerData as {
-  role: 'encoder' | 'db';
-  port: MessagePort;
-  path?: string;
-  options?: WriterDbOptions;
-  durable?: boolean;
-};
-if (data.role === 'encoder') runEncoder(data.port);
-else runDb(data.port, data.path!, data.options ?? {}, data.durable === true);
+const data = workerData as { path: string; options?: WriterDbOptions; durable?: boolean };
+runWriter(data.path, data.options ?? {}, data.durable === true);
