@@ -42,12 +42,21 @@ interface Kernel {
     first: number,
     st: number,
   ): void;
+  fold(hist: number, lut: number, out: number): void;
+  norms(src: number, n: number, dst: number): void;
 }
 let wasm: Kernel | undefined;
 
+/** Where BUCKET_BY_TOP_BITS lives in the kernel's memory (written once); the values' chunk follows it. */
+const LUT_AT = 0;
+const DATA_AT = align16(BUCKET_BY_TOP_BITS.byteLength);
+
 function kernelInstance(): Kernel {
-  wasm ??= new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SUMMARY_WASM, 'base64')))
-    .exports as unknown as Kernel;
+  if (!wasm) {
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SUMMARY_WASM, 'base64')))
+      .exports as unknown as Kernel;
+    new Uint8Array(wasm.memory.buffer, LUT_AT, BUCKET_BY_TOP_BITS.byteLength).set(BUCKET_BY_TOP_BITS);
+  }
   return wasm;
 }
 
@@ -55,63 +64,42 @@ function align16(n: number): number {
   return (n + 15) & ~15;
 }
 
-interface Acc {
+/** Totals of one channel part, as the kernel leaves them (finite: the values that are not NaN or ±Infinity). */
+interface Totals {
   sumSq: number;
   sum: number;
   min: number;
   max: number;
-  finite: number;
   nonFinite: number;
-  timestep: Float64Array | null;
-  histogram: Uint32Array;
-}
-
-function newAcc(timesteps: number): Acc {
-  return {
-    sumSq: 0,
-    sum: 0,
-    min: Number.POSITIVE_INFINITY,
-    max: Number.NEGATIVE_INFINITY,
-    finite: 0,
-    nonFinite: 0,
-    timestep: timesteps > 0 ? new Float64Array(timesteps) : null,
-    histogram: new Uint32Array(HISTOGRAM_BUCKETS),
-  };
-}
-
-function sqrtF32(sums: Float64Array, from = 0, to = sums.length): Float32Array {
-  const out = new Float32Array(to - from);
-  for (let i = from; i < to; i++) out[i - from] = Math.sqrt(sums[i]!);
-  return out;
+  finite: number;
 }
 
 function finish(
-  acc: Acc,
+  t: Totals,
   channelPart: string,
   count: number,
-  channelSums: Float64Array | null,
-  from: number,
-  to: number,
+  histogram: Uint32Array,
+  timestepNorms: Float32Array | null,
+  channelNorms: Float32Array | null,
 ): TensorSummary {
-  const n = acc.finite;
-  const mean = n > 0 ? acc.sum / n : 0;
-  const variance = n > 0 ? Math.max(0, acc.sumSq / n - mean * mean) : 0;
-  const min = n > 0 ? acc.min : 0;
-  const max = n > 0 ? acc.max : 0;
-  const timestepNorms = acc.timestep ? sqrtF32(acc.timestep) : null;
+  const n = t.finite;
+  const mean = n > 0 ? t.sum / n : 0;
+  const variance = n > 0 ? Math.max(0, t.sumSq / n - mean * mean) : 0;
+  const min = n > 0 ? t.min : 0;
+  const max = n > 0 ? t.max : 0;
   return {
     channelPart,
     count,
-    l2: Math.sqrt(acc.sumSq),
+    l2: Math.sqrt(t.sumSq),
     maxAbs: Math.max(Math.abs(min), Math.abs(max)),
     min,
     max,
     mean,
     std: Math.sqrt(variance),
-    nonFinite: acc.nonFinite,
+    nonFinite: t.nonFinite,
     timestepNorms,
-    channelNorms: channelSums ? sqrtF32(channelSums, from, to) : null,
-    histogram: acc.histogram,
+    channelNorms,
+    histogram,
     // From the float32 norms as stored, so that a reader recomputing it from them gets the same answer.
     ...memoryHorizon(timestepNorms),
   };
@@ -124,6 +112,8 @@ function finish(
  *
  * - timestep norms: L2 over every axis but 'timestep' (absent when dims has no 'timestep');
  * - channel norms: L2 over every axis but the last (absent for rank 0 or when the last axis is 'timestep').
+ *
+ * The histograms and norms of all the summaries share one ArrayBuffer (one allocation per snapshot).
  */
 export function summarize(
   data: Float32Array,
@@ -136,27 +126,30 @@ export function summarize(
   const channels = rank > 0 ? shape[rank - 1]! : 1;
   const tAxis = dims.indexOf('timestep');
   const timestepIsLast = tAxis >= 0 && tAxis === rank - 1;
-  const hasTimestep = tAxis >= 0;
-  const timesteps = hasTimestep ? shape[tAxis]! : 0;
+  const timesteps = tAxis >= 0 ? shape[tAxis]! : 0;
   // Blocks of `channels` contiguous values; a block's timestep is floor(block / blocksPerStep) % timesteps.
   let blocksPerStep = 1;
-  if (hasTimestep && !timestepIsLast) for (let a = tAxis + 1; a < rank - 1; a++) blocksPerStep *= shape[a]!;
-
+  if (tAxis >= 0 && !timestepIsLast) for (let a = tAxis + 1; a < rank - 1; a++) blocksPerStep *= shape[a]!;
   const nParts =
     channelParts && channelParts.length > 1 && !timestepIsLast && channels % channelParts.length === 0
       ? channelParts.length
       : 1;
   const width = channels / nParts;
-  const accs: Acc[] = [];
-  for (let p = 0; p < nParts; p++) accs.push(newAcc(hasTimestep && !timestepIsLast ? timesteps : 0));
-  const channelSums = rank > 0 && channels > 0 ? new Float64Array(channels) : null;
   const blocks = channels > 0 ? n / channels : 0;
-  const stepsKept = accs[0]!.timestep ? timesteps : 0;
+  const perChannel = rank > 0 && channels > 0;
+  /** Σv² per timestep, by the kernel (0: no timestep axis, or it is the last one: then the channels are time). */
+  const stepsKept = tAxis >= 0 && !timestepIsLast ? timesteps : 0;
+  const tsLength = timestepIsLast ? (perChannel ? channels : 0) : stepsKept;
+  const hasTimestepNorms = timestepIsLast ? perChannel : stepsKept > 0;
+  const hasChannelNorms = perChannel && !timestepIsLast;
+  const summaries = nParts > 1 ? 1 + nParts : 1;
 
-  // The kernel's memory: a chunk of whole blocks, Σv² per channel, then for each part its 4 histogram
-  // tables, Σv² per timestep and its totals (see summary.wat).
+  // The kernel's memory: the bucket table, a chunk of whole blocks, Σv² per channel; for each part its 4
+  // histogram tables, Σv² per timestep and its totals (see summary.wat); the whole's Σv² per timestep (when
+  // there are parts); then the results as they are returned: per summary its histogram, timestep norms and
+  // channel norms.
   const perChunk = channels > 0 ? Math.max(1, Math.floor(CHUNK_VALUES / channels)) : 0;
-  const chanAt = align16(perChunk * channels * 4);
+  const chanAt = align16(DATA_AT + perChunk * channels * 4);
   const partAt = chanAt + align16(Math.max(channels, 1) * 8);
   const histBytes = 4 * TOP_CODES * 4;
   const tsBytes = align16(stepsKept * 8);
@@ -164,20 +157,27 @@ export function summarize(
   const histAt = (p: number) => partAt + p * partBytes;
   const tsAt = (p: number) => histAt(p) + histBytes;
   const stAt = (p: number) => tsAt(p) + tsBytes;
-  const need = partAt + nParts * partBytes;
+  const wholeTsAt = partAt + nParts * partBytes;
+  const outAt = align16(wholeTsAt + (nParts > 1 ? tsBytes : 0));
+  const widthOf = (s: number) => (s === 0 ? channels : width);
+  const sizeOf = (s: number) =>
+    HISTOGRAM_BUCKETS * 4 + (hasTimestepNorms ? tsLength * 4 : 0) + (hasChannelNorms ? widthOf(s) * 4 : 0);
+  let outBytes = 0;
+  for (let s = 0; s < summaries; s++) outBytes += sizeOf(s);
+  const need = outAt + outBytes;
   const k = kernelInstance();
   if (k.memory.buffer.byteLength < need)
     k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
   const mem = k.memory.buffer;
   new Uint8Array(mem, chanAt, need - chanAt).fill(0);
   for (let p = 0; p < nParts; p++) new Float64Array(mem, stAt(p), 4).set([0, 0, Infinity, -Infinity]);
-  const chunk = new Float32Array(mem, 0, perChunk * channels);
+  const chunk = new Float32Array(mem, DATA_AT, perChunk * channels);
   for (let b = 0; b < blocks; b += perChunk) {
     const count = Math.min(perChunk, blocks - b);
     chunk.set(data.subarray(b * channels, (b + count) * channels));
     for (let p = 0; p < nParts; p++) {
       k.kernel(
-        0,
+        DATA_AT,
         count,
         channels,
         p * width,
@@ -192,53 +192,68 @@ export function summarize(
       );
     }
   }
-  // The kernel counts values by their top 9 bits (sign and exponent); each such code is in one bucket.
-  const lut = BUCKET_BY_TOP_BITS;
-  for (let p = 0; p < nParts; p++) {
-    const acc = accs[p]!;
-    const h = new Uint32Array(mem, histAt(p), 4 * TOP_CODES);
-    for (let c = 0; c < TOP_CODES; c++) {
-      acc.histogram[lut[c]!]! += h[c]! + h[c + TOP_CODES]! + h[c + 2 * TOP_CODES]! + h[c + 3 * TOP_CODES]!;
-    }
-    acc.timestep?.set(new Float64Array(mem, tsAt(p), stepsKept));
-    const st = new Float64Array(mem, stAt(p), 5);
-    acc.sumSq = st[0]!;
-    acc.sum = st[1]!;
-    acc.min = st[2]!;
-    acc.max = st[3]!;
-    acc.nonFinite = st[4]!;
-    acc.finite = blocks * width - acc.nonFinite;
-  }
-  channelSums?.set(new Float64Array(mem, chanAt, channels));
 
-  let whole: Acc;
-  if (nParts === 1) {
-    whole = accs[0]!;
-  } else {
-    whole = newAcc(accs[0]!.timestep ? timesteps : 0);
-    for (const acc of accs) {
-      whole.sumSq += acc.sumSq;
-      whole.sum += acc.sum;
-      whole.min = Math.min(whole.min, acc.min);
-      whole.max = Math.max(whole.max, acc.max);
-      whole.finite += acc.finite;
-      whole.nonFinite += acc.nonFinite;
-      if (whole.timestep && acc.timestep)
-        for (let t = 0; t < timesteps; t++) whole.timestep[t]! += acc.timestep[t]!;
-      for (let k = 0; k < HISTOGRAM_BUCKETS; k++) whole.histogram[k]! += acc.histogram[k]!;
+  // Results, in the kernel's memory first: histograms by bucket, then the square roots of the sums.
+  const outOf: number[] = [];
+  for (let s = 0, at = outAt; s < summaries; at += sizeOf(s), s++) outOf.push(at);
+  const tsOut = (s: number) => outOf[s]! + HISTOGRAM_BUCKETS * 4;
+  const chanOut = (s: number) => tsOut(s) + (hasTimestepNorms ? tsLength * 4 : 0);
+  const totals: Totals[] = [];
+  for (let p = 0; p < nParts; p++) {
+    const st = new Float64Array(mem, stAt(p), 5);
+    totals.push({
+      sumSq: st[0]!,
+      sum: st[1]!,
+      min: st[2]!,
+      max: st[3]!,
+      nonFinite: st[4]!,
+      finite: blocks * width - st[4]!,
+    });
+    k.fold(histAt(p), LUT_AT, outOf[0]!); // every part counts in the whole's histogram
+    if (nParts > 1) {
+      k.fold(histAt(p), LUT_AT, outOf[1 + p]!);
+      if (stepsKept > 0) k.norms(tsAt(p), stepsKept, tsOut(1 + p));
+      if (hasChannelNorms) k.norms(chanAt + p * width * 8, width, chanOut(1 + p));
     }
   }
-  if (timestepIsLast && channelSums) {
-    // The last axis is time: its per-index norms are the timestep norms, and there is no channel axis.
-    whole.timestep = channelSums;
-    const summary = finish(whole, '', n, null, 0, 0);
-    return [summary];
-  }
-  const out = [finish(whole, '', n, channelSums, 0, channels)];
-  if (nParts > 1) {
-    for (let p = 0; p < nParts; p++) {
-      out.push(finish(accs[p]!, channelParts![p]!, blocks * width, channelSums, p * width, (p + 1) * width));
+  if (hasTimestepNorms) {
+    let wholeSums = timestepIsLast ? chanAt : tsAt(0);
+    if (nParts > 1) {
+      const sum = new Float64Array(mem, wholeTsAt, stepsKept);
+      for (let p = 0; p < nParts; p++) {
+        const part = new Float64Array(mem, tsAt(p), stepsKept);
+        for (let t = 0; t < stepsKept; t++) sum[t]! += part[t]!;
+      }
+      wholeSums = wholeTsAt;
     }
+    k.norms(wholeSums, tsLength, tsOut(0));
+  }
+  if (hasChannelNorms) k.norms(chanAt, channels, chanOut(0));
+
+  const results = mem.slice(outAt, need);
+  const summary = (s: number, t: Totals, part: string, count: number) =>
+    finish(
+      t,
+      part,
+      count,
+      new Uint32Array(results, outOf[s]! - outAt, HISTOGRAM_BUCKETS),
+      hasTimestepNorms ? new Float32Array(results, tsOut(s) - outAt, tsLength) : null,
+      hasChannelNorms ? new Float32Array(results, chanOut(s) - outAt, widthOf(s)) : null,
+    );
+  const whole =
+    nParts === 1
+      ? totals[0]!
+      : totals.reduce((w, t) => ({
+          sumSq: w.sumSq + t.sumSq,
+          sum: w.sum + t.sum,
+          min: Math.min(w.min, t.min),
+          max: Math.max(w.max, t.max),
+          nonFinite: w.nonFinite + t.nonFinite,
+          finite: w.finite + t.finite,
+        }));
+  const out = [summary(0, whole, '', n)];
+  for (let p = 0; nParts > 1 && p < nParts; p++) {
+    out.push(summary(1 + p, totals[p]!, channelParts![p]!, blocks * width));
   }
   return out;
 }

@@ -12,6 +12,10 @@
 ;;   ts:   f64 Σv² per timestep (0: none); block i (counted from `first`) is at timestep (i / bps) % timesteps
 ;; Four values at a time while all four are finite; a step holding NaN or ±Infinity, and the tail of a
 ;; block, go one value at a time.
+;;
+;; fold(hist, lut, out) adds the 4 tables of `hist` into u32 counts by bucket at `out`: out[lut[c]] += the
+;; four tables' counts of code c, for the 512 codes (lut: 512 bucket indices, one byte each).
+;; norms(src, n, dst) writes dst[i] = float32(sqrt(src[i])) for n f64 sums of squares at `src`.
 (module
   (memory (export "memory") 1)
   (func (export "kernel")
@@ -126,4 +130,25 @@
     (f64.store offset=24 (local.get $st) (f64.max (f64.load offset=24 (local.get $st)) (f64.promote_f32 (local.get $smax))))
     (f64.store offset=32 (local.get $st) (f64.add (f64.load offset=32 (local.get $st)) (f64.convert_i32_u (local.get $nf))))
   )
+  (func (export "fold") (param $hist i32) (param $lut i32) (param $out i32)
+    (local $c i32) (local $h i32) (local $a i32)
+    (loop $codes
+      (local.set $h (i32.add (local.get $hist) (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $a (i32.add (local.get $out)
+        (i32.shl (i32.load8_u (i32.add (local.get $lut) (local.get $c))) (i32.const 2))))
+      (i32.store (local.get $a) (i32.add (i32.load (local.get $a))
+        (i32.add
+          (i32.add (i32.load (local.get $h)) (i32.load offset=2048 (local.get $h)))
+          (i32.add (i32.load offset=4096 (local.get $h)) (i32.load offset=6144 (local.get $h))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $codes (i32.lt_u (local.get $c) (i32.const 512)))))
+  (func (export "norms") (param $src i32) (param $n i32) (param $dst i32)
+    (local $i i32)
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64 (f64.sqrt (f64.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 3)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each))))
 )
