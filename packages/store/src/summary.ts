@@ -106,6 +106,118 @@ function finish(
 }
 
 /**
+ * Where everything is in the kernel's memory for tensors of one shape, dims and channel parts: the bucket
+ * table, a chunk of whole blocks, Σv² per channel; for each part its 4 histogram tables, Σv² per timestep and
+ * its totals (see summary.wat); the whole's Σv² per timestep (when there are parts); then the results as they
+ * are returned: per summary (the whole, then each part) its histogram, timestep norms and channel norms.
+ * Computed once per kind of tensor (a run writes the same few shapes over and over).
+ */
+interface Layout {
+  channels: number;
+  timesteps: number;
+  /** Blocks of `channels` contiguous values; a block's timestep is floor(block / blocksPerStep) % timesteps. */
+  blocksPerStep: number;
+  nParts: number;
+  /** Channels per part. */
+  width: number;
+  /** Σv² per timestep kept by the kernel (0: no timestep axis, or it is the last one: then channels are time). */
+  stepsKept: number;
+  /** Timestep norms per summary (0: none). */
+  tsLength: number;
+  hasTimestepNorms: boolean;
+  hasChannelNorms: boolean;
+  timestepIsLast: boolean;
+  /** Whole blocks per chunk fed to the kernel. */
+  perChunk: number;
+  chanAt: number;
+  histAt: number[];
+  tsAt: number[];
+  stAt: number[];
+  wholeTsAt: number;
+  /** Per summary: its histogram, timestep norms and channel norms in the results, and its channel count. */
+  histOut: number[];
+  tsOut: number[];
+  chanOut: number[];
+  widths: number[];
+  outAt: number;
+  need: number;
+}
+
+const layouts = new Map<string, Layout>();
+const MAX_LAYOUTS = 256;
+
+function layoutOf(
+  shape: readonly number[],
+  dims: readonly string[],
+  channelParts: readonly string[] | null | undefined,
+): Layout {
+  const key = `${shape.join(',')}\u0000${dims.join('\u0001')}\u0000${channelParts?.join('\u0001') ?? ''}`;
+  const known = layouts.get(key);
+  if (known) return known;
+  const rank = shape.length;
+  const channels = rank > 0 ? shape[rank - 1]! : 1;
+  const tAxis = dims.indexOf('timestep');
+  const timestepIsLast = tAxis >= 0 && tAxis === rank - 1;
+  const timesteps = tAxis >= 0 ? shape[tAxis]! : 0;
+  let blocksPerStep = 1;
+  if (tAxis >= 0 && !timestepIsLast) for (let a = tAxis + 1; a < rank - 1; a++) blocksPerStep *= shape[a]!;
+  const nParts =
+    channelParts && channelParts.length > 1 && !timestepIsLast && channels % channelParts.length === 0
+      ? channelParts.length
+      : 1;
+  const width = channels / nParts;
+  const perChannel = rank > 0 && channels > 0;
+  const stepsKept = tAxis >= 0 && !timestepIsLast ? timesteps : 0;
+  const tsLength = timestepIsLast ? (perChannel ? channels : 0) : stepsKept;
+  const hasTimestepNorms = timestepIsLast ? perChannel : stepsKept > 0;
+  const hasChannelNorms = perChannel && !timestepIsLast;
+  const perChunk = channels > 0 ? Math.max(1, Math.floor(CHUNK_VALUES / channels)) : 0;
+  const chanAt = align16(DATA_AT + perChunk * channels * 4);
+  const partAt = chanAt + align16(Math.max(channels, 1) * 8);
+  const histBytes = 4 * TOP_CODES * 4;
+  const tsBytes = align16(stepsKept * 8);
+  const partBytes = histBytes + tsBytes + 48;
+  const parts = Array.from({ length: nParts }, (_, p) => partAt + p * partBytes);
+  const wholeTsAt = partAt + nParts * partBytes;
+  const outAt = align16(wholeTsAt + (nParts > 1 ? tsBytes : 0));
+  const widths = nParts > 1 ? [channels, ...parts.map(() => width)] : [channels];
+  const layout: Layout = {
+    channels,
+    timesteps,
+    blocksPerStep,
+    nParts,
+    width,
+    stepsKept,
+    tsLength,
+    hasTimestepNorms,
+    hasChannelNorms,
+    timestepIsLast,
+    perChunk,
+    chanAt,
+    histAt: parts,
+    tsAt: parts.map((at) => at + histBytes),
+    stAt: parts.map((at) => at + histBytes + tsBytes),
+    wholeTsAt,
+    histOut: [],
+    tsOut: [],
+    chanOut: [],
+    widths,
+    outAt,
+    need: outAt,
+  };
+  for (const w of widths) {
+    layout.histOut.push(layout.need);
+    layout.tsOut.push(layout.need + HISTOGRAM_BUCKETS * 4);
+    layout.chanOut.push(layout.need + HISTOGRAM_BUCKETS * 4 + (hasTimestepNorms ? tsLength * 4 : 0));
+    layout.need +=
+      HISTOGRAM_BUCKETS * 4 + (hasTimestepNorms ? tsLength * 4 : 0) + (hasChannelNorms ? w * 4 : 0);
+  }
+  if (layouts.size >= MAX_LAYOUTS) layouts.delete(layouts.keys().next().value!);
+  layouts.set(key, layout);
+  return layout;
+}
+
+/**
  * Summaries of a row-major float32 tensor: the whole tensor first, then one per channel part when
  * `channelParts` splits the last axis into equal blocks (['forward', 'backward'] for a concat
  * bidirectional layer). Non-finite values are counted and left out of every other statistic.
@@ -121,56 +233,20 @@ export function summarize(
   dims: readonly string[],
   channelParts?: readonly string[] | null,
 ): TensorSummary[] {
+  const L = layoutOf(shape, dims, channelParts);
+  const { channels, nParts, width, stepsKept, tsLength, perChunk } = L;
   const n = data.length;
-  const rank = shape.length;
-  const channels = rank > 0 ? shape[rank - 1]! : 1;
-  const tAxis = dims.indexOf('timestep');
-  const timestepIsLast = tAxis >= 0 && tAxis === rank - 1;
-  const timesteps = tAxis >= 0 ? shape[tAxis]! : 0;
-  // Blocks of `channels` contiguous values; a block's timestep is floor(block / blocksPerStep) % timesteps.
-  let blocksPerStep = 1;
-  if (tAxis >= 0 && !timestepIsLast) for (let a = tAxis + 1; a < rank - 1; a++) blocksPerStep *= shape[a]!;
-  const nParts =
-    channelParts && channelParts.length > 1 && !timestepIsLast && channels % channelParts.length === 0
-      ? channelParts.length
-      : 1;
-  const width = channels / nParts;
   const blocks = channels > 0 ? n / channels : 0;
-  const perChannel = rank > 0 && channels > 0;
-  /** Σv² per timestep, by the kernel (0: no timestep axis, or it is the last one: then the channels are time). */
-  const stepsKept = tAxis >= 0 && !timestepIsLast ? timesteps : 0;
-  const tsLength = timestepIsLast ? (perChannel ? channels : 0) : stepsKept;
-  const hasTimestepNorms = timestepIsLast ? perChannel : stepsKept > 0;
-  const hasChannelNorms = perChannel && !timestepIsLast;
-  const summaries = nParts > 1 ? 1 + nParts : 1;
-
-  // The kernel's memory: the bucket table, a chunk of whole blocks, Σv² per channel; for each part its 4
-  // histogram tables, Σv² per timestep and its totals (see summary.wat); the whole's Σv² per timestep (when
-  // there are parts); then the results as they are returned: per summary its histogram, timestep norms and
-  // channel norms.
-  const perChunk = channels > 0 ? Math.max(1, Math.floor(CHUNK_VALUES / channels)) : 0;
-  const chanAt = align16(DATA_AT + perChunk * channels * 4);
-  const partAt = chanAt + align16(Math.max(channels, 1) * 8);
-  const histBytes = 4 * TOP_CODES * 4;
-  const tsBytes = align16(stepsKept * 8);
-  const partBytes = histBytes + tsBytes + 48;
-  const histAt = (p: number) => partAt + p * partBytes;
-  const tsAt = (p: number) => histAt(p) + histBytes;
-  const stAt = (p: number) => tsAt(p) + tsBytes;
-  const wholeTsAt = partAt + nParts * partBytes;
-  const outAt = align16(wholeTsAt + (nParts > 1 ? tsBytes : 0));
-  const widthOf = (s: number) => (s === 0 ? channels : width);
-  const sizeOf = (s: number) =>
-    HISTOGRAM_BUCKETS * 4 + (hasTimestepNorms ? tsLength * 4 : 0) + (hasChannelNorms ? widthOf(s) * 4 : 0);
-  let outBytes = 0;
-  for (let s = 0; s < summaries; s++) outBytes += sizeOf(s);
-  const need = outAt + outBytes;
   const k = kernelInstance();
-  if (k.memory.buffer.byteLength < need)
-    k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
+  if (k.memory.buffer.byteLength < L.need)
+    k.memory.grow(Math.ceil((L.need - k.memory.buffer.byteLength) / 65536));
   const mem = k.memory.buffer;
-  new Uint8Array(mem, chanAt, need - chanAt).fill(0);
-  for (let p = 0; p < nParts; p++) new Float64Array(mem, stAt(p), 4).set([0, 0, Infinity, -Infinity]);
+  new Uint8Array(mem, L.chanAt, L.need - L.chanAt).fill(0);
+  const f64 = new Float64Array(mem);
+  for (let p = 0; p < nParts; p++) {
+    f64[L.stAt[p]! / 8 + 2] = Number.POSITIVE_INFINITY; // min
+    f64[L.stAt[p]! / 8 + 3] = Number.NEGATIVE_INFINITY; // max
+  }
   const chunk = new Float32Array(mem, DATA_AT, perChunk * channels);
   for (let b = 0; b < blocks; b += perChunk) {
     const count = Math.min(perChunk, blocks - b);
@@ -182,63 +258,57 @@ export function summarize(
         channels,
         p * width,
         (p + 1) * width,
-        chanAt,
-        histAt(p),
-        stepsKept > 0 ? tsAt(p) : 0,
-        blocksPerStep,
-        timesteps,
+        L.chanAt,
+        L.histAt[p]!,
+        stepsKept > 0 ? L.tsAt[p]! : 0,
+        L.blocksPerStep,
+        L.timesteps,
         b,
-        stAt(p),
+        L.stAt[p]!,
       );
     }
   }
 
   // Results, in the kernel's memory first: histograms by bucket, then the square roots of the sums.
-  const outOf: number[] = [];
-  for (let s = 0, at = outAt; s < summaries; at += sizeOf(s), s++) outOf.push(at);
-  const tsOut = (s: number) => outOf[s]! + HISTOGRAM_BUCKETS * 4;
-  const chanOut = (s: number) => tsOut(s) + (hasTimestepNorms ? tsLength * 4 : 0);
   const totals: Totals[] = [];
   for (let p = 0; p < nParts; p++) {
-    const st = new Float64Array(mem, stAt(p), 5);
+    const st = L.stAt[p]! / 8;
     totals.push({
-      sumSq: st[0]!,
-      sum: st[1]!,
-      min: st[2]!,
-      max: st[3]!,
-      nonFinite: st[4]!,
-      finite: blocks * width - st[4]!,
+      sumSq: f64[st]!,
+      sum: f64[st + 1]!,
+      min: f64[st + 2]!,
+      max: f64[st + 3]!,
+      nonFinite: f64[st + 4]!,
+      finite: blocks * width - f64[st + 4]!,
     });
-    k.fold(histAt(p), LUT_AT, outOf[0]!); // every part counts in the whole's histogram
+    k.fold(L.histAt[p]!, LUT_AT, L.histOut[0]!); // every part counts in the whole's histogram
     if (nParts > 1) {
-      k.fold(histAt(p), LUT_AT, outOf[1 + p]!);
-      if (stepsKept > 0) k.norms(tsAt(p), stepsKept, tsOut(1 + p));
-      if (hasChannelNorms) k.norms(chanAt + p * width * 8, width, chanOut(1 + p));
+      k.fold(L.histAt[p]!, LUT_AT, L.histOut[1 + p]!);
+      if (stepsKept > 0) k.norms(L.tsAt[p]!, stepsKept, L.tsOut[1 + p]!);
+      if (L.hasChannelNorms) k.norms(L.chanAt + p * width * 8, width, L.chanOut[1 + p]!);
     }
   }
-  if (hasTimestepNorms) {
-    let wholeSums = timestepIsLast ? chanAt : tsAt(0);
+  if (L.hasTimestepNorms) {
+    let wholeSums = L.timestepIsLast ? L.chanAt : L.tsAt[0]!;
     if (nParts > 1) {
-      const sum = new Float64Array(mem, wholeTsAt, stepsKept);
       for (let p = 0; p < nParts; p++) {
-        const part = new Float64Array(mem, tsAt(p), stepsKept);
-        for (let t = 0; t < stepsKept; t++) sum[t]! += part[t]!;
+        for (let t = 0; t < stepsKept; t++) f64[L.wholeTsAt / 8 + t]! += f64[L.tsAt[p]! / 8 + t]!;
       }
-      wholeSums = wholeTsAt;
+      wholeSums = L.wholeTsAt;
     }
-    k.norms(wholeSums, tsLength, tsOut(0));
+    k.norms(wholeSums, tsLength, L.tsOut[0]!);
   }
-  if (hasChannelNorms) k.norms(chanAt, channels, chanOut(0));
+  if (L.hasChannelNorms) k.norms(L.chanAt, channels, L.chanOut[0]!);
 
-  const results = mem.slice(outAt, need);
+  const results = mem.slice(L.outAt, L.need);
   const summary = (s: number, t: Totals, part: string, count: number) =>
     finish(
       t,
       part,
       count,
-      new Uint32Array(results, outOf[s]! - outAt, HISTOGRAM_BUCKETS),
-      hasTimestepNorms ? new Float32Array(results, tsOut(s) - outAt, tsLength) : null,
-      hasChannelNorms ? new Float32Array(results, chanOut(s) - outAt, widthOf(s)) : null,
+      new Uint32Array(results, L.histOut[s]! - L.outAt, HISTOGRAM_BUCKETS),
+      L.hasTimestepNorms ? new Float32Array(results, L.tsOut[s]! - L.outAt, tsLength) : null,
+      L.hasChannelNorms ? new Float32Array(results, L.chanOut[s]! - L.outAt, L.widths[s]!) : null,
     );
   const whole =
     nParts === 1
