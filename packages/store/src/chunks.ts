@@ -9,7 +9,7 @@
 // Channel parts follow the whole tensor's position, so a snapshot's parts are at the same levels as it is.
 import type { Statement } from 'better-sqlite3';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
-import type { Db, SeriesChunkRow } from './schema.js';
+import type { Db, SeriesChunkRow, StatField } from './schema.js';
 import { STAT_FIELDS } from './schema.js';
 
 /**
@@ -22,18 +22,34 @@ export const LEVEL_STRIDE = 8;
 /** Levels above 0: every 8th, 64th, 512th and 4,096th snapshot. */
 export const MAX_LEVEL = 4;
 
+/** The statistics of a summary that a chunk row keeps (STAT_FIELDS but the snapshot's loss and time). */
+export type SummaryStats = Record<Exclude<StatField, 'loss' | 'time'>, number | null>;
+
 /** One row of a series chunk: what the flow, histogram and index queries read of one snapshot (part). */
 export interface ChunkEntry {
+  /** The channel part: '' for the whole tensor. */
+  part: string;
   id: number;
   iteration: number;
-  /** Float32 per timestep; empty without a timestep axis. */
-  norms: Float32Array;
+  loss: number | null;
+  time: number | null;
+  /** Float32 per timestep; null without a timestep axis. */
+  norms: Float32Array | null;
   histogram: Uint32Array;
   min: number;
   max: number;
-  /** STAT_FIELDS in order, NaN for null. */
-  stats: Float64Array;
+  stats: SummaryStats;
 }
+
+/** A chunk's columns in COLUMNS order, typed, with room for SERIES_CHUNK_ROWS rows each. */
+type Columns = [
+  ids: Float64Array,
+  iterations: Float64Array,
+  norms: Float32Array,
+  histograms: Uint32Array,
+  minmax: Float64Array,
+  stats: Float64Array,
+];
 
 interface OpenChunk {
   series: number;
@@ -45,28 +61,30 @@ interface OpenChunk {
   chunk: number;
   count: number;
   width: number;
-  /** Column bytes, SERIES_CHUNK_ROWS rows of room each, filled up to `count` rows (no allocation per row). */
-  cols: Uint8Array[];
+  /** Filled up to `count` rows (no allocation per row). */
+  cols: Columns;
 }
 
 const COLUMNS = ['ids', 'iterations', 'timestep_norms', 'histograms', 'minmax', 'stats'] as const;
 
-function bytesOf(a: ArrayBufferView): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+/** Elements of one row of each column, for timestep norms of `width`. */
+function perRow(width: number): number[] {
+  return [1, 1, width, HISTOGRAM_BUCKETS, 2, STAT_FIELDS.length];
 }
 
-/** Bytes of one row of each column, for timestep norms of `width`. */
-function rowBytes(width: number): number[] {
-  return [8, 8, 4 * width, 4 * HISTOGRAM_BUCKETS, 16, 8 * STAT_FIELDS.length];
-}
-
-/** Empty columns with room for a whole chunk, holding `from`'s bytes first when given. */
-function columns(width: number, from?: readonly Uint8Array[]): Uint8Array[] {
-  return rowBytes(width).map((b, i) => {
-    const col = new Uint8Array(b * SERIES_CHUNK_ROWS);
-    if (from) col.set(from[i]!);
-    return col;
-  });
+/** Empty columns with room for a whole chunk, holding the stored bytes of `from`'s columns first when given. */
+function columns(width: number, from?: readonly Uint8Array[]): Columns {
+  const n = SERIES_CHUNK_ROWS;
+  const cols: Columns = [
+    new Float64Array(n),
+    new Float64Array(n),
+    new Float32Array(n * width),
+    new Uint32Array(n * HISTOGRAM_BUCKETS),
+    new Float64Array(n * 2),
+    new Float64Array(n * STAT_FIELDS.length),
+  ];
+  if (from) cols.forEach((col, i) => new Uint8Array(col.buffer).set(from[i]!));
+  return cols;
 }
 
 /** The levels a snapshot at `position` (0-based, in its series) belongs to: 0, and each L with stride^L | position. */
@@ -107,72 +125,60 @@ export class ChunkAppender {
   }
 
   /**
-   * Appends one snapshot to its series: `rows` holds the whole tensor's row (channel part '') first, then
-   * one per channel part.
+   * Appends one snapshot to its series: `entries` holds the whole tensor's row (part '') first, then one per
+   * channel part.
    */
-  appendSnapshot(series: number, rows: [part: string, entry: ChunkEntry][]): void {
+  appendSnapshot(series: number, entries: readonly ChunkEntry[]): void {
     let position = this.positions.get(series);
     if (position === undefined) position = this.stmt.total.get(series) as number;
     this.positions.set(series, position + 1);
-    const levels = levelsOf(position);
-    for (const [part, entry] of rows) for (const level of levels) this.append(series, part, level, entry);
+    for (const level of levelsOf(position)) for (const e of entries) this.append(series, level, e);
   }
 
   /** Adds one row to the last chunk of (series, part, level), starting a new one when full or of another width. */
-  private append(series: number, part: string, level: number, e: ChunkEntry): void {
-    const k = `${series}\u0000${part}\u0000${level}`;
+  private append(series: number, level: number, e: ChunkEntry): void {
+    const k = `${series}\u0000${e.part}\u0000${level}`;
     let c = this.open.get(k);
     if (!c) {
-      const last = this.stmt.last.get(series, part, level) as SeriesChunkRow | undefined;
+      const last = this.stmt.last.get(series, e.part, level) as SeriesChunkRow | undefined;
       c = {
         series,
-        part,
+        part: e.part,
         level,
         dirty: false,
         rowid: last?.rowid,
         chunk: last?.chunk ?? -1,
         count: last?.count ?? SERIES_CHUNK_ROWS,
         width: last?.width ?? 0,
-        cols:
-          last && last.count < SERIES_CHUNK_ROWS
-            ? columns(
-                last.width,
-                COLUMNS.map((n) => last[n]),
-              )
-            : [],
+        cols: columns(
+          last && last.count < SERIES_CHUNK_ROWS ? last.width : 0,
+          last && last.count < SERIES_CHUNK_ROWS ? COLUMNS.map((n) => last[n]) : undefined,
+        ),
       };
       this.open.set(k, c);
     }
-    const width = e.norms.length;
+    const width = e.norms?.length ?? 0;
     if (c.count >= SERIES_CHUNK_ROWS || c.width !== width) {
       this.write(c);
       Object.assign(c, { rowid: undefined, chunk: c.chunk + 1, count: 0, width, cols: columns(width) });
     }
-    const f = this.f64;
-    f[0] = e.id;
-    f[1] = e.iteration;
-    f[2] = e.min;
-    f[3] = e.max;
-    f.set(e.stats, 4);
-    const b = this.f64Bytes;
-    // One cell per column, in COLUMNS order, each rowBytes(width)[i] long.
-    const cells = [
-      b.subarray(0, 8),
-      b.subarray(8, 16),
-      bytesOf(e.norms),
-      bytesOf(e.histogram),
-      b.subarray(16, 32),
-      b.subarray(32),
-    ];
-    const sizes = rowBytes(width);
-    for (let i = 0; i < cells.length; i++) c.cols[i]!.set(cells[i]!, c.count * sizes[i]!);
+    const r = c.count;
+    const cols = c.cols;
+    cols[0][r] = e.id;
+    cols[1][r] = e.iteration;
+    if (e.norms) cols[2].set(e.norms, r * width);
+    cols[3].set(e.histogram, r * HISTOGRAM_BUCKETS);
+    cols[4][2 * r] = e.min;
+    cols[4][2 * r + 1] = e.max;
+    statsRow(e.stats, e.loss, e.time, cols[5], r * STAT_FIELDS.length);
     c.count++;
     c.dirty = true;
   }
 
   private write(c: OpenChunk): void {
     if (!c.dirty || c.count === 0) return;
-    const sizes = rowBytes(c.width);
+    // better-sqlite3 binds a typed array as a BLOB of its bytes.
+    const sizes = perRow(c.width);
     const cols = c.cols.map((col, i) => col.subarray(0, c.count * sizes[i]!));
     if (c.rowid === undefined) {
       const { lastInsertRowid } = this.stmt.insert.run(
@@ -212,12 +218,20 @@ export class ChunkAppender {
   }
 }
 
-/** The stats row of one summary: STAT_FIELDS in order, NaN for null. */
-export function statsRow(values: Record<(typeof STAT_FIELDS)[number], number | null>): Float64Array {
-  const out = new Float64Array(STAT_FIELDS.length);
-  STAT_FIELDS.forEach((f, i) => {
-    out[i] = values[f] ?? Number.NaN;
-  });
+/**
+ * Writes the stats row of one summary (STAT_FIELDS in order, NaN for null) into `out` at `at`; returns `out`.
+ */
+export function statsRow(
+  stats: SummaryStats,
+  loss: number | null,
+  time: number | null,
+  out: Float64Array = new Float64Array(STAT_FIELDS.length),
+  at = 0,
+): Float64Array {
+  for (let i = 0; i < STAT_FIELDS.length; i++) {
+    const f = STAT_FIELDS[i]!;
+    out[at + i] = (f === 'loss' ? loss : f === 'time' ? time : stats[f]) ?? Number.NaN;
+  }
   return out;
 }
 
@@ -250,7 +264,7 @@ export function rebuildSeriesChunks(db: Db, runKey?: number): void {
   >;
   const copy = (b: Buffer) => new Uint8Array(b).buffer;
   const appender = new ChunkAppender(db);
-  let pending: [string, ChunkEntry][] = [];
+  let pending: ChunkEntry[] = [];
   let pendingOf: { series: number; id: number } | undefined;
   const emit = () => {
     if (pendingOf) appender.appendSnapshot(pendingOf.series, pending);
@@ -263,28 +277,26 @@ export function rebuildSeriesChunks(db: Db, runKey?: number): void {
     }
     const n = (k: string) => r[k] as number | null;
     const norms = r.timestep_norms as Buffer | null;
-    pending.push([
-      r.channel_part,
-      {
-        id: r.id,
-        iteration: r.iteration,
-        norms: norms ? new Float32Array(copy(norms)) : new Float32Array(0),
-        histogram: new Uint32Array(copy(r.histogram as Buffer)),
-        min: n('min') ?? Number.NaN,
-        max: n('max') ?? Number.NaN,
-        stats: statsRow({
-          loss: n('loss'),
-          l2: n('l2'),
-          maxAbs: n('max_abs'),
-          mean: n('mean'),
-          std: n('std'),
-          nonFinite: n('non_finite'),
-          horizon: n('horizon'),
-          t0Ratio: n('t0_ratio'),
-          time: n('time'),
-        }),
+    pending.push({
+      part: r.channel_part,
+      id: r.id,
+      iteration: r.iteration,
+      loss: n('loss'),
+      time: n('time'),
+      norms: norms ? new Float32Array(copy(norms)) : null,
+      histogram: new Uint32Array(copy(r.histogram as Buffer)),
+      min: n('min') ?? Number.NaN,
+      max: n('max') ?? Number.NaN,
+      stats: {
+        l2: n('l2'),
+        maxAbs: n('max_abs'),
+        mean: n('mean'),
+        std: n('std'),
+        nonFinite: n('non_finite'),
+        horizon: n('horizon'),
+        t0Ratio: n('t0_ratio'),
       },
-    ]);
+    });
   }
   emit();
   appender.flush();

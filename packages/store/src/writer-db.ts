@@ -2,7 +2,7 @@
 // summaries), scalars, run management and group commits. The writer worker drives it; the bench and tests
 // may use it directly.
 import type { Statement, Transaction } from 'better-sqlite3';
-import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks, statsRow } from './chunks.js';
+import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks } from './chunks.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { encodePayload } from './payload.js';
@@ -327,7 +327,7 @@ export class SnapshotWriter {
     // better-sqlite3 binds any typed array as a BLOB of its bytes: no Buffer wrappers.
     this.stmt.payload.run(id, ipc);
     const series = this.seriesKey(runKey, meta.layer, meta.kind, meta.part ?? '');
-    const rows: [string, ChunkEntry][] = [];
+    const entries: ChunkEntry[] = [];
     for (const s of summaries) {
       this.stmt.summary.run(
         id,
@@ -346,20 +346,20 @@ export class SnapshotWriter {
         s.horizon,
         s.t0Ratio,
       );
-      rows.push([
-        s.channelPart,
-        {
-          id,
-          iteration: meta.iteration,
-          norms: s.timestepNorms ?? new Float32Array(0),
-          histogram: s.histogram,
-          min: s.min,
-          max: s.max,
-          stats: statsRow({ ...s, loss: meta.loss, time: meta.time }),
-        },
-      ]);
+      entries.push({
+        part: s.channelPart,
+        id,
+        iteration: meta.iteration,
+        loss: meta.loss,
+        time: meta.time,
+        norms: s.timestepNorms,
+        histogram: s.histogram,
+        min: s.min,
+        max: s.max,
+        stats: s,
+      });
     }
-    this.chunks.appendSnapshot(series, rows);
+    this.chunks.appendSnapshot(series, entries);
     return id;
   }
 
