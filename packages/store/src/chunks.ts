@@ -83,7 +83,7 @@ function columns(width: number, from?: readonly Uint8Array[]): Columns {
     new Float64Array(n * 2),
     new Float64Array(n * STAT_FIELDS.length),
   ];
-  if (from) cols.forEach((col, i) => new Uint8Array(col.buffer).set(from[i]!));
+  if (from) for (let i = 0; i < cols.length; i++) new Uint8Array(cols[i]!.buffer).set(from[i]!);
   return cols;
 }
 
@@ -101,9 +101,6 @@ export class ChunkAppender {
   /** Snapshots in each series so far (its whole tensor's level-0 rows). */
   private readonly positions = new Map<number, number>();
   private readonly stmt: { last: Statement; total: Statement; insert: Statement; update: Statement };
-  /** The float64 cells of one row (id, iteration, min, max, stats), written into the columns as bytes. */
-  private readonly f64 = new Float64Array(4 + STAT_FIELDS.length);
-  private readonly f64Bytes = new Uint8Array(this.f64.buffer);
 
   constructor(db: Db) {
     this.stmt = {
