@@ -215,21 +215,18 @@ export class ChunkAppender {
   }
 }
 
-/**
- * Writes the stats row of one summary (STAT_FIELDS in order, NaN for null) into `out` at `at`; returns `out`.
- */
-export function statsRow(
+/** Writes the stats row of one summary (STAT_FIELDS in order, NaN for null) into `out` at `at`. */
+function statsRow(
   stats: SummaryStats,
   loss: number | null,
   time: number | null,
-  out: Float64Array = new Float64Array(STAT_FIELDS.length),
-  at = 0,
-): Float64Array {
+  out: Float64Array,
+  at: number,
+): void {
   for (let i = 0; i < STAT_FIELDS.length; i++) {
     const f = STAT_FIELDS[i]!;
     out[at + i] = (f === 'loss' ? loss : f === 'time' ? time : stats[f]) ?? Number.NaN;
   }
-  return out;
 }
 
 /**

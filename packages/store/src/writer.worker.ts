@@ -18,7 +18,6 @@ import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { payloadValues } from './payload.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
-import { summarize } from './summary.js';
 import { decodeTensor, product } from './tensor.js';
 import type { RunInfo, ScalarPoint, Snapshot, SnapshotMeta, WrittenRunStatus } from './types.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
@@ -27,6 +26,7 @@ import {
   type EncodedSnapshot,
   encodeSnapshot,
   SnapshotWriter,
+  summarizeEncoded,
   type WriteOp,
 } from './writer-db.js';
 
@@ -99,14 +99,7 @@ function summarized(msg: InMessage): Item {
     return {
       type: 'encoded',
       seq: msg.seq,
-      encoded: {
-        meta: msg.meta,
-        shape: msg.shape,
-        dims: msg.dims,
-        ipc: msg.ipc,
-        summaries: summarize(data, msg.shape, msg.dims, msg.meta.channelParts),
-        label: msg.label,
-      },
+      encoded: summarizeEncoded(msg.meta, msg.shape, msg.dims, msg.ipc, data, msg.label),
     };
   } catch (err) {
     return { type: 'failed', seq: msg.seq, error: serializeError(err) };
