@@ -1,7 +1,8 @@
 // Server: tensor route throughput against @fastify/static serving the same bytes, p99 latency of the
 // flow and index routes at 32 concurrent connections over 10,000 snapshots (load from a second process),
-// and how the routes scale: uncached flow and series-index latency at 1k / 10k / 50k snapshots of one
-// series, and the server's RSS after 40 distinct views (the server in a child process of its own).
+// and how the routes scale: uncached flow, series-index, run-listing and loss-curve latency at 1k / 10k /
+// 50k snapshots of one series (a loss point per snapshot, as the capture logs them), and the server's RSS
+// after 40 distinct views (the server in a child process of its own).
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,7 +103,18 @@ async function scale({ quick, log }) {
       const store = await openStore(db);
       await store.startRun(RUN);
       const t0 = performance.now();
-      for (let i = 1; i <= n; i++) await store.write(snapshot(i, shape, 1e-2));
+      const losses = [];
+      for (let i = 1; i <= n; i++) {
+        await store.write(snapshot(i, shape, 1e-2));
+        losses.push({
+          iteration: i,
+          name: 'loss',
+          value: 1 / (1 + i / 100) + 0.01 * Math.sin(i),
+          time: Date.now(),
+        });
+        if (losses.length === 500) await store.writeScalars(RUN.id, losses.splice(0));
+      }
+      if (losses.length > 0) await store.writeScalars(RUN.id, losses);
       await store.close();
       log(
         `scale: ${n} snapshots of ${shape.join('×')} written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -112,17 +124,25 @@ async function scale({ quick, log }) {
       let flow;
       let index;
       let legacy;
+      let listing;
+      let scalars;
       try {
         const base = `${uncached.url}/api/runs/bench`;
         flow = await sequential(`${base}/flow?${series}`, 30);
         // As the run page asks (SERIES_ROWS = 1000), so that every size answers the same number of rows.
         index = await sequential(`${base}/series?${series}&max=1000`, 30);
         legacy = await sequential(`${base}/snapshots?${series}`, n >= 50_000 ? 3 : 10);
+        // What the run page asks first: the runs, the run and its layers (each derived from the snapshots).
+        const lists = [`${uncached.url}/api/runs`, base, `${base}/layers`];
+        listing = [];
+        for (const url of lists) listing.push(await sequential(url, 30));
+        // The loss curve, downsampled as the run page asks (maxPoints from the chart's width).
+        scalars = await sequential(`${base}/scalars?maxPoints=3152`, 30);
       } finally {
         await uncached.stop();
       }
       log(
-        `scale ${n}: flow ${flow.median.toFixed(1)} ms, series index ${index.median.toFixed(1)} ms (${(index.bytes / 1024).toFixed(0)} KB), JSON index ${legacy.median.toFixed(0)} ms (${(legacy.bytes / 2 ** 20).toFixed(1)} MB)`,
+        `scale ${n}: flow ${flow.median.toFixed(1)} ms, series index ${index.median.toFixed(1)} ms (${(index.bytes / 1024).toFixed(0)} KB), JSON index ${legacy.median.toFixed(0)} ms (${(legacy.bytes / 2 ** 20).toFixed(1)} MB), runs/run/layers ${listing.map((l) => l.median.toFixed(1)).join('/')} ms, scalars ${scalars.median.toFixed(1)} ms`,
       );
 
       const cached = await childServer(dir, { db, port: 0, ingest: false });
@@ -151,7 +171,7 @@ async function scale({ quick, log }) {
         await cached.stop();
       }
       log(`scale ${n}: server RSS ${before.toFixed(0)} MB → ${after.toFixed(0)} MB after 40 views`);
-      measured.push({ n, flow, index, legacy, before, after });
+      measured.push({ n, flow, index, legacy, listing, scalars, before, after });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -175,6 +195,25 @@ async function scale({ quick, log }) {
         unit: 'ms',
         aim: 'report',
         note: `${(m.index.bytes / 1024).toFixed(0)} KB (≤ 1000 rows × 13 float64 columns, base64, as the run page asks); ${growth(m.index.median, first.index.median)}× the ${first.n} time; the JSON index of every row: ${m.legacy.median.toFixed(0)} ms, ${(m.legacy.bytes / 2 ** 20).toFixed(1)} MB`,
+      },
+      {
+        suite: 'server',
+        metric: `runs + run + layers routes uncached, sum of medians, ${m.n} snapshots`,
+        value: m.listing.reduce((a, l) => a + l.median, 0),
+        unit: 'ms',
+        aim: 'report',
+        note: `${m.listing.map((l) => l.median.toFixed(2)).join(' + ')} ms (GET /api/runs, /api/runs/bench, /layers); ${growth(
+          m.listing.reduce((a, l) => a + l.median, 0),
+          first.listing.reduce((a, l) => a + l.median, 0),
+        )}× the ${first.n} time`,
+      },
+      {
+        suite: 'server',
+        metric: `scalars route (loss curve) uncached median, ${m.n} points`,
+        value: m.scalars.median,
+        unit: 'ms',
+        aim: 'report',
+        note: `maxPoints 3152 (as the run page asks), ${(m.scalars.bytes / 1024).toFixed(0)} KB; p90 ${m.scalars.p90.toFixed(1)} ms; ${growth(m.scalars.median, first.scalars.median)}× the ${first.n} time (every point is read: linear, ~0.5 µs a point)`,
       },
       {
         suite: 'server',

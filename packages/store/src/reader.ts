@@ -6,7 +6,7 @@ import Database, { type Statement } from 'better-sqlite3';
 import { fromSqlite, NotFoundError, StoreError } from './errors.js';
 import { HISTOGRAM_BUCKETS, HISTOGRAM_EDGES, histogramPercentiles, PERCENTILES } from './histogram.js';
 import { STALE_AFTER_MS, writerGone } from './liveness.js';
-import type { RunRow, ScalarRow, SnapshotRow, SummaryRow } from './schema.js';
+import type { RunRow, SnapshotRow, SummaryRow } from './schema.js';
 import { type ChunkRow, f32, type SeriesOptions, SeriesRows, u32 } from './series.js';
 import {
   type Db,
@@ -118,9 +118,88 @@ function optionsOf(json: string, row: RunRow): CaptureOptions {
   return {
     mode: 'batch',
     ...stored,
-    capture: stored.capture ?? (row.kinds ? (JSON.parse(row.kinds) as Kind[]) : []),
-    layers: stored.layers ?? (row.layers ? (JSON.parse(row.layers) as string[]) : []),
+    capture: stored.capture ?? row.kinds,
+    layers: stored.layers ?? row.layers,
   };
+}
+
+/** One scalar's points as columns. */
+type ScalarColumns = Pick<ScalarSeries, 'iterations' | 'values' | 'times'>;
+
+/** Scalar points gathered column by column (see Reader.scalarPoints); the arrays grow by doubling. */
+class PointColumns {
+  length = 0;
+  private rowids = new Float64Array(1024);
+  iterations = new Float64Array(1024);
+  values = new Float64Array(1024);
+  times = new Float64Array(1024);
+
+  push(rowid: number, iteration: number, value: number, time: number): void {
+    if (this.length === this.rowids.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.rowids = grow(this.rowids);
+      this.iterations = grow(this.iterations);
+      this.values = grow(this.values);
+      this.times = grow(this.times);
+    }
+    const i = this.length++;
+    this.rowids[i] = rowid;
+    this.iterations[i] = iteration;
+    this.values[i] = value;
+    this.times[i] = time;
+  }
+
+  /** The points in (iteration, rowid) order, trimmed to their length; sorted only when they are not. */
+  ordered(): ScalarColumns {
+    const n = this.length;
+    const { rowids, iterations: its } = this;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) {
+      sorted = its[i - 1]! < its[i]! || (its[i - 1] === its[i] && rowids[i - 1]! < rowids[i]!);
+    }
+    if (sorted) {
+      return {
+        iterations: its.slice(0, n),
+        values: this.values.slice(0, n),
+        times: this.times.slice(0, n),
+      };
+    }
+    const order = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) => its[a]! - its[b]! || rowids[a]! - rowids[b]!,
+    );
+    const pick = (a: Float64Array) => Float64Array.from(order, (i) => a[i]!);
+    return { iterations: pick(its), values: pick(this.values), times: pick(this.times) };
+  }
+}
+
+/** The first or last snapshot of series k by (iteration, id): one seek in snapshots_flow. */
+const seriesEnd = (alias: string, order: string) => `JOIN snapshots ${alias} ON ${alias}.id = (
+    SELECT s.id FROM snapshots s
+    WHERE s.run_key = k.run_key AND s.layer = k.layer AND s.kind = k.kind AND s.part = k.part
+    ORDER BY ${order} LIMIT 1)`;
+
+/** The series of one run (?) that hold snapshots, each with its first and last snapshot. Exported for its test. */
+export const SERIES_ENDS = `
+  SELECT k.layer, k.kind, k.part, f.id AS first, f.iteration AS first_iteration, f.layer_class,
+    f.channel_parts, l.iteration AS last_iteration, l.time AS last_time
+  FROM series k ${seriesEnd('f', 's.iteration, s.id')} ${seriesEnd('l', 's.iteration DESC, s.id DESC')}
+  WHERE k.run_key = ? ORDER BY f.id`;
+
+/** The first and last snapshot of one series (see Reader.seriesEnds). */
+interface SeriesEnds {
+  layer: string;
+  kind: Kind;
+  part: string;
+  first: number;
+  first_iteration: number;
+  layer_class: string;
+  channel_parts: string | null;
+  last_iteration: number;
+  last_time: number;
 }
 
 /** Downsamples one name's points: per bucket of consecutive points, its first, last, min and max. */
@@ -167,6 +246,9 @@ export class Reader {
   private closed = false;
   private payloadDb: Db | undefined;
   private payloadStmt: Statement | undefined;
+  /** Where the gradscope_points aggregate writes (see scalarPoints). */
+  private points: PointColumns | undefined;
+  private pointsRegistered = false;
   private readonly staleAfterMs: number;
 
   /** @internal use openReader */
@@ -200,17 +282,33 @@ export class Reader {
     return withBusyRetry(fn, this.path, doing, this.busyTimeoutMs);
   }
 
+  /**
+   * The series of a run that hold snapshots, in the order they first appear, each with its first and last
+   * snapshot (by iteration, then id). Two index seeks per series (snapshots_flow ends in iteration, then the
+   * rowid), so this costs the same at 50,000 snapshots as at 1,000: no scan of the run's snapshots.
+   */
+  private seriesEnds(runKey: number): SeriesEnds[] {
+    return this.stmt(SERIES_ENDS).all(runKey) as SeriesEnds[];
+  }
+
   private runRows(where: string, args: unknown[]): RunRow[] {
-    return this.stmt(`
-      SELECT r.*,
-        (SELECT count(*) FROM snapshots s WHERE s.run_key = r.key) AS snapshots,
-        (SELECT max(iteration) FROM snapshots s WHERE s.run_key = r.key) AS last_iteration,
-        (SELECT max(time) FROM snapshots s WHERE s.run_key = r.key) AS last_time,
-        (SELECT json_group_array(layer) FROM (
-          SELECT layer FROM snapshots s WHERE s.run_key = r.key GROUP BY layer ORDER BY min(id))) AS layers,
-        (SELECT json_group_array(kind) FROM (
-          SELECT kind FROM snapshots s WHERE s.run_key = r.key GROUP BY kind ORDER BY min(id))) AS kinds
-      FROM runs r ${where}`).all(...args) as RunRow[];
+    const rows = this.stmt(`
+      SELECT r.*, (SELECT count(*) FROM snapshots s WHERE s.run_key = r.key) AS snapshots
+      FROM runs r ${where}`).all(...args) as Omit<
+      RunRow,
+      'last_iteration' | 'last_time' | 'layers' | 'kinds'
+    >[];
+    return rows.map((r) => {
+      const series = this.seriesEnds(r.key);
+      const most = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
+      return {
+        ...r,
+        last_iteration: most(series.map((e) => e.last_iteration)),
+        last_time: most(series.map((e) => e.last_time)),
+        layers: [...new Set(series.map((e) => e.layer))],
+        kinds: [...new Set(series.map((e) => e.kind))],
+      };
+    });
   }
 
   /** 'interrupted' for a run left 'running' by a writer that is gone (see liveness.ts). */
@@ -232,7 +330,7 @@ export class Reader {
       host: r.host,
       snapshots: r.snapshots,
       lastIteration: r.last_iteration,
-      layers: r.layers ? (JSON.parse(r.layers) as string[]) : [],
+      layers: r.layers,
       meta: JSON.parse(r.meta) as Record<string, unknown>,
     };
   }
@@ -280,55 +378,62 @@ export class Reader {
     return key;
   }
 
-  /** The layers of a run with their kinds, parts and iterations. */
+  /**
+   * The layers of a run with their kinds, parts and iterations, from the ends of its series (seriesEnds)
+   * and counts over the snapshots_flow index (no read of the snapshot rows).
+   */
   listLayers(run: string): LayerInfo[] {
     const key = this.runKey(run);
     return this.q('listing layers', () => {
-      const rows = this.stmt(`
-        SELECT layer, layer_class, kind, part, channel_parts, count(*) AS n, min(id) AS first
-        FROM snapshots WHERE run_key = ? GROUP BY layer, kind, part ORDER BY first`).all(key) as {
-        layer: string;
-        layer_class: string;
-        kind: Kind;
-        part: string;
-        channel_parts: string | null;
-        n: number;
-      }[];
-      const layers = new Map<string, LayerInfo>();
-      for (const r of rows) {
-        let info = layers.get(r.layer);
-        if (!info) {
-          info = {
-            layer: r.layer,
-            layerClass: r.layer_class,
-            kinds: {},
-            parts: [],
-            firstIteration: 0,
-            lastIteration: 0,
-            iterationCount: 0,
-            snapshots: 0,
+      const range = 'run_key = ? AND layer = ? AND kind = ? AND part = ?';
+      const count = this.stmt(`SELECT count(*) FROM snapshots WHERE ${range}`).pluck();
+      const distinct = this.stmt(`SELECT count(DISTINCT iteration) FROM snapshots WHERE ${range}`).pluck();
+      const layers = new Map<string, { info: LayerInfo; series: SeriesEnds[] }>();
+      for (const e of this.seriesEnds(key)) {
+        let layer = layers.get(e.layer);
+        if (!layer) {
+          layer = {
+            info: {
+              layer: e.layer,
+              layerClass: e.layer_class,
+              kinds: {},
+              parts: [],
+              firstIteration: e.first_iteration,
+              lastIteration: e.last_iteration,
+              iterationCount: 0,
+              snapshots: 0,
+            },
+            series: [],
           };
-          layers.set(r.layer, info);
+          layers.set(e.layer, layer);
         }
-        const part = r.part === '' ? null : r.part;
-        const parts = info.kinds[r.kind];
+        const { info } = layer;
+        layer.series.push(e);
+        const part = e.part === '' ? null : e.part;
+        const parts = info.kinds[e.kind];
         if (parts) parts.push(part);
-        else info.kinds[r.kind] = [part];
+        else info.kinds[e.kind] = [part];
         if (!info.parts.includes(part)) info.parts.push(part);
-        info.snapshots += r.n;
-        if (r.channel_parts && !info.channelParts)
-          info.channelParts = JSON.parse(r.channel_parts) as string[];
+        info.snapshots += count.get(key, e.layer, e.kind, e.part) as number;
+        info.firstIteration = Math.min(info.firstIteration, e.first_iteration);
+        info.lastIteration = Math.max(info.lastIteration, e.last_iteration);
+        if (e.channel_parts && !info.channelParts)
+          info.channelParts = JSON.parse(e.channel_parts) as string[];
       }
-      const its = this.stmt(`
-        SELECT min(iteration) AS first, max(iteration) AS last, count(DISTINCT iteration) AS n
-        FROM snapshots WHERE run_key = ? AND layer = ?`);
-      for (const info of layers.values()) {
-        const r = its.get(key, info.layer) as { first: number; last: number; n: number };
-        info.firstIteration = r.first;
-        info.lastIteration = r.last;
-        info.iterationCount = r.n;
+      // Distinct iterations: over the one series' index range (in iteration order), or, when several series
+      // share the layer, over the layer's.
+      const layerDistinct = this.stmt(
+        'SELECT count(DISTINCT iteration) FROM snapshots WHERE run_key = ? AND layer = ?',
+      ).pluck();
+      for (const { info, series } of layers.values()) {
+        const [one] = series;
+        info.iterationCount = (
+          series.length === 1
+            ? distinct.get(key, one!.layer, one!.kind, one!.part)
+            : layerDistinct.get(key, info.layer)
+        ) as number;
       }
-      return [...layers.values()];
+      return [...layers.values()].map((l) => l.info);
     });
   }
 
@@ -644,26 +749,43 @@ export class Reader {
           .pluck()
           .all(key) as string[]
       ).filter((n) => options.names === undefined || options.names.includes(n));
-      const points = this.stmt(
-        'SELECT iteration, value, time FROM scalars WHERE run_key = ? AND name = ? ORDER BY iteration, rowid',
-      ).raw(true);
       return names.map((name) => {
-        const rows = points.all(key, name) as [
-          ScalarRow['iteration'],
-          ScalarRow['value'],
-          ScalarRow['time'],
-        ][];
-        const its = new Float64Array(rows.length);
-        const vals = new Float64Array(rows.length);
-        const times = new Float64Array(rows.length);
-        rows.forEach(([it, v, t], i) => {
-          its[i] = it;
-          vals[i] = v ?? Number.NaN;
-          times[i] = t;
-        });
-        return { ...bucketPoints(its, vals, times, options.maxPoints), name };
+        const p = this.scalarPoints(key, name);
+        return { ...bucketPoints(p.iterations, p.values, p.times, options.maxPoints), name };
       });
     });
+  }
+
+  /**
+   * Every point of one scalar, in iteration order (points of one iteration in the order written), as
+   * columns. SQLite hands the rows to an aggregate function that writes them into typed arrays: no JS
+   * object per row. Measured on 50,000 points: 22 ms, against 50–110 ms for the same rows as arrays
+   * through .all() (ORDER BY iteration, rowid: 45 ms, of which 13 for the sort the index cannot give).
+   */
+  private scalarPoints(runKey: number, name: string): ScalarColumns {
+    if (!this.pointsRegistered) {
+      this.db.aggregate('gradscope_points', {
+        start: 0,
+        step: ((n: number, rowid: number, iteration: number, value: number | null, time: number) => {
+          this.points!.push(rowid, iteration, value ?? Number.NaN, time);
+          return n + 1;
+        }) as unknown as (n: number, next: number) => number,
+      });
+      this.pointsRegistered = true;
+    }
+    this.points = new PointColumns();
+    try {
+      // scalars_series is (run_key, name, iteration, value): rows come in iteration order, with points of one
+      // iteration by value; PointColumns.ordered() puts those back in the order they were written.
+      this.stmt(`
+        SELECT gradscope_points(rowid, iteration, value, time) FROM (
+          SELECT rowid, iteration, value, time FROM scalars WHERE run_key = ? AND name = ? ORDER BY iteration)`)
+        .pluck()
+        .get(runKey, name);
+      return this.points.ordered();
+    } finally {
+      this.points = undefined;
+    }
   }
 
   /** Runs SQLite's integrity check; returns 'ok' or the problems found. */

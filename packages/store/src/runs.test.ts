@@ -94,6 +94,26 @@ describe('scalars', () => {
     r.close();
   });
 
+  it('points of one iteration come back in the order they were written, whatever their values', async () => {
+    const db = join(dir, 'ties.gradscope');
+    const store = openStore(db);
+    // The index orders one iteration's points by value (NaN, stored as NULL, first); the reader must not.
+    const at3 = [5, Number.NaN, -1, 7, 2];
+    await store.writeScalars('run-1', [
+      { iteration: 1, name: 'loss', value: 9, time: 1 },
+      ...at3.map((value, k) => ({ iteration: 3, name: 'loss', value, time: 10 + k })),
+      { iteration: 2, name: 'loss', value: 4, time: 2 },
+    ]);
+    await store.writeScalars('run-1', [{ iteration: 3, name: 'loss', value: -5, time: 20 }]);
+    await store.close();
+    const r = openReader(db);
+    const [s] = r.scalars('run-1');
+    expect(Array.from(s!.iterations)).toEqual([1, 2, 3, 3, 3, 3, 3, 3]);
+    expect(Array.from(s!.times)).toEqual([1, 2, 10, 11, 12, 13, 14, 20]);
+    expect(Array.from(s!.values)).toEqual([9, 4, ...at3, -5]);
+    r.close();
+  });
+
   it('downsampling keeps the first, last, smallest and largest point of every bucket', async () => {
     const db = join(dir, 'ds.gradscope');
     const store = openStore(db);

@@ -1,5 +1,7 @@
 // The SQLite schema of a gradscope file: its tables, the row types the queries read, and the migrations
 // that take an older file to SCHEMA_VERSION.
+
+import type { Kind } from '@gradscope/format';
 import { memoryHorizon } from '@gradscope/format';
 import type Database from 'better-sqlite3';
 import { rebuildSeriesChunks } from './chunks.js';
@@ -16,7 +18,7 @@ export const APPLICATION_ID = 0x47725363;
  */
 export const SCHEMA_VERSION = 2;
 
-/** A row of `runs` with the aggregates the reader selects beside it. */
+/** A row of `runs` with what the reader derives from its snapshots beside it (see Reader.runRows). */
 export interface RunRow {
   key: number;
   id: string;
@@ -38,9 +40,11 @@ export interface RunRow {
   implicit: number;
   snapshots: number;
   last_iteration: number | null;
+  /** ms since the epoch: the time of the newest snapshot (by iteration, then id) of any of its series. */
   last_time: number | null;
-  layers: string | null;
-  kinds: string | null;
+  /** Layers, then kinds, in the order their series first appear. */
+  layers: string[];
+  kinds: Kind[];
 }
 
 /** A row of `snapshots` joined with its run's id. */

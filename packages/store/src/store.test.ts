@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
-import { openReader } from './reader.js';
+import { openReader, SERIES_ENDS } from './reader.js';
 import { openStore } from './store.js';
 import { bytesOf, close, reference, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
 
@@ -15,6 +16,60 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 describe('openStore → openReader round trip', () => {
+  it('lists runs and layers from the ends of each series: layers in order of first appearance, iterations written out of order', async () => {
+    const db = join(dir, 'ends.gradscope');
+    const store = openStore(db);
+    const its = [30, 10, 20, 10];
+    for (const iteration of its)
+      await store.write(snapshot({ iteration, layer: 'gru_2', layerClass: 'GRU' }));
+    await store.write(snapshot({ iteration: 5, layer: 'lstm_1', kind: 'output' }));
+    await store.write(snapshot({ iteration: 40, layer: 'lstm_1', kind: 'output' }));
+    await store.close();
+    const r = openReader(db);
+    expect(r.listRuns()[0]).toMatchObject({
+      id: 'run-1',
+      snapshots: 6,
+      lastIteration: 40,
+      layers: ['gru_2', 'lstm_1'],
+    });
+    expect(r.getRun('run-1')!.options.capture).toEqual(['output-grad', 'output']);
+    expect(r.listLayers('run-1')).toEqual([
+      {
+        layer: 'gru_2',
+        layerClass: 'GRU',
+        kinds: { 'output-grad': [null] },
+        parts: [null],
+        firstIteration: 10,
+        lastIteration: 30,
+        iterationCount: 3,
+        snapshots: 4,
+      },
+      {
+        layer: 'lstm_1',
+        layerClass: 'LSTM',
+        kinds: { output: [null] },
+        parts: [null],
+        firstIteration: 5,
+        lastIteration: 40,
+        iterationCount: 2,
+        snapshots: 2,
+      },
+    ]);
+    r.close();
+    // The plan: index seeks into snapshots, never a scan of a run's snapshot rows.
+    const raw = new Database(db, { readonly: true });
+    const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${SERIES_ENDS}`).all(1) as { detail: string }[]).map(
+      (p) => p.detail,
+    );
+    raw.close();
+    expect(plan.filter((d) => d.startsWith('SCAN'))).toEqual([]);
+    expect(plan.filter((d) => d.startsWith('SEARCH s '))).toEqual([
+      'SEARCH s USING COVERING INDEX snapshots_flow (run_key=? AND layer=? AND kind=? AND part=?)',
+      'SEARCH s USING COVERING INDEX snapshots_flow (run_key=? AND layer=? AND kind=? AND part=?)',
+    ]);
+    expect(plan.filter((d) => d.includes('TEMP B-TREE'))).toEqual(['USE TEMP B-TREE FOR ORDER BY']);
+  });
+
   it('stores runs and snapshots bit-exactly and answers every query from the write-time summaries', async () => {
     const db = join(dir, 'runs.gradscope');
     const store = openStore(db);
