@@ -1,6 +1,7 @@
 // openReader: the data provider of the server's routes and the CLI. Read-only; safe to use while trainers
-// write (WAL): each query sees the latest committed state. Series come back downsampled here
-// (`maxRows`, `maxPoints`), not in the routes.
+// write: each query sees the latest committed state. Series come back downsampled here (`maxRows`,
+// `maxPoints`), not in the routes. No query the run page makes reads every snapshot row of a run: listings
+// seek the ends of each series (SERIES_ENDS), figures read the precomputed chunk levels (series.ts).
 import type { HorizonRows, SeriesIndex } from '@gradscope/format';
 import Database, { type Statement } from 'better-sqlite3';
 import { fromSqlite, NotFoundError, StoreError } from './errors.js';

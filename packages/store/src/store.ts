@@ -2,11 +2,17 @@
 // buffer into the Arrow payload and posts it; summaries and SQLite commits run in the writer thread.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
 import { type Slab, Slabs } from './slabs.js';
 import { openWriterDb } from './sqlite.js';
+import {
+  SUMMARIZER_MIN_VALUES,
+  SLOT as SUMMARIZER_SLOT,
+  type SummaryJob,
+  summarizerControl,
+} from './summarizer.js';
 import { snapshotMeta } from './tensor.js';
 import type { RunInfo, ScalarPoint, Sink, Snapshot, WrittenRunStatus } from './types.js';
 import {
@@ -19,7 +25,7 @@ import {
   validateSnapshot,
   validateStatus,
 } from './validate.js';
-import type { InMessage, OutMessage } from './writer.worker.js';
+import type { InMessage, OpMessage, OutMessage } from './writer.worker.js';
 import type { CompactPolicy, CompactResult } from './writer-db.js';
 
 export interface StoreOptions {
@@ -77,11 +83,11 @@ export interface StoreStats {
   waiting: number;
 }
 
-type OpKind = InMessage['type'];
+type OpKind = OpMessage['type'];
 
 /** What a control operation sends (its `seq` is added when it leaves the waiting line). */
 type ControlMessage =
-  Exclude<InMessage, { type: 'write' | 'writeIpc' | 'flush' | 'close' }> extends infer M
+  Exclude<OpMessage, { type: 'write' | 'writeIpc' | 'flush' | 'close' }> extends infer M
     ? M extends { seq: number }
       ? Omit<M, 'seq'>
       : never
@@ -95,7 +101,7 @@ interface Waiting {
    * Builds the message, its transfer list and the slab holding its payload (see slabs.ts) when the op leaves
    * the waiting line.
    */
-  make: (seq: number) => [InMessage, ArrayBuffer[], Slab?];
+  make: (seq: number) => [OpMessage, ArrayBuffer[], Slab?];
   resolve: (value?: unknown) => void;
   reject: (err: StoreError) => void;
   /** Settle at commit (true) or at acceptance (false, non-durable writes). */
@@ -111,16 +117,16 @@ interface Pending {
   settle?: { resolve: (value?: unknown) => void; reject: (err: StoreError) => void };
 }
 
-/** Finds writer.worker.js beside this module, or in ../dist when this module runs from src (tests). */
-function workerUrl(): URL {
+/** Finds a worker module (`writer`, `summarizer`) beside this module, or in ../dist when this one runs from src (tests). */
+function workerUrl(name: 'writer' | 'summarizer'): URL {
   const candidates = [
-    new URL('./writer.worker.js', import.meta.url),
-    new URL('../dist/writer.worker.js', import.meta.url),
+    new URL(`./${name}.worker.js`, import.meta.url),
+    new URL(`../dist/${name}.worker.js`, import.meta.url),
   ];
   for (const url of candidates) if (existsSync(fileURLToPath(url))) return url;
   throw new StoreError(
     'EWORKER',
-    `cannot find the writer worker (looked for ${candidates.map((u) => fileURLToPath(u)).join(' and ')}); build @gradscope/store first`,
+    `cannot find the ${name} worker (looked for ${candidates.map((u) => fileURLToPath(u)).join(' and ')}); build @gradscope/store first`,
   );
 }
 
@@ -130,8 +136,6 @@ const DEFAULT_MAX_QUEUE_COUNT = 65_536;
 /** The outbox is posted when it holds this many messages or bytes (or at the end of the event-loop turn). */
 const OUTBOX_MAX_COUNT = 64;
 const OUTBOX_MAX_BYTES = 2 * 2 ** 20;
-/** At most this many bytes of returned payload buffers are kept for reuse. */
-const POOL_MAX_BYTES = 64 * 2 ** 20;
 
 /** The snapshot with its values replaced by `data` (the copy handed to the writer thread). */
 function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
@@ -161,29 +165,18 @@ export class Store implements Sink {
   private readonly maxCount: number;
   private readonly counters = { accepted: 0, committed: 0, failed: 0 };
   private referenced = true;
-  /** Payload buffers returned by the writer, by size, for the next encodings. */
-  private readonly pool = new Map<number, ArrayBuffer[]>();
-  private poolBytes = 0;
   /** Shared memory the payloads are encoded into (see slabs.ts). */
   private readonly slabs = new Slabs();
+  /** The summarizer thread of large payloads (see summarizer.ts), started with the first; null: none could start. */
+  private summarizer: { worker: Worker; control: Int32Array } | null | undefined;
   /** Messages for the writer thread not posted yet: posted together (one postMessage per batch, not per snapshot). */
-  private outbox: InMessage[] = [];
+  private outbox: OpMessage[] = [];
   private outboxTransfer: ArrayBuffer[] = [];
   private outboxBytes = 0;
   private outboxScheduled = false;
   private readonly postOutbox = () => {
     this.outboxScheduled = false;
     this.post();
-  };
-  private readonly alloc = (size: number): Uint8Array => {
-    const list = this.pool.get(size);
-    const buf = list?.pop();
-    if (buf) {
-      this.poolBytes -= size;
-      return new Uint8Array(buf);
-    }
-    // Not zero-filled (every byte is written by the encoding), its own ArrayBuffer (transferable).
-    return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
   };
 
   /** @internal use openStore */
@@ -198,7 +191,6 @@ export class Store implements Sink {
     writer.on('message', (msg: OutMessage) => {
       if (msg.type === 'fatal') this.die(deserializeError(msg.error));
       if (msg.type !== 'acks') return;
-      for (const b of msg.buffers) this.recycle(b);
       this.onAcks(msg.results);
     });
     writer.on('error', (err) =>
@@ -219,13 +211,36 @@ export class Store implements Sink {
     this.updateRef();
   }
 
-  private recycle(buf: ArrayBuffer): void {
-    const limit = Math.min(POOL_MAX_BYTES, this.maxBytes);
-    if (this.poolBytes + buf.byteLength > limit) return;
-    const list = this.pool.get(buf.byteLength);
-    if (list) list.push(buf);
-    else this.pool.set(buf.byteLength, [buf]);
-    this.poolBytes += buf.byteLength;
+  /**
+   * The summarizer thread, started on first use and introduced to the writer thread (which takes its results
+   * from a port of its own); undefined when it cannot start (the writer then summarizes everything).
+   */
+  private summarizerThread(): { worker: Worker; control: Int32Array } | undefined {
+    if (this.summarizer !== undefined) return this.summarizer ?? undefined;
+    this.summarizer = null;
+    const control = summarizerControl();
+    const { port1, port2 } = new MessageChannel();
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl('summarizer'), {
+        workerData: { out: port1, control },
+        transferList: [port1],
+      });
+    } catch {
+      return undefined;
+    }
+    worker.unref();
+    // It only saves time: when it fails or exits, the writer thread stops waiting for it (SLOT.gone).
+    worker.on('error', () => {});
+    worker.on('exit', () => {
+      Atomics.store(control, SUMMARIZER_SLOT.gone, 1);
+      Atomics.notify(control, SUMMARIZER_SLOT.results);
+      this.summarizer = null; // later large payloads are summarized by the writer thread
+    });
+    const msg: InMessage = { type: 'summarizer', port: port2, control };
+    this.writer.postMessage([msg], [port2]);
+    this.summarizer = { worker, control };
+    return this.summarizer;
   }
 
   stats(): StoreStats {
@@ -279,14 +294,27 @@ export class Store implements Sink {
         let slab: Slab | undefined;
         const alloc = (size: number): Uint8Array => {
           const shared = this.slabs.alloc(size);
-          if (!shared) return this.alloc(size);
           slab = shared.slab;
           return shared.bytes;
         };
         try {
           const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, alloc);
-          const msg: InMessage = { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label };
-          return slab ? [msg, [], slab] : [msg, [ipc.buffer as ArrayBuffer]];
+          const msg: OpMessage = { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label };
+          // A large payload: the summarizer starts on it now, while the writer commits what came before.
+          const summarizer = src.length >= SUMMARIZER_MIN_VALUES ? this.summarizerThread() : undefined;
+          if (summarizer) {
+            summarizer.worker.postMessage({
+              seq,
+              meta,
+              shape,
+              dims,
+              ipc,
+              dataOffset,
+              label,
+            } satisfies SummaryJob);
+            msg.summarized = true;
+          }
+          return [msg, [], slab];
         } catch (err) {
           if (slab) this.slabs.release(slab);
           throw err;
@@ -404,7 +432,7 @@ export class Store implements Sink {
       bytes: 0,
       label,
       atCommit: true,
-      make: (seq) => [{ ...body, seq } as InMessage, []],
+      make: (seq) => [{ ...body, seq } as OpMessage, []],
     });
   }
 
@@ -448,6 +476,7 @@ export class Store implements Sink {
         // longer keeps the process alive.
         this.writer.unref();
         void this.writer.terminate().catch(() => {});
+        void this.summarizer?.worker.terminate().catch(() => {});
       }
       if (this.fatal) throw this.fatal;
     })();
@@ -494,7 +523,7 @@ export class Store implements Sink {
       }
       this.waiting.shift();
       const seq = ++this.seq;
-      let msg: InMessage;
+      let msg: OpMessage;
       let transfer: ArrayBuffer[];
       let slab: Slab | undefined;
       try {
@@ -634,6 +663,7 @@ export class Store implements Sink {
       );
     }
     void this.writer.terminate();
+    void this.summarizer?.worker.terminate().catch(() => {});
     this.updateRef();
   }
 
@@ -677,7 +707,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   // Identity checks, schema creation and migrations happen on this thread, so that their errors are thrown
   // here; the writer thread then opens the ready database.
   openWriterDb(file, { ...dbOptions, maxPageCount: undefined }).db.close();
-  const writer = new Worker(workerUrl(), {
+  const writer = new Worker(workerUrl('writer'), {
     workerData: { path: file, options: dbOptions, durable: options.durable === true },
   });
   return new Store(file, writer, options);

@@ -30,23 +30,12 @@ export interface EncodedSnapshot {
   label: string;
 }
 
-/** A snapshot whose payload is encoded already: its summaries computed from `data`, the payload's values. */
-export function summarizeEncoded(
-  meta: SnapshotMeta,
-  shape: number[],
-  dims: string[],
-  ipc: Uint8Array,
-  data: Float32Array,
-  label: string,
-): EncodedSnapshot {
-  return { meta, shape, dims, ipc, summaries: summarize(data, shape, dims, meta.channelParts), label };
-}
-
 /** Summaries and Arrow encoding of a snapshot (the CPU work of a write). */
 export function encodeSnapshot(snapshot: Snapshot, label = validateSnapshot(snapshot)): EncodedSnapshot {
   const meta = snapshotMeta(snapshot);
   const { shape, dims, data } = snapshot;
-  return summarizeEncoded(meta, shape, dims, encodePayload(data, shape, dims, meta).ipc, data, label);
+  const { ipc } = encodePayload(data, shape, dims, meta);
+  return { meta, shape, dims, ipc, summaries: summarize(data, shape, dims, meta.channelParts), label };
 }
 
 /**

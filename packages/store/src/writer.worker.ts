@@ -2,7 +2,8 @@
 // training thread handed them over:
 //
 //   training thread ──► writer thread (summaries, SQLite commits) ──► acknowledgements to the training thread
-//                              └─ writeback thread (writeback.worker.ts)
+//         │                    └─ writeback thread (writeback.worker.ts)
+//         └──► summarizer thread: the summaries of large snapshots (summarizer.ts), taken by the writer thread
 //
 // One thread, not an encoder thread ahead of a database thread: with the summary in WebAssembly SIMD (about
 // 15 µs for 16×50×8, 4.6 ms for 8 MB) the second hop cost more than it overlapped: every snapshot crossed two
@@ -13,12 +14,11 @@
 // the writes were accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in
 // sqlite.ts): a copy of the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
-import { parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
-import { payloadValues } from './payload.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
-import { decodeTensor, product } from './tensor.js';
+import { Summaries, summarizeJob } from './summarizer.js';
 import type { RunInfo, ScalarPoint, Snapshot, SnapshotMeta, WrittenRunStatus } from './types.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import {
@@ -26,7 +26,6 @@ import {
   type EncodedSnapshot,
   encodeSnapshot,
   SnapshotWriter,
-  summarizeEncoded,
   type WriteOp,
 } from './writer-db.js';
 
@@ -43,7 +42,10 @@ export type InMessage =
       /** Where the float32 values are in `ipc` (see payload.ts), or -1: decode to find them. */
       dataOffset: number;
       label: string;
+      /** Handed to the summarizer thread too: take its summaries (see summarizer.ts). */
+      summarized?: true;
     }
+  | { type: 'summarizer'; port: MessagePort; control: Int32Array }
   | { type: 'startRun'; seq: number; run: RunInfo }
   | { type: 'endRun'; seq: number; runId: string; status: WrittenRunStatus }
   | { type: 'scalars'; seq: number; runId: string; points: ScalarPoint[] }
@@ -55,9 +57,12 @@ export type InMessage =
   | { type: 'flush'; seq: number }
   | { type: 'close'; seq: number };
 
+/** A message that is an operation (acknowledged by its seq). */
+export type OpMessage = Exclude<InMessage, { type: 'summarizer' }>;
+
 /** A message of the training thread with its snapshot summarized: what a commit group is made of. */
 type Item =
-  | Exclude<InMessage, { type: 'write' | 'writeIpc' }>
+  | Exclude<InMessage, { type: 'write' | 'writeIpc' | 'summarizer' }>
   | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
   | { type: 'failed'; seq: number; error: SerializedError };
 
@@ -68,8 +73,6 @@ export type OutMessage =
   | {
       type: 'acks';
       results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
-      /** Payload buffers handed back for reuse (saves the training thread fresh-memory page faults). */
-      buffers: ArrayBuffer[];
     };
 
 /**
@@ -86,24 +89,28 @@ const MAX_GROUP_BYTES = 32 * 2 ** 20;
  * a durable write, startRun, …) commits at once, with everything before it.
  */
 const MIN_COMMIT_INTERVAL_MS = 50;
-/** Summarizes a snapshot write (encoding it first unless the training thread did); other messages pass. */
-function summarized(msg: InMessage): Item {
+/**
+ * Summarizes a snapshot write (encoding it first unless the training thread did), or takes its summaries
+ * from the summarizer thread; other messages pass.
+ */
+function summarized(msg: OpMessage, summaries: Summaries | undefined): Item {
   if (msg.type !== 'write' && msg.type !== 'writeIpc') return msg;
-  try {
-    if (msg.type === 'write') {
+  if (msg.type === 'write') {
+    try {
       return { type: 'encoded', seq: msg.seq, encoded: encodeSnapshot(msg.snapshot, msg.label) };
+    } catch (err) {
+      return { type: 'failed', seq: msg.seq, error: serializeError(err) };
     }
-    // Already encoded by the training thread (its copy of the data): summarize the values in place.
-    const data =
-      payloadValues(msg.ipc, msg.dataOffset, product(msg.shape)) ?? decodeTensor(msg.ipc, msg.label).data;
-    return {
-      type: 'encoded',
-      seq: msg.seq,
-      encoded: summarizeEncoded(msg.meta, msg.shape, msg.dims, msg.ipc, data, msg.label),
-    };
-  } catch (err) {
-    return { type: 'failed', seq: msg.seq, error: serializeError(err) };
   }
+  // Already encoded by the training thread (its copy of the data): summarized in place, here or there.
+  const r = (msg.summarized && summaries?.take(msg.seq)) || summarizeJob(msg);
+  if ('error' in r) return { type: 'failed', seq: msg.seq, error: r.error };
+  const { meta, shape, dims, ipc, label } = msg;
+  return {
+    type: 'encoded',
+    seq: msg.seq,
+    encoded: { meta, shape, dims, ipc, summaries: r.summaries, label },
+  };
 }
 
 /** Starts the writeback thread on the writer connection's descriptor (see writeback.ts); none without one. */
@@ -146,21 +153,19 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
   const beat = setInterval(() => writer.heartbeat(), HEARTBEAT_MS);
   beat.unref();
 
-  // Operations of the group being gathered, their acknowledgements and the payload buffers to hand back
-  // (only once their snapshots are committed).
+  // Operations of the group being gathered and their acknowledgements (sent once they are committed).
   let ops: WriteOp[] = [];
   let seqs: number[] = [];
   let pendingBytes = 0;
   let results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
-  let buffers: ArrayBuffer[] = [];
+  let summaries: Summaries | undefined;
   let lastCommit = 0;
   let timer: NodeJS.Timeout | undefined;
   /** Sends every acknowledgement and buffer gathered so far. */
   const sendAcks = () => {
-    if (results.length === 0 && buffers.length === 0) return;
-    parentPort!.postMessage({ type: 'acks', results, buffers } satisfies OutMessage, buffers);
+    if (results.length === 0) return;
+    parentPort!.postMessage({ type: 'acks', results } satisfies OutMessage);
     results = [];
-    buffers = [];
   };
   const commit = () => {
     if (ops.length === 0 || closed) return;
@@ -208,7 +213,11 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
     const batch: Item[] = [];
     const add = (msgs: InMessage[]) => {
       for (const msg of msgs) {
-        const m = summarized(msg);
+        if (msg.type === 'summarizer') {
+          summaries = new Summaries(msg.port, msg.control);
+          continue;
+        }
+        const m = summarized(msg, summaries);
         batch.push(m);
         if (m.type === 'encoded') pendingBytes += m.encoded.ipc.byteLength;
       }
@@ -226,15 +235,6 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
     // durable store.
     const urgent = durable || batch.some((m) => m.type !== 'encoded');
     for (const m of batch) {
-      if (m.type === 'encoded') {
-        const ipc = m.encoded.ipc;
-        if (
-          !(ipc.buffer instanceof SharedArrayBuffer) &&
-          ipc.byteOffset === 0 &&
-          ipc.byteLength === ipc.buffer.byteLength
-        )
-          buffers.push(ipc.buffer as ArrayBuffer);
-      }
       if (closed) {
         results.push({
           seq: m.seq,
