@@ -1,5 +1,6 @@
 // openStore: the Sink the capture writes to. The training thread only validates, copies the float32
-// buffer into the Arrow payload and posts it; summaries and SQLite commits run in the writer thread.
+// buffer into the Arrow payload and posts it; summaries and SQLite commits run in the writer thread (the
+// summaries of large snapshots in the summarizer thread, see summarizer.ts).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -287,7 +288,7 @@ export class Store implements Sink {
           ];
         }
         // The one copy the training thread makes goes straight into the Arrow IPC payload, in shared memory
-        // (a buffer of its own, transferred, when it is too large for a slab).
+        // (a slab, or a shared buffer of its own when it is too large for one: see slabs.ts).
         const meta = snapshotMeta(snapshot);
         const shape = [...snapshot.shape];
         const dims = [...snapshot.dims];

@@ -161,7 +161,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
   let summaries: Summaries | undefined;
   let lastCommit = 0;
   let timer: NodeJS.Timeout | undefined;
-  /** Sends every acknowledgement and buffer gathered so far. */
+  /** Sends every acknowledgement gathered so far. */
   const sendAcks = () => {
     if (results.length === 0) return;
     parentPort!.postMessage({ type: 'acks', results } satisfies OutMessage);
@@ -201,7 +201,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
     seqs = [];
     pendingBytes = 0;
   };
-  /** Commits what is gathered and sends every acknowledgement and buffer so far. */
+  /** Commits what is gathered and sends every acknowledgement so far. */
   const commitNow = () => {
     clearTimeout(timer);
     timer = undefined;
