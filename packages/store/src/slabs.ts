@@ -79,7 +79,6 @@ export class Slabs {
         big: true,
       };
     }
-    slab.at = size;
     slab.live = 1;
     return { bytes: new Uint8Array(slab.memory, 0, size), slab };
   }

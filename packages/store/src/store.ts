@@ -300,21 +300,11 @@ export class Store implements Sink {
         };
         try {
           const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, alloc);
-          const msg: OpMessage = { type: 'writeIpc', seq, meta, shape, dims, ipc, dataOffset, label };
+          const job: SummaryJob = { seq, meta, shape, dims, ipc, dataOffset, label };
           // A large payload: the summarizer starts on it now, while the writer commits what came before.
           const summarizer = src.length >= SUMMARIZER_MIN_VALUES ? this.summarizerThread() : undefined;
-          if (summarizer) {
-            summarizer.worker.postMessage({
-              seq,
-              meta,
-              shape,
-              dims,
-              ipc,
-              dataOffset,
-              label,
-            } satisfies SummaryJob);
-            msg.summarized = true;
-          }
+          summarizer?.worker.postMessage(job);
+          const msg: OpMessage = { type: 'writeIpc', ...job, ...(summarizer ? { summarized: true } : {}) };
           return [msg, [], slab];
         } catch (err) {
           if (slab) this.slabs.release(slab);

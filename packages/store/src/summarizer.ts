@@ -52,9 +52,7 @@ export function summarizerControl(): Int32Array {
 }
 
 /** Summarizes one job (on the summarizer thread; on the writer thread when it does without). */
-export function summarizeJob(
-  job: Pick<SummaryJob, 'seq' | 'meta' | 'shape' | 'dims' | 'ipc' | 'dataOffset' | 'label'>,
-): SummaryResult {
+export function summarizeJob(job: SummaryJob): SummaryResult {
   try {
     const data =
       payloadValues(job.ipc, job.dataOffset, product(job.shape)) ?? decodeTensor(job.ipc, job.label).data;

@@ -18,8 +18,8 @@ import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData 
 import { type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
-import { Summaries, summarizeJob } from './summarizer.js';
-import type { RunInfo, ScalarPoint, Snapshot, SnapshotMeta, WrittenRunStatus } from './types.js';
+import { Summaries, type SummaryJob, summarizeJob } from './summarizer.js';
+import type { RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import {
   type CompactPolicy,
@@ -32,19 +32,11 @@ import {
 /** Training thread → writer thread. */
 export type InMessage =
   | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
-  | {
+  | (SummaryJob & {
       type: 'writeIpc';
-      seq: number;
-      meta: SnapshotMeta;
-      shape: number[];
-      dims: string[];
-      ipc: Uint8Array;
-      /** Where the float32 values are in `ipc` (see payload.ts), or -1: decode to find them. */
-      dataOffset: number;
-      label: string;
       /** Handed to the summarizer thread too: take its summaries (see summarizer.ts). */
       summarized?: true;
-    }
+    })
   | { type: 'summarizer'; port: MessagePort; control: Int32Array }
   | { type: 'startRun'; seq: number; run: RunInfo }
   | { type: 'endRun'; seq: number; runId: string; status: WrittenRunStatus }
