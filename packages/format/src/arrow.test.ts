@@ -44,6 +44,7 @@ describe('the snapshot codec', () => {
     u[4] = 0x00000001; // the smallest subnormal
     u[5] = 0x80000000; // -0
     u[6] = 0x7f800000; // +Infinity
+    s.nonFinite = 2;
     const back = decodeSnapshot(encodeSnapshot(s));
     expect(bits(back.data)).toEqual(bits(s.data));
     const { data: _a, ...rest } = back;
@@ -106,12 +107,72 @@ describe('the snapshot codec', () => {
     }
   });
 
+  it('counts the NaNs a tensor holds: a snapshot saying 0 of 8 is refused, one saying 8 is kept', () => {
+    const s = snapshot();
+    for (let i = 0; i < 8; i++) s.data[i * 3] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+    expect(() => decodeSnapshot(encodeSnapshot({ ...s, nonFinite: 0 }))).toThrow(
+      "'nonFinite' must be the number of NaN and ±Infinity values in the tensor, 8, got 0",
+    );
+    expect(decodeSnapshot(encodeSnapshot({ ...s, nonFinite: 8 })).nonFinite).toBe(8);
+  });
+
+  it('refuses shapes, dims and channelParts that disagree, 0-d and 1-d included', () => {
+    const at = (shape: number[], dims: string[], channelParts?: string[]) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const s = snapshot({ shape, dims, data: new Float32Array(n), channelParts });
+      if (channelParts === undefined) delete s.channelParts;
+      return () => decodeSnapshot(encodeSnapshot(s), 'body');
+    };
+    expect(at([], [], ['a', 'b'])).toThrow(
+      "body: 'channelParts' split the last axis, but shape [] has no axis (a 0-d tensor)",
+    );
+    expect(at([], [])().shape).toEqual([]);
+    expect(at([3], ['channel'], ['a', 'b'])).toThrow(
+      'must split the last axis evenly, but shape [3] ends in 3',
+    );
+    expect(at([4], ['channel'], ['a', 'b'])().channelParts).toEqual(['a', 'b']);
+    expect(at([0], ['channel'], ['a', 'b'])().data.length).toBe(0);
+    expect(at([2, 2], ['x', 'x'])).toThrow('dim_names ["x","x"] must be distinct non-empty names');
+    expect(at([2, 2], ['x', ''])).toThrow('must be distinct non-empty names');
+    expect(at([2, 2], ['x'])).toThrow('dim_names ["x"] must name each of the 2 axes of shape [2, 2]');
+  });
+
   it('refuses snapshot metadata with a wrong field as EINVAL, naming the field', () => {
     const s = snapshot();
     const cases: [Partial<Record<keyof Snapshot, unknown>>, string][] = [
       [{ kind: 'gradient' }, `'kind' must be one of ${KINDS.join(', ')}`],
-      [{ iteration: -1 }, "'iteration' must be an integer >= 0"],
+      [{ iteration: -1 }, "'iteration' must be an integer from 0 to 2147483647, got -1"],
       [{ layer: '' }, "'layer' must be a non-empty string"],
+      // Ranges: the exports' int32 columns, the latest JavaScript Date.
+      [{ iteration: 1e300 }, "'iteration' must be an integer from 0 to 2147483647, got 1e+300"],
+      [
+        { iteration: 2 ** 53 + 2 },
+        "'iteration' must be an integer from 0 to 2147483647, got 9007199254740994",
+      ],
+      [{ epoch: 2 ** 31 }, "'epoch' must be an integer from 0 to 2147483647, got 2147483648"],
+      [{ batch: 0.5 }, "'batch' must be an integer from 0 to 2147483647, got 0.5"],
+      [{ time: -1 }, "'time' must be ms since the epoch, from 0 to 8640000000000000, got -1"],
+      [{ time: 1e300 }, "'time' must be ms since the epoch"],
+      [{ time: null }, "'time' must be ms since the epoch"],
+      // nonFinite is counted, not trusted: the fixture's values are all finite.
+      [
+        { nonFinite: 1e12 },
+        "'nonFinite' must be the number of NaN and ±Infinity values in the tensor, 0, got 1000000000000",
+      ],
+      [
+        { nonFinite: 1 },
+        "'nonFinite' must be the number of NaN and ±Infinity values in the tensor, 0, got 1",
+      ],
+      [{ part: '' }, "'part' must be a non-empty string, null or absent"],
+      [{ part: 3 }, "'part' must be a non-empty string, null or absent, got 3"],
+      [{ channelParts: 'forward' }, '\'channelParts\' must be distinct non-empty names, got "forward"'],
+      [{ channelParts: ['a', 'a'] }, "'channelParts' must be distinct non-empty names"],
+      [
+        { channelParts: ['a', 'b', 'c'] },
+        '\'channelParts\' ["a","b","c"] must split the last axis evenly, but shape [2, 3, 4] ends in 4',
+      ],
+      [{ loss: 'x' }, "'loss' must be a number or null"],
+      [{ extra: 1 } as Partial<Record<keyof Snapshot, unknown>>, 'unknown snapshot field "extra"'],
     ];
     for (const [override, message] of cases) {
       const meta = { ...snapshotMeta(s), ...override } as unknown as ReturnType<typeof snapshotMeta>;

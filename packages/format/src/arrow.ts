@@ -221,6 +221,14 @@ export function tensorRowValues(list: Data, row: number): { child: Data<Float32>
  * `where` when the bytes are truncated or not such a payload.
  */
 export function decodeTensor(bytes: Uint8Array | ArrayBuffer, where = 'payload'): DecodedTensor {
+  return readPayload(bytes, where).decoded;
+}
+
+/** decodeTensor, and what decodeSnapshot checks beside it: the schema's columns and the tensor's nulls. */
+function readPayload(
+  bytes: Uint8Array | ArrayBuffer,
+  where: string,
+): { decoded: DecodedTensor; columns: number; nulls: number } {
   let table: Table;
   try {
     table = tableFromIPC(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
@@ -260,29 +268,116 @@ export function decodeTensor(bytes: Uint8Array | ArrayBuffer, where = 'payload')
       throw corrupt(where, `schema metadata '${SNAPSHOT_METADATA_KEY}' is not JSON`, err);
     }
   }
-  return decoded;
+  const child = list.children[0]!;
+  return { decoded, columns: table.schema.fields.length, nulls: list.nullCount + child.nullCount };
 }
+
+/** Largest iteration, epoch and batch a snapshot may carry: the exports' int32 columns hold them exactly. */
+export const MAX_SNAPSHOT_INDEX = 2 ** 31 - 1;
+/** Latest time a snapshot may carry, ms since the epoch: the latest a JavaScript Date holds. */
+export const MAX_SNAPSHOT_TIME = 8.64e15;
+
+const META_KEYS: ReadonlySet<string> = new Set([
+  'run',
+  'iteration',
+  'epoch',
+  'batch',
+  'layer',
+  'layerClass',
+  'kind',
+  'part',
+  'channelParts',
+  'loss',
+  'time',
+  'nonFinite',
+]);
+
+/** NaN and ±Infinity among `values`. */
+function countNonFinite(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) n++;
+  return n;
+}
+
+const show = (v: unknown): string => {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
 
 /**
  * The Snapshot of a payload that carries `gradscope:snapshot` metadata (what encodeSnapshot writes, the
  * remote-ingest body). Throws PayloadError ECORRUPT as decodeTensor, and EINVAL when the metadata is
- * missing or malformed. A null loss (JSON's NaN) comes back as NaN.
+ * missing or malformed or disagrees with the tensor: every field is checked against its documented range
+ * (iteration, epoch and batch integers 0..2^31-1, time a finite ms time 0..8.64e15, nonFinite the count of
+ * NaN/±Infinity the values hold), the dims name each axis once, channelParts split the last axis evenly,
+ * the tensor holds no nulls and the payload no other column, and no other field is present. A null loss
+ * (JSON's NaN) comes back as NaN.
  */
 export function decodeSnapshot(bytes: Uint8Array | ArrayBuffer, where = 'payload'): Snapshot {
-  const t = decodeTensor(bytes, where);
+  const { decoded: t, columns, nulls } = readPayload(bytes, where);
   const m = t.meta as Partial<Record<keyof SnapshotMeta, unknown>> | undefined;
   const bad = (why: string) => new PayloadError('EINVAL', where, why);
-  if (!m || typeof m !== 'object') throw bad(`schema metadata '${SNAPSHOT_METADATA_KEY}' is missing`);
+  if (!m || typeof m !== 'object' || Array.isArray(m))
+    throw bad(`schema metadata '${SNAPSHOT_METADATA_KEY}' is missing`);
+  const unknown = Object.keys(m).filter((k) => !META_KEYS.has(k));
+  if (unknown.length > 0) {
+    throw bad(
+      `unknown snapshot field${unknown.length > 1 ? 's' : ''} ${unknown.map(show).join(', ')} (known: ${[...META_KEYS].join(', ')})`,
+    );
+  }
+  if (columns !== 1) throw bad(`expected one column (the tensor), found ${columns}`);
+  if (nulls > 0) throw bad(`the tensor holds ${nulls} null values: a tensor has a number in every cell`);
   for (const key of ['run', 'layer', 'layerClass'] as const) {
-    if (typeof m[key] !== 'string' || m[key] === '') throw bad(`'${key}' must be a non-empty string`);
+    if (typeof m[key] !== 'string' || m[key] === '')
+      throw bad(`'${key}' must be a non-empty string, got ${show(m[key])}`);
   }
-  for (const key of ['iteration', 'epoch', 'batch', 'nonFinite'] as const) {
-    if (!Number.isInteger(m[key]) || (m[key] as number) < 0) throw bad(`'${key}' must be an integer >= 0`);
+  for (const key of ['iteration', 'epoch', 'batch'] as const) {
+    const v = m[key];
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_SNAPSHOT_INDEX)
+      throw bad(`'${key}' must be an integer from 0 to ${MAX_SNAPSHOT_INDEX}, got ${show(v)}`);
   }
-  if (!isKind(m.kind)) throw bad(`'kind' must be one of ${KINDS.join(', ')}`);
+  if (!isKind(m.kind)) throw bad(`'kind' must be one of ${KINDS.join(', ')}, got ${show(m.kind)}`);
+  if (m.part !== undefined && m.part !== null && (typeof m.part !== 'string' || m.part === '')) {
+    throw bad(`'part' must be a non-empty string, null or absent, got ${show(m.part)}`);
+  }
   const loss = m.loss === null ? Number.NaN : m.loss;
-  if (typeof loss !== 'number') throw bad(`'loss' must be a number`);
-  if (typeof m.time !== 'number') throw bad(`'time' must be a number`);
+  if (typeof loss !== 'number') throw bad(`'loss' must be a number or null, got ${show(m.loss)}`);
+  const time = m.time;
+  if (typeof time !== 'number' || !Number.isFinite(time) || time < 0 || time > MAX_SNAPSHOT_TIME)
+    throw bad(`'time' must be ms since the epoch, from 0 to ${MAX_SNAPSHOT_TIME}, got ${show(time)}`);
+  const shape = `[${t.shape.join(', ')}]`;
+  if (t.dims.length !== t.shape.length)
+    throw bad(`dim_names ${show(t.dims)} must name each of the ${t.shape.length} axes of shape ${shape}`);
+  if (t.dims.some((d) => d === '') || new Set(t.dims).size !== t.dims.length)
+    throw bad(`dim_names ${show(t.dims)} must be distinct non-empty names`);
+  let channelParts: string[] | undefined;
+  if (m.channelParts !== undefined && m.channelParts !== null) {
+    const parts = m.channelParts;
+    if (
+      !Array.isArray(parts) ||
+      parts.length === 0 ||
+      !parts.every((p) => typeof p === 'string' && p !== '') ||
+      new Set(parts).size !== parts.length
+    ) {
+      throw bad(`'channelParts' must be distinct non-empty names, got ${show(parts)}`);
+    }
+    const last = t.shape[t.shape.length - 1];
+    if (last === undefined)
+      throw bad(`'channelParts' split the last axis, but shape ${shape} has no axis (a 0-d tensor)`);
+    if (last % parts.length !== 0) {
+      throw bad(
+        `'channelParts' ${show(parts)} must split the last axis evenly, but shape ${shape} ends in ${last}`,
+      );
+    }
+    channelParts = parts as string[];
+  }
+  const counted = countNonFinite(t.data);
+  if (!Number.isInteger(m.nonFinite) || m.nonFinite !== counted) {
+    throw bad(
+      `'nonFinite' must be the number of NaN and ±Infinity values in the tensor, ${counted}, got ${show(m.nonFinite)}`,
+    );
+  }
   const snapshot: Snapshot = {
     run: m.run as string,
     iteration: m.iteration as number,
@@ -295,10 +390,10 @@ export function decodeSnapshot(bytes: Uint8Array | ArrayBuffer, where = 'payload
     dims: t.dims,
     data: t.data,
     loss,
-    time: m.time,
-    nonFinite: m.nonFinite as number,
+    time,
+    nonFinite: counted,
   };
   if (typeof m.part === 'string') snapshot.part = m.part;
-  if (Array.isArray(m.channelParts)) snapshot.channelParts = m.channelParts.map(String);
+  if (channelParts !== undefined) snapshot.channelParts = channelParts;
   return snapshot;
 }

@@ -12,6 +12,8 @@ export {
   EXTENSION_NAME_KEY,
   encodeSnapshot,
   encodeTensor,
+  MAX_SNAPSHOT_INDEX,
+  MAX_SNAPSHOT_TIME,
   PayloadError,
   product,
   SNAPSHOT_METADATA_KEY,

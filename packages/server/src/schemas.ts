@@ -1,11 +1,21 @@
 // JSON schemas of every route's parameters and responses: Fastify validates requests with them and
 // serialises responses through them.
-import { KINDS, SERIES_COLUMNS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
+import {
+  KINDS,
+  MAX_SNAPSHOT_INDEX,
+  MAX_SNAPSHOT_TIME,
+  SERIES_COLUMNS,
+  WRITTEN_RUN_STATUSES,
+} from '@gradscope/format';
 
 const KIND = { type: 'string', enum: KINDS } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 512 } as const;
 /** Integers a JavaScript number holds exactly (and SQLite binds as an integer). */
 const INT = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+/** An iteration as ingest takes it: the exports' int32 columns hold it exactly (as in a snapshot body). */
+const ITERATION = { type: 'integer', minimum: 0, maximum: MAX_SNAPSHOT_INDEX } as const;
+/** Wall-clock ms since the epoch, up to the latest a JavaScript Date holds. */
+const TIME = { type: 'number', minimum: 0, maximum: MAX_SNAPSHOT_TIME } as const;
 const NULLABLE_STRING = { type: ['string', 'null'] } as const;
 const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
 const NUMBERS = { type: 'array', items: NUMBER_OR_NULL } as const;
@@ -267,10 +277,10 @@ export const scalarsBody = {
         required: ['iteration', 'name', 'value', 'time'],
         additionalProperties: false,
         properties: {
-          iteration: INT,
+          iteration: ITERATION,
           name: { type: 'string', minLength: 1, maxLength: 256 },
           value: { anyOf: [NUMBER_OR_NULL, { type: 'string', enum: ['Infinity', '-Infinity'] }] },
-          time: { type: 'number' },
+          time: TIME,
         },
       },
     },
@@ -292,7 +302,7 @@ export const ingestRunBody = {
   properties: {
     id: NAME,
     name: NAME,
-    startedAt: { type: 'number' },
+    startedAt: TIME,
     model: { type: 'object' },
     options: { type: 'object' },
     backend: { type: 'string' },
