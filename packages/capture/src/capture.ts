@@ -2,6 +2,7 @@
 // tensors into Snapshots (awaiting data(), splitting gates, restoring input time order).
 import * as tf from '@tensorflow/tfjs';
 import { GradscopeError } from './errors.js';
+import { jacobians } from './jacobian.js';
 import {
   coreModel,
   type Model,
@@ -29,6 +30,8 @@ export interface Kept {
   shapes: Map<TapPoint, number[]>;
   /** Weight gradients by variable name. */
   weightGrads: Map<string, tf.Tensor>;
+  /** The `jacobian` kind of each recurrent target: one tensor per direction. */
+  jacobians?: Map<Target, { part?: string; grad: tf.Tensor }[]>;
 }
 
 export type SnapshotStamp = Pick<Snapshot, 'run' | 'iteration' | 'epoch' | 'batch' | 'time'>;
@@ -135,6 +138,7 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
       output: kinds.has('output'),
       grad: kinds.has('output-grad'),
       inputGrad: kinds.has('input-grad'),
+      input: kinds.has('jacobian'),
       trainingOnly: false,
       ...(zero !== undefined ? { anchor: zero } : {}),
     },
@@ -168,7 +172,21 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
     } else {
       lossTensor = tf.tidy(lossOf);
     }
-    return { loss: lossTensor, ...taps.take(), shapes: taps.shapes, weightGrads };
+    const { inputs, ...taken } = taps.take();
+    const kept: Kept = { loss: lossTensor, ...taken, shapes: taps.shapes, weightGrads };
+    if (kinds.has('jacobian')) {
+      const layerInputs = new Map<Target, tf.Tensor>();
+      for (const target of targets) {
+        const x = inputs.get(target.inputPoints[0]!);
+        if (x !== undefined) layerInputs.set(target, x);
+      }
+      try {
+        kept.jacobians = jacobians(targets, layerInputs);
+      } finally {
+        tf.dispose([...inputs.values()]);
+      }
+    }
+    return kept;
   } catch (err) {
     taps.discard();
     throw err;
@@ -267,7 +285,12 @@ export async function toSnapshots(
   try {
     for (const target of targets) {
       for (const kind of kinds) {
-        if (kind === 'output-grad' || kind === 'output' || kind === 'input-grad') {
+        if (kind === 'jacobian') {
+          for (const { part, grad } of kept.jacobians?.get(target) ?? []) {
+            const data = new Float32Array(await grad.data());
+            push(target, kind, part, grad.shape, target.dims(grad.shape.length), data);
+          }
+        } else if (kind === 'output-grad' || kind === 'output' || kind === 'input-grad') {
           const source = kind === 'output' ? kept.outputs : kept.grads;
           for (const point of kind === 'input-grad' ? target.inputPoints : target.points) {
             const tensor = source.get(point);
@@ -316,6 +339,7 @@ export async function toSnapshots(
     }
   } finally {
     tf.dispose([...kept.outputs.values(), ...kept.grads.values(), ...kept.weightGrads.values()]);
+    for (const grads of kept.jacobians?.values() ?? []) tf.dispose(grads.map((g) => g.grad));
     if (typeof kept.loss !== 'number') kept.loss.dispose();
   }
   return snapshots;

@@ -15,6 +15,12 @@ export const KINDS = [
   'weight-grad',
   /** The weight values, one snapshot per weight and gate; dims input, unit. */
   'weight',
+  /**
+   * Loss-free: per sample s, d(v_s · h_T)/d x_t, the layer's last state h_T projected on a seeded random
+   * vector v_s, w.r.t. its input at each timestep; dims sample, timestep, channel. The mean over samples of
+   * its squared per-timestep norm estimates E‖∂h_T/∂x_t‖²_F: how far back the state depends on its input.
+   */
+  'jacobian',
 ] as const;
 
 /** What a snapshot holds (one of KINDS). */
@@ -45,7 +51,7 @@ export type WrittenRunStatus = (typeof WRITTEN_RUN_STATUSES)[number];
 /**
  * Name of one axis of `Snapshot.data`, outermost first:
  * - 'sample', 'timestep', 'channel' for recurrent layer outputs, inputs and their gradients
- *   (`output`, `output-grad`, `input-grad`);
+ *   (`output`, `output-grad`, `input-grad`, `jacobian`);
  * - 'sample', 'timestep', 'row', 'col', 'channel' for ConvLSTM2D (5-D, channels last);
  * - 'input', 'unit' for weights ('input' indexes what feeds a gate: input features for a kernel, units for
  *   a recurrent kernel);
