@@ -48,6 +48,7 @@ export {
   type MatrixJson,
   matrixValues,
 } from './matrix.js';
+export { checkOptions, closestName, editDistance, type OptionKeys } from './options.js';
 export type * from './records.js';
 export type * from './routes.js';
 export { SERIES_COLUMNS } from './routes.js';
