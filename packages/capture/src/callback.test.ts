@@ -334,6 +334,15 @@ describe('bad input gets a clear error', () => {
     ],
     [{}, "probe: { x, y } is required in mode 'probe'"],
     [{ onSinkError: 'ignore', probe }, "onSinkError must be 'warn' or 'throw', got \"ignore\""],
+    [
+      { captur: ['input-grad'], probe },
+      "unknown option 'captur' for gradientCallback; did you mean 'capture'?",
+    ],
+    [
+      { probe, sinkTimeout: 5 },
+      "unknown option 'sinkTimeout' for gradientCallback; did you mean 'sinkTimeoutMs'?",
+    ],
+    [null, 'the options of gradientCallback must be an object, got null'],
   ])('gradientCallback(%j)', (args, message) => {
     expect(() => gradientCallback(args as never)).toThrow(GradscopeError);
     expect(() => gradientCallback(args as never)).toThrow(message);

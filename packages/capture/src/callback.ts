@@ -1,4 +1,5 @@
 // The tfjs callback: decides which iterations are due and records them in probe or batch mode.
+import { checkOptions, type OptionKeys } from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
 import { type Batch, checkBatch, type Kept, probePass, toSnapshots } from './capture.js';
 import { GradscopeError } from './errors.js';
@@ -58,6 +59,23 @@ export interface GradientCallbackArgs {
   /** Longest wait for a sink before a snapshot is dropped, in ms. Default 10000. */
   sinkTimeoutMs?: number;
 }
+
+/** GradientCallbackArgs' keys: anything else given to gradientCallback is an error. */
+const CALLBACK_OPTIONS = {
+  layers: true,
+  every: true,
+  at: true,
+  mode: true,
+  probe: true,
+  capture: true,
+  sink: true,
+  runName: true,
+  runMeta: true,
+  onSinkError: true,
+  scalars: true,
+  maxPendingWrites: true,
+  sinkTimeoutMs: true,
+} as const satisfies OptionKeys<GradientCallbackArgs>;
 
 export interface CaptureStats extends SinkStats {
   /** Captures taken (one per due iteration). */
@@ -187,6 +205,7 @@ export class GradientCallback extends tf.Callback {
 
   constructor(args: GradientCallbackArgs = {}) {
     super();
+    checkOptions(args, CALLBACK_OPTIONS, 'gradientCallback', (message) => new GradscopeError(message));
     this.mode = args.mode ?? 'probe';
     if (this.mode !== 'probe' && this.mode !== 'batch') {
       throw new GradscopeError(`mode must be 'probe' or 'batch', got ${JSON.stringify(args.mode)}`);
