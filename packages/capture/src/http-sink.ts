@@ -1,5 +1,8 @@
 // HttpSink: sends snapshots to a gradscope server (POST /api/ingest), for trainers on other machines.
-// Writes are queued (bounded) and sent in order by one background loop that retries with backoff.
+// Writes are queued (bounded) and sent in order by one background loop that retries with backoff what may
+// pass (network errors, 408, 429, 5xx) and gives up at once on what will not (4xx, and 507: the server's
+// disk is full), so close() against a server that cannot store returns in seconds, naming what it lost.
+import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { encodeSnapshot } from './arrow.js';
 import { GradscopeError } from './errors.js';
 import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
@@ -13,7 +16,11 @@ export interface HttpSinkOptions {
   maxQueue?: number;
   /** Bytes queued before write() waits for room. Default 256 MiB. */
   maxQueueBytes?: number;
-  /** Attempts per request on network errors, 408, 429 and 5xx. Default 6 (about 8 s of backoff). */
+  /**
+   * Attempts per request on network errors, 408, 429 and 5xx but 507. Default 6 (about 8 s of backoff).
+   * Any other 4xx (413: larger than the server's ingest limit) and 507 (the server cannot store: its disk is
+   * full) are not retried.
+   */
   attempts?: number;
   /** First retry delay in ms, doubled after each failure. Default 250. */
   retryDelayMs?: number;
@@ -22,6 +29,26 @@ export interface HttpSinkOptions {
   /** Called for each request given up on. Default: one warning on stderr. */
   onError?: (error: GradscopeError) => void;
 }
+
+/** HttpSinkOptions' keys: anything else given to HttpSink is an error. */
+const HTTP_SINK_OPTIONS = {
+  url: true,
+  token: true,
+  maxQueue: true,
+  maxQueueBytes: true,
+  attempts: true,
+  retryDelayMs: true,
+  timeoutMs: true,
+  onError: true,
+} as const satisfies OptionKeys<HttpSinkOptions>;
+
+/** Statuses that say the request will fail again however often it is sent. */
+function permanent(status: number): boolean {
+  return status === 507 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
+}
+
+/** What flush() names when it rejects: the first few requests given up on, and how many in all. */
+const NAMED_FAILURES = 5;
 
 export interface HttpSinkStats {
   /** Requests sent (snapshots, run records, scalar batches). */
@@ -68,11 +95,13 @@ export class HttpSink implements Sink {
   private pumping: Promise<void> | undefined;
   private readonly roomWaiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  private lastError: GradscopeError | undefined;
+  /** Requests given up on since the last flush(), for its error. */
+  private unsent: { whats: string[]; count: number; snapshots: number; why: string } | undefined;
   private warned = false;
   private readonly opts: Required<Omit<HttpSinkOptions, 'token' | 'onError' | 'url'>>;
 
   constructor(private readonly options: HttpSinkOptions) {
+    checkOptions(options ?? null, HTTP_SINK_OPTIONS, 'HttpSink', (message) => new GradscopeError(message));
     let url: URL;
     try {
       url = new URL(options.url);
@@ -145,12 +174,21 @@ export class HttpSink implements Sink {
     }
   }
 
-  /** Resolves when everything queued so far was sent; rejects if something could not be. */
+  /**
+   * Resolves when everything queued so far was sent; rejects if something could not be, naming the first
+   * requests given up on since the last flush, how many in all, and why the first one failed.
+   */
   async flush(): Promise<void> {
     if (this.pumping !== undefined) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    const error = this.lastError;
-    this.lastError = undefined;
-    if (error !== undefined) throw error;
+    const unsent = this.unsent;
+    this.unsent = undefined;
+    if (unsent === undefined) return;
+    const more = unsent.count - unsent.whats.length;
+    const named = unsent.whats.join(', ') + (more > 0 ? ` and ${more} more` : '');
+    const snapshots = unsent.snapshots === 1 ? '1 snapshot' : `${unsent.snapshots} snapshots`;
+    throw new GradscopeError(
+      `HttpSink: not stored by ${this.url}: ${named} (${unsent.count} request${unsent.count === 1 ? '' : 's'}, ${snapshots}); the first failed with ${unsent.why}`,
+    );
   }
 
   close(): Promise<void> {
@@ -206,8 +244,9 @@ export class HttpSink implements Sink {
         const text = await res.text().catch(() => '');
         why = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
         if (res.status === 401) why += ' (wrong or missing token: HttpSink({ token }))';
-        // The request itself is wrong (malformed, too large, unauthorised): sending it again won't help.
-        if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
+        // The request itself is wrong (malformed, too large, unauthorised) or the server cannot store it
+        // (507, a full disk): sending it again won't help.
+        if (permanent(res.status)) break;
       } catch (err) {
         why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       }
@@ -223,7 +262,10 @@ export class HttpSink implements Sink {
     const error = new GradscopeError(
       `HttpSink: could not send ${request.what} to ${this.url}${request.path}: ${why}`,
     );
-    this.lastError = error;
+    this.unsent ??= { whats: [], count: 0, snapshots: 0, why };
+    this.unsent.count++;
+    if (request.snapshot === true) this.unsent.snapshots++;
+    if (this.unsent.whats.length < NAMED_FAILURES) this.unsent.whats.push(request.what);
     if (this.options.onError) this.options.onError(error);
     else if (!this.warned) {
       this.warned = true;
