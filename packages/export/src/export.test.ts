@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Snapshot } from '@gradscope/format';
+import { KINDS, type Snapshot } from '@gradscope/format';
 import { openReader, openStore, type Reader } from '@gradscope/store';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -330,7 +330,7 @@ describe('planExport', () => {
       /^Parquet exports use the long layout/,
     );
     expect(() => planExport(reader, { run: 'exp', kind: 'gradient' as never })).toThrow(
-      'kind must be one of output-grad, output, input-grad, weight-grad, weight, got "gradient"',
+      `kind must be one of ${KINDS.join(', ')}, got "gradient"`,
     );
     expect(() => planExport(reader, { run: 'exp', iterations: [1.5] })).toThrow(
       'iterations must be integers >= 0, got [1.5]',

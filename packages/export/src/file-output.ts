@@ -31,7 +31,13 @@ export async function writeAtomically(
     renameSync(tmp, path);
     return { rows, bytes: sink.bytes };
   } catch (err) {
-    stream.destroy();
+    // Writes still queued fail once the stream is destroyed: the sink keeps that error (no 'error' event
+    // goes unhandled), and the file is removed once the descriptor is closed.
+    if (!stream.closed) {
+      const closed = once(stream, 'close').catch(() => {});
+      stream.destroy();
+      await closed;
+    }
     rmSync(tmp, { force: true });
     if (err instanceof StoreError) throw err;
     throw new StoreError('EIO', `writing export file ${path} failed: ${(err as Error).message}`, {

@@ -85,7 +85,16 @@ export function longBatches(
   const snapshots = groups.flatMap((g) => g.snapshots);
   const dims: string[] = [];
   for (const g of groups) for (const d of g.dims) if (!dims.includes(d)) dims.push(d);
-  const dimColumn = (d: string) => (FIXED_COLUMNS.has(d) ? `dim_${d}` : d);
+  // A dim named like a fixed column becomes `dim_<name>`; should that be taken too, `dim_<name>_2`, …
+  const taken = new Set(FIXED_COLUMNS);
+  const columnOf = new Map<string, string>();
+  for (const d of dims) {
+    let name = FIXED_COLUMNS.has(d) ? `dim_${d}` : d;
+    for (let k = 2; taken.has(name); k++) name = `${FIXED_COLUMNS.has(d) ? `dim_${d}` : d}_${k}`;
+    taken.add(name);
+    columnOf.set(d, name);
+  }
+  const dimColumn = (d: string) => columnOf.get(d)!;
   const hasChannelParts = snapshots.some((s) => s.channelParts !== null);
   const dicts = [
     dictColumn('run', [runId], 0, false),
@@ -138,7 +147,11 @@ export function longBatches(
       const n = t.data.length;
       const rank = s.shape.length;
       const lastAxis = s.shape[rank - 1] ?? 1;
-      const width = s.channelParts ? lastAxis / s.channelParts.length : lastAxis;
+      // Channel parts split the last axis evenly; ones that cannot (a 0-d tensor, an uneven split: ingest
+      // refuses both, an older file may hold them) leave channel_part null rather than fail the export.
+      const parts =
+        s.channelParts && rank > 0 && lastAxis % s.channelParts.length === 0 ? s.channelParts : null;
+      const width = parts ? lastAxis / parts.length : lastAxis;
       const axisOf = dims.map((d) => s.dims.indexOf(d));
       for (let start = 0; start < n || (n === 0 && start === 0); start += ROWS_PER_BATCH) {
         const rows = Math.min(ROWS_PER_BATCH, n - start);
@@ -172,9 +185,9 @@ export function longBatches(
           else {
             // channel_part: which part of the last axis each value falls in.
             value = null;
-            if (s.channelParts) {
+            if (parts) {
               const lastCol = dimCols[dims.indexOf(s.dims[rank - 1]!)]!;
-              const partIdx = s.channelParts.map((p) => c.index.get(p)!);
+              const partIdx = parts.map((p) => c.index.get(p)!);
               perRow = new Int32Array(rows);
               for (let r = 0; r < rows; r++) perRow[r] = partIdx[(lastCol[r]! / width) | 0]!;
             }

@@ -13,18 +13,26 @@ export async function writeParquet(source: BatchSource, sink: ByteSink, tick: ()
   const pw = await import('parquet-wasm');
   const it = source.batches();
   let rows = 0;
+  // parquet-wasm ends its output normally when its input stream fails: the file would lack the rows from
+  // the failure on. The failure is kept and thrown once the output is drained.
+  let failed: { error: unknown } | undefined;
   const batches = new ReadableStream({
     pull(controller) {
-      const next = it.next();
-      if (next.done) {
-        controller.close();
-        return;
+      try {
+        const next = it.next();
+        if (next.done) {
+          controller.close();
+          return;
+        }
+        const { batch, last } = next.value;
+        const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
+        for (const b of table.recordBatches()) controller.enqueue(b);
+        rows += batch.numRows;
+        if (last) tick();
+      } catch (error) {
+        failed = { error };
+        controller.error(error);
       }
-      const { batch, last } = next.value;
-      rows += batch.numRows;
-      const table = pw.Table.fromIPCStream(tableToIPC(new Table([batch]), 'stream'));
-      for (const b of table.recordBatches()) controller.enqueue(b);
-      if (last) tick();
     },
   });
   const meta = source.schema.metadata.get(EXPORT_METADATA_KEY);
@@ -34,9 +42,14 @@ export async function writeParquet(source: BatchSource, sink: ByteSink, tick: ()
     .build();
   const parquet = (await pw.transformParquetStream(batches, props)).getReader();
   for (;;) {
+    if (failed) break;
     const { done, value } = await parquet.read();
     if (done) break;
     await sink.write(value as Uint8Array);
+  }
+  if (failed) {
+    await parquet.cancel().catch(() => {});
+    throw failed.error;
   }
   return rows;
 }

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { product } from '@gradscope/format';
 import { StoreError } from '@gradscope/store';
 import { ByteSink } from './byte-sink.js';
 import { writeAtomically } from './file-output.js';
@@ -24,9 +25,19 @@ async function writeFile(
     return writeTensorGroup(plan.reader, plan.run.id, file.groups[0]!, sink, ipc, tick);
   }
   const source = longBatches(plan.reader, plan.run.id, file.groups, plan.format === 'parquet');
-  return plan.format === 'parquet'
+  const rows = await (plan.format === 'parquet'
     ? writeParquet(source, sink, tick)
-    : writeArrowBatches(source, sink, ipc, tick);
+    : writeArrowBatches(source, sink, ipc, tick));
+  // One row per value: a file with fewer would be a silent loss.
+  let values = 0;
+  for (const g of file.groups) for (const s of g.snapshots) values += product(s.shape);
+  if (rows !== values) {
+    throw new StoreError(
+      'EIO',
+      `the export of run ${JSON.stringify(plan.run.name)} wrote ${rows} rows for ${values} values`,
+    );
+  }
+  return rows;
 }
 
 function progress(plan: ExportPlan, options: WriteOptions) {

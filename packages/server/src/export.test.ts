@@ -1,6 +1,6 @@
 // GET /api/runs/:run/export over a real store and real HTTP: the export is planned before the headers, so a
 // selection that cannot be one file answers 4xx with a message (it used to answer 200 with an empty body).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Snapshot } from '@gradscope/store';
@@ -136,5 +136,54 @@ describe('GET /api/runs/:run/export', () => {
     expect(col('unit')).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
     expect(col('iteration')).toEqual(Array(8).fill(30));
     expect(col('value')).toEqual([300_000, 300_001, 300_002, 300_003, 300_500, 300_501, 300_502, 300_503]);
+  });
+});
+
+describe('an export that fails', () => {
+  let damaged: RunningServer;
+  let damagedDir: string;
+
+  beforeAll(async () => {
+    damagedDir = mkdtempSync(join(tmpdir(), 'gradscope-server-export-damaged-'));
+    const db = join(damagedDir, 'runs.gradscope');
+    const store = await openStore(db);
+    await store.startRun({
+      id: 'run-d',
+      name: 'damaged',
+      startedAt: 1_700_000_000_000,
+      model: { name: 'm', className: 'Sequential', layers: [], inputShape: [], outputShape: [], losses: [] },
+      options: { mode: 'probe', every: 20, capture: ['output-grad'], layers: ['lstm_1'] },
+      backend: 'cpu',
+      tfjsVersion: '4.22.0',
+      host: 'test',
+    });
+    for (const i of ITERATIONS) await store.write({ ...snapshot(i, 'lstm_1', [1, 3, 2]), run: 'run-d' });
+    await store.close();
+    // Every stored payload loses its tensor column: reading any of them fails as damaged.
+    const bytes = readFileSync(db);
+    const name = Buffer.from('arrow.fixed_shape_tensor');
+    for (let at = bytes.indexOf(name); at >= 0; at = bytes.indexOf(name, at + 1))
+      bytes.write('arrow.fixed_shape_tensoX', at, 'latin1');
+    writeFileSync(db, bytes);
+    damaged = await buildServer({ db, port: 0, ingest: false });
+  });
+
+  afterAll(async () => {
+    await damaged?.close();
+    rmSync(damagedDir, { recursive: true, force: true });
+  });
+
+  it('before its first byte is a 500 with a message (it used to send 200 headers and reset the connection)', async () => {
+    for (const query of ['layout=long', 'format=parquet', 'layer=lstm_1&kind=output-grad&layout=tensor']) {
+      const res = await fetch(`${damaged.url}/api/runs/damaged/export?${query}`);
+      expect(res.status, query).toBe(500);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      const body = await res.json();
+      expect(body).toMatchObject({
+        error: 'Internal Server Error',
+        message: 'the server failed to answer this request (the details are in its log)',
+      });
+      expect(JSON.stringify(body)).not.toContain(damagedDir);
+    }
   });
 });

@@ -1,5 +1,7 @@
 // GET /api/runs/:run/export: a selection of a run as an Arrow or Parquet file, streamed. The selection is
-// checked before the first byte goes out, so every error is still a 4xx with a message.
+// checked, and the first bytes made, before the headers go out: every failure until then is a 4xx/5xx with
+// a message.
+import { PassThrough } from 'node:stream';
 import { planExport, writeExport } from '@gradscope/export';
 import type { Kind, Reader } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
@@ -34,18 +36,38 @@ export function exportRoutes(app: FastifyInstance, { reader }: { reader: Reader 
         ...(part !== undefined ? { part } : {}),
         ...(iterations !== undefined ? { iterations: iterations.split(',').map(Number) } : {}),
       });
-      reply
-        .type(plan.contentType)
-        .header('content-disposition', `attachment; filename="${plan.files[0]!.name}"`);
-      reply.hijack();
-      reply.raw.writeHead(200, reply.getHeaders() as Record<string, string>);
-      try {
-        await writeExport(plan, reply.raw);
-      } catch (err) {
-        // Headers are out: break the connection so the client sees a failed download, not a short file.
-        reply.log.error(err);
-        reply.raw.destroy();
+      // The status line and headers go out with the first byte: a failure before it (a damaged payload
+      // in the first snapshot, the store gone) is still an error answer with a message, not a reset.
+      let firstByte!: () => void;
+      const started = new Promise<'bytes'>((resolve) => {
+        firstByte = () => resolve('bytes');
+      });
+      const body = new PassThrough({
+        transform(chunk, _encoding, callback) {
+          firstByte();
+          callback(null, chunk);
+        },
+      });
+      const written = writeExport(plan, body);
+      const first = await Promise.race([started, written.then(() => 'done' as const)]).catch(
+        (err: unknown) => {
+          body.destroy();
+          throw err;
+        },
+      );
+      if (first === 'bytes') {
+        written.catch((err: unknown) => {
+          // After the headers: a broken download (the client sees it fail) rather than a short file.
+          if (!body.destroyed) {
+            req.log.error({ err }, 'export failed after its first byte: the download is cut short');
+            body.destroy(err as Error);
+          }
+        });
       }
+      return reply
+        .type(plan.contentType)
+        .header('content-disposition', `attachment; filename="${plan.files[0]!.name}"`)
+        .send(body);
     },
   );
 }
