@@ -64,6 +64,7 @@ describe('schedule and records', () => {
     const cb = gradientCallback({
       every: 5,
       at: [0, 2, 11],
+      capture: ['output-grad'],
       probe,
       sink,
       runName: 'sched',
@@ -206,7 +207,7 @@ describe('schedule and records', () => {
       epochs: 1,
       batchSize: N,
       verbose: 0,
-      callbacks: [gradientCallback({ mode: 'batch', every: 1, layers: [1], sink })],
+      callbacks: [gradientCallback({ mode: 'batch', every: 1, layers: [1], capture: ['output-grad'], sink })],
     });
     expect(sink.snapshots.map((s) => s.layer)).toEqual(['gru_b']);
   });
@@ -258,7 +259,7 @@ describe('training is untouched', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const probeY = randn([N, 1], 11).mul(tf.tensor2d([[1], [Number.POSITIVE_INFINITY], [1], [1]]));
     const sink = new MemorySink();
-    const cb = gradientCallback({ every: 1, probe: { x, y: probeY }, sink });
+    const cb = gradientCallback({ every: 1, capture: ['output-grad'], probe: { x, y: probeY }, sink });
     await model.fit(x, y, { epochs: 2, batchSize: N, verbose: 0, callbacks: [cb] });
     expect(sink.snapshots).toHaveLength(4);
     expect(sink.snapshots.every((s) => s.nonFinite > 0)).toBe(true);
@@ -281,7 +282,7 @@ describe('a failing sink never stops training', () => {
     const model = lstmModel(7);
     const { x, y } = data();
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const cb = gradientCallback({ mode: 'batch', every: 1, sink: throwing });
+    const cb = gradientCallback({ mode: 'batch', every: 1, capture: ['output-grad'], sink: throwing });
     const history = await model.fit(x, y, { epochs: 3, batchSize: 2, verbose: 0, callbacks: [cb] });
     expect(history.history.loss).toHaveLength(3);
     expect(cb.stats).toMatchObject({ captures: 6, written: 0, dropped: 12 });
@@ -297,6 +298,7 @@ describe('a failing sink never stops training', () => {
     const cb = gradientCallback({
       mode: 'batch',
       every: 1,
+      capture: ['output-grad'],
       sink: stalled,
       maxPendingWrites: 3,
       sinkTimeoutMs: 20,
@@ -475,7 +477,7 @@ describe('training scalars', () => {
       probeLoss.map((p) => sink.find({ iteration: p.iteration, layer: 'rnn' })[0]!.loss),
     );
     expect(new Set(sink.scalars.map((p) => p.name))).toEqual(
-      new Set(['loss', 'mae', 'val_loss', 'val_mae', 'probe/loss']),
+      new Set(['loss', 'mae', 'val_loss', 'val_mae', 'probe/loss', 'probe/baseline']),
     );
     expect(sink.scalars.every((p) => p.run === cb.runId && Number.isFinite(p.time))).toBe(true);
     expect(cb.stats).toMatchObject({ scalarsWritten: sink.scalars.length, scalarsDropped: 0 });
@@ -539,7 +541,7 @@ describe('the stats tell what was stored', () => {
       },
       stats: () => ({ failed: queueing.failed }),
     };
-    const cb = gradientCallback({ mode: 'batch', every: 1, sink: queueing });
+    const cb = gradientCallback({ mode: 'batch', every: 1, capture: ['output-grad'], sink: queueing });
     await model.fit(x, y, { epochs: 3, batchSize: 2, verbose: 0, callbacks: [cb] });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(accepted).toBe(12); // 6 steps × 2 layers

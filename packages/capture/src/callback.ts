@@ -1,6 +1,16 @@
 // The tfjs callback: decides which iterations are due and records them in probe or batch mode.
-import { checkOptions, type OptionKeys } from '@gradscope/format';
+import {
+  checkOptions,
+  diagnose,
+  type IterationObservation,
+  lastAxisNorms,
+  type OptionKeys,
+  type RunDiagnosis,
+  saturatedShare,
+  timestepNorms,
+} from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
+import { constantBaseline } from './baseline.js';
 import { type Batch, checkBatch, type Kept, probePass, toSnapshots } from './capture.js';
 import { GradscopeError } from './errors.js';
 import {
@@ -18,7 +28,7 @@ import {
 import { ScalarRecorder } from './scalars.js';
 import { MemorySink, SinkGuard, type SinkStats } from './sink.js';
 import { OptimizerTap, Taps } from './tap.js';
-import { KINDS, type Kind, type RunInfo, type Sink } from './types.js';
+import { KINDS, type Kind, type RunInfo, type Sink, type Snapshot } from './types.js';
 
 export interface GradientCallbackArgs {
   /** Layers to record: 'recurrent' (default: every SimpleRNN/LSTM/GRU/Bidirectional), or names, indices or Layer objects. */
@@ -36,10 +46,14 @@ export interface GradientCallbackArgs {
   /** The probe batch; required in probe mode. Sample weights apply to the probe loss. */
   probe?: Batch;
   /**
-   * What to record. Default ['output-grad']. 'input-grad' is d loss / d layer input (the decay through the
-   * layer's own recurrence); only 'weight-grad' makes the probe's backward pass reach the weights.
+   * What to record. Default ['output-grad', 'input-grad', 'jacobian'] in mode 'probe' (what the diagnosis
+   * reads), ['output-grad', 'input-grad'] in mode 'batch'. 'input-grad' is d loss / d layer input (the decay
+   * through the layer's own recurrence); 'jacobian' is the loss-free d h_T / d x_t (probe mode only); only
+   * 'weight-grad' makes the probe's backward pass reach the weights.
    */
   capture?: Kind[];
+  /** 1 (default): print the diagnosis, one line per layer, when `fit` ends; 0: print nothing. */
+  verbose?: 0 | 1;
   /** Where snapshots go. Default: a new MemorySink (see `callback.sink`). */
   sink?: Sink;
   /** Name of the run (default: `<model name> <ISO time>`). */
@@ -68,6 +82,7 @@ const CALLBACK_OPTIONS = {
   mode: true,
   probe: true,
   capture: true,
+  verbose: true,
   sink: true,
   runName: true,
   runMeta: true,
@@ -111,6 +126,10 @@ async function hostName(): Promise<string> {
   if (proc?.env?.HOSTNAME) return proc.env.HOSTNAME;
   return (globalThis as { location?: { host: string } }).location?.host ?? 'unknown';
 }
+
+/** What the diagnosis reads: the default `capture` in each mode. */
+const DEFAULT_PROBE_CAPTURE: Kind[] = ['output-grad', 'input-grad', 'jacobian'];
+const DEFAULT_BATCH_CAPTURE: Kind[] = ['output-grad', 'input-grad'];
 
 /** Steps of scalars read back and sent together. */
 const SCALAR_BATCH_STEPS = 50;
@@ -202,6 +221,14 @@ export class GradientCallback extends tf.Callback {
   private scalarSteps = 0;
   /** The sink's failed count when this callback first trained (a store may be shared with earlier runs). */
   private failedAtStart: number | undefined;
+  private readonly verbose: 0 | 1;
+  /** The constant predictor's loss on the probe (undefined until the first fit begins; null: no known constant). */
+  private baseline: number | null | undefined;
+  /** What the diagnosis reads, per layer, one entry per capture. */
+  private readonly observations = new Map<
+    string,
+    { layerClass: string; iterations: IterationObservation[] }
+  >();
 
   constructor(args: GradientCallbackArgs = {}) {
     super();
@@ -219,7 +246,7 @@ export class GradientCallback extends tf.Callback {
       throw new GradscopeError("at: iteration 0 (before training) can only be recorded in mode 'probe'");
     }
     if (args.every === undefined && args.at === undefined) this.every = 20;
-    const capture = args.capture ?? ['output-grad'];
+    const capture = args.capture ?? (this.mode === 'probe' ? DEFAULT_PROBE_CAPTURE : DEFAULT_BATCH_CAPTURE);
     if (!Array.isArray(capture) || capture.length === 0) {
       throw new GradscopeError(
         `capture must be a non-empty array of ${KINDS.join(', ')}, got ${JSON.stringify(capture)}`,
@@ -232,7 +259,16 @@ export class GradientCallback extends tf.Callback {
         );
       }
     }
+    if (this.mode === 'batch' && capture.includes('jacobian')) {
+      throw new GradscopeError(
+        "capture: 'jacobian' is computed on the probe (it needs the layer input in inference mode): use mode 'probe'",
+      );
+    }
     this.kinds = new Set(capture);
+    if (args.verbose !== undefined && args.verbose !== 0 && args.verbose !== 1) {
+      throw new GradscopeError(`verbose must be 0 or 1, got ${JSON.stringify(args.verbose)}`);
+    }
+    this.verbose = args.verbose ?? 1;
     const layers = args.layers ?? 'recurrent';
     if (layers !== 'recurrent' && !Array.isArray(layers)) {
       throw new GradscopeError(
@@ -299,6 +335,11 @@ export class GradientCallback extends tf.Callback {
     this.failedAtStart ??= failedBySink(this.sink);
     const info = await this.runInfo(model);
     await this.guard.call('startRun', () => this.sink.startRun?.(info));
+    if (this.baseline === undefined && this.probe !== undefined) {
+      this.baseline = await constantBaseline(model, this.probe);
+      if (this.baseline !== null)
+        this.scalars?.add(this.iteration, 'probe/baseline', this.baseline, Date.now());
+    }
     if (this.mode === 'batch') this.installBatchTaps(model);
     else if (this.iteration === 0 && this.at.has(0))
       await this.record(model, { epoch: 0, batch: 0, loss: undefined });
@@ -336,6 +377,61 @@ export class GradientCallback extends tf.Callback {
     await this.guard.flush();
     this.guard.check();
     await this.guard.call('endRun', () => this.sink.endRun?.(this.runId, 'finished'));
+    if (this.verbose === 1)
+      for (const layer of this.diagnosis().layers) console.log(`gradscope: ${layer.summary}`);
+  }
+
+  /**
+   * The diagnosis of every recorded layer from what this callback captured so far (the same rules as
+   * `gradscope doctor` and the viewer): a verdict, its causes and the evidence behind them.
+   */
+  diagnosis(): RunDiagnosis {
+    return diagnose({
+      id: this.runId,
+      name: this.runName ?? this.runId,
+      baseline: this.baseline ?? null,
+      layers: [...this.observations].map(([layer, o]) => ({ layer, ...o })),
+    });
+  }
+
+  /** Keeps what the diagnosis reads of one capture's snapshots: norms per timestep and per unit, counts. */
+  private observe(snapshots: Snapshot[]): void {
+    const byLayer = new Map<string, IterationObservation>();
+    const unitSquares = new Map<string, Map<string, Float64Array>>();
+    const saturation = new Map<string, number[]>();
+    for (const s of snapshots) {
+      let o = byLayer.get(s.layer);
+      if (o === undefined) {
+        o = { iteration: s.iteration, loss: s.loss, nonFinite: 0, profiles: [] };
+        byLayer.set(s.layer, o);
+        const entry = this.observations.get(s.layer) ?? { layerClass: s.layerClass, iterations: [] };
+        entry.iterations.push(o);
+        this.observations.set(s.layer, entry);
+      }
+      o.nonFinite += s.nonFinite;
+      const timed = s.dims[1] === 'timestep' && s.shape.length >= 3;
+      if ((s.kind === 'jacobian' || s.kind === 'input-grad') && timed) {
+        o.profiles.push({ kind: s.kind, part: s.part ?? null, norms: timestepNorms(s.data, s.shape) });
+      } else if (s.kind === 'output') {
+        const share = saturatedShare(s.data);
+        if (share !== null) saturation.set(s.layer, [...(saturation.get(s.layer) ?? []), share]);
+      } else if (s.kind === 'weight-grad') {
+        const direction = /^(forward|backward)\//.exec(s.part ?? '')?.[1] ?? '';
+        const norms = lastAxisNorms(s.data, s.shape);
+        const perLayer = unitSquares.get(s.layer) ?? new Map<string, Float64Array>();
+        const sums = perLayer.get(direction) ?? new Float64Array(norms.length);
+        if (sums.length === norms.length) for (let u = 0; u < norms.length; u++) sums[u]! += norms[u]! ** 2;
+        perLayer.set(direction, sums);
+        unitSquares.set(s.layer, perLayer);
+      }
+    }
+    for (const [layer, shares] of saturation)
+      byLayer.get(layer)!.saturatedShare = shares.reduce((a, b) => a + b, 0) / shares.length;
+    for (const [layer, perDirection] of unitSquares)
+      byLayer.get(layer)!.unitGradNorms = [...perDirection].map(([part, sums]) => ({
+        part,
+        norms: sums.map(Math.sqrt),
+      }));
   }
 
   /** Hands the collected scalars over: read back and sent in the background. */
@@ -411,6 +507,7 @@ export class GradientCallback extends tf.Callback {
       time: Date.now(),
     });
     this.captures++;
+    this.observe(snapshots);
     const first = snapshots[0];
     if (this.mode === 'probe' && first !== undefined)
       this.scalars?.add(this.iteration, 'probe/loss', first.loss, first.time);

@@ -26,6 +26,31 @@ export {
   tensorRowValues,
   tensorStorageType,
 } from './arrow.js';
+export {
+  CAUSES,
+  type Cause,
+  DIAGNOSIS_RULES,
+  type DoctorReport,
+  describeDiagnosis,
+  diagnose,
+  type Evidence,
+  type IterationObservation,
+  type IterationVerdict,
+  type LayerDiagnosis,
+  type LayerObservations,
+  type LossBaseline,
+  lastAxisNorms,
+  type NormProfile,
+  type ReachEvidence,
+  type RunDiagnosis,
+  type RunObservations,
+  reachOf,
+  saturatedShare,
+  theilSen,
+  timestepNorms,
+  VERDICTS,
+  type Verdict,
+} from './diagnosis.js';
 export { HORIZON_FRACTION, type MemoryHorizon, memoryHorizon } from './horizon.js';
 export {
   type Dim,
