@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -367,6 +367,17 @@ describe('openStore option checks', () => {
     expect(() => openStore(join(dir, 'o.gradscope'), { synchronous: 'off' as never })).toThrow(
       `synchronous must be 'normal' or 'full', got "off"`,
     );
+  });
+
+  it('refuses an unknown option, naming it and the closest one, before creating the file', () => {
+    const file = join(dir, 'u.gradscope');
+    const attempt = () => openStore(file, { durabel: true } as never);
+    expect(attempt).toThrow(StoreError);
+    expect(attempt).toThrow("unknown option 'durabel' for openStore; did you mean 'durable'?");
+    expect(() => openStore(file, { busyTimeout: 5 } as never)).toThrow(
+      "unknown option 'busyTimeout' for openStore; did you mean 'busyTimeoutMs'?",
+    );
+    expect(existsSync(file)).toBe(false);
   });
 });
 

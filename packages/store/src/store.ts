@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
 import { type Slab, Slabs } from './slabs.js';
@@ -64,6 +65,19 @@ export interface StoreOptions {
    */
   onError?: (error: StoreError) => void;
 }
+
+/** StoreOptions' keys: anything else given to openStore is an error. */
+const STORE_OPTIONS = {
+  maxQueueBytes: true,
+  maxQueueCount: true,
+  durable: true,
+  synchronous: true,
+  transfer: true,
+  busyTimeoutMs: true,
+  maxPageCount: true,
+  onWarning: true,
+  onError: true,
+} as const satisfies OptionKeys<StoreOptions>;
 
 export interface StoreStats {
   /** Snapshots accepted into the queue. */
@@ -675,6 +689,7 @@ export class Store implements Sink {
  * StoreError naming the file and the cause before anything is written.
  */
 export function openStore(path: string, options: StoreOptions = {}): Store {
+  checkOptions(options, STORE_OPTIONS, 'openStore', (message) => new StoreError('EINVAL', message));
   const file = checkDbPath(path, false);
   positiveInt(options.maxQueueBytes, 'maxQueueBytes', 1);
   positiveInt(options.maxQueueCount, 'maxQueueCount', 1);
