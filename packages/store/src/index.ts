@@ -1,6 +1,7 @@
 // @gradscope/store: the SQLite store of record for gradscope snapshots.
 
 export type { SeriesIndex } from '@gradscope/format';
+export { diagnoseReader, diagnoseRun, observeRun } from './diagnosis.js';
 export { NotFoundError, type NotFoundSubject, StoreError, type StoreErrorCode } from './errors.js';
 export {
   bucketOf,
