@@ -6,6 +6,7 @@ import { fastifyCookie } from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import { checkOptions as checkKnownOptions, type OptionKeys } from '@gradscope/format';
 import type { Reader, Store } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -51,6 +52,22 @@ export interface GradscopePluginOptions {
   cacheBytes?: number;
 }
 
+/** GradscopePluginOptions' keys: anything else (but Fastify's own register options) is an error. */
+const PLUGIN_OPTIONS = {
+  reader: true,
+  store: true,
+  token: true,
+  viewerDir: true,
+  ingestLimit: true,
+  ingestInflightBytes: true,
+  pollMs: true,
+  allowedHosts: true,
+  cors: true,
+  cacheBytes: true,
+} as const satisfies OptionKeys<GradscopePluginOptions>;
+/** What Fastify's register() passes on to every plugin beside its own options. */
+const REGISTER_OPTIONS = { prefix: true, logLevel: true, logSerializers: true } as const;
+
 /** Default largest ingest body: 64 MiB, a 16 M-value float32 snapshot and its Arrow framing. */
 export const DEFAULT_INGEST_LIMIT = 64 * 2 ** 20;
 /** Default bytes of ingest bodies in flight at once: 128 MiB. */
@@ -76,6 +93,7 @@ const CSP = {
 };
 
 async function gradscope(app: FastifyInstance, options: GradscopePluginOptions): Promise<void> {
+  checkKnownOptions(options, { ...PLUGIN_OPTIONS, ...REGISTER_OPTIONS }, 'gradscopePlugin');
   const opts = checkOptions(options);
   const { reader, store } = opts;
   const maxParamLength = app.initialConfig.routerOptions?.maxParamLength ?? 100;

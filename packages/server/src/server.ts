@@ -1,5 +1,6 @@
 // buildServer(): a Fastify app over one store file, bound safely; what `gradscope serve` runs.
 import { isIP } from 'node:net';
+import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { openReader, openStore, type Reader, type Store } from '@gradscope/store';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type GradscopePluginOptions, gradscopePlugin, MAX_PARAM_LENGTH } from './plugin.js';
@@ -25,6 +26,23 @@ export interface ServerOptions {
   cacheBytes?: number;
   logger?: boolean;
 }
+
+/** ServerOptions' keys: anything else given to buildServer is an error. */
+const SERVER_OPTIONS = {
+  db: true,
+  host: true,
+  port: true,
+  token: true,
+  viewerDir: true,
+  ingest: true,
+  ingestLimit: true,
+  ingestInflightBytes: true,
+  pollMs: true,
+  allowedHosts: true,
+  cors: true,
+  cacheBytes: true,
+  logger: true,
+} as const satisfies OptionKeys<ServerOptions>;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -68,6 +86,7 @@ function checkHost(host: string): string {
 
 /** Checks the options, opens the store, builds the app and starts listening. */
 export async function buildServer(options: ServerOptions): Promise<RunningServer> {
+  checkOptions(options ?? null, SERVER_OPTIONS, 'buildServer', (message) => new ServerConfigError(message));
   const host = checkHost(options.host ?? '127.0.0.1');
   const port = options.port ?? 6006;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
