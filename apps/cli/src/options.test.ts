@@ -1,0 +1,85 @@
+// Every command's flags: an unknown one is an error naming it (commander's), with the closest flag when one is
+// near, and the command does not run. Walks the real program, so a command added later is covered too.
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from './program.js';
+
+/** Each command that runs something, with the words that reach it (`runs delete`). */
+function leaves(command: Command, path: string[] = []): { command: Command; path: string[] }[] {
+  if (command.commands.length === 0) return [{ command, path }];
+  return command.commands.flatMap((sub) => leaves(sub, [...path, sub.name()]));
+}
+
+/** Parses `argv` as `gradscope argv…` would; returns what it printed on stderr and its exit code. */
+async function parse(argv: string[]): Promise<{ stderr: string; code: number | undefined; ran: boolean }> {
+  const program = buildProgram();
+  let stderr = '';
+  let ran = false;
+  const quiet = (command: Command) => {
+    command.exitOverride().configureOutput({
+      writeErr: (text) => {
+        stderr += text;
+      },
+      writeOut: () => {},
+    });
+    command.hook('preAction', () => {
+      ran = true;
+      throw new Error('the command ran');
+    });
+    for (const sub of command.commands) quiet(sub);
+  };
+  quiet(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return { stderr, code: 0, ran };
+  } catch (err) {
+    return { stderr, code: (err as { exitCode?: number }).exitCode, ran };
+  }
+}
+
+const commands = leaves(buildProgram());
+
+/** What a command needs besides the flag under test: a value for each argument and each required option. */
+function needs(command: Command, except?: string): string[] {
+  const required = command.options.filter((o) => o.mandatory && o.long !== except);
+  return [
+    ...command.registeredArguments.map((a) => `x-${a.name()}`),
+    ...required.flatMap((o) => [o.long!, '1']),
+  ];
+}
+
+describe('every command refuses an unknown flag', () => {
+  it('covers the commands', () => {
+    expect(commands.map((c) => c.path.join(' ')).sort()).toEqual(
+      ['compact', 'demo', 'export', 'list', 'runs delete', 'runs rename', 'serve', 'vacuum'].sort(),
+    );
+  });
+
+  it.each(commands.map((c) => [c.path.join(' '), c] as const))(
+    '%s --bogus',
+    async (_name, { command, path }) => {
+      const result = await parse([...path, ...needs(command), '--bogus-flag']);
+      expect(result.stderr).toBe("error: unknown option '--bogus-flag'\n");
+      expect(result.code).toBe(1);
+      expect(result.ran).toBe(false);
+    },
+  );
+
+  it.each(
+    commands.flatMap(({ command, path }) =>
+      command.options.map((o) => [`${path.join(' ')} ${o.long}`, path, command, o] as const),
+    ),
+  )('%s misspelt names it', async (_name, path, command, option) => {
+    const flag = option.long!;
+    // One letter missed: --port → --prt.
+    const typo = `${flag.slice(0, 3)}${flag.slice(4)}`;
+    const result = await parse([...path, ...needs(command, flag), typo]);
+    expect(result.ran).toBe(false);
+    // A required option misspelt is missing: commander says so first, naming it.
+    if (option.mandatory)
+      return expect(result.stderr).toBe(`error: required option '${option.flags}' not specified\n`);
+    expect(result.stderr).toMatch(
+      new RegExp(`^error: unknown option '${typo}'\\n\\(Did you mean (one of )?[^)]*${flag}\\b`),
+    );
+  });
+});
