@@ -324,6 +324,7 @@ describe('docs/api.md', () => {
     const routes: Record<string, string> = {
       Runs: '/api/runs',
       'Runs#layers': `/api/runs/${run}/layers`,
+      Diagnosis: `/api/runs/${run}/diagnosis`,
       Snapshots: `/api/runs/${run}/snapshots?${series}`,
       'Snapshots#summary': '',
       'Over the whole training': `/api/runs/${run}/flow?${series}`,
@@ -332,7 +333,7 @@ describe('docs/api.md', () => {
     const snapshots = (await (await get(routes.Snapshots!)).json()) as { id: number }[];
     routes['Snapshots#summary'] = `/api/snapshots/${snapshots[0]!.id}/summary`;
     const byHeading = new Map<string, number>();
-    for (const heading of ['Runs', 'Snapshots', 'Over the whole training']) {
+    for (const heading of ['Runs', 'Diagnosis', 'Snapshots', 'Over the whole training']) {
       for (const b of take('docs/api.md', heading, 'json')) {
         const n = byHeading.get(heading) ?? 0;
         byHeading.set(heading, n + 1);

@@ -1,5 +1,6 @@
 // The HTTP API's bodies as JSON (docs/api.md): what the server's routes send and the viewer reads. JSON has no
 // NaN or ±Infinity, so non-finite numbers travel as null; typed arrays travel as EncodedMatrix.
+import type { DoctorReport } from './diagnosis.js';
 import type { WrittenRunStatus } from './kinds.js';
 import type { EncodedMatrix } from './matrix.js';
 import type {
@@ -34,6 +35,12 @@ export type RunsResponse = RunRecord[];
 
 /** GET /api/runs/:run (id or name). */
 export type RunResponse = RunDetails;
+
+/**
+ * GET /api/runs/:run/diagnosis: `gradscope doctor --json` for one run. Non-finite evidence (a NaN loss) is
+ * null in JSON.
+ */
+export type DiagnosisResponse = DoctorReport;
 
 /** GET /api/runs/:run/layers. */
 export type LayersResponse = LayerInfo[];

@@ -1,8 +1,16 @@
 // The read routes: runs, layers, snapshot index, tensors, summaries, flow and histogram matrices, live
 // updates. Each asks the store's reader (the data provider) and shapes its answer for the viewer.
 
+import type { DiagnosisResponse } from '@gradscope/format';
 import { ARROW_STREAM_TYPE as ARROW_STREAM, encodeMatrix, SERIES_COLUMNS } from '@gradscope/format';
-import type { Kind, Reader, SeriesKey, SnapshotInfo, SnapshotSummary } from '@gradscope/store';
+import {
+  diagnoseRun,
+  type Kind,
+  type Reader,
+  type SeriesKey,
+  type SnapshotInfo,
+  type SnapshotSummary,
+} from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import { CACHED, CACHED_LIVE } from '../cache.js';
 import { notFound } from '../errors.js';
@@ -33,6 +41,18 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       const run = reader.getRun(req.params.run);
       if (run === undefined) throw notFound(`no run with id or name '${req.params.run}'`);
       return run;
+    },
+  );
+
+  // The diagnosis of every recurrent layer (the same JSON as `gradscope doctor --json` for one run). Non-finite
+  // evidence (a NaN loss) is sent as null, as JSON.stringify does.
+  app.get<{ Params: { run: string } }>(
+    '/api/runs/:run/diagnosis',
+    { config: CACHED_LIVE, schema: { params: S.runParams } },
+    async (req): Promise<DiagnosisResponse> => {
+      if (reader.getRun(req.params.run) === undefined)
+        throw notFound(`no run with id or name '${req.params.run}'`);
+      return { runs: [diagnoseRun(reader, req.params.run)] };
     },
   );
 
