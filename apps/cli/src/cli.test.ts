@@ -303,7 +303,7 @@ describe('gradscope serve', () => {
   });
 
   it("binds --host '[::1]' as the IPv6 loopback and answers there", async () => {
-    const s = await serve(db, '--host', '[::1]', '--port', '0', '--no-ingest');
+    const s = await serve(db, '--host', '[::1]', '--port', '0', '--no-ingest', '--log-level', 'silent');
     try {
       expect(s.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
       const res = await fetch(`${s.url}/api/runs`);

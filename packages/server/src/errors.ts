@@ -54,14 +54,11 @@ export function statusOf(err: Error & { statusCode?: number }): number {
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
 }
 
-/** Fastify error handler: `{ error, message }`, never a stack or a server path. */
-export function errorHandler(
-  err: Error & { statusCode?: number },
-  _req: FastifyRequest,
-  reply: FastifyReply,
-) {
+/** Fastify error handler: `{ error, message }` (and `requestId` for a 5xx), never a stack or a server path. */
+export function errorHandler(err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) {
   const status = statusOf(err);
-  if (status >= 500) reply.log.error(err);
+  // Every 5xx is logged, under the request's id (reqId), which its body carries as requestId.
+  if (status >= 500) reply.log[status === 500 ? 'error' : 'warn']({ err, statusCode: status }, err.message);
   if (reply.sent || reply.raw.headersSent) return;
   if (err instanceof HttpError) reply.headers(err.headers);
   const message =
@@ -69,9 +66,11 @@ export function errorHandler(
       ? withoutFile(err)
       : ((err instanceof StoreError ? PUBLIC_5XX[err.code] : undefined) ??
         'the server failed to answer this request (the details are in its log)');
-  reply
-    .code(status)
-    .send({ error: NAMES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'), message });
+  reply.code(status).send({
+    error: NAMES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'),
+    message,
+    ...(status >= 500 ? { requestId: req.id } : {}),
+  });
 }
 
 /** A StoreError's message names its database file; the client knows the store only as this server. */

@@ -182,6 +182,7 @@ describe('an export that fails', () => {
       expect(body).toMatchObject({
         error: 'Internal Server Error',
         message: 'the server failed to answer this request (the details are in its log)',
+        requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
       expect(JSON.stringify(body)).not.toContain(damagedDir);
     }

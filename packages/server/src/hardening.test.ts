@@ -281,6 +281,7 @@ describe('errors shown to clients', () => {
       expect(res.body).toEqual({
         error: 'Internal Server Error',
         message: 'the server failed to answer this request (the details are in its log)',
+        requestId: expect.any(String),
       });
     } finally {
       await broken.close().catch(() => {});

@@ -11,7 +11,10 @@ export {
 export {
   buildServer,
   isLoopback,
+  LOG_LEVELS,
+  type LogLevel,
   type RunningServer,
   ServerConfigError,
+  type ServerLoggerOptions,
   type ServerOptions,
 } from './server.js';

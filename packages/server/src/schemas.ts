@@ -22,7 +22,7 @@ const NUMBERS = { type: 'array', items: NUMBER_OR_NULL } as const;
 
 export const errorResponse = {
   type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  properties: { error: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' } },
 } as const;
 
 export const runParams = {

@@ -1,8 +1,9 @@
 // buildServer(): a Fastify app over one store file, bound safely; what `gradscope serve` runs.
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { openReader, openStore, type Reader, type Store } from '@gradscope/store';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { type GradscopePluginOptions, gradscopePlugin, MAX_PARAM_LENGTH } from './plugin.js';
 
 export interface ServerOptions {
@@ -24,7 +25,13 @@ export interface ServerOptions {
   /** See GradscopePluginOptions.cors. */
   cors?: string[];
   cacheBytes?: number;
-  logger?: boolean;
+  /**
+   * Request and error logs (Fastify's pino, one JSON object a line). Default false: no logs (a library
+   * embedding the server). `true` logs at 'info' to stdout; `{ level, stream }` picks both (`gradscope
+   * serve` logs to stderr at `--log-level`, default info). Tokens, cookies and authorization headers are
+   * never logged; a `token` query parameter is logged as `token=[redacted]`.
+   */
+  logger?: boolean | ServerLoggerOptions;
 }
 
 /** ServerOptions' keys: anything else given to buildServer is an error. */
@@ -43,6 +50,17 @@ const SERVER_OPTIONS = {
   cacheBytes: true,
   logger: true,
 } as const satisfies OptionKeys<ServerOptions>;
+
+/** Pino's levels, and 'silent'. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerLoggerOptions {
+  /** Default 'info'. */
+  level?: LogLevel;
+  /** Where the JSON lines go; default stdout. */
+  stream?: { write(line: string): unknown };
+}
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -84,6 +102,52 @@ function checkHost(host: string): string {
   return bare;
 }
 
+/** The token query parameter (`?token=` of the first page load, /api/events) never reaches a log. */
+function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** Fastify's logger options for ServerOptions.logger: pino, request URLs without tokens, secrets redacted. */
+function loggerOptions(logger: ServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return false;
+  const o = logger === true ? {} : logger;
+  if (typeof o !== 'object' || o === null) {
+    throw new ServerConfigError(
+      `logger must be true, false or { level, stream }, got ${JSON.stringify(logger)}`,
+    );
+  }
+  const level = o.level ?? 'info';
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ServerConfigError(
+      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(o.level)}`,
+    );
+  }
+  return {
+    level,
+    ...(o.stream !== undefined ? { stream: o.stream } : {}),
+    // Nothing that opens the server: whatever a serializer or a log call adds, these are censored.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.query.token',
+        'res.headers["set-cookie"]',
+        'headers.authorization',
+        'headers.cookie',
+      ],
+      censor: '[redacted]',
+    },
+    serializers: {
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+      }),
+    },
+  };
+}
+
 /** Checks the options, opens the store, builds the app and starts listening. */
 export async function buildServer(options: ServerOptions): Promise<RunningServer> {
   checkOptions(options ?? null, SERVER_OPTIONS, 'buildServer', (message) => new ServerConfigError(message));
@@ -102,6 +166,7 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
       `--host ${host} would expose the server beyond this machine: set a token (--token or GRADSCOPE_TOKEN) to allow it`,
     );
   }
+  const logger = loggerOptions(options.logger);
   const allowedHosts = [...(options.allowedHosts ?? [])];
   if (isIP(host) === 0 && host !== 'localhost') allowedHosts.push(host);
   const pluginOptions: Omit<GradscopePluginOptions, 'reader'> = {
@@ -128,7 +193,10 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
   // maxParamLength: run names are up to 512 characters, longer once percent-encoded (Fastify's default 100
   // would answer 414). The 1 MiB bodyLimit is for JSON bodies; the ingest route sets its own.
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger,
+    // Every request gets an id of its own (not one a client sends): it is in each log line of the request
+    // and in the body of a 5xx, so that an answer can be matched with its log line.
+    genReqId: () => randomUUID(),
     bodyLimit: 1 << 20,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   });

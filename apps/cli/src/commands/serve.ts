@@ -1,6 +1,6 @@
 // gradscope serve <db>: the HTTP API and the viewer over one store file.
-import type { RunningServer } from '@gradscope/server';
-import type { Command } from 'commander';
+import type { LogLevel, RunningServer } from '@gradscope/server';
+import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 
 export interface ServeOptions {
@@ -12,6 +12,8 @@ export interface ServeOptions {
   cors?: string[];
   /** Host names (beside the bound address and localhost) the server answers to (DNS-rebinding check). */
   allowedHost?: string[];
+  /** Request and error logs to stderr from this level ('silent': none); none when unset (the demo). */
+  logLevel?: string;
 }
 
 /** Commander's collector of a repeatable option. */
@@ -52,6 +54,8 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
       port: parsePort(opts.port),
       ingest: opts.ingest,
       viewerDir,
+      // One JSON line per request and per error, to stderr (stdout says where to open the viewer).
+      ...(opts.logLevel ? { logger: { level: opts.logLevel as LogLevel, stream: process.stderr } } : {}),
       ...(opts.token ? { token: opts.token } : {}),
       ...(opts.cors?.length ? { cors: opts.cors } : {}),
       ...(opts.allowedHost?.length ? { allowedHosts: opts.allowedHost } : {}),
@@ -98,6 +102,11 @@ export function registerServe(program: Command): void {
       '--allowed-host <name>',
       'also answer requests whose Host header is this name (beside the bound address and localhost); repeatable',
       collect,
+    )
+    .addOption(
+      new Option('--log-level <level>', 'request and error logs (JSON lines) to stderr from this level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
     )
     .action(async (db: string, opts: ServeOptions) => {
       const token = opts.token ?? process.env.GRADSCOPE_TOKEN;
