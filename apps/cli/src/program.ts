@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerCompact } from './commands/compact.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExport } from './commands/export.js';
 import { registerList } from './commands/list.js';
 import { registerRuns } from './commands/runs.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerServe(program);
   registerList(program);
+  registerDoctor(program);
   registerExport(program);
   registerRuns(program);
   registerVacuum(program);

@@ -165,7 +165,11 @@ describe('verdicts', () => {
       },
     ]);
     expect(d.verdict).toBe('learning-short');
-    expect(d.evidence.reach.map((r) => r.kind)).toEqual(['input-grad', 'jacobian', 'jacobian']);
+    expect(d.evidence.reach.map((r) => [r.kind, r.part])).toEqual([
+      ['jacobian', 'forward'],
+      ['jacobian', 'backward'],
+      ['input-grad', null],
+    ]);
   });
 
   it('thresholds are the documented ones', () => {

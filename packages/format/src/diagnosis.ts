@@ -232,6 +232,11 @@ function decisiveReach(reach: ReachEvidence[]): ReachEvidence | undefined {
   return best;
 }
 
+/** Evidence in one order on every surface: the jacobian first, then input-grad; the whole, forward, backward. */
+function reachOrder(r: ReachEvidence): number {
+  return (r.kind === 'jacobian' ? 0 : 3) + (r.part === null ? 0 : r.part === 'forward' ? 1 : 2);
+}
+
 function judge(
   lossRatio: number | null,
   observation: IterationObservation | undefined,
@@ -341,7 +346,10 @@ function diagnoseLayer(layer: LayerObservations, constantBaseline: number | null
     o?.loss == null || baseline === null ? null : o.loss / baseline.value;
   const dead = countDeadUnits(observations);
   const reachAt = (o: IterationObservation) =>
-    o.profiles.map(reachOf).filter((r): r is ReachEvidence => r !== null);
+    o.profiles
+      .map(reachOf)
+      .filter((r): r is ReachEvidence => r !== null)
+      .sort((a, b) => reachOrder(a) - reachOrder(b));
   const iterations = observations.map((o) => {
     const lossRatio = ratio(o);
     return { iteration: o.iteration, ...judge(lossRatio, o, reachAt(o), dead?.dead ?? null), lossRatio };

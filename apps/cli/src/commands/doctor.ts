@@ -1,0 +1,132 @@
+// gradscope doctor <db>: the diagnosis of every recurrent layer of the stored runs, as a table or JSON; with
+// --fail-on, a non-zero exit when a layer's verdict or cause is listed (a CI job can fail a training run).
+import {
+  CAUSES,
+  closestName,
+  type DoctorReport,
+  type LayerDiagnosis,
+  type RunDiagnosis,
+  VERDICTS,
+} from '@gradscope/format';
+import { diagnoseReader, openReader } from '@gradscope/store';
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { table } from './list.js';
+
+const FAILABLE: readonly string[] = [...VERDICTS, ...CAUSES];
+
+export function parseFailOn(text: string): Set<string> {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0)
+    throw new UserError(`--fail-on needs a comma-separated list of ${FAILABLE.join(', ')}`);
+  for (const item of items) {
+    if (FAILABLE.includes(item)) continue;
+    const near = closestName(item, FAILABLE);
+    throw new UserError(
+      `--fail-on: unknown verdict or cause '${item}'${near ? `; did you mean '${near}'?` : ''} (expected any of ${FAILABLE.join(', ')})`,
+    );
+  }
+  return new Set(items);
+}
+
+const num = (v: number | null, digits = 2): string =>
+  v === null || !Number.isFinite(v)
+    ? '-'
+    : Math.abs(v) >= 0.01 || v === 0
+      ? v.toFixed(digits)
+      : v.toExponential(1);
+
+/** The reach the verdict rests on, as the diagnosis picks it: the jacobian's, else the input gradient's. */
+function decisive(layer: LayerDiagnosis) {
+  const reach = layer.evidence.reach;
+  const pool = reach.some((r) => r.kind === 'jacobian') ? reach.filter((r) => r.kind === 'jacobian') : reach;
+  return pool.reduce<(typeof reach)[number] | undefined>(
+    (best, r) => (best === undefined || r.farRatio > best.farRatio ? r : best),
+    undefined,
+  );
+}
+
+export function formatDiagnosis(runs: RunDiagnosis[]): string {
+  const header = [
+    'RUN',
+    'LAYER',
+    'VERDICT',
+    'CAUSES',
+    'LOSS/BASELINE',
+    'REACH≥1%',
+    'FAR/PEAK',
+    'DECADES/STEP',
+    'AT',
+  ];
+  const rows = runs.flatMap((run) =>
+    run.layers.map((l) => {
+      const r = decisive(l);
+      const e = l.evidence;
+      return [
+        run.name,
+        l.layer,
+        l.verdict,
+        l.causes.join(',') || '-',
+        e.lossRatio === null
+          ? '-'
+          : `${num(e.lossRatio)}${e.baselineMethod === 'first-probe-loss' ? ' (first)' : ''}`,
+        r === undefined ? '-' : `${r.reach1e2}/${r.timesteps - 1} ${r.kind}${r.part ? ` ${r.part}` : ''}`,
+        r === undefined ? '-' : num(r.farRatio, 3),
+        r === undefined ? '-' : num(r.decadesPerStep, 3),
+        e.iteration === null ? '-' : String(e.iteration),
+      ];
+    }),
+  );
+  const summaries = runs.flatMap((run) => run.layers.map((l) => `  ${run.name} ${l.summary}`));
+  return `${table([header, ...rows])}\n\n${summaries.join('\n')}`;
+}
+
+/** The layers whose verdict or a cause is in `failOn`, as "run/layer (verdict, cause)". */
+export function failing(report: DoctorReport, failOn: Set<string>): string[] {
+  return report.runs.flatMap((run) =>
+    run.layers
+      .filter((l) => failOn.has(l.verdict) || l.causes.some((c) => failOn.has(c)))
+      .map((l) => `${run.name}/${l.layer} (${[l.verdict, ...l.causes].join(', ')})`),
+  );
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description(
+      'diagnose every recurrent layer: learning a long-term dependency, a short one, or nothing, and why',
+    )
+    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .option('--run <run...>', 'only these runs (names or ids; default: every run)')
+    .option('--json', 'print { runs: [{ id, name, layers: [{ layer, verdict, causes, evidence }] }] }')
+    .option(
+      '--fail-on <list>',
+      `exit 1 when any layer's verdict or cause is listed (comma-separated: ${FAILABLE.join(', ')})`,
+    )
+    .action((db: string, opts: { run?: string[]; json?: boolean; failOn?: string }) => {
+      const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
+      const reader = openReader(db);
+      let report: DoctorReport;
+      try {
+        for (const run of opts.run ?? []) {
+          if (reader.getRun(run) === undefined)
+            throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
+        }
+        report = diagnoseReader(reader, opts.run);
+      } finally {
+        reader.close();
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (report.runs.length === 0) process.stdout.write(`no runs in ${db}\n`);
+      else process.stdout.write(`${formatDiagnosis(report.runs)}\n`);
+      if (failOn === undefined) return;
+      const failed = failing(report, failOn);
+      if (failed.length > 0)
+        throw new UserError(
+          `doctor: ${failed.length} layer${failed.length === 1 ? '' : 's'} matched --fail-on ${[...failOn].join(',')}: ${failed.join('; ')}`,
+        );
+    });
+}
