@@ -172,16 +172,14 @@ describe('HttpSink against a Fastify server that cannot store', () => {
     ]) {
       app.post(path, async (_req, reply) => {
         seen.handled++;
-        return reply
-          .code(status)
-          .send(
-            status === 507
-              ? {
-                  error: 'Insufficient Storage',
-                  message: 'the store is full (SQLITE_FULL): free some disk space',
-                }
-              : {},
-          );
+        return reply.code(status).send(
+          status === 507
+            ? {
+                error: 'Insufficient Storage',
+                message: 'the store is full (SQLITE_FULL): free some disk space',
+              }
+            : {},
+        );
       });
     }
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
