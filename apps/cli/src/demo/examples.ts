@@ -252,7 +252,7 @@ export function memoryRuns(size: DemoSize): DemoRun[] {
       units: m.units,
       bidirectional: false,
       task: 'adding',
-      capture: ['input-grad', 'output-grad'],
+      capture: ['input-grad', 'output-grad', 'jacobian'],
       gallery,
     };
   });
@@ -279,7 +279,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: small,
       bidirectional: false,
       task: 'random',
-      capture: ['output-grad', 'output'],
+      capture: ['output-grad', 'output', 'jacobian'],
       gallery: [
         {
           id: 'EX1',
@@ -330,7 +330,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: wide,
       bidirectional: false,
       task: 'random',
-      capture: ['output-grad'],
+      capture: ['output-grad', 'jacobian'],
       gallery: [
         {
           id: 'EX4',
@@ -355,7 +355,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: wide,
       bidirectional: true,
       task: 'random',
-      capture: ['output-grad'],
+      capture: ['output-grad', 'jacobian'],
       gallery: [
         {
           id: 'EX5',
@@ -379,7 +379,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: wide,
       bidirectional: false,
       task: 'random',
-      capture: ['output-grad'],
+      capture: ['output-grad', 'jacobian'],
       gallery: [
         {
           id: 'EX7b',
@@ -396,7 +396,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: wide,
       bidirectional: false,
       task: 'random',
-      capture: ['output-grad'],
+      capture: ['output-grad', 'jacobian'],
       gallery: [
         {
           id: 'EX7c',
@@ -413,7 +413,7 @@ export function seedRuns(size: DemoSize): DemoRun[] {
       units: size.weights,
       bidirectional: true,
       task: 'random',
-      capture: ['output-grad', 'weight', 'weight-grad'],
+      capture: ['output-grad', 'weight', 'weight-grad', 'jacobian'],
       gallery: [
         {
           id: 'EX9',
