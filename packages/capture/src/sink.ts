@@ -2,6 +2,14 @@
 // crashing or stalling training.
 import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
 
+/**
+ * Scalar points kept waiting for a sink that takes none (about 80 bytes each): a fit's steps for hours.
+ * Beyond it the sink is not slow but stuck, and newer points are dropped and counted.
+ */
+const MAX_WAITING_SCALARS = 262_144;
+/** Points handed to writeScalars in one call at most (an HttpSink sends 10,000 per request). */
+const MAX_SCALARS_PER_BATCH = 10_000;
+
 /** Keeps everything in memory. */
 export class MemorySink implements Sink {
   readonly snapshots: Snapshot[] = [];
@@ -60,7 +68,10 @@ export interface SinkStats {
   dropped: number;
   /** Scalar points handed to the sink (`writeScalars`). */
   scalarsWritten: number;
-  /** Scalar points lost because `writeScalars` threw, rejected or stalled. */
+  /**
+   * Scalar points lost: `writeScalars` threw or rejected (a full disk), or the sink took no batch for
+   * `sinkTimeoutMs` when the fit ended (or while 262,144 points waited).
+   */
   scalarsDropped: number;
 }
 
@@ -76,6 +87,9 @@ export class SinkGuard {
   /** Scalar batches being read back or sent: training never waits for them. */
   private readonly scalarWork = new Set<Promise<void>>();
   private scalarWrites = 0;
+  /** Scalar points read back and waiting for a free slot, in order. */
+  private waitingScalars: { run: string; points: ScalarPoint[] }[] = [];
+  private waitingPoints = 0;
   /** In 'throw' mode, a scalar write's failure, thrown at the next check(). */
   private failure: unknown;
   private warned = false;
@@ -127,36 +141,27 @@ export class SinkGuard {
   }
 
   /**
-   * Sends a batch of scalar points once they are read back, without the caller ever waiting: at most
-   * `maxPendingWrites` batches go to the sink at once, a batch beyond that is dropped (and counted).
+   * Sends a batch of scalar points once they are read back, without the caller ever waiting. At most
+   * `maxPendingWrites` batches are with the sink at once; points that arrive meanwhile wait here, in order,
+   * and leave together as soon as a batch settles. A slow sink delays scalars, it does not lose them: only
+   * a sink that fails (or one that took nothing while MAX_WAITING_SCALARS points piled up) loses any, and
+   * those are counted in `scalarsDropped` and said once.
    */
   sendScalars(run: string, points: Promise<ScalarPoint[]>): void {
-    const writeScalars = this.sink.writeScalars?.bind(this.sink);
-    if (writeScalars === undefined) return;
+    if (this.sink.writeScalars === undefined) return;
     const work: Promise<void> = points
-      .then(async (list) => {
+      .then((list) => {
         if (list.length === 0) return;
-        if (this.scalarWrites >= this.options.maxPendingWrites) {
+        if (this.waitingPoints + list.length > MAX_WAITING_SCALARS) {
           this.stats.scalarsDropped += list.length;
           this.warn(
-            `sink writeScalars stalled: ${this.scalarWrites} batches pending; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
+            `sink writeScalars stalled: ${this.scalarWrites} batches pending and ${this.waitingPoints} points waiting; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
           );
           return;
         }
-        this.scalarWrites++;
-        try {
-          await writeScalars(run, list);
-          this.stats.scalarsWritten += list.length;
-        } catch (err) {
-          this.stats.scalarsDropped += list.length;
-          if (this.options.onSinkError === 'throw') this.failure ??= err;
-          else
-            this.warn(
-              `sink writeScalars failed: ${errorText(err)}; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
-            );
-        } finally {
-          this.scalarWrites--;
-        }
+        this.waitingScalars.push({ run, points: list });
+        this.waitingPoints += list.length;
+        this.pumpScalars();
       })
       .catch((err: unknown) => {
         // Reading the values back failed (a disposed tensor, a lost device): nothing to send.
@@ -164,6 +169,48 @@ export class SinkGuard {
       })
       .finally(() => this.scalarWork.delete(work));
     this.scalarWork.add(work);
+  }
+
+  /** Hands waiting points to the sink while it has free slots, each run's consecutive points as one batch. */
+  private pumpScalars(): void {
+    while (this.scalarWrites < this.options.maxPendingWrites && this.waitingScalars.length > 0) {
+      const run = this.waitingScalars[0]!.run;
+      const list: ScalarPoint[] = [];
+      while (this.waitingScalars[0]?.run === run && list.length < MAX_SCALARS_PER_BATCH) {
+        const next = this.waitingScalars[0];
+        const room = MAX_SCALARS_PER_BATCH - list.length;
+        if (next.points.length <= room) {
+          this.waitingScalars.shift();
+          for (const p of next.points) list.push(p);
+        } else {
+          for (const p of next.points.slice(0, room)) list.push(p);
+          next.points = next.points.slice(room);
+        }
+      }
+      this.waitingPoints -= list.length;
+      this.scalarWrites++;
+      const work: Promise<void> = Promise.resolve()
+        .then(() => this.sink.writeScalars!(run, list))
+        .then(
+          () => {
+            this.stats.scalarsWritten += list.length;
+          },
+          (err: unknown) => {
+            this.stats.scalarsDropped += list.length;
+            if (this.options.onSinkError === 'throw') this.failure ??= err;
+            else
+              this.warn(
+                `sink writeScalars failed: ${errorText(err)}; scalars are being dropped (training continues). See callback.stats.scalarsDropped.`,
+              );
+          },
+        )
+        .finally(() => {
+          this.scalarWrites--;
+          this.scalarWork.delete(work);
+          this.pumpScalars();
+        });
+      this.scalarWork.add(work);
+    }
   }
 
   /** In 'throw' mode, throws the first failure of a scalar write (they happen off the training path). */
@@ -174,17 +221,28 @@ export class SinkGuard {
     throw err;
   }
 
-  /** Waits for writes and scalar batches in flight, at most `sinkTimeoutMs`. */
+  /**
+   * Waits, at most `sinkTimeoutMs` in all, for the writes and scalar batches in flight and the scalar points
+   * waiting for a slot (batches sent while it waits are waited for too). Points still waiting then are
+   * dropped and counted: the sink has not taken a batch for that long.
+   */
   async flush(): Promise<void> {
-    if (this.pending.size === 0 && this.scalarWork.size === 0) return;
-    const done = await withTimeout(
-      Promise.all([...this.pending, ...this.scalarWork]).then(() => undefined),
-      this.options.sinkTimeoutMs,
-    );
-    if (!done)
+    const deadline = Date.now() + this.options.sinkTimeoutMs;
+    while (this.pending.size > 0 || this.scalarWork.size > 0) {
+      const left = deadline - Date.now();
+      const done = left > 0 && (await withTimeout(Promise.all([...this.pending, ...this.scalarWork]), left));
+      if (done) continue;
+      const waiting = this.waitingPoints;
+      this.waitingScalars = [];
+      this.waitingPoints = 0;
+      this.stats.scalarsDropped += waiting;
       this.warn(
-        `${this.pending.size + this.scalarWork.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`,
+        waiting > 0
+          ? `sink writeScalars stalled: ${this.scalarWrites} batches still pending after ${this.options.sinkTimeoutMs} ms; ${waiting} scalar points not handed over are dropped. See callback.stats.scalarsDropped.`
+          : `${this.pending.size + this.scalarWork.size} sink writes still pending after ${this.options.sinkTimeoutMs} ms`,
       );
+      return;
+    }
   }
 
   private drop(reason: string): void {
