@@ -10,6 +10,7 @@ import { fmt, type RunFindings } from '../demo/annotate.js';
 import { type DemoRun, SIZES } from '../demo/examples.js';
 import { Demo, type RunState } from '../demo/run.js';
 import { UserError } from '../errors.js';
+import { doctorTable } from './doctor.js';
 import { openUrl, parsePort, startServer } from './serve.js';
 
 interface DemoOptions {
@@ -206,6 +207,7 @@ export function registerDemo(program: Command): void {
           `gradscope demo: ${interrupted ? 'stopped' : 'trained'} ${demo.runs.length} runs in ${seconds} s, ${snapshots} snapshots in ${db}\n`,
         );
         if (demo.findings.length) process.stderr.write(`${findingsTable(demo.findings)}\n`);
+        process.stderr.write(`\ngradscope doctor ${db}:\n${doctorTable(db)}\n\n`);
         if (!server) return;
         process.stdout.write(
           `gradscope: serving the gallery at ${openUrl(server, undefined, '#/gallery')}\n  Ctrl-C to stop\n`,

@@ -84,6 +84,16 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
   return `${table([header, ...rows])}\n\n${summaries.join('\n')}`;
 }
 
+/** The doctor's table for every run of a store file (the demo prints it when training ends). */
+export function doctorTable(db: string): string {
+  const reader = openReader(db);
+  try {
+    return formatDiagnosis(diagnoseReader(reader).runs);
+  } finally {
+    reader.close();
+  }
+}
+
 /** The layers whose verdict or a cause is in `failOn`, as "run/layer (verdict, cause)". */
 export function failing(report: DoctorReport, failOn: Set<string>): string[] {
   return report.runs.flatMap((run) =>

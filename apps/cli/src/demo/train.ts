@@ -153,6 +153,8 @@ async function trainMemory({ run, size, sink, onProgress, shouldStop }: TrainOpt
     probe: { x: probe.x, y: probe.y },
     capture: known(run.capture),
     sink,
+    // The demo fits in chunks (fresh data): the doctor's table at the end says it once for every run.
+    verbose: 0,
     runName: run.name,
     runMeta: {
       demo: size.name,
@@ -197,6 +199,8 @@ export async function trainRun(options: TrainOptions): Promise<void> {
     probe,
     capture: known(run.capture),
     sink,
+    // The demo fits in chunks (fresh data): the doctor's table at the end says it once for every run.
+    verbose: 0,
     runName: run.name,
     runMeta: {
       demo: size.name,
