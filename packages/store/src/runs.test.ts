@@ -94,6 +94,39 @@ describe('scalars', () => {
     r.close();
   });
 
+  it('a caller that never returns to the event loop (as model.fit) sees each commit acknowledged at its next call', async () => {
+    const db = join(dir, 'no-yield.gradscope');
+    const store = openStore(db);
+    await store.startRun(runInfo());
+    const sleep = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 5000;
+    let settled = 0;
+    let mostQueued = 0;
+    // 30 steps, each a snapshot and a scalar batch; between them only synchronous work and microtasks, as
+    // in a fit whose callbacks are tf.Callback subclasses (no macrotask runs until it ends).
+    for (let i = 1; i <= 30; i++) {
+      void store.write(snapshot({ iteration: i }));
+      void store.writeScalars('run-1', [{ iteration: i, name: 'loss', value: 1 / i, time: i }]).then(() => {
+        settled++;
+      });
+      mostQueued = Math.max(mostQueued, store.stats().queuedCount);
+      // The step's own work, while the writer thread commits.
+      while (store.stats().queuedCount > 0 && Date.now() < deadline) Atomics.wait(sleep, 0, 0, 2);
+      await Promise.resolve();
+    }
+    expect({ settled, mostQueued, queued: store.stats().queuedCount }).toEqual({
+      settled: 30,
+      mostQueued: 1,
+      queued: 0,
+    });
+    await store.close();
+    const r = openReader(db);
+    const [loss] = r.scalars('run-1');
+    expect(Array.from(loss!.iterations)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(r.listRuns()[0]!.snapshots).toBe(30);
+    r.close();
+  });
+
   it('points of one iteration come back in the order they were written, whatever their values', async () => {
     const db = join(dir, 'ties.gradscope');
     const store = openStore(db);

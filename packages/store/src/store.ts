@@ -3,7 +3,7 @@
 // summaries of large snapshots in the summarizer thread, see summarizer.ts).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
@@ -199,24 +199,27 @@ export class Store implements Sink {
     /** Absolute path of the database file. */
     readonly path: string,
     private readonly writer: Worker,
+    /** The writer thread's acknowledgements and fatal errors (see drain). */
+    private readonly replies: MessagePort,
     private readonly options: StoreOptions,
   ) {
     this.maxBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.maxCount = options.maxQueueCount ?? DEFAULT_MAX_QUEUE_COUNT;
-    writer.on('message', (msg: OutMessage) => {
-      if (msg.type === 'fatal') this.die(deserializeError(msg.error));
-      if (msg.type !== 'acks') return;
-      this.onAcks(msg.results);
-    });
-    writer.on('error', (err) =>
+    replies.on('message', (msg: OutMessage) => this.onReply(msg));
+    // The writer thread keeps the process alive while there is work (updateRef), not this port.
+    replies.unref();
+    writer.on('error', (err) => {
+      this.drain();
       this.die(
         new StoreError('EWORKER', `${path}: the writer thread failed: ${err.message}`, {
           file: path,
           cause: err,
         }),
-      ),
-    );
+      );
+    });
     writer.on('exit', (code) => {
+      // Its last acknowledgements (a close) may still be on the port: a separate channel is not ordered with this event.
+      this.drain();
       if (!this.closing || this.pending.size > 0) {
         this.die(
           new StoreError('EWORKER', `${path}: the writer thread exited (code ${code})`, { file: path }),
@@ -258,7 +261,25 @@ export class Store implements Sink {
     return this.summarizer;
   }
 
+  /**
+   * Takes the writer's replies that have arrived, without waiting for the event loop. \`model.fit\` with only
+   * tf.Callback subclasses never returns to the event loop until it ends (every await of its loop is a
+   * microtask on the cpu and wasm backends), so a reply handled only by a 'message' listener would wait for
+   * the end of training: a writeScalars() would stay unsettled for the whole fit, and write() would find the
+   * queue full once its committed snapshots went unacknowledged. Every call into the store drains first.
+   */
+  private drain(): void {
+    for (let m = receiveMessageOnPort(this.replies); m !== undefined; m = receiveMessageOnPort(this.replies))
+      this.onReply(m.message as OutMessage);
+  }
+
+  private onReply(msg: OutMessage): void {
+    if (msg.type === 'fatal') this.die(deserializeError(msg.error));
+    else if (msg.type === 'acks') this.onAcks(msg.results);
+  }
+
   stats(): StoreStats {
+    this.drain();
     return {
       ...this.counters,
       queuedBytes: this.inflightBytes,
@@ -274,6 +295,7 @@ export class Store implements Sink {
    * failure has not been reported through a rejection yet. Do not modify `snapshot.data` until it resolves.
    */
   write(snapshot: Snapshot): Promise<void> {
+    this.drain();
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     let label: string;
@@ -422,6 +444,7 @@ export class Store implements Sink {
    * what to send, or null when there is nothing to do. Settles when the writer committed it.
    */
   private control<T = void>(label: string, message: () => ControlMessage | null): Promise<T> {
+    this.drain();
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     let msg: ControlMessage | null;
@@ -446,6 +469,7 @@ export class Store implements Sink {
    * Rejects with the failure when any of it, or an earlier accepted write not yet reported, failed.
    */
   flush(): Promise<void> {
+    this.drain();
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.closePromise) return this.closePromise;
     return this.enqueue({
@@ -713,8 +737,15 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   // Identity checks, schema creation and migrations happen on this thread, so that their errors are thrown
   // here; the writer thread then opens the ready database.
   openWriterDb(file, { ...dbOptions, maxPageCount: undefined }).db.close();
+  const { port1: replies, port2: writerReplies } = new MessageChannel();
   const writer = new Worker(workerUrl('writer'), {
-    workerData: { path: file, options: dbOptions, durable: options.durable === true },
+    workerData: {
+      path: file,
+      options: dbOptions,
+      durable: options.durable === true,
+      replies: writerReplies,
+    },
+    transferList: [writerReplies],
   });
-  return new Store(file, writer, options);
+  return new Store(file, writer, replies, options);
 }

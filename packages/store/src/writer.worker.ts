@@ -58,7 +58,7 @@ type Item =
   | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
   | { type: 'failed'; seq: number; error: SerializedError };
 
-/** Writer thread → training thread. */
+/** Writer thread → training thread, on the replies port (which the training thread can drain synchronously). */
 export type OutMessage =
   | { type: 'ready'; file: string }
   | { type: 'fatal'; error: SerializedError }
@@ -125,7 +125,7 @@ function startWriteback(fd: number | null): Writeback | undefined {
 }
 
 /** `durable`: every write() waits for its commit, so each batch commits at once (see MIN_COMMIT_INTERVAL_MS). */
-function runWriter(path: string, options: WriterDbOptions, durable: boolean): void {
+function runWriter(path: string, options: WriterDbOptions, durable: boolean, replies: MessagePort): void {
   let writer: SnapshotWriter;
   let writeback: Writeback | undefined;
   try {
@@ -135,9 +135,9 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
     } = openedDescriptor(path, () => openWriterDb(path, options));
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
     writeback = startWriteback(fd);
-    parentPort!.postMessage({ type: 'ready', file } satisfies OutMessage);
+    replies.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
-    parentPort!.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
+    replies.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
     parentPort!.close();
     return;
   }
@@ -156,7 +156,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
   /** Sends every acknowledgement gathered so far. */
   const sendAcks = () => {
     if (results.length === 0) return;
-    parentPort!.postMessage({ type: 'acks', results } satisfies OutMessage);
+    replies.postMessage({ type: 'acks', results } satisfies OutMessage);
     results = [];
   };
   const commit = () => {
@@ -173,7 +173,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
         { file: writer.file },
       );
       sendAcks(); // earlier commits, whose syncs succeeded
-      parentPort!.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
+      replies.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
       writeback.stop();
       closed = true;
       ops = [];
@@ -311,5 +311,10 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean): vo
   parentPort!.on('message', handle);
 }
 
-const data = workerData as { path: string; options?: WriterDbOptions; durable?: boolean };
-runWriter(data.path, data.options ?? {}, data.durable === true);
+const data = workerData as {
+  path: string;
+  options?: WriterDbOptions;
+  durable?: boolean;
+  replies: MessagePort;
+};
+runWriter(data.path, data.options ?? {}, data.durable === true, data.replies);
