@@ -1,0 +1,402 @@
+// The labelled benchmark's runs: training runs on delayed recall (tasks.ts) whose truth is known. The truth
+// of a run is the task's dependency lag together with its measured outcome (final probe loss ÷ the constant
+// predictor's loss on the probe), never its cell type: a GRU that stays at the constant predictor is
+// not-learning, a SimpleRNN that recalls a value 40 timesteps back is learning-long. Every initializer, the
+// data and the probe are seeded, training is Adam with `shuffle: false`, so a run's outcome is the same on
+// every run of this machine; each configuration was chosen for an outcome far from the boundaries (ratio
+// < 0.3 or > 0.7; measured figures in docs/benchmarks.md and runs.test.ts).
+import {
+  type GradientCallback,
+  type GradientCallbackArgs,
+  gradientCallback,
+  KINDS,
+  type Kind,
+  type Sink,
+} from '@gradscope/capture';
+import * as tf from '@tensorflow/tfjs';
+import { CHANNELS, constantPredictorMse, delayedRecall, lagRange, type RecallTask } from './tasks.js';
+
+export type Cell = 'simpleRNN' | 'lstm' | 'gru';
+export type Verdict = 'learning-long' | 'learning-short' | 'not-learning' | 'insufficient-data';
+export type Cause = 'vanishing' | 'exploding' | 'non-finite' | 'saturated' | 'dead-units';
+
+/** An outcome ratio below this is learned, above NOT_LEARNED_ABOVE not learned; between, no truth. */
+export const LEARNED_BELOW = 0.3;
+export const NOT_LEARNED_ABOVE = 0.7;
+/** A dependency is short when every lag is at most this many timesteps. */
+export const SHORT_LAG = 3;
+
+export interface LabelledRun {
+  name: string;
+  /** Why this run is in the benchmark, in words. */
+  about: string;
+  cell: Cell;
+  units: number;
+  /** One recurrent layer, a Bidirectional one (concat), or two stacked (the first returning sequences). */
+  layout: 'single' | 'bidirectional' | 'stacked';
+  task: RecallTask;
+  learningRate: number;
+  steps: number;
+  batch: number;
+  /** Seed of every initializer (kernel seed, recurrent seed + 1, dense seed + 2, second layer + 10). */
+  seed: number;
+  /** Seed of the training data (the probe's is fixed per size). */
+  dataSeed: number;
+  /** Samples of the fixed probe batch. */
+  probe: number;
+  /** Capture every N steps (besides 0 and the last step). */
+  every: number;
+  /**
+   * Initial bias of the gate that keeps the state: an LSTM's forget gate, a GRU's update gate (tfjs's
+   * default is 0: half the state forgotten each step).
+   */
+  keepBias?: number;
+  /** Gate activation of LSTM and GRU (default sigmoid, as Keras; tfjs's own default is hardSigmoid). */
+  recurrentActivation?: 'sigmoid' | 'hardSigmoid';
+  /** Activation of the recurrent cell (default tanh). */
+  activation?: 'tanh' | 'relu';
+  /** Constant bias of the recurrent layer at initialisation (default 0). */
+  bias?: number;
+  /** Normal(0, stddev) kernel and recurrent kernel instead of Glorot and orthogonal (a saturating init). */
+  initStddev?: { kernel: number; recurrent: number };
+  /** Gain of the orthogonal recurrent kernel (default 1). */
+  recurrentGain?: number;
+  capture: Kind[];
+  /** The outcome this configuration was chosen for, and the causes a right diagnosis names. */
+  expect: { learns: boolean; causes: Cause[] };
+}
+
+/** The capture a labelled run records unless it needs more: what the diagnosis reads. */
+export const BASE_CAPTURE: Kind[] = ['output-grad', 'input-grad', 'jacobian'];
+/** With the kinds the saturation and dead-unit causes need. */
+export const FULL_CAPTURE: Kind[] = [...BASE_CAPTURE, 'output', 'weight-grad'];
+
+/** The truth of a run: its task's lag and its measured outcome ratio (NaN: diverged, not learning). */
+export function truthOf(task: RecallTask, ratio: number): Verdict | 'unclear' {
+  if (task.independent) return 'not-learning';
+  if (!Number.isFinite(ratio) || ratio > NOT_LEARNED_ABOVE) return 'not-learning';
+  if (ratio >= LEARNED_BELOW) return 'unclear';
+  const lag = lagRange(task);
+  if (lag.max <= SHORT_LAG) return 'learning-short';
+  if (lag.min >= task.timesteps / 2) return 'learning-long';
+  return 'unclear';
+}
+
+function recurrentLayer(run: LabelledRun, returnSequences: boolean, seed: number, inputShape?: number[]) {
+  const init = run.initStddev;
+  const gated = run.cell !== 'simpleRNN';
+  return tf.layers[run.cell]({
+    units: run.units,
+    returnSequences,
+    ...(inputShape ? { inputShape } : {}),
+    activation: run.activation ?? 'tanh',
+    // Keras's gate activation (tfjs defaults to its hardSigmoid).
+    ...(gated ? { recurrentActivation: run.recurrentActivation ?? 'sigmoid' } : {}),
+    kernelInitializer: init
+      ? tf.initializers.randomNormal({ mean: 0, stddev: init.kernel, seed })
+      : tf.initializers.glorotUniform({ seed }),
+    recurrentInitializer: init
+      ? tf.initializers.randomNormal({ mean: 0, stddev: init.recurrent, seed: seed + 1 })
+      : tf.initializers.orthogonal({ seed: seed + 1, gain: run.recurrentGain ?? 1 }),
+    biasInitializer: tf.initializers.constant({ value: run.bias ?? 0 }),
+  });
+}
+
+/**
+ * Sets the bias of the gate that keeps the state in every direction of a recurrent layer: bias layout
+ * [input, forget, cell, output] for an LSTM (the forget gate, second), [update, reset, candidate] for a GRU
+ * (h = z·h_prev + (1 − z)·candidate: the update gate, first).
+ */
+function setKeepBias(layer: tf.layers.Layer, cell: Cell, units: number, value: number): void {
+  const gate = cell === 'lstm' ? 1 : 0;
+  const made: tf.Tensor[] = [];
+  const weights = layer.getWeights().map((w) => {
+    if (w.rank !== 1) return w;
+    const b = w.dataSync().slice();
+    b.fill(value, gate * units, (gate + 1) * units);
+    made.push(tf.tensor1d(b));
+    return made.at(-1)!;
+  });
+  layer.setWeights(weights);
+  tf.dispose(made);
+}
+
+/** The run's model: recurrent layer(s) → Dense(1), Adam(learningRate), MSE. */
+export function buildLabelledModel(run: LabelledRun): tf.LayersModel {
+  const inputShape = [run.task.timesteps, CHANNELS];
+  const model = tf.sequential({ name: run.name.replace(/[^a-zA-Z0-9_]/g, '_') });
+  if (run.layout === 'bidirectional') {
+    model.add(
+      tf.layers.bidirectional({
+        layer: recurrentLayer(run, false, run.seed) as never,
+        mergeMode: 'concat',
+        inputShape,
+      }),
+    );
+  } else if (run.layout === 'stacked') {
+    model.add(recurrentLayer(run, true, run.seed, inputShape));
+    model.add(recurrentLayer(run, false, run.seed + 10));
+  } else {
+    model.add(recurrentLayer(run, false, run.seed, inputShape));
+  }
+  model.add(
+    tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: run.seed + 2 }) }),
+  );
+  if (run.keepBias !== undefined) {
+    if (run.cell === 'simpleRNN') throw new Error(`${run.name}: keepBias is for LSTM and GRU layers`);
+    for (const layer of model.layers.slice(0, run.layout === 'stacked' ? 2 : 1))
+      setKeepBias(layer, run.cell, run.units, run.keepBias);
+  }
+  model.compile({ optimizer: tf.train.adam(run.learningRate), loss: 'meanSquaredError' });
+  return model;
+}
+
+/** Seed of every probe: the same probe for every run of a task. */
+export const PROBE_SEED = 4_242_424;
+
+function tensors(samples: number, task: RecallTask, seed: number) {
+  const d = delayedRecall(samples, task, seed);
+  return {
+    x: tf.tensor3d(d.x, [samples, task.timesteps, CHANNELS]),
+    y: tf.tensor2d(d.y, [samples, 1]),
+    targets: d.y,
+  };
+}
+
+export interface LabelledResult {
+  name: string;
+  runId: string;
+  /** Probe MSE of the constant predictor (the targets' variance). */
+  baseline: number;
+  /** Probe MSE ÷ baseline before training and after the last step. */
+  initialRatio: number;
+  ratio: number;
+  truth: Verdict | 'unclear';
+  /** Training wall time, capture included. */
+  ms: number;
+  dropped: number;
+}
+
+async function probeMse(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<number> {
+  const loss = model.evaluate(x, y, { batchSize: x.shape[0] }) as tf.Scalar;
+  const v = (await loss.data())[0]!;
+  loss.dispose();
+  return v;
+}
+
+/** Kinds this capture build records, in the run's order (jacobian arrives with the diagnosis). */
+const known = (kinds: Kind[]) => kinds.filter((k) => (KINDS as readonly string[]).includes(k));
+
+/** What a store records of a run's truth (its `meta.labelled`). */
+export function truthMeta(
+  run: LabelledRun,
+  result?: Pick<LabelledResult, 'baseline' | 'initialRatio' | 'ratio' | 'truth'>,
+) {
+  const lag = lagRange(run.task);
+  return {
+    set: 'labelled',
+    cell: run.cell,
+    layout: run.layout,
+    units: run.units,
+    timesteps: run.task.timesteps,
+    lag,
+    independentTargets: run.task.independent === true,
+    about: run.about,
+    expect: run.expect,
+    ...(result
+      ? {
+          baseline: result.baseline,
+          initialRatio: result.initialRatio,
+          ratio: result.ratio,
+          truth: result.truth,
+          expectedCauses: run.expect.causes,
+        }
+      : {}),
+  };
+}
+
+/**
+ * Trains one labelled run, recording into `sink` (a store: the measured truth is written into the run's
+ * meta with `updateRunMeta` when it has one). Snapshots at 0, every `every` steps and the last step.
+ */
+export async function trainLabelled(
+  run: LabelledRun,
+  sink: Sink & { updateRunMeta?: (run: string, meta: Record<string, unknown>) => Promise<void> },
+  /** More options of the callback (e.g. verbose). */
+  extra: Partial<GradientCallbackArgs> = {},
+): Promise<LabelledResult> {
+  const model = buildLabelledModel(run);
+  const probe = tensors(run.probe, run.task, PROBE_SEED);
+  const baseline = constantPredictorMse(probe.targets);
+  const initialRatio = (await probeMse(model, probe.x, probe.y)) / baseline;
+  const callback: GradientCallback = gradientCallback({
+    every: run.every,
+    at: [0, run.steps],
+    probe: { x: probe.x, y: probe.y },
+    capture: known(run.capture),
+    sink,
+    runName: run.name,
+    runMeta: { labelled: truthMeta(run) },
+    ...extra,
+  });
+  const t0 = performance.now();
+  // Training data generated a chunk of steps at a time (seeded), one optimizer step per batch.
+  const chunk = 100;
+  for (let done = 0; done < run.steps; done += chunk) {
+    const steps = Math.min(chunk, run.steps - done);
+    const { x, y } = tensors(steps * run.batch, run.task, run.dataSeed * 1_000_003 + done);
+    await model.fit(x, y, {
+      epochs: 1,
+      batchSize: run.batch,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [callback],
+    });
+    tf.dispose([x, y]);
+  }
+  const ms = performance.now() - t0;
+  const ratio = (await probeMse(model, probe.x, probe.y)) / baseline;
+  const truth = truthOf(run.task, ratio);
+  const result = {
+    name: run.name,
+    runId: callback.runId,
+    baseline,
+    initialRatio,
+    ratio,
+    truth,
+    ms,
+    dropped: callback.stats.dropped,
+  };
+  await sink.updateRunMeta?.(callback.runId, { labelled: truthMeta(run, result) });
+  tf.dispose([probe.x, probe.y]);
+  model.dispose();
+  return result;
+}
+
+/** A dependency of 40–47 timesteps: the cue in the first 8 of 48 timesteps. */
+export const LONG: RecallTask = { timesteps: 48, cue: { first: 0, last: 7 } };
+/** A dependency of 0–3 timesteps: the cue in the last 4 of 48. */
+export const SHORT: RecallTask = { timesteps: 48, cue: { first: 44, last: 47 } };
+/**
+ * For a Bidirectional layer: the cue in the middle (timesteps 40–47 of 88), 40–47 timesteps from the last
+ * step of either direction (forward: T − 1; backward: 0), so neither direction can recall it from nearby.
+ */
+export const LONG_BOTH_WAYS: RecallTask = { timesteps: 88, cue: { first: 40, last: 47 } };
+
+const common = { units: 16, batch: 64, dataSeed: 1, probe: 256, every: 100, learningRate: 5e-3 } as const;
+
+/**
+ * The full-size runs, each with the outcome it was chosen for (measured on this machine: see
+ * docs/benchmarks.md). Seeds matter: the same SimpleRNN learns the long dependency at seed 1 and not at 2.
+ */
+export const FULL_RUNS: LabelledRun[] = [
+  {
+    ...common,
+    name: 'simplernn-long-learns',
+    about: 'a SimpleRNN that learns a 40–47 step dependency (seed 1)',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: LONG,
+    steps: 600,
+    seed: 1,
+    capture: BASE_CAPTURE,
+    expect: { learns: true, causes: [] },
+  },
+  {
+    ...common,
+    name: 'simplernn-long-fails',
+    about: 'the same SimpleRNN and data at seed 2: never leaves the constant predictor',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: LONG,
+    steps: 600,
+    seed: 2,
+    capture: BASE_CAPTURE,
+    expect: { learns: false, causes: ['vanishing'] },
+  },
+  {
+    ...common,
+    name: 'simplernn-short-learns',
+    about: 'the seed-2 SimpleRNN that fails at lag ≥ 40 learns a 0–3 step dependency',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: SHORT,
+    steps: 300,
+    seed: 2,
+    capture: BASE_CAPTURE,
+    expect: { learns: true, causes: [] },
+  },
+];
+
+/** The test suite's tiny runs (T = 16: long is a lag of 14–15, short 0–2), each a few seconds on wasm. */
+const TINY_LONG: RecallTask = { timesteps: 16, cue: { first: 0, last: 1 } };
+const TINY_SHORT: RecallTask = { timesteps: 16, cue: { first: 13, last: 15 } };
+const tiny = { units: 8, batch: 32, dataSeed: 1, probe: 64, every: 50, learningRate: 1e-2 } as const;
+
+export const TINY_RUNS: LabelledRun[] = [
+  {
+    ...tiny,
+    name: 'tiny-long-learns',
+    about: 'a SimpleRNN-8 that learns a 14–15 step dependency',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: TINY_LONG,
+    steps: 150,
+    seed: 2,
+    capture: BASE_CAPTURE,
+    expect: { learns: true, causes: [] },
+  },
+  {
+    ...tiny,
+    name: 'tiny-short-learns',
+    about: 'a SimpleRNN-8 that learns a 0–2 step dependency',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: TINY_SHORT,
+    steps: 100,
+    seed: 1,
+    capture: BASE_CAPTURE,
+    expect: { learns: true, causes: [] },
+  },
+  {
+    ...tiny,
+    name: 'tiny-independent',
+    about: 'targets independent of the inputs: nothing to learn',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: { ...TINY_LONG, independent: true },
+    steps: 100,
+    seed: 1,
+    capture: BASE_CAPTURE,
+    expect: { learns: false, causes: [] },
+  },
+  {
+    ...tiny,
+    name: 'tiny-lstm-stopped',
+    about: 'an LSTM with its forget gate open (bias 3), stopped after 10 steps, before it learns',
+    cell: 'lstm',
+    layout: 'single',
+    task: TINY_LONG,
+    keepBias: 3,
+    steps: 10,
+    every: 5,
+    seed: 1,
+    capture: BASE_CAPTURE,
+    expect: { learns: false, causes: [] },
+  },
+  {
+    ...tiny,
+    name: 'tiny-diverges',
+    about: 'a ReLU SimpleRNN at Adam 5: the loss explodes',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: TINY_LONG,
+    activation: 'relu',
+    learningRate: 5,
+    steps: 30,
+    every: 10,
+    seed: 1,
+    capture: FULL_CAPTURE,
+    expect: { learns: false, causes: ['exploding'] },
+  },
+];
