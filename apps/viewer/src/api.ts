@@ -1,5 +1,6 @@
 // The viewer's only way to the data: the HTTP API of docs/api.md, relative to the page (so any mount prefix works).
 import type {
+  DiagnosisResponse,
   FlowResponse,
   HistogramsResponse,
   LayersResponse,
@@ -16,6 +17,7 @@ import { decodeTensor, type Tensor } from './tensor';
 
 // The response types are @gradscope/format's, as the server sends them (numbers that were not finite are null).
 export type {
+  DiagnosisResponse,
   FlowResponse,
   HistogramsResponse,
   LayerInfo,
@@ -152,6 +154,11 @@ export class Api {
   series(run: string, key: SeriesKey, max?: number): Promise<SeriesResponse> {
     const extra: Record<string, string> = max === undefined ? {} : { max: String(max) };
     return this.json(`api/runs/${encodeURIComponent(run)}/series?${seriesQuery(key, extra)}`);
+  }
+
+  /** The verdict of every recurrent layer of a run (the doctor's JSON; docs/api.md "Diagnosis"). */
+  diagnosis(run: string): Promise<DiagnosisResponse> {
+    return this.json(`api/runs/${encodeURIComponent(run)}/diagnosis`);
   }
 
   flow(run: string, key: SeriesKey): Promise<FlowResponse> {

@@ -2,6 +2,7 @@
 // histograms, each dropped when a live event says it changed. Tensors are cached by the Api (they never change).
 import type {
   Api,
+  DiagnosisResponse,
   FlowResponse,
   HistogramsResponse,
   LayerInfo,
@@ -38,6 +39,8 @@ export class DataCache {
   private readonly kindIndexes = new Map<string, SnapshotInfo[]>();
   private readonly flows = new Map<string, FlowResponse>();
   private readonly histogramsByKey = new Map<string, HistogramsResponse>();
+  /** Diagnoses of finished runs (a running run's is asked again: every capture can change it). */
+  private readonly diagnoses = new Map<string, DiagnosisResponse>();
   /** Training scalars of finished runs (a running run's are asked again: they change every step). */
   private readonly scalarsByRun = new Map<string, ScalarsResponse>();
 
@@ -141,6 +144,15 @@ export class DataCache {
     return got;
   }
 
+  /** The verdict of every recurrent layer of a run (kept once the run has ended). */
+  async diagnosis(run: RunRecord): Promise<DiagnosisResponse> {
+    const hit = this.diagnoses.get(run.id);
+    if (hit) return hit;
+    const got = await this.api.diagnosis(run.id);
+    if (run.status !== 'running') this.diagnoses.set(run.id, got);
+    return got;
+  }
+
   /** A new snapshot was stored: drop everything that lists it. */
   forgetSnapshot(ev: SnapshotEvent): void {
     this.layerLists.delete(ev.run);
@@ -158,5 +170,6 @@ export class DataCache {
 
   forgetRun(id: string): void {
     this.details.delete(id);
+    this.diagnoses.delete(id);
   }
 }
