@@ -16,6 +16,7 @@ import { formatState, parseState, type View, type ViewState } from './state';
 import { ComparePage } from './views/compare';
 import { renderGallery } from './views/gallery';
 import { TrainingStrip } from './views/trainingStrip';
+import { renderVerdicts, type VerdictState } from './views/verdict';
 
 /** What an end-to-end test or benchmark reads after each render. */
 export interface GradscopeHook {
@@ -49,6 +50,8 @@ export class App {
   private readonly data: DataCache;
   private readonly live: LiveUpdates;
   private readonly header: HTMLElement;
+  /** The run page's verdict per recurrent layer, under the header (views/verdict.ts). */
+  private readonly verdicts: HTMLElement;
   private readonly controls: HTMLElement;
   private readonly notice: HTMLElement;
   private readonly main: HTMLElement;
@@ -62,6 +65,9 @@ export class App {
   private lastWidth = 0;
   private current: Series | null = null;
   private currentRun: RunDetails | null = null;
+  /** The render that asked for the diagnosis on screen, and its run. */
+  private verdictSeq = 0;
+  private verdictRun: string | null = null;
 
   constructor(root: HTMLElement, token: string | null) {
     this.api = new Api(token);
@@ -79,11 +85,20 @@ export class App {
       lossPaintMs: 0,
     };
     this.header = h('header', { class: 'topbar' });
+    this.verdicts = h('section', { class: 'verdicts', 'aria-label': 'diagnosis', hidden: true });
     this.controls = h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'view settings' });
     this.status = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
     this.notice = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
     this.main = h('main', { class: 'figure', id: FIGURE_ID, role: 'tabpanel', tabindex: '-1' });
-    root.replaceChildren(this.header, this.controls, this.status, this.notice, this.strip.el, this.main);
+    root.replaceChildren(
+      this.header,
+      this.verdicts,
+      this.controls,
+      this.status,
+      this.notice,
+      this.strip.el,
+      this.main,
+    );
     this.compare = new ComparePage({
       data: this.data,
       header: this.header,
@@ -140,6 +155,7 @@ export class App {
     try {
       if (isCompareHash(location.hash)) {
         this.strip.clear();
+        this.showVerdicts(null);
         this.current = null;
         this.currentRun = null;
         await this.compare.render(() => seq === this.seq);
@@ -150,6 +166,8 @@ export class App {
       const message = userMessage(err);
       this.clearFigure();
       this.strip.clear();
+      // A run page's verdicts stay when only its figure failed; anything else clears them.
+      if (this.verdictSeq !== seq) this.showVerdicts(null);
       this.main.append(h('div', { class: 'error', role: 'alert' }, message));
       hook.error = message;
       hook.panels = 0;
@@ -176,6 +194,7 @@ export class App {
     window.__gradscope.view = 'gallery';
     this.compare.leave();
     this.strip.clear();
+    this.showVerdicts(null);
     this.status.textContent = 'loading runs…';
     const runs = await this.data.runs();
     const details = new Map<string, RunDetails | Error>();
@@ -216,7 +235,15 @@ export class App {
     window.__gradscope.view = s.view;
     if (!picked.run) return this.renderNoRuns();
     const record = picked.run;
-    // The run's details and its layers are independent: one round trip, not two.
+    // The diagnosis, the run's details and its layers are independent: one round trip, not three. A failing
+    // diagnosis is shown as a notice in its panel; it never fails the page.
+    if (this.verdictRun !== record.id) this.showVerdicts(null);
+    this.verdictSeq = seq;
+    this.verdictRun = record.id;
+    const diagnosis = this.data.diagnosis(record).then(
+      (d): VerdictState => d.runs[0] ?? new Error('the server sent no diagnosis for this run'),
+      (err: unknown): VerdictState => (err instanceof Error ? err : new Error(String(err))),
+    );
     const [run, layers] = await this.data.runWithLayers(record.id);
     const choice = pickSeries(s, layers);
     if (!choice) {
@@ -241,6 +268,10 @@ export class App {
     this.current = series;
     this.currentRun = run;
     renderHeader(this.header, run);
+    // Drawn when it arrives, the figure not waiting for it; the render is not ready before it is shown.
+    const verdictsShown = diagnosis.then((d) => {
+      if (seq === this.seq) this.showVerdicts(d, series.key.layer);
+    });
     renderControls(this.controls, series, state, runs, {
       set: (patch, push) => this.set(patch, push),
       downloadPng: () => void this.downloadPng(),
@@ -278,6 +309,7 @@ export class App {
     });
     if (seq !== this.seq) return;
     window.__gradscope.lossPaintMs = lossPaintMs ?? 0;
+    await verdictsShown;
   }
 
   private renderNoRuns(): void {
@@ -308,9 +340,18 @@ export class App {
     );
   }
 
+  /** The verdict panel: a run's diagnosis (the shown layer marked), a notice for an error, or nothing. */
+  private showVerdicts(state: VerdictState, shownLayer: string | null = null): void {
+    if (state === null) this.verdictRun = null;
+    renderVerdicts(this.verdicts, state, shownLayer, (layer) =>
+      this.set({ layer, part: null, iterations: [] }, true),
+    );
+  }
+
   /** A page with nothing to draw: the run's header (or none), these controls, and a status message. */
   private renderEmpty(run: RunDetails | null, controls: Node[], ...message: (Node | string)[]): void {
     this.strip.clear();
+    this.showVerdicts(null);
     this.current = null;
     this.currentRun = run;
     renderHeader(this.header, run);

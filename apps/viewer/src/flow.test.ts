@@ -1,8 +1,6 @@
 import { encodeMatrix, type FlowResponse, memoryHorizon } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
 import {
-  describeHorizon,
-  diagnoseFlow,
   flowLabels,
   formatRatio,
   HORIZON_FRACTION,
@@ -99,9 +97,6 @@ describe('stored memory horizon', () => {
   it('is read, never recomputed: a stored value that disagrees with the norms wins', () => {
     const flow = { ...response([[1, 1, 1, 1]]), horizon: [2], t0Ratio: [0.5] };
     expect(storedHorizons(flow)).toEqual([{ horizon: 2, t0Ratio: 0.5 }]);
-    const d = diagnoseFlow(flow.iterations, 4, [1, 1, 1, 1], storedHorizons(flow));
-    expect(d.horizons).toEqual([{ horizon: 2, t0Ratio: 0.5 }]);
-    expect(d.reasons).toEqual(['horizon 2 of 4 timesteps at iteration 0 (norm(t=0)/max = 0.5)']);
   });
 
   it('draws the threshold at 1% of the row’s largest finite norm', () => {
@@ -116,103 +111,6 @@ describe('stored memory horizon', () => {
   });
 });
 
-describe('flow diagnosis (stored horizon and t0Ratio)', () => {
-  const rowsOf = (m: number[][]) => m.map((r) => direct(r));
-
-  it('flags vanishing when norm(t=0)/max < 1e-3 at the latest iteration', () => {
-    const m = decaying(100, [
-      { tau: 50, scale: 1 },
-      { tau: 15, scale: 1 },
-    ]);
-    const hs = rowsOf(m);
-    // tau 15: horizon 99 - floor(15·ln 100) = 30 (not past half), ratio exp(-99/15) = 1.4e-3: not yet.
-    expect(hs[1]).toMatchObject({ horizon: 30 });
-    expect(diagnoseFlow([0, 200], 100, m.flat(), hs).status).toBe('healthy');
-    const m2 = decaying(100, [
-      { tau: 50, scale: 1 },
-      { tau: 14, scale: 1 },
-    ]);
-    const d = diagnoseFlow([0, 200], 100, m2.flat(), rowsOf(m2));
-    // tau 14: ratio exp(-99/14) = 8.49e-4 < 1e-3 (horizon 99 - floor(64.47) = 35, not past half).
-    expect(d.status).toBe('vanishing');
-    expect(d.reasons).toEqual(['horizon 35 of 100 timesteps at iteration 200 (norm(t=0)/max = 8e-4)']);
-  });
-
-  it('flags vanishing when the horizon is past half the sequence', () => {
-    // Ratio faked at 0.5 so that only the horizon rule can fire: 21 > 40 / 2.
-    const norms = new Array(40).fill(1);
-    const past = diagnoseFlow([40], 40, norms, [{ horizon: 21, t0Ratio: 0.5 }]);
-    expect(past.status).toBe('vanishing');
-    expect(past.reasons[0]).toBe('horizon 21 of 40 timesteps at iteration 40 (norm(t=0)/max = 0.5)');
-    expect(diagnoseFlow([40], 40, norms, [{ horizon: 20, t0Ratio: 0.5 }]).status).toBe('healthy');
-    // An earlier iteration's horizon does not count: only the latest one.
-    expect(
-      diagnoseFlow(
-        [0, 40],
-        40,
-        [...norms, ...norms],
-        [
-          { horizon: 39, t0Ratio: 1e-9 },
-          { horizon: 0, t0Ratio: 1 },
-        ],
-      ).status,
-    ).toBe('healthy');
-  });
-
-  it('flags norms collapsing over training as vanishing', () => {
-    const m = decaying(20, [
-      { tau: 100, scale: 1 },
-      { tau: 100, scale: 0.1 },
-      { tau: 100, scale: 1e-4 },
-    ]);
-    const d = diagnoseFlow([0, 100, 200], 20, m.flat(), rowsOf(m));
-    expect(d.status).toBe('vanishing');
-    expect(d.reasons.join()).toContain('collapsed 4.0 orders of magnitude (iteration 0 → 200)');
-    // The totals are the L2 norms over timesteps.
-    const total = Math.hypot(...m[2]!);
-    expect(d.totals[2]).toBeCloseTo(total, 12);
-  });
-
-  it('flags non-finite values and orders-of-magnitude growth as exploding', () => {
-    const flat = decaying(20, [
-      { tau: 100, scale: 1 },
-      { tau: 100, scale: 1 },
-    ]);
-    const nonFinite = diagnoseFlow([0, 20], 20, flat.flat(), rowsOf(flat), [0, 3]);
-    expect(nonFinite.status).toBe('exploding');
-    expect(nonFinite.reasons[0]).toBe('non-finite gradient values at iteration 20 (3 values)');
-    const grow = decaying(20, [
-      { tau: 100, scale: 1 },
-      { tau: 100, scale: 5000 },
-    ]);
-    const d = diagnoseFlow([0, 20], 20, grow.flat(), rowsOf(grow));
-    expect(d.status).toBe('exploding');
-    expect(d.reasons[0]).toContain('grew 3.7 orders of magnitude');
-  });
-
-  it('calls a long horizon with steady norms healthy, in the badge’s words', () => {
-    // tau 20, T 50: 1% is 92 timesteps back, beyond the start: horizon 0, ratio exp(-49/20) = 0.086.
-    const m = decaying(50, [
-      { tau: 20, scale: 1 },
-      { tau: 20, scale: 2 },
-    ]);
-    const d = diagnoseFlow([0, 20], 50, m.flat(), rowsOf(m));
-    expect(d.status).toBe('healthy');
-    expect(d.horizons[1]!.horizon).toBe(0);
-    expect(d.reasons).toEqual([
-      `horizon 0 of 50 timesteps at iteration 20 (norm(t=0)/max = ${formatRatio(Math.exp(-49 / 20))})`,
-    ]);
-    expect(d.totals[1]! / d.totals[0]!).toBeCloseTo(2, 6);
-  });
-
-  it('is unknown without data, or when the latest row has no horizon (all zero)', () => {
-    expect(diagnoseFlow([], 10, [], []).status).toBe('unknown');
-    const d = diagnoseFlow([0], 3, [0, 0, 0], [{ horizon: null, t0Ratio: null }]);
-    expect(d.status).toBe('unknown');
-    expect(d.reasons[0]).toContain('no horizon at iteration 0');
-  });
-});
-
 describe('words', () => {
   it('format ratios at a glance', () => {
     expect([2e-7, 8.4e-4, 0.0224, 0.5, 1, 0, null].map(formatRatio)).toEqual([
@@ -224,9 +122,6 @@ describe('words', () => {
       '0',
       '—',
     ]);
-    expect(describeHorizon({ horizon: 3, t0Ratio: 2e-7 }, 50, 400)).toBe(
-      'horizon 3 of 50 timesteps at iteration 400 (norm(t=0)/max = 2e-7)',
-    );
   });
 
   it('name the kind: gradients are flows, activations are not', () => {

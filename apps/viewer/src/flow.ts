@@ -1,5 +1,6 @@
 // Gradient flow over time and training, as the /flow route sends it: the stored memory horizon of every row, the
-// 1% threshold lines, what each kind's figure is called, and the vanishing/exploding badge of a run.
+// 1% threshold lines and what each kind's figure is called. The horizon is data, not a verdict: the verdict of a
+// layer is @gradscope/format's `diagnose`, fetched from the server (views/verdict.ts).
 //
 // The memory horizon has one definition, @gradscope/format's `memoryHorizon`, computed by the store's summary
 // pass for every snapshot and channel part: the EARLIEST timestep t (input time order, 0 = the first input)
@@ -44,7 +45,7 @@ export function rowThreshold(norms: ArrayLike<number>, timesteps: number, offset
   return max > 0 ? HORIZON_FRACTION * max : Number.NaN;
 }
 
-/** What a flow figure of a kind is called, and whether it is a gradient (only gradients get a badge). */
+/** What a flow figure of a kind is called, and whether it is a gradient (only gradients get a memory horizon). */
 export interface FlowLabels {
   /** Figure title, e.g. "Gradient flow — input-grad (dL/d input)". */
   title: string;
@@ -120,128 +121,6 @@ export function formatRatio(r: number | null): string {
   if (r === 0) return '0';
   if (Math.abs(r) >= 0.01) return String(Number(r.toPrecision(2)));
   return r.toExponential(0);
-}
-
-/** "horizon 3 of 50 timesteps at iteration 400 (norm(t=0)/max = 2e-7)". */
-export function describeHorizon(h: RowHorizon, timesteps: number, iteration: number): string {
-  if (h.horizon === null) return `no horizon at iteration ${iteration} (every norm 0, or none stored)`;
-  return `horizon ${h.horizon} of ${timesteps} timesteps at iteration ${iteration} (norm(t=0)/max = ${formatRatio(h.t0Ratio)})`;
-}
-
-export type FlowStatus = 'vanishing' | 'exploding' | 'healthy' | 'unknown';
-
-export interface FlowDiagnosis {
-  status: FlowStatus;
-  /** Every finding, in words, e.g. "horizon 4 of 100 timesteps at iteration 400 (norm(t=0)/max = 2e-7)". */
-  reasons: string[];
-  /** The stored horizon of every iteration (rows of the matrix). */
-  horizons: RowHorizon[];
-  /** L2 norm over all timesteps, per iteration (finite values only). */
-  totals: Float64Array;
-}
-
-/** norm(t=0)/max below this at the latest iteration: the gradient no longer reaches the first timestep. */
-export const VANISHING_T0_RATIO = 1e-3;
-/** Horizon beyond this fraction of the sequence at the latest iteration: the first part is out of reach. */
-export const LATE_HORIZON_FRACTION = 0.5;
-/** Total norm ratio (orders of magnitude) counted as collapsing or exploding over training: 10³. */
-export const GROWTH_FACTOR = 1e3;
-
-/**
- * Flags a run's gradient flow from its norm matrix (iterations × timesteps, iteration-major) and the stored
- * horizon of every row. The rule:
- * - exploding: a non-finite value in any snapshot (`nonFinite` per iteration, from the snapshot index; the
- *   norms themselves leave non-finite values out) or an infinite norm, or the total norm of the latest
- *   iteration at least GROWTH_FACTOR × the first one's;
- * - vanishing: at the LATEST iteration, the stored t0Ratio < VANISHING_T0_RATIO (the first timestep gets less
- *   than 1/1000 of the peak) or the stored horizon > LATE_HORIZON_FRACTION × timesteps (the first half of the
- *   sequence is below 1% of the peak); or the total norm at most 1 / GROWTH_FACTOR of the largest one seen
- *   earlier in training (norms collapsing);
- * - exploding wins over vanishing; healthy otherwise; unknown without rows, or when the latest row has no
- *   stored horizon (all norms zero) and nothing else was found.
- * The horizon is in input time order for every part, a backward direction too (see horizonMeaning).
- */
-export function diagnoseFlow(
-  iterations: readonly number[],
-  timesteps: number,
-  norms: ArrayLike<number>,
-  horizons: readonly RowHorizon[],
-  nonFinite: readonly number[] = [],
-): FlowDiagnosis {
-  const n = iterations.length;
-  const totals = new Float64Array(n);
-  let nonFiniteNorm = -1;
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let t = 0; t < timesteps; t++) {
-      const v = norms[i * timesteps + t]!;
-      if (v === Number.POSITIVE_INFINITY && nonFiniteNorm < 0) nonFiniteNorm = i;
-      if (Number.isFinite(v)) sum += v * v;
-    }
-    totals[i] = Math.sqrt(sum);
-  }
-  const rows = iterations.map((_, i) => horizons[i] ?? { horizon: null, t0Ratio: null });
-  if (n === 0 || timesteps === 0)
-    return { status: 'unknown', reasons: ['no recorded iterations'], horizons: rows, totals };
-
-  const reasons: string[] = [];
-  let exploding = false;
-  let vanishing = false;
-  const badIndex = nonFinite.findIndex((k) => k > 0);
-  if (badIndex >= 0) {
-    exploding = true;
-    reasons.push(
-      `non-finite gradient values at iteration ${iterations[badIndex]} (${nonFinite[badIndex]} values)`,
-    );
-  } else if (nonFiniteNorm >= 0) {
-    exploding = true;
-    reasons.push(`infinite norm at iteration ${iterations[nonFiniteNorm]}`);
-  }
-  const first = totals[0]!;
-  const latest = totals[n - 1]!;
-  if (n > 1 && first > 0 && latest >= GROWTH_FACTOR * first) {
-    exploding = true;
-    reasons.push(
-      `norm grew ${orders(latest / first)} orders of magnitude (iteration ${iterations[0]} → ${iterations[n - 1]})`,
-    );
-  }
-  const last = rows[n - 1]!;
-  const lastText = describeHorizon(last, timesteps, iterations[n - 1]!);
-  if (
-    last.horizon !== null &&
-    ((last.t0Ratio !== null && last.t0Ratio < VANISHING_T0_RATIO) ||
-      last.horizon > LATE_HORIZON_FRACTION * timesteps)
-  ) {
-    vanishing = true;
-    reasons.push(lastText);
-  }
-  let peak = 0;
-  let peakAt = 0;
-  for (let i = 0; i < n - 1; i++) {
-    if (totals[i]! > peak) {
-      peak = totals[i]!;
-      peakAt = i;
-    }
-  }
-  if (n > 1 && peak > 0 && latest * GROWTH_FACTOR <= peak) {
-    vanishing = true;
-    reasons.push(
-      `norm collapsed ${orders(peak / Math.max(latest, Number.MIN_VALUE))} orders of magnitude (iteration ${iterations[peakAt]} → ${iterations[n - 1]})`,
-    );
-  }
-  const status: FlowStatus = exploding
-    ? 'exploding'
-    : vanishing
-      ? 'vanishing'
-      : last.horizon === null
-        ? 'unknown'
-        : 'healthy';
-  if (!vanishing) reasons.push(lastText);
-  return { status, reasons, horizons: rows, totals };
-}
-
-function orders(ratio: number): string {
-  return Math.log10(ratio).toFixed(1);
 }
 
 /** log10 of every norm (zero → -Infinity, NaN stays NaN) and the finite range, for the flow heatmap. */

@@ -1,6 +1,8 @@
 // The viewer in headless Chromium over the real server and a real store: every figure, the URL state, live
 // follow, PNG download, the Arrow export link, tokens, the empty state, and no CSP violation anywhere.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DiagnosisResponse } from '@gradscope/format';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -78,6 +80,25 @@ const live: SeriesSpec = {
   value: (it, s, t, c) => (it + 1) * (s + 1) * (t + 1) * (c + 1) * 1e-4,
 };
 
+/**
+ * The loss-free jacobian of two layers of one stacked model, decaying back from the last step as exp(-lag / tau):
+ * tau 20 keeps exp(-10 / 20) = 0.61 of the peak beyond T/2 = 10 steps back (a long reach), tau 1 keeps
+ * exp(-10) = 4.5e-5 (below the diagnosis' 1e-3: vanishing). The probe loss is 1 / (1 + iteration) (harness).
+ */
+const jacobianOf = (layer: string, layerClass: string, tau: number): SeriesSpec => ({
+  layer,
+  layerClass,
+  kind: 'jacobian',
+  shape: [2, 20, 4],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: [20, 200, 400],
+  value: (_it, s, t, c) => (s + 1) * (c + 1) * 1e-2 * Math.exp(-(19 - t) / tau),
+});
+const longReach = jacobianOf('lstm_1', 'LSTM', 20);
+const shortReach = jacobianOf('gru_2', 'GRU', 1);
+/** The constant predictor's probe loss of the verdict run: its loss at iteration 400 is 1/401 ÷ 0.05 = 0.05×. */
+const BASELINE = 0.05;
+
 let fx: Fixture;
 let browser: Browser;
 let context: BrowserContext;
@@ -105,7 +126,12 @@ beforeAll(async () => {
     { id: 'run-explode', name: 'explode-lstm', specs: [explode] },
     { id: 'run-big', name: 'big-lstm256', specs: [big] },
     { id: 'run-live', name: 'live-gru', specs: [live], running: true },
+    { id: 'run-verdict', name: 'verdict-stack', specs: [longReach, shortReach] },
   ]);
+  await fx.store.writeScalars('run-verdict', [
+    { iteration: 0, name: 'probe/baseline', value: BASELINE, time: 1_764_379_200_000 },
+  ]);
+  await fx.store.flush();
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
@@ -135,8 +161,9 @@ describe('the viewer over the real server', () => {
       'explode-lstm',
       'live-gru',
       'vanish-rnn',
+      'verdict-stack',
     ]);
-    expect((await hook(page)).panels).toBe(6);
+    expect((await hook(page)).panels).toBe(7);
     const card = page.locator('.run-card', { hasText: 'ex5-bigru' });
     expect(await card.locator('table.model td').allTextContents()).toContain('Bidirectional(GRU)');
     await card.locator('.run-name').click();
@@ -233,36 +260,123 @@ describe('the viewer over the real server', () => {
     expect(await page.isDisabled('button[role="tab"]:has-text("2D heatmaps")')).toBe(true);
   });
 
-  it('gradient flow: memory horizons by hand and a healthy badge', async () => {
+  it('gradient flow: memory horizons by hand, and no verdict of its own', async () => {
     await open('#/run?run=ex1-lstm6&layer=lstm_1&view=flow');
     expect(await page.textContent('.figure-title')).toContain(
       'Gradient flow — output-grad (dL/d output) — lstm_1',
     );
-    expect(await texts('.badge')).toEqual(['output-grad: gradient flows']);
     // The store's horizon: the earliest timestep at ≥ 1% of the largest norm. norm ∝ exp(-(19 - t) / tau) is ≥ 1%
     // while 19 - t ≤ tau·ln 100: tau 1.2 → t ≥ 14, tau 3 → t ≥ 6, tau 5 → every timestep (0).
     const legend = (await texts('.u-legend .u-label')).join(' | ');
     expect(legend).toContain('iteration 20 (horizon 14)');
     expect(legend).toContain('iteration 200 (horizon 6)');
     expect(legend).toContain('iteration 400 (horizon 0)');
-    expect(await page.textContent('.diagnosis-text')).toBe(
-      'horizon 0 of 20 timesteps at iteration 400 (norm(t=0)/max = 0.022)', // exp(-19/5) = 0.0224
-    );
+    // The verdict is the diagnosis' (the panel above the controls), never a badge of the flow figure.
+    expect(await page.locator('#figure .badge, #figure .diagnosis, #figure .verdict-row').count()).toBe(0);
     expect((await hook(page)).panels).toBe(2);
   });
 
-  it('flags vanishing and exploding runs', async () => {
-    await open('#/run?run=vanish-rnn&view=flow');
-    expect(await texts('.badge')).toEqual(['output-grad: vanishing']);
-    // tau 0.5 at iteration 40: ≥ 1% only 2 timesteps back (t ≥ 37); norm(0)/max = exp(-39 / 0.5) = 1.3e-34.
-    expect(await page.textContent('.diagnosis-text')).toContain(
-      'horizon 37 of 40 timesteps at iteration 40 (norm(t=0)/max = 1e-34)',
+  it('shows each recurrent layer’s verdict and summary above the controls, as the server diagnoses the run', async () => {
+    /** Rows on the page, and the server's /diagnosis JSON of the same run. */
+    const compare = async (runId: string) => {
+      const res = await context.request.get(`${fx.url}api/runs/${runId}/diagnosis`);
+      expect(res.status()).toBe(200);
+      const json = ((await res.json()) as DiagnosisResponse).runs[0]!;
+      const rows = await page.$$eval('.verdicts .verdict-row', (els) =>
+        els.map((e) => ({
+          layer: e.getAttribute('data-layer'),
+          verdict: e.getAttribute('data-verdict'),
+          pill: e.querySelector('.verdict-pill')?.textContent,
+          causes: [...e.querySelectorAll('.verdict-cause')].map((c) => c.textContent),
+          summary: e.querySelector('.verdict-summary')?.textContent,
+          current: e.getAttribute('aria-current') === 'true',
+        })),
+      );
+      expect(rows.map((r) => r.layer)).toEqual(json.layers.map((l) => l.layer));
+      for (const [i, l] of json.layers.entries()) {
+        expect(rows[i]).toMatchObject({ verdict: l.verdict, pill: l.verdict, causes: l.causes });
+        expect(`${l.layer}: ${rows[i]!.summary}`).toBe(l.summary);
+      }
+      return { rows, json };
+    };
+
+    await open('#/run?run=verdict-stack&layer=lstm_1');
+    const stack = await compare('run-verdict');
+    // By hand: loss 1/401 ÷ 0.05 = 0.05× the constant predictor (learned); tau 20 keeps 0.61 of the peak beyond
+    // 10 steps back (long), tau 1 keeps 4.5e-5 (vanishing, below 1e-3).
+    expect(stack.rows.map((r) => [r.layer, r.verdict, r.causes, r.current])).toEqual([
+      ['lstm_1', 'learning-long', [], true],
+      ['gru_2', 'learning-short', ['vanishing'], false],
+    ]);
+    expect(stack.rows[0]!.summary).toContain('loss 0.05× the constant predictor');
+    expect(stack.rows[0]!.summary).toContain('jacobian keeps 0.607 of its peak beyond 10 steps back');
+    expect(stack.rows[1]!.summary).toContain('jacobian keeps 4.5e-5 of its peak beyond 10 steps back');
+    // Under the header, before the controls; nothing of the panel clipped.
+    const order = await page.evaluate(() =>
+      ['.topbar', '.verdicts', '.controls'].map(
+        (q) => document.querySelector(q)!.getBoundingClientRect().top,
+      ),
     );
-    await open('#/run?run=explode-lstm&view=flow');
-    expect(await texts('.badge')).toEqual(['output-grad: exploding']);
-    expect(await page.textContent('.diagnosis-text')).toContain(
-      'non-finite gradient values at iteration 40 (1 values)',
+    expect(order[0]).toBeLessThan(order[1]!);
+    expect(order[1]).toBeLessThan(order[2]!);
+    const clipped = await page.$$eval(
+      '.verdicts .verdict-row > span',
+      (els) =>
+        els.filter((e) => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > innerWidth)
+          .length,
     );
+    expect(clipped).toBe(0);
+    const out = process.env.GRADSCOPE_SHOTS;
+    if (out) await page.screenshot({ path: join(out, 'run-verdict.png'), fullPage: false });
+
+    // A click on another layer's row shows that layer (a new history entry) and marks its row.
+    const before = (await hook(page)).renders;
+    await page.click('.verdict-row[data-layer="gru_2"]');
+    await rendered(page, before);
+    expect(await page.evaluate(() => location.hash)).toContain('layer=gru_2');
+    expect(await page.inputValue('select[aria-label="layer"]')).toBe('gru_2');
+    expect(await page.getAttribute('.verdict-row[aria-current="true"]', 'data-layer')).toBe('gru_2');
+    await page.goBack();
+    await rendered(page, before + 1);
+    expect(await page.getAttribute('.verdict-row[aria-current="true"]', 'data-layer')).toBe('lstm_1');
+
+    // A NaN in the gradients: not learning, non-finite.
+    await open('#/run?run=explode-lstm');
+    const explode = await compare('run-explode');
+    expect(explode.rows.map((r) => [r.verdict, r.causes.includes('non-finite')])).toEqual([
+      ['not-learning', true],
+    ]);
+    // Only output-grad recorded: the loss fell (1/401 of the first probe loss), but no jacobian or input-grad
+    // tells long from short, and the summary says what to record.
+    await open('#/run?run=ex1-lstm6&layer=lstm_1');
+    const ex1 = await compare('run-ex1');
+    expect(ex1.rows.map((r) => [r.layer, r.verdict, r.current])).toEqual([
+      ['lstm_1', 'insufficient-data', true],
+      ['lstm_2', 'insufficient-data', false],
+    ]);
+    expect(ex1.rows[0]!.summary).toContain("record 'jacobian' or 'input-grad' to tell long from short");
+  });
+
+  it('keeps the page when the diagnosis fails: a one-line notice in its place', async () => {
+    const p = await context.newPage();
+    try {
+      await p.route('**/api/runs/*/diagnosis', (route) =>
+        route.fulfill({
+          status: 500,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: 'Internal Server Error', message: 'the diagnosis broke' }),
+        }),
+      );
+      await p.goto(`${fx.url}#/run?run=verdict-stack&layer=lstm_1`);
+      await rendered(p);
+      expect(await hook(p)).toMatchObject({ error: null, panels: 6 }); // 2 samples × 3 iterations
+      expect(await p.locator('.verdict-row').count()).toBe(0);
+      expect((await p.textContent('.verdicts .verdict-notice'))?.trim()).toBe(
+        'The verdict could not be loaded: the diagnosis broke (500). The views below do not depend on it.',
+      );
+    } finally {
+      await p.close();
+    }
   });
 
   it('distribution: percentile bands over the iterations', async () => {
@@ -286,6 +400,18 @@ describe('the viewer over the real server', () => {
     // the defaults (first, middle, last) now reach the new iteration
     expect(await texts('#figure .block-title')).toEqual(['iteration 0', 'iteration 20', 'iteration 40']);
     expect(await page.textContent('.status[role="status"]')).toContain('3 iterations recorded (0–40)');
+    // The verdict is asked again with the page: its summary now reads the loss at iteration 40.
+    const json = (await (
+      await context.request.get(`${fx.url}api/runs/run-live/diagnosis`)
+    ).json()) as DiagnosisResponse;
+    const layer = json.runs[0]!.layers[0]!;
+    expect(layer.evidence.iteration).toBe(40);
+    expect(await page.textContent('.verdict-row[data-layer="gru_1"] .verdict-summary')).toBe(
+      layer.summary.slice('gru_1: '.length),
+    );
+    expect(await page.textContent('.verdict-row[data-layer="gru_1"] .verdict-layer-class')).toBe(
+      'GRU · at iteration 40',
+    );
   });
 
   it('downloads the view as one PNG', async () => {

@@ -1,6 +1,7 @@
 // Flow view: log10 of the per-timestep norm over iteration × timestep, the norm-vs-timestep lines of the compared
-// iterations and, for gradients, their stored memory horizons and a vanishing/exploding badge. No tensor is read,
-// and no horizon is computed here: they are the store's (flow.ts explains the one definition).
+// iterations and, for gradients, their stored memory horizons. No tensor is read, and no horizon is computed
+// here: they are the store's (flow.ts explains the one definition). The layer's verdict is not drawn here: it
+// sits at the top of the run page (verdict.ts), from the one diagnosis in @gradscope/format.
 import type { Kind } from '@gradscope/format';
 import { schemeDark2 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
@@ -10,19 +11,14 @@ import { lut } from '../colormap';
 import { h } from '../dom';
 import { colorbar, type HeatmapPanelOptions, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
 import {
-  diagnoseFlow,
-  type FlowDiagnosis,
   flowLabels,
   formatRatio,
-  GROWTH_FACTOR,
   HORIZON_FRACTION,
   horizonMeaning,
-  LATE_HORIZON_FRACTION,
   logNorms,
   type RowHorizon,
   rowThreshold,
   storedHorizons,
-  VANISHING_T0_RATIO,
 } from '../flow';
 import { fillSequential } from '../heatmap';
 import { integerTicks } from '../layout';
@@ -128,27 +124,6 @@ export function iterationColor(i: number): string {
   return schemeDark2[i % schemeDark2.length]!;
 }
 
-/** The badge rule in words (flow.ts diagnoseFlow), as the badge's tooltip. */
-const BADGE_RULE =
-  `vanishing: at the latest iteration norm(t=0)/max < ${VANISHING_T0_RATIO} or the horizon beyond ` +
-  `${LATE_HORIZON_FRACTION * 100}% of the sequence, or the total norm fell ${GROWTH_FACTOR}× below its peak; ` +
-  `exploding: non-finite values, or the total norm grew ${GROWTH_FACTOR}×`;
-
-/** "input-grad · backward: vanishing" and the reasons beside it. */
-export function badge(d: FlowDiagnosis, name: string, kind: Kind = 'output-grad'): HTMLElement {
-  const label = d.status === 'healthy' ? 'gradient flows' : d.status;
-  return h(
-    'div',
-    { class: `diagnosis diagnosis-${d.status}`, role: 'status', title: BADGE_RULE },
-    h(
-      'span',
-      { class: `badge badge-${d.status}`, 'data-png-text': '' },
-      `${kind}${name ? ` · ${name}` : ''}: ${label}`,
-    ),
-    h('span', { class: 'diagnosis-text', 'data-png-text': '' }, d.reasons.join(' · ')),
-  );
-}
-
 /** A compared iteration's norms (and stored horizon) from its snapshot summary, for rows the flow left out. */
 export interface FlowLine {
   norms: Float32Array;
@@ -185,7 +160,7 @@ export function renderFlow(
   charts: uPlot[],
   extra: ReadonlyMap<number, Record<string, FlowLine>> = new Map(),
   kind: Kind = snapshots[0]?.kind ?? 'output-grad',
-): { panels: number; diagnoses: FlowDiagnosis[] } {
+): { panels: number } {
   const T = flow.timesteps;
   const I = flow.iterations.length;
   const labels = flowLabels(kind);
@@ -205,12 +180,8 @@ export function renderFlow(
           : 'This series has no timestep axis (returnSequences false, or a weight): the flow map needs per-timestep norms. Use the 0D view.',
       ),
     );
-    return { panels: 0, diagnoses: [] };
+    return { panels: 0 };
   }
-  const nonFiniteByIteration = new Map<number, number>();
-  for (const s of snapshots)
-    nonFiniteByIteration.set(s.iteration, (nonFiniteByIteration.get(s.iteration) ?? 0) + s.nonFinite);
-  const nonFinite = flow.iterations.map((it) => nonFiniteByIteration.get(it) ?? 0);
 
   const seriesPart = snapshots[0]?.part;
   const matrices: Matrix[] = [];
@@ -237,10 +208,7 @@ export function renderFlow(
   const { logs, lo, hi } = sharedLogNorms(matrices.map((m) => m.norms));
   // Rows of the compared iterations (the nearest row when the server downsampled the iterations).
   const chosenRows = chosen.map((it) => nearestIndex(flow.iterations, it));
-  const diagnoses: FlowDiagnosis[] = [];
-  // Activations are not a gradient: no vanishing/exploding badge, no memory horizon.
-  const badges = h('div', { class: 'diagnoses' });
-  if (labels.gradient) root.append(badges);
+  // Activations are not a gradient: no memory horizon.
   const row = h('div', { class: 'compare-row' });
   const cbWidth = 90;
   // Each map's panel adds its tick margin and the marker gutter; the colorbar and the gaps share the rest.
@@ -252,11 +220,6 @@ export function renderFlow(
   const mapHeight = Math.round(Math.min(380, Math.max(140, I * 6)));
   const table = lut(state.flowCmap);
   matrices.forEach((m, mi) => {
-    if (labels.gradient) {
-      const d = diagnoseFlow(flow.iterations, T, m.norms, m.horizons, nonFinite);
-      diagnoses.push(d);
-      badges.append(badge(d, m.direction ?? m.name, kind));
-    }
     const block = h('section', { class: 'compare-block' });
     block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, titleOf(m)));
     const canvas = flowMapPanel({
@@ -441,7 +404,7 @@ export function renderFlow(
     }
     root.append(linesRow);
   }
-  return { panels: matrices.length * (lines.length > 0 ? 2 : 1), diagnoses };
+  return { panels: matrices.length * (lines.length > 0 ? 2 : 1) };
 }
 
 /**
