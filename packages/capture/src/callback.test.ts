@@ -399,6 +399,16 @@ describe('bad input gets a clear error', () => {
     );
   });
 
+  it('getLayerGradients refuses an unknown option, naming it and the closest one', async () => {
+    const model = tf.sequential();
+    model.add(tf.layers.lstm({ units: 2, inputShape: [T, F] }));
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const args = { x: probe.x, y: tf.zeros([N, 2]), layer: 0, knd: 'input-grad' };
+    await expect(getLayerGradients(model, args as never)).rejects.toThrow(
+      new GradscopeError("unknown option 'knd' for getLayerGradients; did you mean 'kind'?"),
+    );
+  });
+
   it("a model without recurrent layers and layers: 'recurrent'", async () => {
     const model = tf.sequential();
     model.add(tf.layers.dense({ units: 1, inputShape: [3] }));

@@ -1,4 +1,5 @@
 // getLayerGradients: the one-off capture, no training (the See RNN `get_rnn_gradients`).
+import { checkOptions, type OptionKeys } from '@gradscope/format';
 import type * as tf from '@tensorflow/tfjs';
 import { type Batch, checkBatch, probePass, toSnapshots } from './capture.js';
 import { GradscopeError } from './errors.js';
@@ -11,6 +12,15 @@ export interface LayerGradientsArgs extends Batch {
   /** What to compute. Default 'output-grad'. */
   kind?: Kind;
 }
+
+/** LayerGradientsArgs' keys: anything else given to getLayerGradients is an error. */
+const LAYER_GRADIENTS_OPTIONS = {
+  x: true,
+  y: true,
+  sampleWeight: true,
+  layer: true,
+  kind: true,
+} as const satisfies OptionKeys<LayerGradientsArgs>;
 
 /**
  * Computes one layer's snapshot(s) on a batch without training: the gradient of the compiled loss
@@ -28,6 +38,12 @@ export async function getLayerGradients(
   model: tf.LayersModel,
   args: LayerGradientsArgs,
 ): Promise<Snapshot[]> {
+  checkOptions(
+    args ?? null,
+    LAYER_GRADIENTS_OPTIONS,
+    'getLayerGradients',
+    (message) => new GradscopeError(message),
+  );
   const kind = args.kind ?? 'output-grad';
   if (!KINDS.includes(kind)) {
     throw new GradscopeError(
