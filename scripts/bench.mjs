@@ -1,6 +1,8 @@
 // `pnpm bench`: runs every suite in scripts/bench/, prints one table, writes bench-results/bench.json
-// and docs/benchmarks.md. Usage: node scripts/bench.mjs [--quick] [--only capture,store,...]
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+// and docs/benchmarks.md. Usage: node scripts/bench.mjs [--quick] [--only capture,store,... [--write]]
+// A suite's run() returns its rows, or { rows, section } with a markdown section of its own (printed after
+// the table). --only with --write replaces just those suites' rows and sections in docs/benchmarks.md.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,7 +10,11 @@ import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    write: { type: 'boolean', default: false },
+  },
 });
 const only = values.only?.split(',');
 const suites = readdirSync(join(root, 'scripts/bench'))
@@ -24,13 +30,16 @@ const machine = {
   platform: `${os.type()} ${os.release()}`,
 };
 const rows = [];
+/** Markdown sections of the suites that have one, in suite order. */
+const sections = [];
 const started = new Date();
 for (const suite of suites) {
   process.stderr.write(`bench: ${suite}…\n`);
   const t0 = performance.now();
   const mod = await import(pathToFileURL(join(root, 'scripts/bench', `${suite}.mjs`)).href);
   const result = await mod.run({ quick: values.quick, log: (m) => process.stderr.write(`  ${m}\n`) });
-  rows.push(...result);
+  rows.push(...(Array.isArray(result) ? result : result.rows));
+  if (!Array.isArray(result) && result.section) sections.push({ suite, markdown: result.section.trimEnd() });
   process.stderr.write(`bench: ${suite} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
@@ -42,6 +51,7 @@ const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join(' 
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of table) console.log(line(r));
+for (const { markdown } of sections) console.log(`\n${markdown}`);
 
 mkdirSync(join(root, 'bench-results'), { recursive: true });
 const report = { started: started.toISOString(), quick: values.quick, machine, rows };
@@ -59,8 +69,42 @@ if (!only && !values.quick) {
     `| ${header.map(() => '---').join(' | ')} |`,
     ...table.map((r) => `| ${r.join(' | ')} |`),
     '',
-    'Rerun: `pnpm bench` (full, writes this file) or `pnpm bench --quick` (smaller sizes, prints only).',
+    ...sections.flatMap(({ suite, markdown }) => [marked(suite, markdown), '']),
+    'Rerun: `pnpm bench` (full, writes this file), `pnpm bench --quick` (smaller sizes, prints only) or `pnpm bench --only SUITE --write` (one suite, its rows and section replaced here).',
     '',
   ].join('\n');
   writeFileSync(join(root, 'docs/benchmarks.md'), md);
+} else if (only && values.write && !values.quick) {
+  writeFileSync(
+    join(root, 'docs/benchmarks.md'),
+    replaceSuites(readFileSync(join(root, 'docs/benchmarks.md'), 'utf8')),
+  );
+}
+
+/** A suite's section between markers, so that --only --write can find and replace it. */
+function marked(suite, markdown) {
+  return `<!-- bench:${suite} -->\n${markdown}\n<!-- /bench:${suite} -->`;
+}
+
+/** docs/benchmarks.md with the rows and sections of the suites just run replaced (the others kept). */
+function replaceSuites(doc) {
+  const lines = doc.split('\n');
+  const isRowOf = (l) => suites.some((s) => l.startsWith(`| ${s} |`));
+  // The main table: from its header to the first line that is not a row.
+  const head = lines.findIndex((l) => l.startsWith(`| ${header.join(' | ')} |`));
+  let tableEnd = head;
+  while (lines[tableEnd + 1]?.startsWith('| ')) tableEnd++;
+  const at = lines.findIndex((l, i) => i > head && i <= tableEnd && isRowOf(l));
+  const kept = lines.filter((l, i) => !(i > head && i <= tableEnd && isRowOf(l)));
+  const removedBefore = (i) =>
+    lines.slice(0, i).filter((l, j) => j > head && j <= tableEnd && isRowOf(l)).length;
+  const insertAt = at >= 0 ? at : tableEnd + 1 - removedBefore(tableEnd + 1);
+  kept.splice(insertAt, 0, ...table.map((r) => `| ${r.join(' | ')} |`));
+  let out = kept.join('\n');
+  for (const { suite, markdown } of sections) {
+    const block = marked(suite, markdown);
+    const re = new RegExp(`<!-- bench:${suite} -->[\\s\\S]*?<!-- /bench:${suite} -->`);
+    out = re.test(out) ? out.replace(re, () => block) : out.replace(/\nRerun:/, () => `\n${block}\n\nRerun:`);
+  }
+  return out;
 }
