@@ -79,3 +79,6 @@ export function newIpcWriter(ipc: 'file' | 'stream'): RecordBatchWriter {
 
 /** The schema metadata key naming what an export file holds (layout, run, layer, …) as JSON. */
 export const EXPORT_METADATA_KEY = 'gradscope:export';
+
+/** Rows per Parquet row group: what parquet-wasm's writer buffers (in WebAssembly memory) before it flushes. */
+export const PARQUET_ROW_GROUP_ROWS = 1 << 16;

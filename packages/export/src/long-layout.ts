@@ -24,13 +24,17 @@ import {
   float64Data,
   int32Data,
   newIpcWriter,
+  PARQUET_ROW_GROUP_ROWS,
   structBatch,
   utf8FromIndices,
 } from './columns.js';
 import type { ExportGroup } from './types.js';
 
-/** Rows per record batch (and so per Parquet row group at most). */
-const ROWS_PER_BATCH = 1 << 20;
+/**
+ * Rows per record batch, a Parquet row group's worth: each column of a batch is a fresh array, and arrays of
+ * megabytes, freed once written, leave the allocator holding memory it does not give back.
+ */
+const ROWS_PER_BATCH = PARQUET_ROW_GROUP_ROWS;
 /** Column names a dim must not take; a dim with one of these names becomes `dim_<name>`. */
 const FIXED_COLUMNS = new Set([
   'run',

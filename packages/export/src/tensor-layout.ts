@@ -9,8 +9,12 @@ import type { ByteSink } from './byte-sink.js';
 import { EXPORT_METADATA_KEY, float64Data, int32Data, newIpcWriter, structBatch } from './columns.js';
 import type { ExportGroup } from './types.js';
 
-/** Values per record batch (small tensors share one batch)… */
-const VALUES_PER_BATCH = 1 << 22;
+/**
+ * Values per record batch when small tensors share one (they are copied into it)… A tensor this large or
+ * larger is a batch of its own, its stored buffer written as it is: no large copy is ever made (a 16 MB one
+ * per batch left a server's allocator holding ~100 MB after an export).
+ */
+const VALUES_PER_BATCH = 1 << 14;
 /** …and at most this many rows. */
 const ROWS_PER_BATCH = 1024;
 
@@ -84,6 +88,7 @@ export async function writeTensorGroup(
     pendingValues = 0;
   };
   for (const s of group.snapshots) {
+    if (rows.length > 0 && pendingValues + size > VALUES_PER_BATCH) await emit();
     rows.push(s);
     values.push(reader.readTensor(s.id).data);
     pendingValues += size;

@@ -135,6 +135,9 @@ describe('the snapshot codec', () => {
     expect(at([2, 2], ['x', 'x'])).toThrow('dim_names ["x","x"] must be distinct non-empty names');
     expect(at([2, 2], ['x', ''])).toThrow('must be distinct non-empty names');
     expect(at([2, 2], ['x'])).toThrow('dim_names ["x"] must name each of the 2 axes of shape [2, 2]');
+    expect(at([2, 2], ['x', 7 as unknown as string])).toThrow(
+      'dim_names must be absent or a list of strings, got ["x",7]',
+    );
   });
 
   it('refuses snapshot metadata with a wrong field as EINVAL, naming the field', () => {

@@ -228,7 +228,7 @@ export function decodeTensor(bytes: Uint8Array | ArrayBuffer, where = 'payload')
 function readPayload(
   bytes: Uint8Array | ArrayBuffer,
   where: string,
-): { decoded: DecodedTensor; columns: number; nulls: number } {
+): { decoded: DecodedTensor; columns: number; nulls: number; dimNames: unknown } {
   let table: Table;
   try {
     table = tableFromIPC(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
@@ -269,7 +269,14 @@ function readPayload(
     }
   }
   const child = list.children[0]!;
-  return { decoded, columns: table.schema.fields.length, nulls: list.nullCount + child.nullCount };
+  // tensorFieldInfo names each axis as a string; decodeSnapshot wants to know what was sent.
+  const sent = (JSON.parse(field.metadata.get(EXTENSION_METADATA_KEY)!) as { dim_names?: unknown }).dim_names;
+  return {
+    decoded,
+    columns: table.schema.fields.length,
+    nulls: list.nullCount + child.nullCount,
+    dimNames: sent,
+  };
 }
 
 /** Largest iteration, epoch and batch a snapshot may carry: the exports' int32 columns hold them exactly. */
@@ -315,7 +322,7 @@ const show = (v: unknown): string => {
  * (JSON's NaN) comes back as NaN.
  */
 export function decodeSnapshot(bytes: Uint8Array | ArrayBuffer, where = 'payload'): Snapshot {
-  const { decoded: t, columns, nulls } = readPayload(bytes, where);
+  const { decoded: t, columns, nulls, dimNames } = readPayload(bytes, where);
   const m = t.meta as Partial<Record<keyof SnapshotMeta, unknown>> | undefined;
   const bad = (why: string) => new PayloadError('EINVAL', where, why);
   if (!m || typeof m !== 'object' || Array.isArray(m))
@@ -347,6 +354,8 @@ export function decodeSnapshot(bytes: Uint8Array | ArrayBuffer, where = 'payload
   if (typeof time !== 'number' || !Number.isFinite(time) || time < 0 || time > MAX_SNAPSHOT_TIME)
     throw bad(`'time' must be ms since the epoch, from 0 to ${MAX_SNAPSHOT_TIME}, got ${show(time)}`);
   const shape = `[${t.shape.join(', ')}]`;
+  if (dimNames !== undefined && (!Array.isArray(dimNames) || !dimNames.every((d) => typeof d === 'string')))
+    throw bad(`dim_names must be absent or a list of strings, got ${show(dimNames)}`);
   if (t.dims.length !== t.shape.length)
     throw bad(`dim_names ${show(t.dims)} must name each of the ${t.shape.length} axes of shape ${shape}`);
   if (t.dims.some((d) => d === '') || new Set(t.dims).size !== t.dims.length)

@@ -1,7 +1,30 @@
 // A seeded fuzz of every GET route's parameters and of POST /api/ingest (+ /api/ingest/runs), bounded in
 // count and time, against a real server on loopback: no 5xx, no stack trace or server path in any answer,
 // and nothing malformed stored.
-import { encodeSnapshot, encodeTensor, isKind, type SnapshotMeta } from '@gradscope/format';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { planExport, writeExport } from '@gradscope/export';
+import {
+  encodeSnapshot,
+  encodeTensor,
+  isKind,
+  KINDS,
+  MAX_SNAPSHOT_INDEX,
+  product,
+  type SnapshotMeta,
+} from '@gradscope/format';
+import {
+  Field,
+  FixedSizeList,
+  Float32,
+  makeData,
+  RecordBatch,
+  RecordBatchStreamWriter,
+  Schema,
+  Struct,
+  tableFromIPC,
+} from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type RunningServer } from './index.js';
 import { type Fixture, RUN, rawRequest, snapshot, storeWith } from './test-util/fixture.js';
@@ -9,6 +32,7 @@ import { type Fixture, RUN, rawRequest, snapshot, storeWith } from './test-util/
 const SEED = 0x9e3779b9;
 const GET_REQUESTS = 600;
 const INGEST_REQUESTS = 200;
+const FIELD_BODIES = 400;
 const TIME_BUDGET_MS = 20_000;
 
 /** mulberry32: a small seeded PRNG, so a failure replays. */
@@ -293,6 +317,233 @@ describe('fuzz', () => {
     }
   }, 60_000);
 });
+
+/** An ingest body built field by field: the tensor's extension metadata and the snapshot JSON as given. */
+function arrowBody(data: Float32Array, size: number, extension: unknown, snapshotJson: string): Uint8Array {
+  const type = new FixedSizeList(size, new Field('item', new Float32(), true));
+  const field = new Field(
+    'tensor',
+    type,
+    false,
+    new Map([
+      ['ARROW:extension:name', 'arrow.fixed_shape_tensor'],
+      ['ARROW:extension:metadata', JSON.stringify(extension)],
+    ]),
+  );
+  const schema = new Schema([field], new Map([['gradscope:snapshot', snapshotJson]]));
+  const child = makeData({ type: type.children[0]!.type, length: data.length, nullCount: 0, data });
+  const column = makeData({ type, length: 1, nullCount: 0, child });
+  const batch = new RecordBatch(
+    schema,
+    makeData({ type: new Struct(schema.fields), length: 1, nullCount: 0, children: [column] }),
+  );
+  return RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true);
+}
+
+const EXTREME = [
+  0,
+  1,
+  -1,
+  0.5,
+  -0,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53 + 2,
+  1e300,
+  -1e300,
+  Number.MIN_VALUE,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  1_700_000_000_000,
+  8.64e15,
+  8.64e15 + 1,
+  '7',
+  null,
+  true,
+  [],
+  {},
+];
+
+/** Float32 values with the extremes a tensor can hold: NaN, ±Infinity, -0, subnormals, the largest. */
+const VALUES = [
+  0,
+  -0,
+  1,
+  -1.5,
+  1e-45,
+  -1e-45,
+  3.4028234663852886e38,
+  -3.4028234663852886e38,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  1e-7,
+];
+
+describe('fuzz: ingest bodies built field by field, then every stored run exported', () => {
+  let built: RunningServer;
+  let bfx: Fixture;
+  const RUNS = ['fz-a', 'fz-b'];
+
+  beforeAll(async () => {
+    bfx = await storeWith([], 'gradscope-fuzz-fields-');
+    for (const id of RUNS) await bfx.store.startRun({ ...RUN, id, name: id });
+    await bfx.store.flush();
+    built = await buildServer({ db: bfx.db, port: 0 });
+  });
+
+  afterAll(async () => {
+    await built?.close();
+    await bfx?.cleanup();
+  });
+
+  it(`${FIELD_BODIES} bodies: shapes 0-d to 9-d, every dims/channelParts combination, extreme numbers`, async () => {
+    const r = rng(SEED + 2);
+    const deadline = Date.now() + TIME_BUDGET_MS;
+    const statuses = new Map<number, number>();
+    const accepted: { run: string; iteration: number; layer: string; values: number; nonFinite: number }[] =
+      [];
+    for (let sent = 0; sent < FIELD_BODIES && Date.now() < deadline; sent++) {
+      // A shape of 0 to 9 axes of 0 to 3 (a long last axis now and then): at most a few thousand values.
+      const rank = sent % 10;
+      const shape = Array.from({ length: rank }, (_, a) =>
+        a === rank - 1 && r.next() < 0.3 ? 2 * (1 + r.int(4)) : r.int(4),
+      );
+      if (product(shape) > 4096) shape.fill(1);
+      const size = product(shape);
+      const data = Float32Array.from({ length: size }, () =>
+        r.next() < 0.1 ? r.pick(VALUES) : r.next() * 2 - 1,
+      );
+      const nonFiniteCount = data.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+      const names = Array.from({ length: rank }, (_, a) => `d${a}`);
+      const dims = r.pick<unknown>([
+        names,
+        names,
+        names,
+        undefined, // omitted: axis0, axis1, …
+        names.slice(1), // one too few
+        [...names, 'extra'], // one too many
+        names.map(() => 'same'), // repeated (for rank ≥ 2)
+        names.map((n, a) => (a === 0 ? '' : n)), // an empty name
+        names.map((n, a) => (a === 0 ? 'loss' : n)), // a fixed column's name
+        names.map((n, a) => (a === 0 ? 7 : n)), // not a string
+      ]);
+      const channelParts = r.pick<unknown>([
+        undefined,
+        undefined,
+        null,
+        [],
+        ['a'],
+        ['a', 'b'],
+        ['a', 'b', 'c'],
+        ['a', 'a'],
+        ['', 'b'],
+        'a',
+        [1, 2],
+      ]);
+      const meta: Record<string, unknown> = {
+        run: r.next() < 0.9 ? r.pick(RUNS) : r.pick(['', 'fz-none', 7]),
+        iteration: r.next() < 0.6 ? sent : r.pick(EXTREME),
+        epoch: r.next() < 0.8 ? r.int(3) : r.pick(EXTREME),
+        batch: r.next() < 0.8 ? r.int(100) : r.pick(EXTREME),
+        layer: r.pick(['lstm', 'gru', 'dense']),
+        layerClass: 'LSTM',
+        kind: r.next() < 0.95 ? r.pick(KINDS) : 'gradient',
+        loss: r.next() < 0.8 ? r.next() : r.pick(EXTREME),
+        time: r.next() < 0.8 ? 1_700_000_000_000 + sent : r.pick(EXTREME),
+        nonFinite: r.next() < 0.8 ? nonFiniteCount : r.pick(EXTREME),
+      };
+      if (r.next() < 0.3) meta.part = r.pick<unknown>(['kernel/i', 'forward', '', null, 3]);
+      if (channelParts !== undefined) meta.channelParts = channelParts;
+      if (r.next() < 0.03) meta.surprise = 1;
+      const extension: Record<string, unknown> = { shape };
+      if (dims !== undefined) extension.dim_names = dims;
+      const res = await rawRequest(`${built.url}/api/ingest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+        body: arrowBody(data, size, extension, JSON.stringify(meta)),
+      });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expectCleanIn(bfx, 'POST /api/ingest', res.status, res.text);
+      expect([201, 400, 404], res.text).toContain(res.status);
+      if (res.status === 201) {
+        accepted.push({
+          run: meta.run as string,
+          iteration: meta.iteration as number,
+          layer: meta.layer as string,
+          values: size,
+          nonFinite: nonFiniteCount,
+        });
+      }
+    }
+    expect(statuses.get(201) ?? 0).toBeGreaterThan(20);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(20);
+
+    // What was stored is what was accepted, each field in its range and agreeing with its tensor.
+    let stored = 0;
+    // A snapshot of a run never started starts it (the store's rule): every run the file holds is checked.
+    const runs = built.reader.listRuns().map((x) => x.id);
+    for (const run of runs) {
+      for (const s of built.reader.listSnapshots({ run })) {
+        stored++;
+        const where = JSON.stringify(s);
+        expect(s.iteration, where).toBeLessThanOrEqual(MAX_SNAPSHOT_INDEX);
+        expect(s.epoch, where).toBeLessThanOrEqual(MAX_SNAPSHOT_INDEX);
+        expect(s.dims.length, where).toBe(s.shape.length);
+        expect(new Set(s.dims).size, where).toBe(s.dims.length);
+        if (s.channelParts !== null) {
+          expect(s.shape.length, where).toBeGreaterThan(0);
+          expect(s.shape.at(-1)! % s.channelParts.length, where).toBe(0);
+        }
+        const t = built.reader.readTensor(s.id);
+        expect(s.nonFinite, where).toBe(t.data.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0));
+        expect(t.data.length).toBe(product(s.shape));
+      }
+    }
+    expect(stored).toBe(accepted.length);
+
+    // Every stored run exports in every layout, to the last value.
+    const out = mkdtempSync(join(tmpdir(), 'gradscope-fuzz-export-'));
+    try {
+      for (const run of runs) {
+        const values = accepted.filter((a) => a.run === run).reduce((n, a) => n + a.values, 0);
+        if (!accepted.some((a) => a.run === run)) continue;
+        const long = await fetch(`${built.url}/api/runs/${run}/export?layout=long`);
+        expect(
+          long.status,
+          await long
+            .clone()
+            .text()
+            .catch(() => ''),
+        ).toBe(200);
+        expect(tableFromIPC(new Uint8Array(await long.arrayBuffer())).numRows).toBe(values);
+        const parquet = await fetch(`${built.url}/api/runs/${run}/export?format=parquet`);
+        expect(parquet.status).toBe(200);
+        const bytes = Buffer.from(await parquet.arrayBuffer());
+        expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+        expect(bytes.subarray(-4).toString()).toBe('PAR1');
+        // The tensor layout: one file per (layer, kind, part, shape) group.
+        const dir = join(out, run);
+        const result = await writeExport(planExport(built.reader, { run, out: dir, layout: 'tensor' }));
+        expect(result.snapshots).toBe(accepted.filter((a) => a.run === run).length);
+        let rows = 0;
+        for (const f of readdirSync(dir)) rows += tableFromIPC(readFileSync(join(dir, f))).numRows;
+        expect(rows).toBe(result.snapshots);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+/** What no answer may contain (expectClean, against another fixture's directory). */
+function expectCleanIn(f: Fixture, where: string, status: number, text: string) {
+  expect(status, `${where} → ${status}: ${text.slice(0, 300)}`).toBeLessThan(500);
+  expect(text, where).not.toMatch(/\n\s+at |node_modules|\/work\/|\.ts:\d+/);
+  expect(text, where).not.toContain(f.dir);
+}
 
 /** A sample count for the reshaped bodies: 0 (an empty tensor) to 3. */
 function N2(r: ReturnType<typeof rng>): number {

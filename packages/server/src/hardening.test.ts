@@ -174,9 +174,9 @@ describe('DNS rebinding: the Host header must name this server', () => {
 });
 
 describe('ingest memory bounds', () => {
-  it('defaults: one body up to 64 MiB, 128 MiB of bodies at once', () => {
+  it('defaults: one body up to 64 MiB, 64 MiB of bodies at once', () => {
     expect(DEFAULT_INGEST_LIMIT).toBe(64 * 2 ** 20);
-    expect(DEFAULT_INGEST_INFLIGHT_BYTES).toBe(128 * 2 ** 20);
+    expect(DEFAULT_INGEST_INFLIGHT_BYTES).toBe(64 * 2 ** 20);
   });
 
   it('beyond the bytes in flight: 503 with Retry-After; once they drain, ingest works again', async () => {

@@ -1,5 +1,6 @@
 // Ingest checks every field of a snapshot against its tensor and its documented range before anything is
 // stored (issue 23): a refused body is a 400 naming the field, and the run holds nothing of it.
+import { request as httpRequest } from 'node:http';
 import { encodeSnapshot, encodeTensor, type SnapshotMeta, snapshotMeta } from '@gradscope/format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type RunningServer } from './index.js';
@@ -129,5 +130,36 @@ describe('POST /api/ingest validates every field before storing', () => {
     expect(res.status).toBe(201);
     const [row] = server.reader.listSnapshots({ run: RUN.id, iterations: [60] });
     expect(row).toMatchObject({ part: 'forward', iteration: 60, nonFinite: 0, shape: [2, 5, 3] });
+  });
+
+  it('a body sent without Content-Length is read up to the limit: beyond it 413, within it stored', async () => {
+    const small = await buildServer({ db: fx.db, port: 0, ingestLimit: 4096 });
+    try {
+      const chunked = (bytes: Uint8Array) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = httpRequest(`${small.url}/api/ingest`, { method: 'POST', headers: ARROW }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => {
+              text += c.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          });
+          req.on('error', reject);
+          // Several writes without a length: chunked transfer encoding.
+          for (let at = 0; at < bytes.length; at += 700) req.write(bytes.subarray(at, at + 700));
+          req.end();
+        });
+      const big = await chunked(body(70, {}, { shape: [2000], dims: ['channel'] }));
+      expect(big.status).toBe(413);
+      expect(JSON.parse(big.text).message).toBe(
+        "the body is larger than this route's limit of 4096 bytes (ingestLimit)",
+      );
+      const fits = await chunked(body(71, {}));
+      expect(fits.status).toBe(201);
+      expect(stored()).toContain(71);
+      expect(stored()).not.toContain(70);
+    } finally {
+      await small.close();
+    }
   });
 });

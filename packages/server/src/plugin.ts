@@ -33,7 +33,11 @@ export interface GradscopePluginOptions {
   viewerDir?: string;
   /** Largest accepted ingest body (one snapshot), bytes. Default 64 MiB (16 M float32 values). */
   ingestLimit?: number;
-  /** Bytes of ingest bodies received at once; beyond it ingest answers 503 with Retry-After. Default 128 MiB. */
+  /**
+   * Bytes of ingest bodies received at once; beyond it ingest answers 503 with Retry-After. Default 64 MiB.
+   * Each admitted body costs the server about twice its size until it is committed: the body, and the store's
+   * copy of its payload.
+   */
   ingestInflightBytes?: number;
   /** How often live updates look for new snapshots, ms. Default 500. */
   pollMs?: number;
@@ -70,8 +74,8 @@ const REGISTER_OPTIONS = { prefix: true, logLevel: true, logSerializers: true } 
 
 /** Default largest ingest body: 64 MiB, a 16 M-value float32 snapshot and its Arrow framing. */
 export const DEFAULT_INGEST_LIMIT = 64 * 2 ** 20;
-/** Default bytes of ingest bodies in flight at once: 128 MiB. */
-export const DEFAULT_INGEST_INFLIGHT_BYTES = 128 * 2 ** 20;
+/** Default bytes of ingest bodies in flight at once: 64 MiB (about 128 MiB of server memory, see above). */
+export const DEFAULT_INGEST_INFLIGHT_BYTES = 64 * 2 ** 20;
 /**
  * The `maxParamLength` a Fastify app needs for every run name the store accepts (512 characters, each up
  * to 9 characters percent-encoded). buildServer() sets it; a host app registering the plugin should too.
