@@ -3,7 +3,7 @@
 #   docker run -p 6006:6006 -v gradscope-data:/data -e GRADSCOPE_TOKEN=change-me gradscope-server
 # The store lives on the /data volume. Binding 0.0.0.0 inside the container requires a token.
 
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /src
 # python3, make and g++ build better-sqlite3 when no prebuilt binary matches.
 RUN apt-get update \
@@ -15,7 +15,7 @@ RUN pnpm install --frozen-lockfile \
  && pnpm build \
  && pnpm deploy --filter gradscope --prod /app
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app /app

