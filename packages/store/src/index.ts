@@ -21,7 +21,14 @@ export {
   type SeriesKey,
 } from './reader.js';
 export type { SeriesOptions } from './series.js';
-export { APPLICATION_ID, JOURNAL_MODE, openWriterDb, PAGE_SIZE, SCHEMA_VERSION } from './sqlite.js';
+export {
+  APPLICATION_ID,
+  checkFile,
+  JOURNAL_MODE,
+  openWriterDb,
+  PAGE_SIZE,
+  SCHEMA_VERSION,
+} from './sqlite.js';
 export { openStore, Store, type StoreOptions, type StoreStats } from './store.js';
 export { summarize } from './summary.js';
 export {

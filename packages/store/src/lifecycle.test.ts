@@ -200,8 +200,10 @@ describe('commit failures', () => {
     const store = openStore(db, { maxPageCount: 40, onError: (e) => errors.push(e.code) });
     for (let i = 0; i < 3; i++) await store.write(snapshot({ iteration: i }));
     await store.flush();
-    // 2 MB each: accepted at once (write() resolves), each commit then fails on the "full disk".
-    for (let i = 3; i < 6; i++) await store.write(snapshot({ iteration: i, shape: [8, 256, 256] }));
+    // 0.98 MB each, more than the "disk" has left: accepted at once (write() resolves), each commit then fails.
+    // They reach the writer together (the outbox is posted at 2 MB), so no failure is known, and reported by a
+    // rejection, before all three are accepted.
+    for (let i = 3; i < 6; i++) await store.write(snapshot({ iteration: i, shape: [8, 256, 120] }));
     await expect(store.flush()).rejects.toMatchObject({ code: 'EFULL' });
     expect(store.stats()).toMatchObject({ accepted: 6, committed: 3, failed: 3, queuedCount: 0 });
     expect(errors).toEqual(['EFULL', 'EFULL', 'EFULL']);

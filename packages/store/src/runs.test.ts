@@ -1,11 +1,13 @@
 // Scalars, and managing runs: rename, delete, vacuum and compact on real files.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreError } from './errors.js';
 import { openReader } from './reader.js';
+import { checkFile } from './sqlite.js';
 import { openStore } from './store.js';
-import { bytesOf, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
+import { bytesOf, runInfo, snapshot, tempDir, zeroPages } from './test-util/fixtures.js';
 import type { ScalarPoint } from './types.js';
 
 let dir: string;
@@ -335,6 +337,90 @@ describe('run management', () => {
     expect(r.flowMatrix({ run: 'a', layer: 'lstm_1', kind: 'output' }).iterations).toEqual([39]);
     // Not named in `runs`: untouched.
     expect(r.listSnapshots({ run: 'b' }).length).toBe(40);
+    r.close();
+  });
+});
+
+describe('management of a damaged file', () => {
+  /** Two runs of 20 snapshots (by default of 192 KiB, several pages each), closed; `damage` then applied. */
+  async function file(name: string, damage: (db: string) => void, shape = [64, 48, 16]): Promise<string> {
+    const db = join(dir, name);
+    const store = openStore(db);
+    for (const id of ['a', 'b']) {
+      await store.startRun(runInfo(id, `run ${id}`));
+      for (let i = 0; i < 20; i++) await store.write(snapshot({ run: id, iteration: i, shape, seed: i + 1 }));
+    }
+    await store.close();
+    damage(db);
+    return db;
+  }
+
+  it('compact and vacuum refuse a file with zeroed pages, in one line naming it, and change no byte', async () => {
+    const db = await file('zeroed.gradscope', zeroPages);
+    const raw = new Database(db, { readonly: true });
+    expect(raw.pragma('quick_check', { simple: true })).not.toBe('ok');
+    raw.close();
+    const before = readFileSync(db);
+    const store = openStore(db, { onError: () => {} });
+    for (const [op, doing] of [
+      [() => store.compact({ every: 2 }), 'compacting'],
+      [() => store.vacuum(), 'vacuuming'],
+    ] as const) {
+      const err = await op().then(
+        () => undefined,
+        (e: unknown) => e as StoreError,
+      );
+      expect(err).toMatchObject({ code: 'ECORRUPT', file: db });
+      expect(err!.message).toMatch(
+        new RegExp(
+          `^${db.replaceAll('.', '\\.')}: the file is damaged \\(SQLite quick_check: [^\\n]+\\); ${doing} refused, nothing was changed$`,
+        ),
+      );
+    }
+    await store.close();
+    expect(readFileSync(db).equals(before)).toBe(true);
+  });
+
+  it('a missing table: checkFile refuses the file in one line naming it', async () => {
+    const db = await file('no-table.gradscope', (db) => {
+      const raw = new Database(db);
+      raw.exec('DROP TABLE scalars');
+      raw.close();
+    });
+    const before = readFileSync(db);
+    expect(() => checkFile(db, 'deleting a run')).toThrow(
+      new StoreError(
+        'ECORRUPT',
+        `${db}: the file is damaged (missing index scalars_series, table scalars); deleting a run refused, nothing was changed`,
+        { file: db },
+      ),
+    );
+    expect(readFileSync(db).equals(before)).toBe(true);
+    expect(() => checkFile(join(dir, 'nothing.gradscope'))).toThrow(/no such database file/);
+  });
+
+  it('compact is all or nothing: one that cannot commit (a reader holds the file) leaves every byte', async () => {
+    // Snapshots of 24 KiB: the compaction fits the writer's page cache, so it waits for the lock only to commit.
+    const db = await file('busy.gradscope', () => {}, [16, 24, 16]);
+    const store = openStore(db, { busyTimeoutMs: 100, onError: () => {} });
+    // The first compaction switches the file to incremental vacuum (removing nothing with every: 1).
+    await expect(store.compact({ every: 1 })).resolves.toMatchObject({ snapshotsRemoved: 0 });
+    await store.flush();
+    const before = readFileSync(db);
+    const reader = new Database(db, { readonly: true });
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM snapshots').get();
+    await expect(store.compact({ every: 2 })).rejects.toMatchObject({ code: 'EBUSY' });
+    reader.exec('COMMIT');
+    expect(readFileSync(db).equals(before)).toBe(true);
+    // Free again: the compaction removes half the snapshots and the file shrinks in the same commit.
+    const done = await store.compact({ every: 2 });
+    expect(done).toMatchObject({ snapshotsRemoved: 18, snapshotsKept: 22 });
+    expect(done.bytesAfter).toBeLessThan(done.bytesBefore * 0.7);
+    await store.close();
+    expect(statSync(db).size).toBe(done.bytesAfter);
+    const r = openReader(db);
+    expect(r.integrityCheck()).toBe('ok');
     r.close();
   });
 });

@@ -255,6 +255,75 @@ export function openWriterDb(path: unknown, options: WriterDbOptions = {}): { db
   return { db, file };
 }
 
+/** "table runs", "index scalars_series", …: the schema objects of a current file, built once in memory. */
+let schemaObjects: string[] | undefined;
+
+function objectsOf(db: Db): string[] {
+  return db
+    .prepare("SELECT type || ' ' || name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY 1")
+    .pluck()
+    .all() as string[];
+}
+
+function currentSchemaObjects(): string[] {
+  if (schemaObjects === undefined) {
+    const mem = new Database(':memory:');
+    try {
+      for (const migrate of MIGRATIONS) migrate(mem);
+      schemaObjects = objectsOf(mem);
+    } finally {
+      mem.close();
+    }
+  }
+  return schemaObjects;
+}
+
+/**
+ * Checks, before a command changes the file, that it is whole: SQLite's quick_check (every page of every
+ * b-tree read and its structure checked; indexes are not compared with their tables) finds nothing, and
+ * every table and index of the current schema is there. Throws ECORRUPT, one line naming the file, the
+ * first problem and what was refused; the file is not changed. It reads the whole file (about as long as
+ * reading every payload once).
+ */
+export function checkIntact(db: Db, file: string, doing: string): void {
+  const refuse = (problem: string) =>
+    new StoreError(
+      'ECORRUPT',
+      `${file}: the file is damaged (${problem}); ${doing} refused, nothing was changed`,
+      { file },
+    );
+  let first: unknown;
+  try {
+    first = withBusyRetry(() => db.pragma('quick_check(1)', { simple: true }), file, 'checking the file');
+  } catch (err) {
+    const cause = (err as StoreError).cause;
+    throw refuse(`SQLite: ${cause instanceof Error ? cause.message : (err as Error).message}`);
+  }
+  if (first !== 'ok') {
+    const text = String(first)
+      .replace(/\*\*\* in database \w+ \*\*\*/, '')
+      .replace(/\s+/g, ' ')
+      .trim();
+    throw refuse(`SQLite quick_check: ${text}`);
+  }
+  const present = new Set(objectsOf(db));
+  const missing = currentSchemaObjects().filter((o) => !present.has(o));
+  if (missing.length > 0) throw refuse(`missing ${missing.join(', ')}`);
+}
+
+/**
+ * Checks an existing gradscope file before a management command changes it (see checkIntact): throws a
+ * StoreError naming the file when it is missing, not a gradscope database or damaged.
+ */
+export function checkFile(path: string, doing = 'changing it'): void {
+  const { db, file } = openReaderDb(path);
+  try {
+    checkIntact(db, file, doing);
+  } finally {
+    db.close();
+  }
+}
+
 export interface ReaderDbOptions {
   busyTimeoutMs?: number;
   /** Bytes of the file SQLite may memory-map (default 1 GiB). */

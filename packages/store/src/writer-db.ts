@@ -6,7 +6,14 @@ import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks } from './chunks.js
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { encodePayload } from './payload.js';
-import { type Db, DEFAULT_BUSY_TIMEOUT_MS, JOURNAL_MODE, sleepSync, withBusyRetry } from './sqlite.js';
+import {
+  checkIntact,
+  type Db,
+  DEFAULT_BUSY_TIMEOUT_MS,
+  JOURNAL_MODE,
+  sleepSync,
+  withBusyRetry,
+} from './sqlite.js';
 import { summarize } from './summary.js';
 import { snapshotMeta } from './tensor.js';
 import type {
@@ -53,13 +60,16 @@ export interface CompactPolicy {
   runs?: string[];
 }
 
+/** PRAGMA auto_vacuum of a file that compact() has shrunk once (see compact). */
+const INCREMENTAL_VACUUM = 2;
+
 /** What compact() did. */
 export interface CompactResult {
   /** Runs compacted. */
   runs: number;
   snapshotsRemoved: number;
   snapshotsKept: number;
-  /** File size before and after (after the VACUUM), bytes. */
+  /** File size before and after, bytes. */
   bytesBefore: number;
   bytesAfter: number;
 }
@@ -457,13 +467,23 @@ export class SnapshotWriter {
   }
 
   /**
-   * Applies a retention policy (see CompactPolicy) in one transaction, rebuilds the series chunks of the
-   * compacted runs, then VACUUMs so that the file shrinks.
+   * Applies a retention policy (see CompactPolicy): all or nothing. A damaged file is refused before anything
+   * changes (checkIntact). The snapshots go, the series chunks of the compacted runs are rebuilt and the file
+   * shrinks (SQLite's incremental vacuum moves the last pages into the freed ones and truncates the file) in
+   * one transaction, so a compaction that fails leaves every row as it was. A file not yet in incremental
+   * auto-vacuum (every file before its first compaction) is switched by one VACUUM first, which rewrites the
+   * file with the same content.
    */
   compact(policy: CompactPolicy, size: () => number): CompactResult {
     // In WAL mode, measured with the WAL folded in, so that before and after compare the same thing.
     this.checkpoint();
     const bytesBefore = size();
+    checkIntact(this.db, this.file, 'compacting');
+    const incremental = () => this.db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL_VACUUM;
+    if (!incremental()) {
+      this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.vacuumOnly();
+    }
     let removed = 0;
     let kept = 0;
     let runs = 0;
@@ -502,16 +522,27 @@ export class SnapshotWriter {
         this.chunks.reset();
         this.seriesKeys.clear();
       }
+      this.db.pragma('incremental_vacuum');
     });
     withBusyRetry(() => tx.immediate(), this.file, 'compacting', this.busyTimeoutMs);
-    this.vacuum();
+    // A file that could not be switched (SQLite cannot in WAL mode) shrinks by a VACUUM after the commit.
+    if (!incremental()) this.vacuumOnly();
+    this.checkpoint();
     return { runs, snapshotsRemoved: removed, snapshotsKept: kept, bytesBefore, bytesAfter: size() };
   }
 
-  /** VACUUM (and in WAL mode a checkpoint that truncates the WAL): the file shrinks to what it holds. */
+  /**
+   * VACUUM (and in WAL mode a checkpoint that truncates the WAL): the file shrinks to what it holds. A
+   * damaged file is refused first (checkIntact); VACUUM itself is all or nothing.
+   */
   vacuum(): void {
-    withBusyRetry(() => this.db.exec('VACUUM'), this.file, 'vacuuming', this.busyTimeoutMs);
+    checkIntact(this.db, this.file, 'vacuuming');
+    this.vacuumOnly();
     this.checkpoint();
+  }
+
+  private vacuumOnly(): void {
+    withBusyRetry(() => this.db.exec('VACUUM'), this.file, 'vacuuming', this.busyTimeoutMs);
   }
 
   /**

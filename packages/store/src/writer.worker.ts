@@ -15,7 +15,7 @@
 // sqlite.ts): a copy of the file taken between commits holds what was committed.
 import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
-import { type SerializedError, StoreError, serializeError } from './errors.js';
+import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { Summaries, type SummaryJob, summarizeJob } from './summarizer.js';
@@ -137,7 +137,9 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
     writeback = startWriteback(fd);
     replies.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
-    replies.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
+    // Named: a file whose tables cannot be prepared (one was dropped) fails here with SQLite's words alone.
+    const error = fromSqlite(err, path, 'opening the database for writing');
+    replies.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
     parentPort!.close();
     return;
   }

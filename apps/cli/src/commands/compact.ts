@@ -40,7 +40,7 @@ export function registerCompact(program: Command): void {
         flags.keepIterations === undefined
           ? undefined
           : parseIterations(flags.keepIterations, '--keep-iterations');
-      const result = await withStoreFile(db, (_reader, store) =>
+      const result = await withStoreFile(db, 'compacting', (_reader, store) =>
         store.compact({
           every,
           keepFirst,

@@ -18,7 +18,7 @@ export function registerRuns(program: Command): void {
     .argument('<run>', 'run id, or name (the latest run of that name)')
     .argument('<name>', 'the new name')
     .action(async (db: string, run: string, name: string) => {
-      await withStoreFile(db, async (reader, store) => {
+      await withStoreFile(db, 'renaming a run', async (reader, store) => {
         const found = reader.getRun(run);
         if (!found) throw notFound(reader.path, run);
         await store.renameRun(found.id, name);
@@ -35,7 +35,7 @@ export function registerRuns(program: Command): void {
     .argument('<db>', 'database file (e.g. runs.gradscope)')
     .argument('<run>', 'run id, or name (the latest run of that name)')
     .action(async (db: string, run: string) => {
-      await withStoreFile(db, async (reader, store) => {
+      await withStoreFile(db, 'deleting a run', async (reader, store) => {
         const found = reader.getRun(run);
         if (!found) throw notFound(reader.path, run);
         await store.deleteRun(found.id);

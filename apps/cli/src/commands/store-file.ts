@@ -1,18 +1,23 @@
 // Opening an existing store file for a management command: never creates one (openStore would).
-import { openReader, openStore, type Reader, type Store } from '@gradscope/store';
+import { checkFile, openReader, openStore, type Reader, type Store } from '@gradscope/store';
 
 /**
  * Runs `fn` with a reader (to look things up and report) and a store (to change the file) over `db`, which
- * must exist and be a gradscope database (the reader says so in one line otherwise); closes both.
+ * must exist and be a whole gradscope database; closes both. The file is checked first (checkFile: SQLite's
+ * quick_check and every table of the schema), so that a missing, foreign or damaged file is refused in one
+ * line naming it, before anything is changed. `doing` says what is refused ("deleting a run").
  */
 export async function withStoreFile<T>(
   db: string,
+  doing: string,
   fn: (reader: Reader, store: Store) => Promise<T>,
 ): Promise<T> {
+  checkFile(db, doing);
   const reader = openReader(db);
   let store: Store | undefined;
   try {
-    store = openStore(reader.path);
+    // Every operation is awaited and its failure reported by the command: the store prints nothing itself.
+    store = openStore(reader.path, { onError: () => {} });
     return await fn(reader, store);
   } finally {
     await store?.close();

@@ -10,7 +10,7 @@ export function registerVacuum(program: Command): void {
     .description('shrink a gradscope database file after runs were deleted (SQLite VACUUM)')
     .argument('<db>', 'database file (e.g. runs.gradscope)')
     .action(async (db: string) => {
-      const path = await withStoreFile(db, async (reader, store) => {
+      const path = await withStoreFile(db, 'vacuuming', async (reader, store) => {
         const before = statSync(reader.path).size;
         await store.vacuum();
         return { path: reader.path, before };

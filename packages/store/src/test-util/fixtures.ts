@@ -1,5 +1,5 @@
 // Test helpers: deterministic data, snapshots and runs, temp directories.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kind, RunInfo, Snapshot } from '../types.js';
@@ -184,4 +184,19 @@ export function reference(
 export function close(a: number, b: number, rel = 2e-6): boolean {
   if (a === b) return true;
   return Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Damages a database file the way a bad disk does: zeroes two consecutive pages 60% of the way into it (with
+ * payloads of several pages, inside a payload's overflow chain, which a run lookup never reads).
+ */
+export function zeroPages(file: string, pageSize = 32768): void {
+  const pages = statSync(file).size / pageSize;
+  const fd = openSync(file, 'r+');
+  try {
+    for (const page of [Math.floor(pages * 0.6), Math.floor(pages * 0.6) + 1])
+      writeSync(fd, Buffer.alloc(pageSize), 0, pageSize, (page - 1) * pageSize);
+  } finally {
+    closeSync(fd);
+  }
 }
