@@ -221,7 +221,7 @@ export function reachOf(profile: NormProfile): ReachEvidence | null {
  * The reach a verdict rests on: the loss-free jacobian when recorded (the state's own memory), else the
  * input gradient; of several parts (directions), the one that reaches farthest.
  */
-function decisiveReach(reach: ReachEvidence[]): ReachEvidence | undefined {
+export function decisiveReach(reach: readonly ReachEvidence[]): ReachEvidence | undefined {
   const jacobian = reach.filter((r) => r.kind === 'jacobian');
   const pool = jacobian.length > 0 ? jacobian : reach.filter((r) => r.kind === 'input-grad');
   // A Bidirectional's whole input-grad sums its directions: prefer the directions when present.

@@ -31,6 +31,7 @@ export {
   type Cause,
   DIAGNOSIS_RULES,
   type DoctorReport,
+  decisiveReach,
   describeDiagnosis,
   diagnose,
   type Evidence,
