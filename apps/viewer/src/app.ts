@@ -14,6 +14,7 @@ import { downloadPng, pngName } from './png';
 import { pickRun, pickSeries, resolveSeries, type Series } from './resolve';
 import { formatState, parseState, type View, type ViewState } from './state';
 import { ComparePage } from './views/compare';
+import { EvidencePanel } from './views/evidence';
 import { renderGallery } from './views/gallery';
 import { TrainingStrip } from './views/trainingStrip';
 import { renderVerdicts, type VerdictState } from './views/verdict';
@@ -57,6 +58,8 @@ export class App {
   private readonly main: HTMLElement;
   /** The run page's loss and horizon charts, above the figure. */
   private readonly strip = new TrainingStrip();
+  /** The charts under each verdict: the evidence it rests on (views/evidence.ts). */
+  private readonly evidence = new EvidencePanel();
   private readonly compare: ComparePage;
   private readonly status: HTMLElement;
   private charts: uPlot[] = [];
@@ -269,8 +272,21 @@ export class App {
     this.currentRun = run;
     renderHeader(this.header, run);
     // Drawn when it arrives, the figure not waiting for it; the render is not ready before it is shown.
-    const verdictsShown = diagnosis.then((d) => {
-      if (seq === this.seq) this.showVerdicts(d, series.key.layer);
+    const verdictsShown = diagnosis.then(async (d) => {
+      if (seq !== this.seq) return;
+      this.showVerdicts(d, series.key.layer);
+      if (d instanceof Error || d === null) return;
+      await this.evidence.render(this.verdicts, {
+        diagnosis: d,
+        run,
+        layers,
+        data: this.data,
+        // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
+        width: Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8),
+        chosen: series.iterations,
+        flowCmap: state.flowCmap,
+        current: () => seq === this.seq,
+      });
     });
     renderControls(this.controls, series, state, runs, {
       set: (patch, push) => this.set(patch, push),
@@ -343,6 +359,7 @@ export class App {
   /** The verdict panel: a run's diagnosis (the shown layer marked), a notice for an error, or nothing. */
   private showVerdicts(state: VerdictState, shownLayer: string | null = null): void {
     if (state === null) this.verdictRun = null;
+    this.evidence.clear();
     renderVerdicts(this.verdicts, state, shownLayer, (layer) =>
       this.set({ layer, part: null, iterations: [] }, true),
     );

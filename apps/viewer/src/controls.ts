@@ -115,7 +115,7 @@ export function followButton(state: ViewState, run: RunDetails | null, actions: 
   });
 }
 
-/** The status line: the layer, the recorded iterations, the shape and the losses of the shown ones. */
+/** The status line: the layer, the recorded iterations, the shape and the (probe or batch) losses of the shown ones. */
 export function describe(series: Series): string {
   const l = series.run.model.layers.find((x) => x.name === series.key.layer);
   const layerText = l
@@ -134,12 +134,14 @@ export function describe(series: Series): string {
   const shape = series.snapshots[0]
     ? ` · shape [${series.snapshots[0].shape.join(', ')}] (${series.snapshots[0].dims.join(', ')})`
     : '';
-  const losses = series.iterations
+  const shown = series.iterations
     .map((it) => series.snapshots.find((x) => x.iteration === it))
     .filter((x) => x !== undefined)
-    .map((x) => `loss@${x.iteration} ${formatNumber(x.loss ?? Number.NaN)}`)
+    .map((x) => `${formatNumber(x.loss ?? Number.NaN)} at iteration ${x.iteration}`)
     .join(', ');
-  return `${layerText} · ${range}${shape}${losses ? ` · ${losses}` : ''}`;
+  // A snapshot's loss is the one its gradients are of: the probe's in probe mode, the batch's in batch mode.
+  const lossWord = series.run.options?.mode === 'batch' ? 'training batch loss' : 'probe loss';
+  return `${layerText} · ${range}${shape}${shown ? ` · ${lossWord} ${shown}` : ''}`;
 }
 
 export function renderControls(

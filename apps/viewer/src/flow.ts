@@ -45,7 +45,10 @@ export function rowThreshold(norms: ArrayLike<number>, timesteps: number, offset
   return max > 0 ? HORIZON_FRACTION * max : Number.NaN;
 }
 
-/** What a flow figure of a kind is called, and whether it is a gradient (only gradients get a memory horizon). */
+/**
+ * What a flow figure of a kind is called, and whether it is a gradient (only gradients get a memory horizon: the
+ * loss gradients and the loss-free jacobian, ∂h_T/∂x_t).
+ */
 export interface FlowLabels {
   /** Figure title, e.g. "Gradient flow — input-grad (dL/d input)". */
   title: string;
@@ -74,6 +77,15 @@ export function flowLabels(kind: Kind): FlowLabels {
         symbol: '‖dL/dx_t‖',
         whole: 'whole layer input',
         noun: 'gradient flow',
+        gradient: true,
+      };
+    case 'jacobian':
+      // ∂(v·h_T)/∂x_t: a gradient, but of the layer's last state, not of the loss (a loss-free sensitivity).
+      return {
+        title: 'Sensitivity flow — jacobian (∂h_T/∂x_t, loss-free)',
+        symbol: '‖∂h_T/∂x_t‖',
+        whole: 'whole layer input',
+        noun: 'sensitivity flow',
         gradient: true,
       };
     case 'output':

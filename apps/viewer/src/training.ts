@@ -43,20 +43,78 @@ function float64(m: EncodedMatrix): Float64Array {
   return a instanceof Float64Array ? a : Float64Array.from(a);
 }
 
+/** What each loss a run records is, in words (the `fit` logs' `loss`, the capture's probe loss, Keras' val_loss). */
+export const LOSS_NAMES: Readonly<Record<string, string>> = {
+  loss: 'training batch loss',
+  'probe/loss': 'probe loss',
+  val_loss: 'validation loss',
+};
+
+/** The scalar holding the constant predictor's loss on the probe (one value per run). */
+export const BASELINE_SCALAR = 'probe/baseline';
+
+/** A loss scalar's name in words ("probe loss"); other scalars keep their own name. */
+export function lossName(name: string): string {
+  return LOSS_NAMES[name] ?? name;
+}
+
 /**
- * The loss to plot: the training loss the `fit` logs call 'loss', else the probe loss, else the first series;
- * null when the run recorded no scalars.
+ * The one loss to plot where only one fits (a compare curve, a sparkline): the training loss the `fit` logs
+ * call 'loss', else the probe loss, else the validation loss; null when the run recorded none of them (the
+ * baseline is a level, never a loss curve).
  */
 export function pickLoss(series: readonly Scalar[]): Scalar | null {
-  return (
-    series.find((s) => s.name === 'loss') ?? series.find((s) => s.name === 'probe/loss') ?? series[0] ?? null
-  );
+  for (const name of Object.keys(LOSS_NAMES)) {
+    const s = series.find((x) => x.name === name && x.iterations.length > 0);
+    if (s) return s;
+  }
+  return null;
 }
+
+/** Every loss a run recorded, in LOSS_NAMES order (training batch, probe, validation). */
+export function pickLosses(series: readonly Scalar[]): Scalar[] {
+  return Object.keys(LOSS_NAMES).flatMap((name) => {
+    const s = series.find((x) => x.name === name && x.iterations.length > 0);
+    return s ? [s] : [];
+  });
+}
+
+/** The constant predictor's probe loss (the last `probe/baseline` value), null when not recorded or not finite. */
+export function pickBaseline(series: readonly Scalar[]): number | null {
+  const s = series.find((x) => x.name === BASELINE_SCALAR);
+  const v = s && s.values.length > 0 ? s.values[s.values.length - 1]! : Number.NaN;
+  return Number.isFinite(v) ? v : null;
+}
+
+/** The baseline as a flat curve over [first, last] iteration of `curves` (drawn dashed, named in the legend). */
+export function baselineCurve(curves: readonly LossCurve[], baseline: number): LossCurve | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const c of curves)
+    if (c.iterations.length > 0) {
+      lo = Math.min(lo, c.iterations[0]!);
+      hi = Math.max(hi, c.iterations[c.iterations.length - 1]!);
+    }
+  if (!(hi >= lo)) return null;
+  const iterations = hi > lo ? Float64Array.of(lo, hi) : Float64Array.of(lo);
+  return {
+    label: 'baseline (constant predictor on the probe)',
+    color: BASELINE_COLOR,
+    dash: [6, 4],
+    iterations,
+    values: iterations.map(() => baseline),
+  };
+}
+
+/** The baseline line's colour. */
+export const BASELINE_COLOR = '#555';
 
 /** One curve of a loss chart. */
 export interface LossCurve {
   label: string;
   color: string;
+  /** A dashed curve (the baseline). */
+  dash?: number[];
   iterations: Float64Array;
   values: Float64Array;
 }
@@ -185,6 +243,7 @@ export function lossChart(
         label: c.label,
         stroke: c.color,
         width: 2,
+        ...(c.dash ? { dash: c.dash } : {}),
         points: { show: false },
         spanGaps: true,
         value: (_u, v) => (v === null ? '—' : formatNumber(v)),

@@ -342,7 +342,7 @@ describe('the compare page', () => {
     for (const l of labels) expect(l).not.toMatch(/gradient/i);
     expect(await page.locator('.horizon-chart, .t0-chart').count()).toBe(0);
     expect(await texts('.training-pair .horizon-empty')).toEqual([
-      'No memory horizon for output (activation norms): it measures how far back a gradient reaches; pick output-grad or input-grad.',
+      'No memory horizon for output (activation norms): it measures how far back a gradient reaches; pick jacobian, input-grad or output-grad.',
     ]);
     await shot('compare-output');
   });

@@ -23,6 +23,7 @@ import {
   ITERATION_DASH,
   type LossCurve,
   lossChart,
+  lossName,
   pickLoss,
   runColor,
   trainingWidths,
@@ -170,7 +171,12 @@ export class ComparePage {
         layer: match.names[i] ?? null,
         flow: flows[i] ?? null,
         loss: loss
-          ? { label: record.name || record.id, color, iterations: loss.iterations, values: loss.values }
+          ? {
+              label: `${record.name || record.id} · ${lossName(loss.name)}`,
+              color,
+              iterations: loss.iterations,
+              values: loss.values,
+            }
           : null,
         lossCount: loss?.count ?? 0,
         color,
@@ -232,7 +238,7 @@ export class ComparePage {
     const t0 = performance.now();
     if (curves.length > 0) {
       const loss = lossChart(lossCol, {
-        title: `Loss over training (${curves.length} runs, smoothed ${s.smooth.toFixed(2)})`,
+        title: `${[...new Set(curves.map((c) => c.label.slice(c.label.lastIndexOf(' · ') + 3)))].join(' / ')} over training (${curves.length} runs, smoothed ${s.smooth.toFixed(2)})`,
         width: lossWidth,
         height: 220,
         curves,
@@ -279,7 +285,7 @@ export class ComparePage {
       220,
       labels.gradient
         ? undefined
-        : `No memory horizon for ${kind} (${labels.noun}): it measures how far back a gradient reaches; pick output-grad or input-grad.`,
+        : `No memory horizon for ${kind} (${labels.noun}): it measures how far back a gradient reaches; pick jacobian, input-grad or output-grad.`,
     );
     charts.push(...hz);
     panels += hz.length;

@@ -1,6 +1,7 @@
 // The run page's training strip, above its figure: the loss curve (smoothing slider, log y, the captured
 // iterations marked: a click shows that iteration) and the memory horizon over training of every recorded
-// layer and gradient kind with a timestep axis (activations, kind `output`, have no memory horizon: left out).
+// layer and gradient kind with a timestep axis, the loss-free jacobian included (activations, kind `output`,
+// have no memory horizon: left out). Every loss is drawn, named by what it is, and the baseline as a line.
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
 import type { DataCache } from '../data';
@@ -10,12 +11,16 @@ import { isWeightKind, type Series } from '../resolve';
 import { hasTimeAxis } from '../roles';
 import { formatNumber, KINDS, type Kind, type ViewState } from '../state';
 import {
+  baselineCurve,
   decodeScalars,
   type HorizonCurve,
   horizonCharts,
   ITERATION_DASH,
+  type LossCurve,
   lossChart,
-  pickLoss,
+  lossName,
+  pickBaseline,
+  pickLosses,
   runColor,
   trainingWidths,
   wholePart,
@@ -106,7 +111,10 @@ export async function renderTrainingStrip(
   const arrived = performance.now();
   const charts: uPlot[] = [];
   clear();
-  const loss = scalars ? pickLoss(decodeScalars(scalars)) : null;
+  const decoded = scalars ? decodeScalars(scalars) : [];
+  const losses = pickLosses(decoded);
+  const loss = losses[0] ?? null;
+  const baseline = pickBaseline(decoded);
   const { loss: lossWidth, side: sideWidth } = trainingWidths(width);
   const height = 190;
   const row = h('div', { class: 'training-row' });
@@ -119,13 +127,20 @@ export async function renderTrainingStrip(
   if (loss && loss.iterations.length > 0) {
     const t0 = performance.now();
     const chosen = series.iterations;
+    const curves: LossCurve[] = losses.map((l, i) => ({
+      label: lossName(l.name),
+      color: runColor(i),
+      iterations: l.iterations,
+      values: l.values,
+    }));
+    const base = baseline === null ? null : baselineCurve(curves, baseline);
     const { chart, setSmoothing } = lossChart(lossCol, {
-      title: `${loss.name} over training (${formatNumber(loss.count)} steps recorded${
+      title: `${losses.map((l) => lossName(l.name)).join(', ')}${base ? ' vs the baseline' : ''} over training (${formatNumber(loss.count)} steps recorded${
         loss.count > loss.iterations.length ? `, ${loss.iterations.length} points shown` : ''
       })`,
       width: lossWidth,
       height,
-      curves: [{ label: loss.name, color: runColor(0), iterations: loss.iterations, values: loss.values }],
+      curves: base ? [...curves, base] : curves,
       smooth: state.smooth,
       logY: state.logY,
       marks: {
@@ -155,7 +170,9 @@ export async function renderTrainingStrip(
       h(
         'p',
         { class: 'empty' },
-        'No training scalars recorded for this run (gradscope records the fit logs every step from version 0.2).',
+        baseline === null
+          ? 'No loss recorded for this run (gradscope records the fit logs every step from version 0.2).'
+          : `No loss recorded for this run, only its baseline (the constant predictor's probe loss, ${formatNumber(baseline)}).`,
       ),
     );
   }
@@ -192,7 +209,7 @@ export async function renderTrainingStrip(
         curves,
         sideWidth,
         height,
-        'No memory horizon: no gradient with a timestep axis recorded (activations have no memory horizon).',
+        'No memory horizon: no gradient or jacobian with a timestep axis recorded (activations have no memory horizon).',
       ),
     );
   return { charts, lossDrawMs, lossPaintMs };

@@ -86,7 +86,15 @@ export function renderVerdicts(
     h(
       'ul',
       { class: 'verdict-list', 'aria-label': 'verdict per recurrent layer' },
-      rows.map((row) => h('li', {}, verdictButton(row, pick))),
+      rows.map((row) =>
+        h(
+          'li',
+          {},
+          verdictButton(row, pick),
+          // The evidence the verdict rests on, drawn by views/evidence.ts once its series arrive.
+          h('div', { class: 'evidence', 'data-layer': row.layer }),
+        ),
+      ),
     ),
   );
 }

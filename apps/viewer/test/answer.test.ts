@@ -1,0 +1,181 @@
+// Issue 24 in headless Chromium over the real server and store: the run page opens on the answer (each layer's
+// verdict with the evidence it rests on drawn under it), every loss named by what it is with the baseline as a
+// line, a run with only the loss-free jacobian gets its horizon, the gallery shows outcomes, and the pages hold
+// at 1280, 1440 and 1920 px. With GRADSCOPE_SHOTS=DIR it saves screenshots of gallery, run and compare pages.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DiagnosisResponse } from '@gradscope/format';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fixture, hook, launchBrowser, rendered, type SeriesSpec, startServer } from './harness';
+
+const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
+const ITERATIONS = [0, 100, 200, 300, 400];
+const T = 24;
+
+/** The loss-free jacobian decaying back from the last step as exp(-lag / tau). */
+const jacobian = (layer: string, layerClass: string, tau: number): SeriesSpec => ({
+  layer,
+  layerClass,
+  kind: 'jacobian',
+  shape: [4, T, 3],
+  dims: ['sample', 'timestep', 'channel'],
+  iterations: ITERATIONS,
+  value: (_it, s, t, c) => (s + 1) * (c + 1) * 1e-2 * Math.exp(-(T - 1 - t) / tau),
+});
+/** tau 30: a long reach; tau 1: 10^(-1/ln 10) = 0.434 decades lost per step back (vanishing). */
+const long = jacobian('lstm_1', 'LSTM', 30);
+const short = jacobian('gru_2', 'GRU', 1);
+const BASELINE = 0.25;
+const t0 = 1_764_379_200_000;
+
+let fx: Fixture;
+let browser: Browser;
+let page: Page;
+const errors: string[] = [];
+
+async function open(hash: string, width = 1440): Promise<void> {
+  await page.setViewportSize({ width, height: 1000 });
+  await page.goto('about:blank');
+  await page.goto(`${fx.url}${hash}`);
+  await rendered(page);
+}
+
+async function texts(selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
+}
+
+async function shot(name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  fx = await startServer([
+    { id: 'run-stack', name: 'recall-stack', specs: [long, short] },
+    { id: 'run-jac-only', name: 'jacobian-only', specs: [jacobian('lstm_1', 'LSTM', 30)] },
+  ]);
+  // Every loss a run can record: the fit logs' batch loss, the capture's probe loss, Keras' val_loss.
+  const points = [];
+  for (let it = 0; it <= 400; it += 10) {
+    const time = t0 + it * 50;
+    points.push(
+      { iteration: it, name: 'loss', value: 0.3 / (1 + it / 50), time },
+      { iteration: it, name: 'probe/loss', value: 0.28 / (1 + it / 60), time },
+      { iteration: it, name: 'val_loss', value: 0.32 / (1 + it / 70), time },
+    );
+  }
+  points.push({ iteration: 0, name: 'probe/baseline', value: BASELINE, time: t0 });
+  await fx.store.writeScalars('run-stack', points);
+  // A run whose fit logs were not recorded: only the baseline, which is no loss.
+  await fx.store.writeScalars('run-jac-only', [
+    { iteration: 0, name: 'probe/baseline', value: BASELINE, time: t0 },
+  ]);
+  await fx.store.flush();
+  browser = await launchBrowser();
+  page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await fx?.close();
+});
+
+describe('the run page opens on the answer', () => {
+  it('draws under each verdict the flow map of its kind, the norm per timestep with the decay fit and the loss vs baseline', async () => {
+    await open('#/run?run=recall-stack');
+    await page.waitForSelector('.evidence-norm-chart');
+    const api = (await (await fetch(`${fx.url}api/runs/run-stack/diagnosis`)).json()) as DiagnosisResponse;
+    const layers = api.runs[0]!.layers;
+    expect(layers.map((l) => l.layer)).toEqual(['lstm_1', 'gru_2']);
+    for (const l of layers) {
+      const slot = page.locator(`.evidence[data-layer="${l.layer}"]`);
+      // The flow map of the kind the verdict rests on: the jacobian (the only one recorded).
+      expect(await slot.locator('.evidence-flow').getAttribute('data-kind')).toBe('jacobian');
+      expect(await slot.locator('.evidence-flow canvas').count()).toBe(1);
+      // The decay fit's slope is the diagnosis' own, in the legend and the title.
+      const d = l.evidence.reach.find((r) => r.kind === 'jacobian')!.decadesPerStep!;
+      const legend = await slot.locator('.evidence-norm-chart .u-legend .u-series').allTextContents();
+      expect(legend.some((x) => x.includes('decay fit'))).toBe(true);
+      const title = await slot.locator('.evidence-norms .block-title').textContent();
+      expect(title).toContain(`, ${String(Number(d.toPrecision(2)))} decades per step back`);
+      // The loss the verdict compares: the probe loss, against the baseline line.
+      const lossLegend = (await slot.locator('.evidence-loss .u-legend .u-series').allTextContents()).join(
+        '|',
+      );
+      expect(lossLegend).toContain('probe loss');
+      expect(lossLegend).toContain('baseline (constant predictor on the probe)');
+    }
+    // Independently: exp(-lag / 1) loses log10(e) = 0.434 decades per step; exp(-lag / 30) 0.0145.
+    const fit = (layer: string) => layers.find((l) => l.layer === layer)!.evidence.reach[0]!.decadesPerStep!;
+    expect(fit('gru_2')).toBeCloseTo(Math.LOG10E, 3);
+    expect(fit('lstm_1')).toBeCloseTo(Math.LOG10E / 30, 4);
+    expect(errors).toEqual([]);
+  });
+
+  it('names every loss by what it is and draws the baseline as a line; the header says its loss is the probe loss', async () => {
+    await open('#/run?run=recall-stack');
+    const legend = (
+      await texts('.training .loss-chart .u-legend .u-series:not(.raw-series) .u-label')
+    ).filter((x) => x !== 'iteration');
+    expect(legend).toEqual([
+      'training batch loss',
+      'probe loss',
+      'validation loss',
+      'baseline (constant predictor on the probe)',
+    ]);
+    expect(await page.textContent('.training .loss-chart')).not.toContain('probe/baseline');
+    const status = await page.textContent('div.status[aria-live]');
+    expect(status).toMatch(/probe loss [0-9.]+ at iteration \d+/);
+    expect(status).not.toContain('loss@');
+  });
+
+  it('a run with only the jacobian has its memory horizon, and its baseline is never drawn as its loss', async () => {
+    await open('#/run?run=jacobian-only');
+    await page.waitForSelector('.training .horizon-chart');
+    const strip = await page.textContent('.training');
+    expect(strip).not.toContain('No memory horizon');
+    expect(await texts('.training .horizon-chart .u-legend .u-label')).toContain('lstm_1 · jacobian');
+    expect(await page.locator('.training .loss-chart').count()).toBe(0);
+    expect(strip).toContain('No loss recorded for this run, only its baseline');
+    expect((await hook(page)).error).toBeNull();
+  });
+});
+
+describe('layouts hold at 1280, 1440 and 1920 px', () => {
+  for (const width of [1280, 1440, 1920]) {
+    it(`${width} px: the run page and the gallery overflow nothing`, async () => {
+      for (const [name, hash] of [
+        ['run', '#/run?run=recall-stack'],
+        ['gallery', '#/gallery'],
+      ] as const) {
+        await open(hash, width);
+        if (name === 'run') await page.waitForSelector('.evidence-norm-chart');
+        const over = await page.evaluate(() => {
+          const vw = document.documentElement.clientWidth;
+          const out: string[] = [];
+          if (document.documentElement.scrollWidth > vw)
+            out.push(`page ${document.documentElement.scrollWidth}`);
+          for (const el of document.querySelectorAll<HTMLElement>(
+            '.evidence-block, .run-card, .verdict-row, .training-block, .controls > *',
+          )) {
+            const r = el.getBoundingClientRect();
+            if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
+            // A card or block wider than its parent spills into its neighbour.
+            const p = el.parentElement!.getBoundingClientRect();
+            if (p.width > 0 && r.right > p.right + 1 && !el.matches('.controls > *'))
+              out.push(`${el.className} ends at ${r.right} past its parent's ${p.right}`);
+          }
+          return out;
+        });
+        expect(over, `${name} at ${width}`).toEqual([]);
+        await shot(`${name}-${width}`);
+      }
+    });
+  }
+});
