@@ -47,7 +47,7 @@ function snapshot(iteration, shape, fill, layer = 'lstm') {
 const SERVER_DIST = new URL('../../packages/server/dist/index.js', import.meta.url).href;
 
 /** A gradscope server in a child process: its URL, its RSS in MB, and a way to stop it. */
-async function childServer(dir, options) {
+export async function childServer(dir, options) {
   const script = join(dir, 'child-server.mjs');
   writeFileSync(
     script,

@@ -1,0 +1,230 @@
+// Server memory (issue 23): the RSS of a server (a child process of its own) reading a large run through
+// repeated rounds of views, tensors, summaries and exports, and while 16 trainers post 16 MB snapshots at
+// once. Full: 10,000 snapshots of 4×100×48 (77 KB each, a ~780 MB file), 3 rounds of 64 views, 3,000 tensors,
+// 1,000 summaries and 3 exports. --quick: 2,000 snapshots (~160 MB), 1 round.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeSnapshot } from '../../packages/format/dist/index.js';
+import { openStore } from '../../packages/store/dist/index.js';
+import { childServer } from './server.mjs';
+
+/**
+ * The same workloads (full size) measured with this script on the code before issue 23's memory work
+ * (commit e3a8eaf), for comparison in the notes.
+ */
+const BEFORE_ISSUE_23 = {
+  read: 'before issue 23 (e3a8eaf): 474 MB after 3 rounds, peak 529',
+  ingest: 'before issue 23 (e3a8eaf): peak 764 MB, 666 MB 2 s after',
+};
+
+const RUN = {
+  id: 'mem',
+  name: 'mem',
+  startedAt: Date.now(),
+  model: { name: 'm', className: 'Sequential', layers: [], inputShape: [], outputShape: [], losses: [] },
+  options: { mode: 'probe', capture: ['output-grad'], layers: ['lstm'] },
+  backend: 'cpu',
+  tfjsVersion: '4.22.0',
+  host: 'bench',
+};
+
+function snapshot(iteration, shape, layer = 'lstm') {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37 + iteration) * 1e-2;
+  return {
+    run: RUN.id,
+    iteration,
+    epoch: 0,
+    batch: 0,
+    layer,
+    layerClass: 'LSTM',
+    kind: 'output-grad',
+    shape,
+    dims: ['sample', 'timestep', 'channel'],
+    data,
+    loss: 1 / iteration,
+    time: Date.now(),
+    nonFinite: 0,
+  };
+}
+
+/** Samples a child's RSS every 50 ms while `work` runs: the peak and the last value, MB. */
+async function sampled(rss, work) {
+  let peak = rss();
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rss());
+  }, 50);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  const last = rss();
+  return { peak: Math.max(peak, last), last };
+}
+
+async function drain(url) {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  const reader = res.body.getReader();
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return bytes;
+    bytes += value.byteLength;
+  }
+}
+
+/** `n` GETs, `concurrency` at a time. */
+async function pool(n, concurrency, url) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await drain(url(next++));
+    }),
+  );
+}
+
+export async function readWorkload({ quick, log }) {
+  const count = quick ? 2000 : 10_000;
+  const rounds = quick ? 1 : 3;
+  const shape = [4, 100, 48];
+  const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-memory-'));
+  try {
+    const db = join(dir, 'runs.gradscope');
+    const store = await openStore(db);
+    await store.startRun(RUN);
+    for (let i = 1; i <= count; i++) await store.write(snapshot(i, shape));
+    await store.close();
+    const fileMB = statSync(db).size / 2 ** 20;
+    log(`memory: ${count} snapshots of ${shape.join('×')}, a ${fileMB.toFixed(0)} MB file`);
+    const server = await childServer(dir, { db, port: 0, ingest: false });
+    const base = `${server.url}/api/runs/mem`;
+    const series = 'layer=lstm&kind=output-grad';
+    const before = server.rss();
+    const after = [];
+    let peak = before;
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const r = await sampled(server.rss, async () => {
+          for (let v = 0; v < 64; v++) {
+            const k = round * 64 + v;
+            for (const path of [
+              `${server.url}/api/runs/mem?v=${k}`,
+              `${base}/layers?v=${k}`,
+              `${base}/series?${series}&max=${2000 + k}`,
+              `${base}/flow?${series}&max=${500 + k}`,
+              `${base}/histograms?${series}&max=${200 + k}`,
+              `${base}/snapshots?${series}&limit=100&offset=${(k * 100) % count}`,
+            ])
+              await drain(path);
+          }
+          // Tensors and summaries spread over the whole file, 4 requests at a time.
+          await pool(
+            3000,
+            4,
+            (i) => `${server.url}/api/snapshots/${1 + ((i * 7919 + round) % count)}/tensor`,
+          );
+          await pool(
+            1000,
+            4,
+            (i) => `${server.url}/api/snapshots/${1 + ((i * 104_729 + round) % count)}/summary`,
+          );
+          // The whole series in the tensor layout, a tenth of it in the long layout, and as Parquet.
+          const tenth = Array.from({ length: count / 10 }, (_, i) => i * 10 + 1).join(',');
+          await drain(`${base}/export?${series}&layout=tensor`);
+          await drain(`${base}/export?${series}&layout=long&iterations=${tenth}`);
+          await drain(
+            `${base}/export?${series}&format=parquet&iterations=${tenth.split(',').slice(0, 100).join(',')}`,
+          );
+        });
+        after.push(r.last);
+        peak = Math.max(peak, r.peak);
+        log(`memory: round ${round + 1}: RSS ${r.last.toFixed(0)} MB (peak ${r.peak.toFixed(0)})`);
+      }
+    } finally {
+      await server.stop();
+    }
+    return {
+      suite: 'server-memory',
+      metric: `server RSS after ${rounds} rounds of reads of a ${count}-snapshot run`,
+      value: after.at(-1),
+      unit: 'MB',
+      aim: '< 300',
+      note: `${BEFORE_ISSUE_23.read}; now ${before.toFixed(0)} MB before, after each round ${after.map((a) => a.toFixed(0)).join(', ')}, peak ${peak.toFixed(0)}; a round: 64 views (6 routes), 3,000 tensors and 1,000 summaries (4 at a time), 3 exports (the series as tensors, a tenth long, 100 as Parquet); a ${fileMB.toFixed(0)} MB file`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function ingestWorkload({ quick, log }) {
+  const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-memory-ingest-'));
+  const senders = 16;
+  const rounds = quick ? 1 : 2;
+  try {
+    const db = join(dir, 'runs.gradscope');
+    const server = await childServer(dir, { db, port: 0 });
+    const before = server.rss();
+    let retried = 0;
+    try {
+      let res = await fetch(`${server.url}/api/ingest/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(RUN),
+      });
+      if (res.status !== 201) throw new Error(`start run: HTTP ${res.status}`);
+      // 16 MB each: 4 × 1000 × 1024 float32.
+      const bodies = Array.from({ length: senders }, (_, i) =>
+        encodeSnapshot(snapshot(i + 1, [4, 1000, 1024], `lstm_${i}`)),
+      );
+      const r = await sampled(server.rss, async () => {
+        for (let round = 0; round < rounds; round++) {
+          await Promise.all(
+            bodies.map(async (body, i) => {
+              for (;;) {
+                res = await fetch(`${server.url}/api/ingest`, {
+                  method: 'POST',
+                  headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+                  body: round === 0 ? body : encodeSnapshot(snapshot(100 + i, [4, 1000, 1024], `lstm_${i}`)),
+                });
+                await res.arrayBuffer();
+                if (res.status === 201) return;
+                if (res.status !== 503) throw new Error(`ingest: HTTP ${res.status}`);
+                retried++;
+                await new Promise((resolve) => setTimeout(resolve, 200));
+              }
+            }),
+          );
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const settled = server.rss();
+      log(
+        `memory: ingest peak ${r.peak.toFixed(0)} MB, ${r.last.toFixed(0)} after, ${settled.toFixed(0)} 2 s later (${retried} 503s retried)`,
+      );
+      return {
+        suite: 'server-memory',
+        metric: `server RSS peak, ${senders} concurrent 16 MB ingests`,
+        value: r.peak,
+        unit: 'MB',
+        aim: '< 400',
+        note: `${BEFORE_ISSUE_23.ingest}; now ${before.toFixed(0)} MB before, ${settled.toFixed(0)} MB 2 s after; ${rounds} round(s) of ${senders} snapshots of 16 MB posted at once (${retried} answered 503 and retried: ingestInflightBytes 64 MiB)`,
+      };
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run({ quick = false, log = () => {} } = {}) {
+  return [await readWorkload({ quick, log }), await ingestWorkload({ quick, log })];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const row of await run({ quick: process.argv.includes('--quick'), log: console.error }))
+    console.log(row);
+}
