@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openReader } from './reader.js';
 import { openStore } from './store.js';
 import { startWriter } from './test-util/child.js';
@@ -208,6 +208,31 @@ describe('commit failures', () => {
     expect(store.stats()).toMatchObject({ accepted: 6, committed: 3, failed: 3, queuedCount: 0 });
     expect(errors).toEqual(['EFULL', 'EFULL', 'EFULL']);
     await store.close();
+  });
+
+  it('without onError, a full disk is said once however many accepted snapshots it fails', async () => {
+    const db = join(dir, 'once.gradscope');
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const store = openStore(db, { maxPageCount: 40 });
+      for (let i = 0; i < 3; i++) await store.write(snapshot({ iteration: i }));
+      await store.flush();
+      // Three different snapshots, each failing alone (they reach the writer together, see above).
+      for (let i = 3; i < 6; i++) await store.write(snapshot({ iteration: i, shape: [8, 256, 120] }));
+      await expect(store.flush()).rejects.toMatchObject({ code: 'EFULL' });
+      expect(store.stats()).toMatchObject({ committed: 3, failed: 3 });
+      await store.close();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^gradscope store: .*once\.gradscope: writing snapshot lstm_1 output-grad iteration 3 failed: database or disk is full .*\(printed once; later EFULL failures are counted in stats\(\)\.failed\)\n$/,
+    );
   });
 
   it('durable: a failed commit rejects its own write() and is not counted again in stats().failed', async () => {

@@ -61,7 +61,8 @@ export interface StoreOptions {
   /**
    * Called for every failed operation (a snapshot that could not be committed, a run that could not be
    * recorded, the writer dying). Without it, failures of accepted non-durable writes are printed to stderr
-   * once per distinct message. Either way the failure also rejects the next write(), flush() or close().
+   * once per kind (StoreError code), and counted in stats().failed. Either way the failure also rejects the
+   * next write(), flush() or close().
    */
   onError?: (error: StoreError) => void;
 }
@@ -664,9 +665,12 @@ export class Store implements Sink {
         p.settle.reject(error);
       } else {
         this.undelivered.push(error);
-        if (!this.options.onError && !this.printed.has(error.message) && this.printed.size < 20) {
-          this.printed.add(error.message);
-          process.stderr.write(`gradscope store: ${error.message}\n`);
+        // Said once per kind of failure: a full disk fails every later snapshot with the same cause.
+        if (!this.options.onError && !this.printed.has(error.code)) {
+          this.printed.add(error.code);
+          process.stderr.write(
+            `gradscope store: ${error.message} (printed once; later ${error.code} failures are counted in stats().failed)\n`,
+          );
         }
       }
     }
