@@ -47,33 +47,29 @@ const fmt = (v, digits = 2) =>
  * 0, 1, 2, 4, 8, 16, 32 and T − 1 (lag counted back from the last timestep). One entry per part for a
  * bidirectional layer (forward: lag from T − 1; backward: lag from 0, its own last step).
  */
-export function decayProfile(reader, runId, layer, kind) {
-  let flow;
-  try {
-    flow = reader.flowMatrix({ run: runId, layer, kind }, { maxRows: 1000 });
-  } catch {
-    return null;
-  }
-  const T = flow.timesteps;
-  const row = flow.iterations.length - 1;
-  if (row < 0) return null;
-  const lags = [...LAGS.filter((l) => l < T - 1), T - 1];
-  const profile = (norms, backward) => {
-    const r = Array.from(norms.subarray(row * T, (row + 1) * T));
+export function decayProfile(reader, runId, info, kind) {
+  const parts = info.kinds[kind];
+  if (parts === undefined) return null;
+  const out = [];
+  let lags = null;
+  let iteration = null;
+  for (const part of parts) {
+    const flow = reader.flowMatrix({ run: runId, layer: info.layer, kind, part }, { maxRows: 1000 });
+    const T = flow.timesteps;
+    const row = flow.iterations.length - 1;
+    if (row < 0) continue;
+    lags = [...LAGS.filter((l) => l < T - 1), T - 1];
+    iteration = flow.iterations[row];
+    const r = Array.from(flow.norms.subarray(row * T, (row + 1) * T));
     const peak = Math.max(...r.filter(Number.isFinite));
-    return lags.map((l) => {
-      const v = r[backward ? l : T - 1 - l];
-      return Number.isFinite(v) && peak > 0
-        ? v > 0
-          ? Math.log10(peak / v)
-          : Number.POSITIVE_INFINITY
-        : null;
+    const decades = lags.map((l) => {
+      const v = r[part === 'backward' ? l : T - 1 - l];
+      if (!Number.isFinite(v) || !(peak > 0)) return null;
+      return v > 0 ? Math.log10(peak / v) : Number.POSITIVE_INFINITY;
     });
-  };
-  const parts = flow.parts
-    ? Object.entries(flow.parts).map(([p, n]) => ({ part: p, decades: profile(n, p === 'backward') }))
-    : [{ part: null, decades: profile(flow.norms, false) }];
-  return { iteration: flow.iterations[row], lags, parts };
+    out.push({ part, decades });
+  }
+  return out.length === 0 ? null : { iteration, lags, parts: out };
 }
 
 const profileText = (p) =>
@@ -82,7 +78,7 @@ const profileText = (p) =>
     : p.parts
         .map(
           (q) =>
-            `${q.part ? `${q.part[0]}: ` : ''}${q.decades.map((d) => (d === null ? '·' : fmt(d, 1))).join(' ')}`,
+            `${q.part ? `${q.part[0]}: ` : ''}${q.decades.map((d) => (d === null ? '·' : d === Number.POSITIVE_INFINITY ? '∞' : fmt(d, 1))).join(' ')}`,
         )
         .join('; ');
 
@@ -289,8 +285,8 @@ export function reportFrom(file) {
           causes: d?.causes ?? null,
           evidence: d?.evidence ?? null,
           summary: d?.summary ?? null,
-          jacobian: decayProfile(reader, record.id, info.layer, 'jacobian'),
-          inputGrad: decayProfile(reader, record.id, info.layer, 'input-grad'),
+          jacobian: decayProfile(reader, record.id, info, 'jacobian'),
+          inputGrad: decayProfile(reader, record.id, info, 'input-grad'),
         });
       }
     }

@@ -80,6 +80,10 @@ describe('truthOf', () => {
     expect(truthOf(short, Number.NaN)).toBe('not-learning');
     expect(truthOf(long, 0.5)).toBe('unclear');
     expect(truthOf({ ...long, independent: true }, 0.1)).toBe('not-learning');
+    // 40 is long whatever T; a tiny task's long is half its length.
+    expect(truthOf({ timesteps: 88, cue: { first: 40, last: 47 } }, 0.03)).toBe('learning-long');
+    expect(truthOf({ timesteps: 16, cue: { first: 0, last: 7 } }, 0.03)).toBe('learning-long');
+    expect(truthOf({ timesteps: 16, cue: { first: 0, last: 8 } }, 0.03)).toBe('unclear');
     // Lags between short and long have no truth.
     expect(truthOf({ timesteps: 48, cue: { first: 30, last: 40 } }, 0.03)).toBe('unclear');
   });

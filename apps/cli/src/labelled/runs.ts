@@ -25,6 +25,8 @@ export const LEARNED_BELOW = 0.3;
 export const NOT_LEARNED_ABOVE = 0.7;
 /** A dependency is short when every lag is at most this many timesteps. */
 export const SHORT_LAG = 3;
+/** A dependency is long when every lag is at least this many timesteps, or half the sequence when shorter. */
+export const LONG_LAG = 40;
 
 export interface LabelledRun {
   name: string;
@@ -78,7 +80,7 @@ export function truthOf(task: RecallTask, ratio: number): Verdict | 'unclear' {
   if (ratio >= LEARNED_BELOW) return 'unclear';
   const lag = lagRange(task);
   if (lag.max <= SHORT_LAG) return 'learning-short';
-  if (lag.min >= task.timesteps / 2) return 'learning-long';
+  if (lag.min >= Math.min(LONG_LAG, task.timesteps / 2)) return 'learning-long';
   return 'unclear';
 }
 
@@ -187,29 +189,25 @@ async function probeMse(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Prom
 /** Kinds this capture build records, in the run's order (jacobian arrives with the diagnosis). */
 const known = (kinds: Kind[]) => kinds.filter((k) => (KINDS as readonly string[]).includes(k));
 
-/** What a store records of a run's truth (its `meta.labelled`). */
+/**
+ * What a store records of a run's truth (its `meta.labelled`): the run's configuration and lag, and once
+ * trained the measured outcome (ratio null when the loss was not finite), its truth and training time.
+ */
 export function truthMeta(
   run: LabelledRun,
-  result?: Pick<LabelledResult, 'baseline' | 'initialRatio' | 'ratio' | 'truth'>,
+  result?: Pick<LabelledResult, 'baseline' | 'initialRatio' | 'ratio' | 'truth' | 'ms'>,
 ) {
-  const lag = lagRange(run.task);
   return {
     set: 'labelled',
-    cell: run.cell,
-    layout: run.layout,
-    units: run.units,
-    timesteps: run.task.timesteps,
-    lag,
-    independentTargets: run.task.independent === true,
-    about: run.about,
-    expect: run.expect,
+    run,
+    lag: lagRange(run.task),
     ...(result
       ? {
           baseline: result.baseline,
           initialRatio: result.initialRatio,
-          ratio: result.ratio,
+          ratio: Number.isFinite(result.ratio) ? result.ratio : null,
           truth: result.truth,
-          expectedCauses: run.expect.causes,
+          seconds: result.ms / 1000,
         }
       : {}),
   };
@@ -308,14 +306,15 @@ export const FULL_RUNS: LabelledRun[] = [
   {
     ...common,
     name: 'simplernn-long-fails',
-    about: 'the same SimpleRNN and data at seed 2: never leaves the constant predictor',
+    about:
+      'the same SimpleRNN and data at seed 2: never leaves the constant predictor, yet at step 500 its input gradient at t = 0 is 4% of its peak (above the old 1% horizon line)',
     cell: 'simpleRNN',
     layout: 'single',
     task: LONG,
-    steps: 600,
+    steps: 500,
     seed: 2,
     capture: BASE_CAPTURE,
-    expect: { learns: false, causes: ['vanishing'] },
+    expect: { learns: false, causes: [] },
   },
   {
     ...common,
