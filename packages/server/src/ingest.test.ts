@@ -120,7 +120,8 @@ describe('HttpSink → POST /api/ingest', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
       const http = new HttpSink({ url: server.url, token: 'not-the-token', retryDelayMs: 1 });
-      const cb = gradientCallback({ mode: 'batch', every: 1, sink: http });
+      // One kind, named: the counts below do not follow the default capture.
+      const cb = gradientCallback({ mode: 'batch', every: 1, capture: ['output-grad'], sink: http });
       const history = await model().fit(x, y, { epochs: 1, batchSize: 2, verbose: 0, callbacks: [cb] });
       expect(history.history.loss).toHaveLength(1);
       await expect(http.close()).rejects.toThrow(/HTTP 401.*wrong or missing token/);
