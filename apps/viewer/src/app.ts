@@ -13,9 +13,10 @@ import { LiveUpdates } from './live';
 import { downloadPng, pngName } from './png';
 import { pickRun, pickSeries, resolveSeries, type Series } from './resolve';
 import { formatState, parseState, type View, type ViewState } from './state';
+import { decodeScalars } from './training';
 import { ComparePage } from './views/compare';
 import { EvidencePanel } from './views/evidence';
-import { renderGallery } from './views/gallery';
+import { type RunOutcome, renderGallery } from './views/gallery';
 import { TrainingStrip } from './views/trainingStrip';
 import { renderVerdicts, type VerdictState } from './views/verdict';
 
@@ -38,6 +39,9 @@ export interface GradscopeHook {
   /** What the page told the user it replaced (a missing iteration, a view that cannot draw the series). */
   notices: string[];
 }
+
+/** Points of each gallery card's loss sparkline. */
+const SPARK_POINTS = 200;
 
 declare global {
   interface Window {
@@ -201,13 +205,18 @@ export class App {
     this.status.textContent = 'loading runs…';
     const runs = await this.data.runs();
     const details = new Map<string, RunDetails | Error>();
+    const outcomes = new Map<string, RunOutcome>();
+    const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+    // Each card's model, verdicts and loss sparkline: three small requests per run, all at once.
     await Promise.all(
       runs.slice(0, 60).map(async (r) => {
-        try {
-          details.set(r.id, await this.data.run(r.id));
-        } catch (err) {
-          details.set(r.id, err instanceof Error ? err : new Error(String(err)));
-        }
+        const [run, diagnosis, scalars] = await Promise.all([
+          this.data.run(r.id).catch(asError),
+          this.data.diagnosis(r).then((d) => d.runs[0] ?? null, asError),
+          this.data.scalars(r, SPARK_POINTS).then(decodeScalars, () => null),
+        ]);
+        details.set(r.id, run);
+        outcomes.set(r.id, { diagnosis, scalars });
       }),
     );
     if (seq !== this.seq) return;
@@ -218,7 +227,7 @@ export class App {
     this.showNotices([]);
     this.status.textContent = runs.length ? `${runs.length} run${runs.length === 1 ? '' : 's'}` : '';
     this.clearFigure();
-    window.__gradscope.panels = renderGallery(this.main, runs, details);
+    window.__gradscope.panels = renderGallery(this.main, runs, details, outcomes);
     window.__gradscope.lastPaintMs = 0;
   }
 
@@ -259,7 +268,7 @@ export class App {
       this.data.seriesIndex(record.id, choice.key),
     ]);
     if (seq !== this.seq) return;
-    const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, snapshots);
+    const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, snapshots, runs);
     if (index.downsampled) series.recorded = index.count;
     // The URL says what is shown (names, not guesses), without a new history entry.
     if (Object.keys(fixes).length > 0) {

@@ -7,6 +7,7 @@ import { flowTabLabel } from './flow';
 import { MAX_COMPARED } from './iterations';
 import { exportName } from './png';
 import type { Series } from './resolve';
+import { runKey, runOption } from './runNames';
 import { formatNumber, type HistMode, KINDS, type Kind, VIEWS, type View, type ViewState } from './state';
 
 export const VIEW_LABELS: Record<View, string> = {
@@ -157,7 +158,7 @@ export function renderControls(
   row1.append(
     select(
       'Run',
-      runs.map((r) => ({ value: r.name || r.id, label: r.name || r.id })),
+      runs.map((r) => ({ value: runKey(r, runs), label: runOption(r, runs) })),
       s.run ?? '',
       (v) => set({ run: v, layer: null, part: null, iterations: [] }, true),
       { 'aria-label': 'run' },

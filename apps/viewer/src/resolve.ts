@@ -2,6 +2,7 @@
 // fix-ups that make the address say what is shown, and the notes telling the user what was replaced. Pure.
 import type { LayerInfo, RunDetails, RunRecord, SeriesKey, SnapshotInfo } from './api';
 import { resolveIterations } from './iterations';
+import { runKey } from './runNames';
 import { DEFAULT_STATE, KINDS, type Kind, type View, type ViewState } from './state';
 import { isZeroD } from './tensor';
 
@@ -32,7 +33,12 @@ export function pickRun(
   runs: readonly RunRecord[],
 ): { run: RunRecord; missing: false } | { run: null; missing: boolean } {
   if (runs.length === 0) return { run: null, missing: wanted !== null };
-  const hit = wanted === null ? undefined : runs.find((r) => r.id === wanted || r.name === wanted);
+  // An id names one run; a name shared by several (a rerun) names the newest of them.
+  const hit =
+    wanted === null
+      ? undefined
+      : (runs.find((r) => r.id === wanted) ??
+        runs.filter((r) => r.name === wanted).sort((a, b) => b.startedAt - a.startedAt)[0]);
   if (hit) return { run: hit, missing: false };
   if (wanted !== null) return { run: null, missing: true };
   return { run: [...runs].sort((a, b) => b.startedAt - a.startedAt)[0]!, missing: false };
@@ -89,6 +95,8 @@ export function resolveSeries(
   layers: LayerInfo[],
   picked: { layer: LayerInfo; key: SeriesKey },
   snapshots: readonly SnapshotInfo[],
+  /** Every run on the server: a name shared by two runs cannot name either, the URL then names the id. */
+  runs: readonly RunRecord[] = [record],
 ): Resolution {
   const { layer, key } = picked;
   // The index of one series: be strict about the part (a null part is the whole layer output).
@@ -104,7 +112,7 @@ export function resolveSeries(
   const view = usableView(state.view, { zeroD, hasTime, weightKind });
   const notices: string[] = [];
   const fixes: Partial<ViewState> = {};
-  const runName = record.name || record.id;
+  const runName = runKey(record, runs);
   if (state.run !== runName) fixes.run = runName;
   if (state.layer !== key.layer) {
     fixes.layer = key.layer;

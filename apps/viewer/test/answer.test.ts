@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import type { DiagnosisResponse } from '@gradscope/format';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, hook, launchBrowser, rendered, type SeriesSpec, startServer } from './harness';
+import {
+  type Fixture,
+  hook,
+  launchBrowser,
+  rendered,
+  runInfo,
+  type SeriesSpec,
+  snapshotOf,
+  startServer,
+} from './harness';
 
 const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
 const ITERATIONS = [0, 100, 200, 300, 400];
@@ -72,6 +81,16 @@ beforeAll(async () => {
   await fx.store.writeScalars('run-jac-only', [
     { iteration: 0, name: 'probe/baseline', value: BASELINE, time: t0 },
   ]);
+  // A run and its rerun under one name: the older started a minute before.
+  for (const [id, offset] of [
+    ['rerun-old', -60_000],
+    ['rerun-new', 0],
+  ] as const) {
+    const spec = jacobian('lstm_1', 'LSTM', id === 'rerun-old' ? 1 : 30);
+    await fx.store.startRun({ ...runInfo(id, 'rerun', [spec]), startedAt: t0 + 3_600_000 + offset });
+    for (const it of spec.iterations) await fx.store.write(snapshotOf(id, spec, it));
+    await fx.store.endRun(id, 'finished');
+  }
   await fx.store.flush();
   browser = await launchBrowser();
   page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
@@ -144,6 +163,60 @@ describe('the run page opens on the answer', () => {
     expect(await page.locator('.training .loss-chart').count()).toBe(0);
     expect(strip).toContain('No loss recorded for this run, only its baseline');
     expect((await hook(page)).error).toBeNull();
+  });
+});
+
+describe('the gallery shows outcomes; runs sharing a name stay apart', () => {
+  it('each card: a verdict per layer as the server diagnoses it, the loss sparkline with its baseline, the cell types', async () => {
+    await open('#/gallery');
+    const api = (await (await fetch(`${fx.url}api/runs/run-stack/diagnosis`)).json()) as DiagnosisResponse;
+    const card = page.locator('.run-card[data-run-id="run-stack"]');
+    const pills = await card
+      .locator('.card-verdicts > li')
+      .evaluateAll((els) => els.map((e) => [e.getAttribute('data-layer'), e.getAttribute('data-verdict')]));
+    expect(pills).toEqual(api.runs[0]!.layers.map((l) => [l.layer, l.verdict]));
+    expect(await card.locator('.run-cells').textContent()).toBe('LSTM, GRU');
+    // The probe loss (the one the verdict reads) against its baseline: 0.28 / (1 + 400/60) at the end.
+    expect(await card.locator('.card-spark svg path.spark-loss').getAttribute('d')).toMatch(/^M[\d.,L]+$/);
+    expect(await card.locator('.card-spark svg line.spark-baseline').count()).toBe(1);
+    expect(await card.locator('.spark-text').textContent()).toContain(
+      `probe loss ${String(Number((0.28 / (1 + 400 / 60)).toPrecision(3)))}`,
+    );
+    // The jacobian-only run recorded no loss: said, not drawn.
+    expect(await page.locator('.run-card[data-run-id="run-jac-only"] .card-spark').textContent()).toBe(
+      'no loss recorded',
+    );
+  });
+
+  it('two runs named alike: two cards, "#1" and "#2" by start, each linking to its own run by id; compared as two', async () => {
+    await open('#/gallery');
+    const names = await page.$$eval('.run-card .run-name', (els) =>
+      els.map((e) => [e.textContent, e.getAttribute('href')]),
+    );
+    expect(names).toContainEqual(['rerun #1', '#/run?run=rerun-old']);
+    expect(names).toContainEqual(['rerun #2', '#/run?run=rerun-new']);
+    // The older run opens as itself: its own verdict (tau 1: vanishing), not the newer one's.
+    await page.click('.run-card[data-run-id="rerun-old"] .run-name');
+    await page.waitForSelector('.verdict-row');
+    expect(await page.evaluate(() => location.hash)).toContain('rerun-old');
+    const api = (await (await fetch(`${fx.url}api/runs/rerun-old/diagnosis`)).json()) as DiagnosisResponse;
+    expect(api.runs[0]!.layers[0]!.causes).toContain('vanishing');
+    await page.waitForSelector('.verdict-cause');
+    expect(await texts('.verdict-cause')).toEqual(api.runs[0]!.layers[0]!.causes);
+    // The run selector tells them apart by start time too.
+    const options = await texts('select[aria-label="run"] option');
+    expect(options.filter((o) => o.startsWith('rerun'))).toHaveLength(2);
+    expect(options.find((o) => o.startsWith('rerun #1'))).toContain('started');
+    // Both on the compare page.
+    await open('#/gallery');
+    await page.check('.run-card[data-run-id="rerun-old"] input.run-select');
+    await page.check('.run-card[data-run-id="rerun-new"] input.run-select');
+    await page.click('a.compare-link');
+    await page.waitForFunction(() => location.hash.startsWith('#/compare'));
+    await rendered(page, 1);
+    expect(await page.textContent('.figure-title')).toContain('Compare 2 runs');
+    expect((await texts('.compare-run .run-name')).sort()).toEqual(['rerun #1', 'rerun #2']);
+    await shot('compare-reruns');
   });
 });
 

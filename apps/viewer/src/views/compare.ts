@@ -14,8 +14,9 @@ import { type FlowLabels, flowLabels } from '../flow';
 import { defaultIterations, MAX_COMPARED } from '../iterations';
 import { matrixValues } from '../matrix';
 import { readoutNumber } from '../readout';
-import { isWeightKind } from '../resolve';
+import { isWeightKind, pickRun } from '../resolve';
 import { hasTimeAxis, matchLayers, rolesOf } from '../roles';
+import { runKey, runLabel, runOption } from '../runNames';
 import { formatNumber, KINDS, type Kind } from '../state';
 import {
   decodeScalars,
@@ -65,6 +66,9 @@ export interface ComparedRun {
   loss: LossCurve | null;
   lossCount: number;
   color: string;
+  /** What the URL names it by (runNames.ts' runKey) and what the page calls it (runLabel: "name #2"). */
+  key: string;
+  label: string;
 }
 
 /** Poll for new loss points this often while a compared run is training (scalars come every step, events do not). */
@@ -125,7 +129,7 @@ export class ComparePage {
     this.state = s;
     host.status.textContent = 'loading runs…';
     let runs = await host.data.runs();
-    const find = (list: RunRecord[], want: string) => list.find((r) => r.id === want || r.name === want);
+    const find = (list: RunRecord[], want: string) => pickRun(want, list).run ?? undefined;
     if (s.runs.some((w) => !find(runs, w))) runs = await host.data.runs(true);
     const notices: string[] = [];
     const records: RunRecord[] = [];
@@ -172,7 +176,7 @@ export class ComparePage {
         flow: flows[i] ?? null,
         loss: loss
           ? {
-              label: `${record.name || record.id} · ${lossName(loss.name)}`,
+              label: `${runLabel(record, runs)} · ${lossName(loss.name)}`,
               color,
               iterations: loss.iterations,
               values: loss.values,
@@ -180,18 +184,20 @@ export class ComparePage {
           : null,
         lossCount: loss?.count ?? 0,
         color,
+        key: runKey(record, runs),
+        label: runLabel(record, runs),
       };
     });
     for (const c of compared) {
-      if (c.layer === null) notices.push(`${c.record.name}: no ${match.label}`);
-      else if (!c.flow) notices.push(`${c.record.name}: no per-timestep ${kind} recorded for ${c.layer}`);
-      if (!c.loss) notices.push(`${c.record.name}: no training scalars recorded`);
+      if (c.layer === null) notices.push(`${c.label}: no ${match.label}`);
+      else if (!c.flow) notices.push(`${c.label}: no per-timestep ${kind} recorded for ${c.layer}`);
+      if (!c.loss) notices.push(`${c.label}: no training scalars recorded`);
     }
     if (records.length < MIN_RUNS)
       notices.unshift(`compare needs ${MIN_RUNS} to ${MAX_RUNS} runs: add one below`);
     // The URL says what is shown: the runs found, the kind drawn.
     const fixed: Partial<CompareState> = {};
-    const names = records.map((r) => r.name || r.id);
+    const names = records.map((r) => runKey(r, runs));
     if (names.join(',') !== s.runs.join(',')) fixed.runs = names;
     if (kind !== s.kind) fixed.kind = kind;
     if (Object.keys(fixed).length > 0) {
@@ -210,7 +216,7 @@ export class ComparePage {
     host.showNotices(notices);
     const running = compared.filter((c) => c.details.status === 'running');
     host.status.textContent = `${records.length} runs · ${match.label} · ${kind}${
-      running.length ? ` · following ${running.map((c) => c.record.name).join(', ')} live` : ''
+      running.length ? ` · following ${running.map((c) => c.label).join(', ')} live` : ''
     }`;
 
     const figure = h('div', { class: 'figure-inner compare-page' });
@@ -279,7 +285,7 @@ export class ComparePage {
     const hz = horizonCharts(
       horizonCol,
       labels.gradient
-        ? compared.flatMap((c) => (c.flow ? [{ label: c.record.name, color: c.color, flow: c.flow }] : []))
+        ? compared.flatMap((c) => (c.flow ? [{ label: c.label, color: c.color, flow: c.flow }] : []))
         : [],
       sideWidth,
       220,
@@ -355,7 +361,7 @@ export class ComparePage {
     chosen: readonly number[],
   ): void {
     const s = this.state;
-    const names = compared.map((c) => c.record.name || c.record.id);
+    const names = compared.map((c) => c.key);
     const row1 = h('div', { class: 'control-row' });
     const chips = h('div', { class: 'run-chips', role: 'group', 'aria-label': 'compared runs' });
     chips.append(h('span', { class: 'group-label' }, 'Runs'));
@@ -365,7 +371,7 @@ export class ComparePage {
           'span',
           { class: 'run-chip' },
           swatch(c.color),
-          h('a', { href: runLink(names[i]!) }, names[i]!),
+          h('a', { href: runLink(names[i]!) }, c.label),
           button('×', () => this.set({ runs: names.filter((_, k) => k !== i) }, true), {
             class: 'chip-remove',
             'aria-label': `remove ${names[i]} from the comparison`,
@@ -381,7 +387,7 @@ export class ComparePage {
           'Add',
           [
             { value: '', label: '+ add a run' },
-            ...others.map((r) => ({ value: r.name || r.id, label: r.name || r.id })),
+            ...others.map((r) => ({ value: runKey(r, all), label: runOption(r, all) })),
           ],
           '',
           (v) => v && this.set({ runs: [...names, v] }, true),
@@ -471,11 +477,7 @@ function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
         'li',
         { class: 'compare-run' },
         swatch(c.color),
-        h(
-          'a',
-          { href: runLink(c.record.name || c.record.id), class: 'run-name' },
-          c.record.name || c.record.id,
-        ),
+        h('a', { href: runLink(c.key), class: 'run-name' }, c.label),
         h('span', { class: `status status-${c.details.status}` }, c.details.status),
         h(
           'span',
@@ -489,7 +491,7 @@ function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
           }`,
         ),
       );
-      li.dataset.run = c.record.name || c.record.id;
+      li.dataset.run = c.key;
       if (last !== null) li.dataset.last = String(last);
       return li;
     }),
@@ -529,9 +531,9 @@ function normLines(
       const line = new Float32Array(T).fill(Number.NaN);
       line.set(norms.subarray(row * flow.timesteps, (row + 1) * flow.timesteps));
       rows.push(line);
-      meta.push({ run: c.record.name, it });
+      meta.push({ run: c.label, it });
       series.push({
-        label: `${c.record.name} @${it}`,
+        label: `${c.label} @${it}`,
         stroke: c.color,
         width: 1.8,
         dash: ITERATION_DASH[k % ITERATION_DASH.length]!,
@@ -616,14 +618,9 @@ function flowMaps(
     const mapWidth = Math.max(100, Math.floor((width - cbWidth - 16 * n) / n) - left - gutter);
     const marked = chosenRows(flow, chosen).map((x) => x.row);
     const panel = h('section', { class: 'compare-block flow-map' });
-    panel.dataset.run = c.record.name;
+    panel.dataset.run = c.key;
     panel.append(
-      h(
-        'h3',
-        { class: 'block-title', 'data-png-text': '' },
-        swatch(c.color),
-        ` ${c.record.name} · ${c.layer}`,
-      ),
+      h('h3', { class: 'block-title', 'data-png-text': '' }, swatch(c.color), ` ${c.label} · ${c.layer}`),
     );
     panel.append(
       flowMapPanel({
@@ -638,9 +635,9 @@ function flowMaps(
         left,
         gutter,
         xTitle: 'timestep',
-        label: `${labels.noun} of ${c.record.name}: log10 ${labels.symbol} per timestep (x) and iteration (y)`,
+        label: `${labels.noun} of ${c.label}: log10 ${labels.symbol} per timestep (x) and iteration (y)`,
         readout: (t, r) => [
-          c.record.name,
+          c.label,
           `iteration ${flow.iterations[r]}`,
           `timestep ${t}`,
           `norm ${readoutNumber(norms[i]![r * T + t]!)}`,

@@ -1,9 +1,20 @@
 // The gallery: every run with its name, description (when it has one), status and model summary, each a link to
 // its views; and what to do when there is no run yet.
+import type { RunDiagnosis } from '@gradscope/format';
 import type { RunDetails, RunRecord } from '../api';
 import { h } from '../dom';
-import { defaultState, formatState, type Kind, type View } from '../state';
+import { runKey, runLabel } from '../runNames';
+import { sparkline } from '../sparkline';
+import { defaultState, formatNumber, formatState, type Kind, type View } from '../state';
+import { lossName, pickBaseline, pickLosses, type Scalar } from '../training';
 import { runList } from './runList';
+import { VERDICT_WORDS } from './verdict';
+
+/** What a card shows of a run's outcome: its diagnosis and its scalars (each null when not loaded). */
+export interface RunOutcome {
+  diagnosis: RunDiagnosis | Error | null;
+  scalars: Scalar[] | null;
+}
 
 /** A gallery entry a run carries in `meta.gallery` (the demo's See RNN examples): a named, explained view. */
 export interface GalleryEntry {
@@ -125,10 +136,112 @@ function modelTable(details: RunDetails): HTMLElement {
   );
 }
 
+const SPARK_W = 180;
+const SPARK_H = 40;
+
+/** The verdict of every recurrent layer, one pill each (the run page's colours). */
+function verdictBadges(d: RunDiagnosis | Error | null): HTMLElement {
+  if (d === null) return h('p', { class: 'card-verdicts muted' }, 'verdict: not loaded');
+  if (d instanceof Error)
+    return h('p', { class: 'card-verdicts muted' }, `verdict unavailable: ${d.message}`);
+  if (d.layers.length === 0)
+    return h('p', { class: 'card-verdicts muted' }, 'no recurrent layer: no verdict');
+  return h(
+    'ul',
+    { class: 'card-verdicts', 'aria-label': 'verdict per recurrent layer' },
+    d.layers.map((l) =>
+      h(
+        'li',
+        {
+          class: `verdict-pill verdict-${l.verdict}`,
+          'data-layer': l.layer,
+          'data-verdict': l.verdict,
+          title: `${VERDICT_WORDS[l.verdict]}: ${l.summary}`,
+        },
+        h('span', { class: 'card-verdict-layer' }, l.layer),
+        ` ${l.verdict}${l.causes.length ? ` (${l.causes.join(', ')})` : ''}`,
+      ),
+    ),
+  );
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** The loss the verdict reads (the probe loss, else the first recorded) over training, the baseline dashed. */
+function lossSpark(scalars: Scalar[] | null): HTMLElement {
+  const losses = scalars ? pickLosses(scalars) : [];
+  const loss = losses.find((l) => l.name === 'probe/loss') ?? losses[0];
+  if (!loss) return h('p', { class: 'card-spark muted' }, 'no loss recorded');
+  const baseline = scalars ? pickBaseline(scalars) : null;
+  const { path, baselineY } = sparkline(loss.iterations, loss.values, baseline, SPARK_W, SPARK_H);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('width', String(SPARK_W));
+  svg.setAttribute('height', String(SPARK_H));
+  svg.setAttribute('viewBox', `0 0 ${SPARK_W} ${SPARK_H}`);
+  svg.setAttribute('role', 'img');
+  const last = loss.values[loss.values.length - 1]!;
+  const words = `${lossName(loss.name)} over training, last ${formatNumber(last)}${
+    baseline === null ? '' : `, baseline ${formatNumber(baseline)} (dashed)`
+  }`;
+  svg.setAttribute('aria-label', words);
+  if (baselineY !== null) {
+    const line = document.createElementNS(SVG, 'line');
+    for (const [k, v] of [
+      ['x1', '0'] as const,
+      ['x2', String(SPARK_W)],
+      ['y1', String(baselineY)],
+      ['y2', String(baselineY)],
+      ['class', 'spark-baseline'],
+    ])
+      line.setAttribute(k, v);
+    svg.append(line);
+  }
+  const curve = document.createElementNS(SVG, 'path');
+  curve.setAttribute('d', path);
+  curve.setAttribute('class', 'spark-loss');
+  svg.append(curve);
+  return h(
+    'div',
+    { class: 'card-spark' },
+    svg,
+    h(
+      'span',
+      { class: 'spark-text' },
+      `${lossName(loss.name)} ${formatNumber(last)}`,
+      baseline === null ? '' : h('br'),
+      baseline === null ? '' : `${formatNumber(last / baseline)}× the baseline`,
+    ),
+  );
+}
+
+/** The recurrent cell types of a model ("LSTM, Bidirectional(GRU)"), from its diagnosis or its captured layers. */
+function cellTypes(d: RunDetails | Error | undefined, diagnosis: RunDiagnosis | Error | null): string {
+  if (diagnosis && !(diagnosis instanceof Error) && diagnosis.layers.length > 0) {
+    const model = d && !(d instanceof Error) ? d.model.layers : [];
+    return [
+      ...new Set(
+        diagnosis.layers.map((l) => {
+          const m = model.find((x) => x.name === l.layer);
+          return m?.innerClassName ? `${m.className}(${m.innerClassName})` : l.layerClass;
+        }),
+      ),
+    ].join(', ');
+  }
+  if (!d || d instanceof Error) return '';
+  return [
+    ...new Set(
+      d.model.layers
+        .filter((l) => l.captured)
+        .map((l) => (l.innerClassName ? `${l.className}(${l.innerClassName})` : l.className)),
+    ),
+  ].join(', ');
+}
+
 export function renderGallery(
   root: HTMLElement,
   runs: RunRecord[],
   details: Map<string, RunDetails | Error>,
+  outcomes: Map<string, RunOutcome> = new Map(),
 ): number {
   const examples = examplesSection(runs);
   if (examples) root.append(examples);
@@ -154,40 +267,50 @@ export function renderGallery(
   }
   const cardOf = (run: RunRecord): HTMLElement => {
     const d = details.get(run.id);
+    const outcome = outcomes.get(run.id) ?? { diagnosis: null, scalars: null };
     const description = runDescription(run) || (d && !(d instanceof Error) ? runDescription(d) : '');
+    const cells = cellTypes(d, outcome.diagnosis);
     const card = h(
       'li',
-      { class: 'run-card' },
+      { class: 'run-card', 'data-run-id': run.id },
       h(
         'div',
         { class: 'run-head' },
-        h('a', { href: runLink(run.name || run.id), class: 'run-name' }, run.name || run.id),
+        h('a', { href: runLink(runKey(run, runs)), class: 'run-name' }, runLabel(run, runs)),
         h('span', { class: `status status-${run.status}` }, run.status),
+        cells ? h('span', { class: 'run-cells' }, cells) : null,
       ),
-      description ? h('p', { class: 'run-description' }, description) : null,
       h(
         'p',
         { class: 'run-facts' },
-        `started ${new Date(run.startedAt).toLocaleString()} · ${run.snapshots} snapshots · last iteration ${
-          run.lastIteration ?? '—'
-        } · ${run.backend} · tfjs ${run.tfjsVersion} · ${run.host}`,
+        `started ${new Date(run.startedAt).toLocaleString()} · last iteration ${run.lastIteration ?? '—'} · ${
+          run.snapshots
+        } snapshots`,
       ),
+      h('div', { class: 'card-outcome' }, lossSpark(outcome.scalars), verdictBadges(outcome.diagnosis)),
+      description ? h('p', { class: 'run-description' }, description) : null,
     );
     if (d instanceof Error)
       card.append(h('p', { class: 'error' }, `model summary unavailable: ${d.message}`));
     else if (d) {
       const m = d.model;
+      // The model in detail, one click away: the card shows the outcome first.
       card.append(
         h(
-          'p',
-          { class: 'run-facts' },
-          `${m.name} (${m.className}) · input ${shape(m.inputShape)} · loss ${(m.losses ?? []).join(', ') || '—'}${
-            m.optimizer ? ` · ${m.optimizer}` : ''
-          } · capture ${d.options.capture.join(', ')} in ${d.options.mode} mode${
-            d.options.every ? ` every ${d.options.every}` : ''
-          }`,
+          'details',
+          { class: 'card-model' },
+          h('summary', {}, `model: ${m.name} (${m.className}), input ${shape(m.inputShape)}`),
+          h(
+            'p',
+            { class: 'run-facts' },
+            `loss ${(m.losses ?? []).join(', ') || '—'}${m.optimizer ? ` · ${m.optimizer}` : ''} · capture ${d.options.capture.join(
+              ', ',
+            )} in ${d.options.mode} mode${d.options.every ? ` every ${d.options.every}` : ''} · ${run.backend} · tfjs ${
+              run.tfjsVersion
+            } · ${run.host}`,
+          ),
+          h('div', { class: 'model-scroll' }, modelTable(d)),
         ),
-        modelTable(d),
       );
     }
     return card;

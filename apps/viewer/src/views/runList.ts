@@ -3,6 +3,7 @@
 import type { RunRecord } from '../api';
 import { compareLink, MAX_RUNS, MIN_RUNS } from '../compareState';
 import { h, select } from '../dom';
+import { runKey } from '../runNames';
 
 export type RunSort = 'started' | 'status' | 'snapshots' | 'name';
 export const RUN_SORTS: readonly { value: RunSort; label: string }[] = [
@@ -47,7 +48,8 @@ const listState = { query: '', sort: 'started' as RunSort, selected: new Set<str
 
 /** The list of run cards (`card(run)` builds one) with its toolbar. */
 export function runList(runs: readonly RunRecord[], card: (run: RunRecord) => HTMLElement): HTMLElement {
-  const key = (r: RunRecord) => r.name || r.id;
+  // The name when it is unique, else the id: two runs sharing a name stay two selections and two links.
+  const key = (r: RunRecord) => runKey(r, runs);
   // Selections of runs that are gone are dropped.
   const present = new Set(runs.map(key));
   for (const k of listState.selected) if (!present.has(k)) listState.selected.delete(k);
