@@ -186,6 +186,25 @@ describe('README.md', () => {
     expect(runs[0].lastIteration).toBe(100);
   }, 900_000);
 
+  it("the doctor commands: the model.fit example's run (y is noise) is not learning, and --fail-on says so", () => {
+    const [table, json, failOn] = commands(take('README.md', 'The diagnosis', 'sh')[0]!.code);
+    expect(table!.slice(0, 3)).toEqual(['pnpm', 'gradscope', 'doctor']);
+    expect(gradscope(table!.slice(2))).toMatch(/\nlstm6\s+lstm_1\s+not-learning\s/);
+    const report = JSON.parse(gradscope(json!.slice(2)));
+    expect(report.runs.map((r: { name: string }) => r.name)).toEqual(['lstm6']);
+    expect(
+      report.runs[0].layers.map((l: { layer: string; verdict: string }) => [l.layer, l.verdict]),
+    ).toEqual([
+      ['lstm_1', 'not-learning'],
+      ['lstm_2', 'not-learning'],
+    ]);
+    const res = spawnSync('node', [CLI, ...failOn!.slice(2)], { cwd: work, encoding: 'utf8' });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(
+      /^gradscope: doctor: 2 layers matched --fail-on not-learning,vanishing: lstm6\/lstm_1/,
+    );
+  });
+
   it('the export commands write the files the Python snippet opens; its DuckDB query is exact', async () => {
     for (const cmd of commands(take('README.md', 'Export and read the numbers elsewhere', 'sh')[0]!.code)) {
       expect(cmd.slice(0, 2)).toEqual(['pnpm', 'gradscope']);
@@ -619,7 +638,7 @@ describe('apps/cli/README.md', () => {
     }
     // One example per command of program.ts.
     expect([...seen].sort()).toEqual(
-      ['compact', 'demo', 'export', 'list', 'runs delete', 'runs rename', 'serve', 'vacuum'].sort(),
+      ['compact', 'demo', 'doctor', 'export', 'list', 'runs delete', 'runs rename', 'serve', 'vacuum'].sort(),
     );
     // The store commands, in order, on a copy of the README's store (serve and demo are run by their own tests).
     const dir = mkdtempSync(join(work, 'cli-'));
