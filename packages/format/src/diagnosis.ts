@@ -288,12 +288,13 @@ function countDeadUnits(iterations: IterationObservation[]): { dead: number; uni
 }
 
 /** Two decimals from 1 up, two significant digits below (0.0056, not 0.01), exponent form below 1e-3. */
-const fmt = (v: number, digits = 2) => {
+export const formatNumber = (v: number, digits = 2): string => {
   const abs = Math.abs(v);
   const text =
     abs >= 1 || v === 0 ? v.toFixed(digits) : abs >= 1e-3 ? v.toPrecision(digits) : v.toExponential(1);
   return text.includes('e') ? text : text.replace(/\.?0+$/, '');
 };
+const fmt = formatNumber;
 
 /** The verdict in words, with the two or three numbers behind it. */
 export function describeDiagnosis(

@@ -35,6 +35,7 @@ export {
   describeDiagnosis,
   diagnose,
   type Evidence,
+  formatNumber,
   type IterationObservation,
   type IterationVerdict,
   type LayerDiagnosis,
@@ -52,6 +53,15 @@ export {
   VERDICTS,
   type Verdict,
 } from './diagnosis.js';
+export {
+  type GroupableRun,
+  type GroupEvidence,
+  groupRuns,
+  groupValue,
+  type RunGroup,
+  type Spread,
+  spread,
+} from './groups.js';
 export { HORIZON_FRACTION, type MemoryHorizon, memoryHorizon } from './horizon.js';
 export {
   type Dim,
@@ -75,6 +85,14 @@ export {
   matrixValues,
 } from './matrix.js';
 export { checkOptions, closestName, editDistance, type OptionKeys } from './options.js';
+export {
+  AUTO_PARAMS,
+  type AutoParam,
+  checkGroup,
+  checkParams,
+  MAX_GROUP_LENGTH,
+  paramText,
+} from './params.js';
 export type * from './records.js';
 export type * from './routes.js';
 export { SERIES_COLUMNS } from './routes.js';

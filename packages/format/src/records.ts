@@ -102,6 +102,17 @@ export interface RunInfo {
   host: string;
   /** Free-form JSON the user attaches to the run (`gradientCallback({ runMeta })`), e.g. a description. */
   meta?: Record<string, unknown>;
+  /**
+   * The group the run belongs to (`gradientCallback({ group })`), e.g. the seed-free name of a configuration:
+   * the runs of one group are read as one answer (`gradscope doctor --group-by group`).
+   */
+  group?: string;
+  /**
+   * The run's parameters, one flat JSON object: what the callback read from the model and the fit
+   * (AUTO_PARAMS: cell, units, recurrentLayers, timesteps, optimizer, lr, batchSize, epochs, loss) with
+   * the user's own (`gradientCallback({ params })`) merged over them (a user key wins).
+   */
+  params?: Record<string, unknown>;
 }
 
 /**
@@ -167,6 +178,13 @@ export interface RunRecord {
   layers: string[];
   /** The run's free-form metadata (RunInfo.meta; `{}` when none), e.g. the demo's gallery entries. */
   meta: Record<string, unknown>;
+  /**
+   * RunInfo.group, or null when the run has none. A reader always sets it and `params`; they are optional
+   * here for records built elsewhere (an older server's answer, a test's fixture).
+   */
+  group?: string | null;
+  /** RunInfo.params (`{}` when none). */
+  params?: Record<string, unknown>;
 }
 
 /** A run with its model summary and capture options (GET /api/runs/:run). */
