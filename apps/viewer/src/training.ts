@@ -287,6 +287,7 @@ export function lossChart(
   chart.root.setAttribute('role', 'img');
   chart.root.setAttribute('aria-label', `${o.title}${o.logY ? ', log scale' : ''}`);
   chart.root.classList.add('loss-chart');
+  legendLines(chart);
   // The raw curves stay out of the legend (their smoothed curve names the run); legend rows follow series order.
   chart.root.querySelectorAll('.u-legend .u-series').forEach((row, i) => {
     if (i > 0 && i % 2 === 1) row.classList.add('raw-series');
@@ -324,6 +325,41 @@ export function lossChart(
       chart.setData(lossData(curves, weight, o.logY), true);
     },
   };
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/**
+ * uPlot's legend shows every series as a plain square: each marker becomes a short line in the series' colour,
+ * width and dash, so that a legend encodes what a title claims ("dash: iteration"). `data-dash` holds the dash.
+ */
+export function legendLines(chart: uPlot): void {
+  const rows = chart.root.querySelectorAll('.u-legend .u-series');
+  chart.series.forEach((s, i) => {
+    const marker = i === 0 ? null : rows[i]?.querySelector<HTMLElement>('.u-marker');
+    if (!marker) return;
+    const stroke = typeof s.stroke === 'function' ? s.stroke(chart, i) : s.stroke;
+    const dash = s.dash ?? [];
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('width', '26');
+    svg.setAttribute('height', '10');
+    svg.setAttribute('aria-hidden', 'true');
+    const line = document.createElementNS(SVG, 'line');
+    for (const [k, v] of [
+      ['x1', '1'],
+      ['x2', '25'],
+      ['y1', '5'],
+      ['y2', '5'],
+      ['stroke', String(stroke ?? '#000')],
+      ['stroke-width', String(Math.max(1.5, Math.min(4, s.width ?? 2)))],
+      ['stroke-dasharray', dash.length ? dash.join(' ') : 'none'],
+    ] as const)
+      line.setAttribute(k, v);
+    svg.append(line);
+    marker.replaceChildren(svg);
+    marker.classList.add('line-marker');
+    marker.dataset.dash = dash.join(',');
+  });
 }
 
 /** `#rrggbb` with an alpha. */
@@ -383,13 +419,14 @@ export function horizonCharts(
     usable.length === 1 ? table(usable[0]!, field) : uPlot.join(usable.map((c) => table(c, field)));
   const lines = (): uPlot.Series[] => [
     { label: 'iteration' },
-    ...usable.map((c) => ({
+    // Series lying on one another stay visible: each is drawn wider than the ones drawn after it.
+    ...usable.map((c, i) => ({
       label: c.label,
       stroke: c.color,
-      width: 2,
+      width: 2 + 2 * (usable.length - 1 - i),
       dash: c.dash ?? [],
       spanGaps: true,
-      points: { show: true, size: 5, fill: c.color },
+      points: { show: true, size: 5 + 3 * (usable.length - 1 - i), fill: c.color },
       value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatNumber(v)),
     })),
   ];
@@ -455,6 +492,7 @@ export function horizonCharts(
     chart.root.setAttribute('role', 'img');
     chart.root.setAttribute('aria-label', spec.label);
     chart.root.classList.add(spec.field === 'horizon' ? 'horizon-chart' : 't0-chart');
+    legendLines(chart);
     charts.push(chart);
   }
   return charts;

@@ -220,12 +220,54 @@ describe('the gallery shows outcomes; runs sharing a name stay apart', () => {
   });
 });
 
+describe('compare: legends encode what titles claim', () => {
+  it('the norm lines: colour per run and dash per iteration, both in the legend; the Iterations box shows all it holds', async () => {
+    await open('#/compare?runs=recall-stack,rerun-old&kind=jacobian&it=0,200,400');
+    expect(await page.textContent('.norm-lines .block-title')).toContain('colour: run, dash: iteration');
+    const markers = await page.$$eval('.norm-chart .u-legend .u-series', (rows) =>
+      rows.slice(1).map((r) => {
+        const line = r.querySelector('.u-marker.line-marker line');
+        return [
+          r.querySelector('.u-label')?.textContent,
+          line?.getAttribute('stroke'),
+          r.querySelector('.u-marker')?.getAttribute('data-dash'),
+        ];
+      }),
+    );
+    // ITERATION_DASH: solid, [6, 4], [2, 3]; tableau10's first two colours.
+    expect(markers).toEqual([
+      ['recall-stack @0', '#4e79a7', ''],
+      ['recall-stack @200', '#4e79a7', '6,4'],
+      ['recall-stack @400', '#4e79a7', '2,3'],
+      ['rerun #1 @0', '#f28e2c', ''],
+      ['rerun #1 @200', '#f28e2c', '6,4'],
+      ['rerun #1 @400', '#f28e2c', '2,3'],
+    ]);
+    const box = await page.$eval('input[aria-label="iterations of the norm lines"]', (el) => {
+      const input = el as HTMLInputElement;
+      return { value: input.value, scroll: input.scrollWidth, client: input.clientWidth };
+    });
+    expect(box.value).toBe('0,200,400');
+    expect(box.scroll).toBeLessThanOrEqual(box.client);
+  });
+
+  it('horizon lines lying on one another stay visible: each drawn wider than the ones drawn after it', async () => {
+    await open('#/compare?runs=rerun-new,jacobian-only&kind=jacobian');
+    // Both runs' jacobians are alike (tau 30): their horizons coincide; the first line is the wider.
+    const widths = await page.$$eval('.horizon-chart .u-legend .u-series .line-marker line', (ls) =>
+      ls.map((l) => Number(l.getAttribute('stroke-width'))),
+    );
+    expect(widths).toEqual([4, 2]);
+  });
+});
+
 describe('layouts hold at 1280, 1440 and 1920 px', () => {
   for (const width of [1280, 1440, 1920]) {
     it(`${width} px: the run page and the gallery overflow nothing`, async () => {
       for (const [name, hash] of [
         ['run', '#/run?run=recall-stack'],
         ['gallery', '#/gallery'],
+        ['compare', '#/compare?runs=recall-stack,rerun-old,jacobian-only&kind=jacobian'],
       ] as const) {
         await open(hash, width);
         if (name === 'run') await page.waitForSelector('.evidence-norm-chart');
@@ -235,13 +277,15 @@ describe('layouts hold at 1280, 1440 and 1920 px', () => {
           if (document.documentElement.scrollWidth > vw)
             out.push(`page ${document.documentElement.scrollWidth}`);
           for (const el of document.querySelectorAll<HTMLElement>(
-            '.evidence-block, .run-card, .verdict-row, .training-block, .controls > *',
+            '.evidence-block, .run-card, .verdict-row, .training-block, .compare-block, .controls > *, .controls input',
           )) {
             const r = el.getBoundingClientRect();
             if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
             // A card or block wider than its parent spills into its neighbour.
             const p = el.parentElement!.getBoundingClientRect();
-            if (p.width > 0 && r.right > p.right + 1 && !el.matches('.controls > *'))
+            if (el instanceof HTMLInputElement && el.scrollWidth > el.clientWidth)
+              out.push(`${el.getAttribute('aria-label')} clipped: ${el.scrollWidth} > ${el.clientWidth}`);
+            if (p.width > 0 && r.right > p.right + 1 && !el.matches('.controls > *, .controls input'))
               out.push(`${el.className} ends at ${r.right} past its parent's ${p.right}`);
           }
           return out;

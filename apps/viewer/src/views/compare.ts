@@ -23,6 +23,7 @@ import {
   horizonCharts,
   ITERATION_DASH,
   type LossCurve,
+  legendLines,
   lossChart,
   lossName,
   pickLoss,
@@ -427,23 +428,19 @@ export class ComparePage {
         (v) => this.set({ kind: v as Kind }, true),
         { 'aria-label': 'kind' },
       ),
-      textInput(
-        'Iterations',
-        chosen.join(','),
-        (v) =>
-          this.set({
-            iterations: [
-              ...new Set(
-                v
-                  .split(/[ ,]+/)
-                  .filter((x) => /^\d+$/.test(x))
-                  .map(Number),
-              ),
-            ]
-              .sort((a, b) => a - b)
-              .slice(0, MAX_COMPARED),
-          }),
-        { 'aria-label': 'iterations of the norm lines', size: 14, placeholder: 'first, middle, last' },
+      iterationsInput(chosen.join(','), (v) =>
+        this.set({
+          iterations: [
+            ...new Set(
+              v
+                .split(/[ ,]+/)
+                .filter((x) => /^\d+$/.test(x))
+                .map(Number),
+            ),
+          ]
+            .sort((a, b) => a - b)
+            .slice(0, MAX_COMPARED),
+        }),
       ),
       select(
         'Colormap',
@@ -454,6 +451,21 @@ export class ComparePage {
     );
     this.host.controls.replaceChildren(row1);
   }
+}
+
+/** The compare page's iterations field, as wide as what it holds (never clipped: "20,100,20"). */
+function iterationsInput(value: string, onChange: (v: string) => void): HTMLElement {
+  const field = textInput('Iterations', value, onChange, {
+    'aria-label': 'iterations of the norm lines',
+    placeholder: 'first, middle, last',
+  });
+  const input = field.querySelector('input')!;
+  const fit = () => {
+    input.style.width = `${Math.max(12, input.value.length + 3)}ch`;
+  };
+  fit();
+  input.addEventListener('input', fit);
+  return field;
 }
 
 function swatch(color: string): HTMLElement {
@@ -524,9 +536,11 @@ function normLines(
   const rows: Float32Array[] = [];
   const series: uPlot.Series[] = [{ label: 'timestep' }];
   const meta: { run: string; it: number }[] = [];
-  for (const c of withFlow) {
+  for (const [ri, c] of withFlow.entries()) {
     const flow = c.flow!;
     const norms = matrixValues(flow.norms);
+    // Runs whose lines coincide stay visible: each run's lines are wider than those of the runs drawn after it.
+    const lineWidth = 1.8 + 1.6 * (withFlow.length - 1 - ri);
     chosenRows(flow, chosen).forEach(({ it, row }, k) => {
       const line = new Float32Array(T).fill(Number.NaN);
       line.set(norms.subarray(row * flow.timesteps, (row + 1) * flow.timesteps));
@@ -535,7 +549,7 @@ function normLines(
       series.push({
         label: `${c.label} @${it}`,
         stroke: c.color,
-        width: 1.8,
+        width: lineWidth,
         dash: ITERATION_DASH[k % ITERATION_DASH.length]!,
         points: { show: false },
         value: (_u, v) => (v === null ? '—' : formatNumber(v)),
@@ -578,6 +592,7 @@ function normLines(
   chart.root.setAttribute('role', 'img');
   chart.root.setAttribute('aria-label', `${labels.symbol} per timestep of every compared run, log scale`);
   chart.root.classList.add('norm-chart');
+  legendLines(chart);
   return { block, chart };
 }
 

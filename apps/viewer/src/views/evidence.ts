@@ -20,6 +20,7 @@ import {
   baselineCurve,
   decodeScalars,
   type LossCurve,
+  legendLines,
   lossChart,
   lossName,
   pickLosses,
@@ -311,6 +312,7 @@ function normBlock(
     block,
   );
   chart.root.classList.add('evidence-norm-chart');
+  legendLines(chart);
   chart.root.setAttribute('role', 'img');
   chart.root.setAttribute('aria-label', `${layer.layer}: ${kindText(which)} norm per timestep, log scale`);
   return { block, chart };
