@@ -357,6 +357,9 @@ export function legendLines(chart: uPlot): void {
       line.setAttribute(k, v);
     svg.append(line);
     marker.replaceChildren(svg);
+    // uPlot styles the square inline.
+    marker.style.border = 'none';
+    marker.style.background = 'none';
     marker.classList.add('line-marker');
     marker.dataset.dash = dash.join(',');
   });
