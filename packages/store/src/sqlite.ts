@@ -286,37 +286,59 @@ function currentSchemaObjects(): string[] {
  * reading every payload once).
  */
 export function checkIntact(db: Db, file: string, doing: string): void {
-  const refuse = (problem: string) =>
-    new StoreError(
-      'ECORRUPT',
-      `${file}: the file is damaged (${problem}); ${doing} refused, nothing was changed`,
-      { file },
-    );
+  checkPages(db, file, doing);
+  const present = new Set(objectsOf(db));
+  const missing = currentSchemaObjects().filter((o) => !present.has(o));
+  if (missing.length > 0) throw damaged(file, doing, `missing ${missing.join(', ')}`);
+}
+
+function damaged(file: string, doing: string, problem: string): StoreError {
+  return new StoreError(
+    'ECORRUPT',
+    `${file}: the file is damaged (${problem}); ${doing} refused, nothing was changed`,
+    { file },
+  );
+}
+
+/** The quick_check half of checkIntact. */
+function checkPages(db: Db, file: string, doing: string): void {
   let first: unknown;
   try {
     first = withBusyRetry(() => db.pragma('quick_check(1)', { simple: true }), file, 'checking the file');
   } catch (err) {
     const cause = (err as StoreError).cause;
-    throw refuse(`SQLite: ${cause instanceof Error ? cause.message : (err as Error).message}`);
+    throw damaged(file, doing, `SQLite: ${cause instanceof Error ? cause.message : (err as Error).message}`);
   }
   if (first !== 'ok') {
     const text = String(first)
       .replace(/\*\*\* in database \w+ \*\*\*/, '')
       .replace(/\s+/g, ' ')
       .trim();
-    throw refuse(`SQLite quick_check: ${text}`);
+    throw damaged(file, doing, `SQLite quick_check: ${text}`);
   }
-  const present = new Set(objectsOf(db));
-  const missing = currentSchemaObjects().filter((o) => !present.has(o));
-  if (missing.length > 0) throw refuse(`missing ${missing.join(', ')}`);
 }
 
 /**
  * Checks an existing gradscope file before a management command changes it (see checkIntact): throws a
- * StoreError naming the file when it is missing, not a gradscope database or damaged.
+ * StoreError naming the file when it is missing, not a gradscope database or damaged (ECORRUPT), and EOLDER
+ * for a whole file of an older schema (open it for writing to migrate it, then check it again).
  */
 export function checkFile(path: string, doing = 'changing it'): void {
-  const { db, file } = openReaderDb(path);
+  let opened: { db: Db; file: string };
+  try {
+    opened = openReaderDb(path);
+  } catch (err) {
+    if (!(err instanceof StoreError && err.code === 'EOLDER' && err.file !== undefined)) throw err;
+    // A whole file of an older schema is EOLDER (a writer migrates it); a damaged one is ECORRUPT.
+    const old = new Database(err.file, { readonly: true, fileMustExist: true });
+    try {
+      checkPages(old, err.file, doing);
+    } finally {
+      old.close();
+    }
+    throw err;
+  }
+  const { db, file } = opened;
   try {
     checkIntact(db, file, doing);
   } finally {

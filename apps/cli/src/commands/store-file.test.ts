@@ -9,11 +9,13 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { RunInfo } from '@gradscope/format';
 import { openStore, openWriterDb } from '@gradscope/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,4 +130,30 @@ describe('management commands on a damaged file', () => {
       }
     });
   }
+
+  it('a whole file of schema version 1 is migrated, then changed; a damaged one is refused unchanged', () => {
+    // The store's fixture: a file written by the store of an earlier version (schema 1).
+    const v1 = gunzipSync(
+      readFileSync(
+        new URL('../../../../packages/store/src/test-util/fixtures/v1.gradscope.gz', import.meta.url),
+      ),
+    );
+    const file = join(dir, 'v1.gradscope');
+    writeFileSync(file, v1);
+    const broken = damaged('v1-zeroed.gradscope', (f) => {
+      writeFileSync(f, v1);
+      zeroPages(f);
+    });
+    const before = readFileSync(broken);
+    const r = cli('vacuum', broken);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      expect.stringMatching(
+        /^gradscope: .*v1-zeroed\.gradscope: the file is damaged \(SQLite quick_check: [^\n]+\); vacuuming refused, nothing was changed\n$/,
+      ),
+    ]);
+    expect(readFileSync(broken).equals(before)).toBe(true);
+    expect(cli('vacuum', file)).toMatchObject({ code: 0, stderr: '' });
+    expect(cli('list', file)).toMatchObject({ code: 0, stdout: expect.stringContaining('v1-run') });
+  });
 });
