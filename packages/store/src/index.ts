@@ -40,4 +40,10 @@ export {
   tensorField,
 } from './tensor.js';
 export type * from './types.js';
-export { type CompactPolicy, type CompactResult, encodeSnapshot, SnapshotWriter } from './writer-db.js';
+export {
+  type CompactPolicy,
+  type CompactResult,
+  encodeSnapshot,
+  type RunTag,
+  SnapshotWriter,
+} from './writer-db.js';

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openReader } from './reader.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { openStore } from './store.js';
-import { snapshot, tempDir } from './test-util/fixtures.js';
+import { runInfo, snapshot, tempDir } from './test-util/fixtures.js';
 
 const FIXTURE = new URL('./test-util/fixtures/v1.gradscope.gz', import.meta.url);
 
@@ -141,5 +141,34 @@ describe('a version-1 file', () => {
     ).toEqual([0, 10, 20, 30, 40]);
     expect(r2.scalars('v1-run').map((s) => [s.name, Array.from(s.values)])).toEqual([['loss', [0.5]]]);
     r2.close();
+  });
+});
+
+describe('a version-2 file', () => {
+  it('openStore adds the group and params of runs: its runs read with no group and {}, and take tags', async () => {
+    const file = join(dir, 'v2.gradscope');
+    const store = openStore(file);
+    await store.startRun(runInfo('old-run', 'before groups'));
+    await store.write(snapshot({ run: 'old-run', iteration: 10 }));
+    await store.close();
+    // Take the file back to version 2 as that version wrote it: no run_group, no params.
+    const raw = new Database(file);
+    raw.exec(
+      'DROP INDEX runs_group; ALTER TABLE runs DROP COLUMN run_group; ALTER TABLE runs DROP COLUMN params',
+    );
+    raw.pragma('user_version = 2');
+    raw.close();
+    expect(() => openReader(file)).toThrow(/has schema version 2, older than 3/);
+
+    const again = openStore(file);
+    await again.tagRun('old-run', { group: 'g', params: { seed: 1 } });
+    await again.close();
+    const cols = new Database(file, { readonly: true });
+    expect(cols.pragma('user_version', { simple: true })).toBe(3);
+    cols.close();
+    const r = openReader(file);
+    const run = r.requireRun('old-run');
+    expect([run.name, run.snapshots, run.group, run.params]).toEqual(['before groups', 1, 'g', { seed: 1 }]);
+    r.close();
   });
 });

@@ -335,6 +335,7 @@ describe('the reader as a data provider', () => {
     const raw = new Database(db);
     raw.exec(`
       DROP INDEX scalars_series; DROP TABLE scalars;
+      DROP INDEX runs_group; ALTER TABLE runs DROP COLUMN run_group; ALTER TABLE runs DROP COLUMN params;
       ALTER TABLE runs DROP COLUMN writer; ALTER TABLE runs DROP COLUMN heartbeat_at; ALTER TABLE runs DROP COLUMN implicit;
       ALTER TABLE snapshots DROP COLUMN horizon; ALTER TABLE snapshots DROP COLUMN t0_ratio;
       ALTER TABLE summaries DROP COLUMN horizon; ALTER TABLE summaries DROP COLUMN t0_ratio;

@@ -333,6 +333,8 @@ export class Reader {
       lastIteration: r.last_iteration,
       layers: r.layers,
       meta: JSON.parse(r.meta) as Record<string, unknown>,
+      group: r.run_group,
+      params: JSON.parse(r.params) as Record<string, unknown>,
     };
   }
 

@@ -233,6 +233,73 @@ describe('run management', () => {
     r.close();
   });
 
+  it('startRun stores group and params; tagRun sets the group and merges params (null removes a key), changing nothing else', async () => {
+    const db = join(dir, 'tag.gradscope');
+    const store = openStore(db);
+    const params = { cell: 'LSTM', units: 4, lr: 0.005, seeds: [1, 2], opt: { beta1: 0.9 }, note: null };
+    await store.startRun({ ...runInfo('run-1', 'exp'), group: 'lstm-lr0.005', params });
+    await store.startRun(runInfo('run-2', 'plain'));
+    await store.endRun('run-1', 'finished');
+    const r = openReader(db);
+    const before = r.getRun('run-1')!;
+    expect([before.group, before.params]).toEqual(['lstm-lr0.005', params]);
+    expect(r.listRuns().map((run) => [run.id, run.group, run.params])).toEqual([
+      ['run-2', null, {}],
+      ['run-1', 'lstm-lr0.005', params],
+    ]);
+    await store.tagRun('exp', { params: { lr: 0.01, seed: 3, note: null } });
+    let after = r.getRun('run-1')!;
+    expect(after.group).toBe('lstm-lr0.005');
+    expect(after.params).toEqual({
+      cell: 'LSTM',
+      units: 4,
+      lr: 0.01,
+      seeds: [1, 2],
+      opt: { beta1: 0.9 },
+      seed: 3,
+    });
+    expect([after.status, after.endedAt, after.name, after.meta]).toEqual([
+      before.status,
+      before.endedAt,
+      before.name,
+      before.meta,
+    ]);
+    await store.tagRun('run-1', { group: 'lstm' });
+    expect(r.getRun('run-1')!.group).toBe('lstm');
+    await store.tagRun('run-1', { group: null });
+    after = r.getRun('run-1')!;
+    expect(after.group).toBeNull();
+    expect(after.params.seed).toBe(3);
+    // A later fit of the same run (startRun again) keeps what was tagged in between, its own values over it.
+    await store.tagRun('run-1', { group: 'tagged', params: { user: 'kept' } });
+    await store.startRun({ ...runInfo('run-1', 'exp'), params: { lr: 0.02 } });
+    after = r.getRun('run-1')!;
+    expect(after.group).toBe('tagged');
+    expect(after.params).toMatchObject({ lr: 0.02, user: 'kept', cell: 'LSTM' });
+    await expect(store.tagRun('nope', { group: 'g' })).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(store.tagRun('run-1', { group: '' })).rejects.toThrow(
+      'group must be a non-empty string (e.g. the seed-free name of a configuration), got ""',
+    );
+    await expect(store.tagRun('run-1', { params: { lr: Number.NaN } })).rejects.toThrow(
+      'params.lr must be a finite number (JSON has no NaN), got NaN',
+    );
+    await expect(store.tagRun('run-1', {})).rejects.toThrow(
+      'tagRun needs { group } or { params } (or both), got neither',
+    );
+    await expect(store.tagRun('run-1', { grup: 'g' } as never)).rejects.toThrow(
+      "unknown option 'grup' for tagRun; did you mean 'group'?",
+    );
+    await expect(store.startRun({ ...runInfo('run-3'), params: [1] as never })).rejects.toThrow(
+      'run.params must be a JSON object such as { "lr": 0.005, "seed": 1 }, got an array',
+    );
+    await expect(store.startRun({ ...runInfo('run-3'), group: 7 as never })).rejects.toThrow(
+      /^run\.group must be a non-empty string .*got 7$/,
+    );
+    expect(r.getRun('run-3')).toBeUndefined();
+    await store.close();
+    r.close();
+  });
+
   it('renameRun renames by id or name; deleteRun removes every row of one run in one transaction; vacuum shrinks the file', async () => {
     const db = join(dir, 'm.gradscope');
     const { store, written } = await threeRuns(db);

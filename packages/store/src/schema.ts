@@ -15,8 +15,9 @@ export const APPLICATION_ID = 0x47725363;
  * `PRAGMA user_version`: the schema version this code writes.
  * 1: runs, snapshots, payloads, summaries, series, series_chunks.
  * 2: memory horizon columns, per-row stats of series chunks, scalars, writer liveness of runs.
+ * 3: the group and params of runs.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** A row of `runs` with what the reader derives from its snapshots beside it (see Reader.runRows). */
 export interface RunRow {
@@ -32,6 +33,10 @@ export interface RunRow {
   tfjs_version: string;
   host: string;
   meta: string;
+  /** RunInfo.group (NULL when none). */
+  run_group: string | null;
+  /** RunInfo.params, a JSON object. */
+  params: string;
   /** 'host pid start' of the last writer process that wrote the run (see liveness.ts). */
   writer: string | null;
   /** ms since the epoch: the last heartbeat of that writer. */
@@ -316,5 +321,17 @@ function migrateV2(db: Db): void {
   rebuildSeriesChunks(db);
 }
 
+/**
+ * Version 2 → 3: a run's group and params (RunInfo.group, RunInfo.params). Adding a column with a constant
+ * default rewrites nothing: the runs of an older file read with no group and `{}`.
+ */
+function migrateV3(db: Db): void {
+  db.exec(`
+    ALTER TABLE runs ADD COLUMN run_group TEXT;
+    ALTER TABLE runs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX runs_group ON runs (run_group);
+  `);
+}
+
 /** MIGRATIONS[i] takes a database from version i to i + 1. */
-export const MIGRATIONS: ((db: Db) => void)[] = [createV1, migrateV2];
+export const MIGRATIONS: ((db: Db) => void)[] = [createV1, migrateV2, migrateV3];

@@ -23,12 +23,13 @@ import {
   positiveInt,
   validateCompactPolicy,
   validateRunInfo,
+  validateRunTag,
   validateScalars,
   validateSnapshot,
   validateStatus,
 } from './validate.js';
 import type { InMessage, OpMessage, OutMessage } from './writer.worker.js';
-import type { CompactPolicy, CompactResult } from './writer-db.js';
+import type { CompactPolicy, CompactResult, RunTag } from './writer-db.js';
 
 export interface StoreOptions {
   /** Bytes of snapshot data accepted but not yet committed before write() waits (default 256 MiB). */
@@ -408,6 +409,19 @@ export class Store implements Sink {
         throw new StoreError('EINVAL', `meta is not JSON: ${(err as Error).message}`);
       }
       return { type: 'updateRunMeta', run, meta: plain };
+    });
+  }
+
+  /**
+   * Sets a run's group and parameters (by id, or by name as for renameRun) through the writer thread:
+   * `group` replaces the group (null removes it); the keys of `params` are set over those stored, a null
+   * value removing its key. Nothing else of the run changes. Rejects EINVAL (a group that is not a
+   * non-empty string, params that are not a JSON object) or ENOTFOUND.
+   */
+  tagRun(run: string, tag: RunTag): Promise<void> {
+    return this.control(`run ${run}`, () => {
+      nonEmptyString(run, 'run');
+      return { type: 'tagRun', run, tag: validateRunTag(tag) };
     });
   }
 

@@ -2,10 +2,10 @@
 // was expected.
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
+import { checkGroup, checkOptions, checkParams, KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
 import { StoreError } from './errors.js';
 import type { Kind, RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
-import type { CompactPolicy } from './writer-db.js';
+import type { CompactPolicy, RunTag } from './writer-db.js';
 
 export const KIND_SET: ReadonlySet<Kind> = new Set<Kind>(KINDS);
 export const STATUS_SET: ReadonlySet<WrittenRunStatus> = new Set<WrittenRunStatus>(WRITTEN_RUN_STATUSES);
@@ -137,7 +137,24 @@ export function validateRunInfo(run: unknown): RunInfo {
   if (typeof r.startedAt !== 'number' || !Number.isFinite(r.startedAt)) {
     throw invalid(`run.startedAt must be a finite number, got ${show(r.startedAt)}`);
   }
+  if (r.group !== undefined) checkGroup(r.group, 'run.group', invalid);
+  if (r.params !== undefined) checkParams(r.params, 'run.params', invalid);
   return r as RunInfo;
+}
+
+/** Checks what tagRun sets; returns a plain copy (safe to post to the writer thread). */
+export function validateRunTag(tag: unknown): RunTag {
+  checkOptions(tag, ['group', 'params'], 'tagRun', invalid);
+  if (tag === undefined) throw invalid('tagRun needs { group } or { params }, got undefined');
+  const t = tag as RunTag;
+  if (t.group === undefined && t.params === undefined)
+    throw invalid('tagRun needs { group } or { params } (or both), got neither');
+  return {
+    ...(t.group !== undefined
+      ? { group: t.group === null ? null : checkGroup(t.group, 'group', invalid) }
+      : {}),
+    ...(t.params !== undefined ? { params: checkParams(t.params, 'params', invalid) } : {}),
+  };
 }
 
 export function validateStatus(status: unknown): WrittenRunStatus {

@@ -82,7 +82,17 @@ export type WriteOp =
   | { type: 'scalars'; runId: string; points: ScalarPoint[] }
   | { type: 'renameRun'; run: string; name: string }
   | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
+  | { type: 'tagRun'; run: string; tag: RunTag }
   | { type: 'deleteRun'; run: string };
+
+/**
+ * What `tagRun` changes of a run: `group` replaces its group (null removes it); the keys of `params` are
+ * set over those stored, a null value removing its key (a JSON merge patch of the top level).
+ */
+export interface RunTag {
+  group?: string | null;
+  params?: Record<string, unknown>;
+}
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
@@ -100,6 +110,8 @@ function opLabel(op: WriteOp): string {
       return `renaming run ${op.run}`;
     case 'updateRunMeta':
       return `updating the metadata of run ${op.run}`;
+    case 'tagRun':
+      return `tagging run ${op.run}`;
     case 'deleteRun':
       return `deleting run ${op.run}`;
   }
@@ -134,14 +146,17 @@ export class SnapshotWriter {
     this.stmt = {
       upsertRun: db.prepare(`
         INSERT INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host, meta,
-          writer, heartbeat_at, implicit)
+          run_group, params, writer, heartbeat_at, implicit)
         VALUES (@id, @name, @startedAt, 'running', @model, @options, @backend, @tfjsVersion, @host, @meta,
-          @writer, @now, 0)
+          @group, @params, @writer, @now, 0)
         ON CONFLICT (id) DO UPDATE SET
           name = excluded.name, status = 'running', ended_at = NULL, model = excluded.model,
           options = excluded.options, backend = excluded.backend, tfjs_version = excluded.tfjs_version,
           host = excluded.host, meta = excluded.meta, writer = excluded.writer,
-          heartbeat_at = excluded.heartbeat_at, implicit = 0`),
+          heartbeat_at = excluded.heartbeat_at, implicit = 0,
+          -- A later fit of the same run keeps a tag set in between: the new values go over the stored ones.
+          run_group = coalesce(excluded.run_group, runs.run_group),
+          params = json_patch(runs.params, excluded.params)`),
       implicitRun: db.prepare(`
         INSERT OR IGNORE INTO runs (id, name, started_at, status, model, options, backend, tfjs_version, host,
           writer, heartbeat_at, implicit)
@@ -163,6 +178,8 @@ export class SnapshotWriter {
       rename: db.prepare('UPDATE runs SET name = ? WHERE key = ?'),
       getMeta: db.prepare('SELECT meta FROM runs WHERE key = ?').pluck(),
       setMeta: db.prepare('UPDATE runs SET meta = ? WHERE key = ?'),
+      getTag: db.prepare('SELECT run_group AS "group", params FROM runs WHERE key = ?'),
+      setTag: db.prepare('UPDATE runs SET run_group = ?, params = ? WHERE key = ?'),
       snapshot: db.prepare(`
         INSERT INTO snapshots (run_key, iteration, epoch, batch, layer, layer_class, kind, part, channel_parts,
           shape, dims, loss, time, non_finite, payload_bytes, l2, max_abs, min, max, mean, std, s_non_finite, count,
@@ -258,6 +275,8 @@ export class SnapshotWriter {
           tfjsVersion: String(r.tfjsVersion ?? ''),
           host: String(r.host ?? ''),
           meta: JSON.stringify(r.meta ?? {}),
+          group: r.group ?? null,
+          params: JSON.stringify(r.params ?? {}),
           writer: this.writer,
           now: Date.now(),
         });
@@ -286,6 +305,19 @@ export class SnapshotWriter {
         const old = JSON.parse((this.stmt.getMeta.get(key) as string | undefined) ?? '{}') as unknown;
         const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {};
         this.stmt.setMeta.run(JSON.stringify({ ...base, ...op.meta }), key);
+        return undefined;
+      }
+      case 'tagRun': {
+        // Only the group and params change, as for updateRunMeta.
+        const key = this.findRun(op.run, `tag run ${JSON.stringify(op.run)}`);
+        const old = this.stmt.getTag.get(key) as { group: string | null; params: string };
+        const params = JSON.parse(old.params) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(op.tag.params ?? {})) {
+          if (v === null) delete params[k];
+          else params[k] = v;
+        }
+        const group = op.tag.group === undefined ? old.group : op.tag.group;
+        this.stmt.setTag.run(group, JSON.stringify(params), key);
         return undefined;
       }
       case 'deleteRun':

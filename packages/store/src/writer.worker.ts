@@ -25,6 +25,7 @@ import {
   type CompactPolicy,
   type EncodedSnapshot,
   encodeSnapshot,
+  type RunTag,
   SnapshotWriter,
   type WriteOp,
 } from './writer-db.js';
@@ -43,6 +44,7 @@ export type InMessage =
   | { type: 'scalars'; seq: number; runId: string; points: ScalarPoint[] }
   | { type: 'renameRun'; seq: number; run: string; name: string }
   | { type: 'updateRunMeta'; seq: number; run: string; meta: Record<string, unknown> }
+  | { type: 'tagRun'; seq: number; run: string; tag: RunTag }
   | { type: 'deleteRun'; seq: number; run: string }
   | { type: 'vacuum'; seq: number }
   | { type: 'compact'; seq: number; policy: CompactPolicy }
@@ -260,6 +262,10 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
           break;
         case 'updateRunMeta':
           ops.push({ type: 'updateRunMeta', run: m.run, meta: m.meta });
+          seqs.push(m.seq);
+          break;
+        case 'tagRun':
+          ops.push({ type: 'tagRun', run: m.run, tag: m.tag });
           seqs.push(m.seq);
           break;
         case 'deleteRun':
