@@ -401,11 +401,11 @@ describe('docs/api.md', () => {
     const mod = await import(pathToFileURL(join(ROOT, 'packages/server/dist/index.js')).href);
     expect([mod.DEFAULT_INGEST_LIMIT, mod.DEFAULT_INGEST_INFLIGHT_BYTES, mod.DEFAULT_CACHE_BYTES]).toEqual([
       64 * 2 ** 20,
-      128 * 2 ** 20,
+      64 * 2 ** 20,
       32 * 2 ** 20,
     ]);
     expect(text).toContain('at most 64 MiB by default');
-    expect(text).toContain('at most 128 MiB');
+    expect(text).toContain('at most 64 MiB (`ingestInflightBytes`');
     expect(text).toContain('at most 32 MiB of bodies');
     // This server has ingest off, so no writable store: rename and delete answer 405 and say why.
     const patch = await fetch(`${server.url}/api/runs/lstm6`, {
