@@ -1,6 +1,8 @@
 // The tfjs callback: decides which iterations are due and records them in probe or batch mode.
 import {
+  checkGroup,
   checkOptions,
+  checkParams,
   diagnose,
   type IterationObservation,
   lastAxisNorms,
@@ -25,6 +27,7 @@ import {
   type Target,
   targetVariables,
 } from './layers.js';
+import { autoParams, type FitParams } from './run-params.js';
 import { ScalarRecorder } from './scalars.js';
 import { MemorySink, SinkGuard, type SinkStats } from './sink.js';
 import { OptimizerTap, Taps } from './tap.js';
@@ -60,6 +63,17 @@ export interface GradientCallbackArgs {
   runName?: string;
   /** JSON-serialisable metadata stored with the run (a description, tags, a gallery entry). */
   runMeta?: Record<string, unknown>;
+  /**
+   * The group of the run, e.g. the seed-free name of its configuration ('gru-lr0.005'): the runs of one
+   * group are read as one answer (`gradscope doctor --group-by group`).
+   */
+  group?: string;
+  /**
+   * The run's parameters, a JSON object (e.g. `{ seed: 3, task: 'recall' }`), stored beside what the
+   * callback reads itself (cell, units, recurrentLayers, timesteps, optimizer, lr, batchSize, epochs,
+   * loss); a key given here wins over the one read.
+   */
+  params?: Record<string, unknown>;
   /** What a failing or stalled sink does: 'warn' (default) drops snapshots and warns once; 'throw' stops fit. */
   onSinkError?: 'warn' | 'throw';
   /**
@@ -86,6 +100,8 @@ const CALLBACK_OPTIONS = {
   sink: true,
   runName: true,
   runMeta: true,
+  group: true,
+  params: true,
   onSinkError: true,
   scalars: true,
   maxPendingWrites: true,
@@ -208,6 +224,8 @@ export class GradientCallback extends tf.Callback {
   private readonly probe: Batch | undefined;
   private readonly runName: string | undefined;
   private readonly runMeta: Record<string, unknown> | undefined;
+  private readonly group: string | undefined;
+  private readonly userParams: Record<string, unknown> | undefined;
   private readonly guard: SinkGuard;
   private epoch = 0;
   private targets: Target[] = [];
@@ -306,6 +324,9 @@ export class GradientCallback extends tf.Callback {
       throw new GradscopeError(`runMeta must be an object, got ${JSON.stringify(args.runMeta)}`);
     }
     this.runMeta = args.runMeta;
+    const fail = (message: string) => new GradscopeError(message);
+    if (args.group !== undefined) this.group = checkGroup(args.group, 'group', fail);
+    if (args.params !== undefined) this.userParams = checkParams(args.params, 'params', fail);
   }
 
   /** What happened to the snapshots and scalars so far; `dropped` is final once the sink is flushed or closed. */
@@ -443,11 +464,12 @@ export class GradientCallback extends tf.Callback {
 
   private async runInfo(model: Model): Promise<RunInfo> {
     const layers: Layer[] = this.targets.map((t) => t.layer);
+    const summary = describeModel(model, layers);
     return {
       id: this.runId,
       name: this.runName ?? `${model.name.replace(/_model$/, '')} ${new Date().toISOString()}`,
       startedAt: Date.now(),
-      model: describeModel(model, layers),
+      model: summary,
       options: {
         mode: this.mode,
         ...(this.every !== undefined ? { every: this.every } : {}),
@@ -459,6 +481,8 @@ export class GradientCallback extends tf.Callback {
       tfjsVersion: tf.version_core,
       host: await hostName(),
       ...(this.runMeta !== undefined ? { meta: this.runMeta } : {}),
+      ...(this.group !== undefined ? { group: this.group } : {}),
+      params: { ...autoParams(model, summary, this.params as FitParams), ...this.userParams },
     };
   }
 
