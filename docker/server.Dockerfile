@@ -1,6 +1,6 @@
 # gradscope server + viewer. Build from the repository root:
 #   docker build -f docker/server.Dockerfile -t gradscope-server .
-#   docker run -p 6006:6006 -v gradscope-data:/data -e GRADSCOPE_TOKEN=change-me gradscope-server
+#   docker run -p 6174:6174 -v gradscope-data:/data -e GRADSCOPE_TOKEN=change-me gradscope-server
 # The store lives on the /data volume. Binding 0.0.0.0 inside the container requires a token.
 
 FROM node:24-slim AS build
@@ -25,8 +25,8 @@ RUN groupadd --system gradscope \
  && chown gradscope:gradscope /data
 USER gradscope
 VOLUME ["/data"]
-EXPOSE 6006
+EXPOSE 6174
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:6006/api/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:6174/api/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/main.js"]
-CMD ["serve", "/data/runs.gradscope", "--host", "0.0.0.0", "--port", "6006"]
+CMD ["serve", "/data/runs.gradscope", "--create", "--host", "0.0.0.0", "--port", "6174"]

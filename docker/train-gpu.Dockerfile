@@ -4,7 +4,7 @@
 # @tensorflow/tfjs-node-gpu 4.22.0 links libtensorflow 2.9.1, built against CUDA 11.2 and cuDNN 8.1:
 # hence this base image. Needs the NVIDIA container toolkit on the host (docker run --gpus all).
 #   docker build -f docker/train-gpu.Dockerfile -t gradscope-train .
-#   docker run --gpus all -e GRADSCOPE_URL=http://server:6006 -e GRADSCOPE_TOKEN=change-me gradscope-train
+#   docker run --gpus all -e GRADSCOPE_URL=http://server:6174 -e GRADSCOPE_TOKEN=change-me gradscope-train
 
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 ENV DEBIAN_FRONTEND=noninteractive

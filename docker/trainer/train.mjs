@@ -2,7 +2,7 @@
 import { gradientCallback, HttpSink } from '@gradscope/capture';
 import * as tf from '@tensorflow/tfjs-node-gpu';
 
-const url = process.env.GRADSCOPE_URL ?? 'http://127.0.0.1:6006';
+const url = process.env.GRADSCOPE_URL ?? 'http://127.0.0.1:6174';
 const token = process.env.GRADSCOPE_TOKEN;
 const units = Number(process.env.UNITS ?? 256);
 const [samples, timesteps] = [16, 100];

@@ -288,6 +288,36 @@ function rawGet(
 }
 
 describe('gradscope serve', () => {
+  it('a missing file is an error naming it, and nothing is created, unless --create', () => {
+    const typo = join(dir, 'typo.gradscope');
+    const r = cli('serve', typo, '--port', '0');
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      '',
+      `gradscope: ${typo} does not exist: check the path, or pass --create to start a new, empty store there (for trainers logging in over HTTP)\n`,
+    ]);
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('a port already in use is an error naming it and what to do', async () => {
+    const first = await serve(db, '--port', '0', '--log-level', 'silent');
+    try {
+      const port = new URL(first.url).port;
+      const r = cli('serve', db, '--port', port, '--log-level', 'silent');
+      expect([r.code, r.stderr]).toEqual([
+        1,
+        `gradscope: port ${port} on 127.0.0.1 is already in use: pick another with --port\n`,
+      ]);
+    } finally {
+      expect((await first.stop()).code).toBe(0);
+    }
+  });
+
+  it('listens by default on 6174, not TensorBoard 6006', () => {
+    const help = cli('serve', '--help').stdout;
+    expect(help).toMatch(/--port <port>\s+port to listen on \(0 = any free port\) \(default: "6174"\)/);
+  });
+
   it('refuses a --host that is no address, naming the value (no resolver error)', () => {
     const cases: [string, string][] = [
       [
@@ -371,7 +401,7 @@ describe('gradscope serve', () => {
 
   it('after Ctrl-C the .gradscope file alone holds what was ingested over HTTP (checkpointed)', async () => {
     const file = join(dir, 'ingest.gradscope');
-    const s = await serve(file, '--port', '0');
+    const s = await serve(file, '--create', '--port', '0');
     const run = runInfo('remote-1', 'from-afar');
     try {
       let res = await fetch(`${s.url}/api/ingest/runs`, {

@@ -8,7 +8,7 @@ import { GradscopeError } from './errors.js';
 import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
 
 export interface HttpSinkOptions {
-  /** The server, e.g. http://127.0.0.1:6006. */
+  /** The server, e.g. http://127.0.0.1:6174. */
   url: string;
   /** Bearer token of a server started with --token. */
   token?: string;

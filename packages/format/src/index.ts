@@ -95,4 +95,4 @@ export {
 } from './params.js';
 export type * from './records.js';
 export type * from './routes.js';
-export { SERIES_COLUMNS } from './routes.js';
+export { DEFAULT_PORT, SERIES_COLUMNS } from './routes.js';

@@ -14,6 +14,12 @@ import type {
   SnapshotInfo,
 } from './records.js';
 
+/**
+ * The port `gradscope serve` and `buildServer` listen on unless told otherwise: not TensorBoard's 6006, so both
+ * can run side by side.
+ */
+export const DEFAULT_PORT = 6174;
+
 /** `T` with every number field also allowed to be null (a non-finite value in JSON). */
 export type Finite<T> = { [K in keyof T]: T[K] extends number ? number | null : T[K] };
 

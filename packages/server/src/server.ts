@@ -1,7 +1,7 @@
 // buildServer(): a Fastify app over one store file, bound safely; what `gradscope serve` runs.
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { checkOptions, type OptionKeys } from '@gradscope/format';
+import { checkOptions, DEFAULT_PORT, type OptionKeys } from '@gradscope/format';
 import { openReader, openStore, type Reader, type Store } from '@gradscope/store';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { type GradscopePluginOptions, gradscopePlugin, MAX_PARAM_LENGTH } from './plugin.js';
@@ -11,7 +11,7 @@ export interface ServerOptions {
   db: string;
   /** Default 127.0.0.1. Anything that is not loopback requires `token`. `[::1]` and `::1` are the same. */
   host?: string;
-  /** Default 6006; 0 picks a free port. */
+  /** Default DEFAULT_PORT (6174, not TensorBoard's 6006); 0 picks a free port. */
   port?: number;
   token?: string;
   viewerDir?: string;
@@ -152,7 +152,7 @@ function loggerOptions(logger: ServerOptions['logger']): FastifyServerOptions['l
 export async function buildServer(options: ServerOptions): Promise<RunningServer> {
   checkOptions(options ?? null, SERVER_OPTIONS, 'buildServer', (message) => new ServerConfigError(message));
   const host = checkHost(options.host ?? '127.0.0.1');
-  const port = options.port ?? 6006;
+  const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ServerConfigError(
       `--port must be an integer from 0 to 65535, got ${JSON.stringify(options.port)}`,
@@ -185,7 +185,9 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
   if (options.ingest !== false) store = await openStore(options.db);
   let reader: Reader;
   try {
-    reader = openReader(options.db);
+    // No memory map: mapped pages of the file count in the process's RSS as they are read (a server browsing an
+    // 800 MB run reached 370 MB with SQLite's default 1 GiB map); SQLite's own page cache bounds what it keeps.
+    reader = openReader(options.db, { mmapBytes: 0 });
   } catch (err) {
     await store?.close();
     throw err;

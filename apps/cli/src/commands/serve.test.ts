@@ -17,11 +17,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs `gradscope serve` on a new file, does `work` against its URL, stops it with Ctrl-C. */
+/** Runs `gradscope serve --create` on a new file, does `work` against its URL, stops it with Ctrl-C. */
 async function served(args: string[], work: (url: string) => Promise<void>) {
   const proc = spawn(
     process.execPath,
-    [MAIN, 'serve', join(dir, `${args.join('')}.gradscope`), '--port', '0', ...args],
+    [MAIN, 'serve', join(dir, `${args.join('')}.gradscope`), '--create', '--port', '0', ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

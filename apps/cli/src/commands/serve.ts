@@ -1,4 +1,6 @@
 // gradscope serve <db>: the HTTP API and the viewer over one store file.
+import { existsSync } from 'node:fs';
+import { DEFAULT_PORT } from '@gradscope/format';
 import type { LogLevel, RunningServer } from '@gradscope/server';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
@@ -8,6 +10,8 @@ export interface ServeOptions {
   port: string;
   token?: string;
   ingest: boolean;
+  /** Start a new, empty store when the file does not exist (else a missing file is an error: a typo). */
+  create?: boolean;
   /** Origins allowed to call the API from a browser (CORS), exact: scheme, host and port. */
   cors?: string[];
   /** Host names (beside the bound address and localhost) the server answers to (DNS-rebinding check). */
@@ -71,6 +75,14 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
   }
 }
 
+/** A file to serve exists, or --create asks for a new store there; a missing file is likely a typo. */
+export function checkServedFile(db: string, create: boolean): void {
+  if (create || existsSync(db)) return;
+  throw new UserError(
+    `${db} does not exist: check the path, or pass --create to start a new, empty store there (for trainers logging in over HTTP)`,
+  );
+}
+
 /** The URL to open: with the token, which the page trades for a cookie on first load. */
 export function openUrl(server: RunningServer, token: string | undefined, hash = ''): string {
   return `${server.url}/${token ? `?token=${encodeURIComponent(token)}` : ''}${hash}`;
@@ -88,9 +100,13 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve the viewer and the HTTP API (docs/api.md) for a gradscope database')
-    .argument('<db>', 'database file (created when missing, for remote trainers to log into)')
+    .argument('<db>', 'database file (it must exist, unless --create)')
+    .option(
+      '--create',
+      'start a new, empty store when the file does not exist (for remote trainers to log into)',
+    )
     .option('--host <host>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 = any free port)', '6006')
+    .option('--port <port>', 'port to listen on (0 = any free port)', String(DEFAULT_PORT))
     .option('--token <token>', 'require this bearer token on every request (default: $GRADSCOPE_TOKEN)')
     .option('--no-ingest', 'refuse snapshots sent over HTTP (POST /api/ingest)')
     .option(
@@ -110,6 +126,7 @@ export function registerServe(program: Command): void {
     )
     .action(async (db: string, opts: ServeOptions) => {
       const token = opts.token ?? process.env.GRADSCOPE_TOKEN;
+      checkServedFile(db, opts.create === true);
       const server = await startServer(db, { ...opts, ...(token ? { token } : {}) });
       const stopped = untilStopped(); // listening before the URL is out: Ctrl-C always closes cleanly
       process.stdout.write(
