@@ -3,6 +3,7 @@
 // progress; measures each finished run for its gallery text, prints what it trained, then serves the viewer.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_PORT } from '@gradscope/format';
 import { openStore } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import { type DemoRun, SIZES } from '../demo/examples.js';
 import { Demo, type RunState } from '../demo/run.js';
 import { UserError } from '../errors.js';
 import { doctorTable } from './doctor.js';
+import { Eta } from './eta.js';
 import { openUrl, parsePort, startServer } from './serve.js';
 
 interface DemoOptions {
@@ -79,36 +81,40 @@ function progressDisplay(total: number) {
       },
       cliProgress.Presets.shades_classic,
     );
-    const all = bars.create(total, 0, { name: 'all runs'.padEnd(24), snapshots: 0 });
+    // The total bar starts at the first finished step: cli-progress's ETA is the pace over its last updates,
+    // and a bar created before tfjs warmed up would count the warm-up as the pace (a first ETA of 4094 s
+    // for a job of minutes).
+    let all: cliProgress.SingleBar | undefined;
     const each = new Map<string, cliProgress.SingleBar>();
     return {
       update(states: RunState[]) {
         for (const s of states) {
           if (!each.has(s.name) && s.iteration > 0)
-            each.set(s.name, bars.create(s.total, 0, { name: s.name.padEnd(24), snapshots: 0 }));
+            each.set(s.name, bars.create(s.total, s.iteration, { name: s.name.padEnd(24), snapshots: 0 }));
           each.get(s.name)?.update(s.iteration, { snapshots: s.snapshots });
         }
-        all.update(
-          states.reduce((a, s) => a + s.iteration, 0),
-          { snapshots: states.reduce((a, s) => a + s.snapshots, 0) },
-        );
+        const done = states.reduce((a, s) => a + s.iteration, 0);
+        const snapshots = states.reduce((a, s) => a + s.snapshots, 0);
+        if (!all && done > 0) all = bars.create(total, done, { name: 'all runs'.padEnd(24), snapshots });
+        all?.update(done, { snapshots });
       },
       stop: () => bars.stop(),
     };
   }
   let shown = -1;
-  const started = Date.now();
+  const eta = new Eta(total);
   return {
     update(states: RunState[]) {
       const done = states.reduce((a, s) => a + s.iteration, 0);
+      const left = eta.update({ at: Date.now(), done });
       const tenth = Math.floor((10 * done) / total);
       if (tenth === shown) return;
       shown = tenth;
-      const elapsed = (Date.now() - started) / 1000;
-      const eta = done > 0 ? Math.round((elapsed * (total - done)) / done) : '?';
       const snapshots = states.reduce((a, s) => a + s.snapshots, 0);
       process.stderr.write(
-        `demo: ${done}/${total} iterations, ${snapshots} snapshots written, ETA ${eta} s\n`,
+        `demo: ${done}/${total} iterations, ${snapshots} snapshots written, ${
+          left === null ? 'ETA: measuring the pace' : `ETA ${left} s`
+        }\n`,
       );
     },
     stop() {},
@@ -125,7 +131,7 @@ export function registerDemo(program: Command): void {
     .option('--size <size>', 'tiny | default | full')
     .option('--db <path>', `store file (default ${DEFAULT_DB}, replaced on every run)`)
     .option('--force', 'replace the --db file if it exists')
-    .option('--port <port>', 'port of the viewer', '6006')
+    .option('--port <port>', 'port of the viewer', String(DEFAULT_PORT))
     .option('--no-serve', 'train and record only, then exit')
     .option('--workers <n>', 'training threads (default: one per core)')
     .option('--backend <name>', 'tfjs backend: wasm (fast here) or cpu', 'wasm')
