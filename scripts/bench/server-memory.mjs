@@ -141,7 +141,10 @@ export async function readWorkload({ quick, log }) {
         });
         after.push(r.last);
         peak = Math.max(peak, r.peak);
-        log(`memory: round ${round + 1}: RSS ${r.last.toFixed(0)} MB (peak ${r.peak.toFixed(0)})`);
+        const b = server.breakdown();
+        log(
+          `memory: round ${round + 1}: RSS ${r.last.toFixed(0)} MB (peak ${r.peak.toFixed(0)}; anonymous ${b.anon.toFixed(0)}, file ${b.file.toFixed(0)}, shared ${b.shmem.toFixed(0)})`,
+        );
       }
     } finally {
       await server.stop();

@@ -65,12 +65,18 @@ process.on('message', async () => { await server.close(); process.exit(0); });`,
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1];
     return Number(kb) / 1024;
   };
+  /** VmRSS split into anonymous memory, mapped file pages and shared memory, MB. */
+  const breakdown = () => {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const mb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+    return { anon: mb('RssAnon'), file: mb('RssFile'), shmem: mb('RssShmem') };
+  };
   const stop = () =>
     new Promise((resolve) => {
       child.once('exit', resolve);
       child.send('stop');
     });
-  return { url, rss, stop };
+  return { url, rss, breakdown, stop };
 }
 
 /** `n` sequential GETs of `url` after one warm-up: median and p90 ms, and the body's bytes. */
