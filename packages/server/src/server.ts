@@ -185,9 +185,7 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
   if (options.ingest !== false) store = await openStore(options.db);
   let reader: Reader;
   try {
-    // No memory map: mapped pages of the file count in the process's RSS as they are read (a server browsing an
-    // 800 MB run reached 370 MB with SQLite's default 1 GiB map); SQLite's own page cache bounds what it keeps.
-    reader = openReader(options.db, { mmapBytes: 0 });
+    reader = openReader(options.db);
   } catch (err) {
     await store?.close();
     throw err;
