@@ -1,5 +1,6 @@
 // One capture: the probe pass (forward + one backward for every target at once) and turning kept
 // tensors into Snapshots (awaiting data(), splitting gates, restoring input time order).
+import { countNonFinite } from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
 import { GradscopeError } from './errors.js';
 import { jacobians } from './jacobian.js';
@@ -195,12 +196,6 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
     zero?.dispose();
     if (sampleWeight !== batch.sampleWeight) sampleWeight?.dispose();
   }
-}
-
-function countNonFinite(data: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
-  return n;
 }
 
 function weightDims(rank: number): string[] {

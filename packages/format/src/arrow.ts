@@ -299,8 +299,8 @@ const META_KEYS: ReadonlySet<string> = new Set([
   'nonFinite',
 ]);
 
-/** NaN and ±Infinity among `values`. */
-function countNonFinite(values: Float32Array): number {
+/** NaN and ±Infinity among `values` (Snapshot.nonFinite: the capture counts it, ingest checks it). */
+export function countNonFinite(values: Float32Array): number {
   let n = 0;
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) n++;
   return n;

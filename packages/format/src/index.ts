@@ -6,6 +6,7 @@ export {
   ChunkCollector,
   collectingWriter,
   concatChunks,
+  countNonFinite,
   decodeSnapshot,
   decodeTensor,
   EXTENSION_METADATA_KEY,
