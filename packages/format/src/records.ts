@@ -146,13 +146,11 @@ export interface Sink {
   endRun?(runId: string, status: WrittenRunStatus): Promise<void>;
   /** Training scalars of a run, batched by the callback. */
   writeScalars?(run: string, points: ScalarPoint[]): Promise<void>;
-  /** For a sink whose write() resolves on enqueue: what it accepted and then failed to store. */
-  stats?(): SinkDeliveryStats;
   /**
    * What became of the snapshots whose write() resolved: `failed` counts those that were then never stored
    * (a write() that resolves on acceptance cannot reject for them). The callback adds it to stats.dropped.
    */
-  stats?(): { failed: number };
+  stats?(): SinkDeliveryStats;
   close?(): Promise<void>;
 }
 
