@@ -67,6 +67,8 @@ describe('HttpSink → POST /api/ingest', () => {
       capture: ['output-grad', 'weight'],
       sink: tee(memory, http),
       runName: 'remote',
+      group: 'remote-group',
+      params: { seed: 7 },
     });
     await model().fit(x, y, { epochs: 2, batchSize: 2, verbose: 0, callbacks: [cb] });
     await http.close();
@@ -77,6 +79,10 @@ describe('HttpSink → POST /api/ingest', () => {
     try {
       const run = reader.getRun('remote')!;
       expect(run).toMatchObject({ id: cb.runId, status: 'finished', snapshots: memory.snapshots.length });
+      // The group and params (the callback's own and the user's) travel with the run start.
+      expect(run.group).toBe('remote-group');
+      expect(run.params).toEqual(memory.runs[0]!.params);
+      expect(run.params).toMatchObject({ cell: 'LSTM+GRU', units: [3, 2], batchSize: 2, seed: 7 });
       const stored = reader.listSnapshots({ run: run.id });
       for (const s of memory.snapshots) {
         const row = stored.find(

@@ -199,6 +199,56 @@ describe('run management', () => {
     }
   });
 
+  it('PATCH sets the group and params (the token required); GET /api/runs/:run and /api/runs return them', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, ...json };
+    const patch = (body: unknown, headers: Record<string, string> = auth) =>
+      request(`${guarded.url}/api/runs/${RUN.name}`, {
+        method: 'PATCH',
+        headers,
+        body: JSON.stringify(body),
+      });
+    const run = async () => (await request(`${guarded.url}/api/runs/${RUN.id}`, { headers: auth })).body;
+    expect(await run()).toMatchObject({ group: null, params: {} });
+    expect((await patch({ group: 'g1', params: { seed: 1 } }, json)).status).toBe(401);
+    expect(await run()).toMatchObject({ group: null, params: {} });
+
+    const res = await patch({ group: 'lstm-lr0.005', params: { seed: 1, lr: 0.005, task: { lag: 40 } } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true });
+    expect(await run()).toMatchObject({
+      name: RUN.name,
+      group: 'lstm-lr0.005',
+      params: { seed: 1, lr: 0.005, task: { lag: 40 } },
+    });
+    expect((await patch({ params: { seed: 2, task: null } })).status).toBe(200);
+    const list = (await request(`${guarded.url}/api/runs`, { headers: auth })).body;
+    expect(list.find((r: { id: string }) => r.id === RUN.id)).toMatchObject({
+      group: 'lstm-lr0.005',
+      params: { seed: 2, lr: 0.005 },
+    });
+    expect(list.find((r: { id: string }) => r.id === RUN.id).params).not.toHaveProperty('task');
+
+    // Bad values are 400 naming what was expected, and change nothing (not even a name sent with them).
+    for (const [body, message] of [
+      [{ group: '  ', name: 'never' }, 'group must be a non-empty string'],
+      [{ params: [1] }, 'body/params must be object'],
+      [{ group: { a: 1 } }, 'body/group'],
+      [{ grup: 'x' }, 'PATCH /api/runs/:run needs a name, group or params'],
+      [{}, 'body must NOT have fewer than 1 properties'],
+    ] as const) {
+      const bad = await patch(body);
+      expect(bad.status).toBe(400);
+      expect(bad.body.message).toContain(message);
+    }
+    expect(await run()).toMatchObject({
+      name: RUN.name,
+      group: 'lstm-lr0.005',
+      params: { seed: 2, lr: 0.005 },
+    });
+    expect((await patch({ group: null })).status).toBe(200);
+    expect((await run()).group).toBeNull();
+  });
+
   it('with a token: PATCH and DELETE need it, and change nothing without it', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const patch = (headers: Record<string, string>) =>

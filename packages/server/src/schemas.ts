@@ -2,6 +2,7 @@
 // serialises responses through them.
 import {
   KINDS,
+  MAX_GROUP_LENGTH,
   MAX_SNAPSHOT_INDEX,
   MAX_SNAPSHOT_TIME,
   SERIES_COLUMNS,
@@ -19,6 +20,10 @@ const TIME = { type: 'number', minimum: 0, maximum: MAX_SNAPSHOT_TIME } as const
 const NULLABLE_STRING = { type: ['string', 'null'] } as const;
 const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
 const NUMBERS = { type: 'array', items: NUMBER_OR_NULL } as const;
+/** A run's group (RunInfo.group); the store checks it further (not blank). */
+const GROUP = { type: 'string', minLength: 1, maxLength: MAX_GROUP_LENGTH } as const;
+/** A run's params: a JSON object (RunInfo.params). */
+const PARAMS = { type: 'object', additionalProperties: true } as const;
 
 export const errorResponse = {
   type: 'object',
@@ -93,6 +98,8 @@ const run = {
     lastIteration: { type: ['integer', 'null'] },
     layers: { type: 'array', items: { type: 'string' } },
     meta: { type: 'object', additionalProperties: true },
+    group: { type: ['string', 'null'] },
+    params: PARAMS,
   },
 } as const;
 
@@ -287,11 +294,15 @@ export const scalarsBody = {
   },
 } as const;
 
-export const renameBody = {
+/**
+ * PATCH /api/runs/:run: a new name, group (null removes it) and params (keys set over the stored ones, a
+ * null value removing its key); at least one of them.
+ */
+export const patchRunBody = {
   type: 'object',
-  required: ['name'],
+  minProperties: 1,
   additionalProperties: false,
-  properties: { name: NAME },
+  properties: { name: NAME, group: { anyOf: [GROUP, { type: 'null' }] }, params: PARAMS },
 } as const;
 
 export const okResponse = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
@@ -309,6 +320,8 @@ export const ingestRunBody = {
     tfjsVersion: { type: 'string' },
     host: { type: 'string' },
     meta: { type: 'object' },
+    group: GROUP,
+    params: PARAMS,
   },
 } as const;
 

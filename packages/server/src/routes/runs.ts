@@ -1,6 +1,6 @@
-// Run management: rename and delete a run (PATCH / DELETE /api/runs/:run), through the server's writable
-// store. Behind the plugin's token like every route; without a store (ingest off) they say why they cannot.
-import type { Store } from '@gradscope/store';
+// Run management: rename, group and tag a run (PATCH /api/runs/:run) and delete it (DELETE), through the
+// server's writable store. Behind the plugin's token like every route; without a store (ingest off) they say why they cannot.
+import type { RunTag, Store } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../errors.js';
 import * as S from '../schemas.js';
@@ -16,11 +16,21 @@ export function runRoutes(app: FastifyInstance, { store }: { store: Store | unde
     return store;
   };
 
-  app.patch<{ Params: { run: string }; Body: { name: string } }>(
+  app.patch<{ Params: { run: string }; Body: { name?: string } & RunTag }>(
     '/api/runs/:run',
-    { schema: { params: S.runParams, body: S.renameBody, response: { 200: S.okResponse } } },
+    { schema: { params: S.runParams, body: S.patchRunBody, response: { 200: S.okResponse } } },
     async (req) => {
-      await writable().renameRun(req.params.run, req.body.name);
+      const { name, group, params } = req.body;
+      if (name === undefined && group === undefined && params === undefined)
+        throw new HttpError(400, 'PATCH /api/runs/:run needs a name, group or params');
+      const store = writable();
+      // The tag first: it checks the run and the values, so a bad one changes nothing (not even the name).
+      if (group !== undefined || params !== undefined)
+        await store.tagRun(req.params.run, {
+          ...(group !== undefined ? { group } : {}),
+          ...(params !== undefined ? { params } : {}),
+        });
+      if (name !== undefined) await store.renameRun(req.params.run, name);
       return { ok: true };
     },
   );
