@@ -82,11 +82,19 @@ function examplesSection(runs: RunRecord[]): HTMLElement | null {
           { class: 'example' },
           h('a', { href: entryLink(run, entry), class: 'example-link' }, `${entry.id} — ${entry.title}`),
           h('span', { class: 'example-run' }, ` (run ${run.name})`),
-          h('p', { class: 'example-look' }, entry.lookFor),
+          // Two sentences at most: the gallery leads with the runs' outcomes; the whole text is the tooltip.
+          h('p', { class: 'example-look', title: entry.lookFor }, firstSentences(entry.lookFor, 2)),
         ),
       ),
     ),
   );
+}
+
+/** The first `n` sentences of a text (a sentence ends with . ! or ? before a space or the end). */
+export function firstSentences(text: string, n: number): string {
+  const ends = [...text.matchAll(/[.!?](?=\s|$)/g)];
+  if (ends.length <= n) return text;
+  return text.slice(0, ends[n - 1]!.index! + 1);
 }
 
 /** A run's description: `description`, or `meta.description` (runs carry free-form metadata). */
@@ -243,8 +251,6 @@ export function renderGallery(
   details: Map<string, RunDetails | Error>,
   outcomes: Map<string, RunOutcome> = new Map(),
 ): number {
-  const examples = examplesSection(runs);
-  if (examples) root.append(examples);
   root.append(h('h2', { class: 'figure-title' }, 'Runs'));
   if (runs.length === 0) {
     root.append(
@@ -316,5 +322,8 @@ export function renderGallery(
     return card;
   };
   root.append(runList(runs, cardOf));
+  // The examples (the demo's See RNN views) after the runs: the first screen is the runs' outcomes.
+  const examples = examplesSection(runs);
+  if (examples) root.append(examples);
   return runs.length;
 }
