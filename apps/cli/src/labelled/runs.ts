@@ -318,6 +318,19 @@ export const FULL_RUNS: LabelledRun[] = [
   },
   {
     ...common,
+    name: 'simplernn-long-fails-seed3',
+    about:
+      'the same SimpleRNN at seed 3: stays at the constant predictor, its input gradient at t = 0 ~1e-4 of its peak',
+    cell: 'simpleRNN',
+    layout: 'single',
+    task: LONG,
+    steps: 600,
+    seed: 3,
+    capture: BASE_CAPTURE,
+    expect: { learns: false, causes: [] },
+  },
+  {
+    ...common,
     name: 'simplernn-short-learns',
     about: 'the seed-2 SimpleRNN that fails at lag ≥ 40 learns a 0–3 step dependency',
     cell: 'simpleRNN',
