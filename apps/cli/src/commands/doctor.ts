@@ -1,14 +1,19 @@
 // gradscope doctor <db>: the diagnosis of every recurrent layer of the stored runs, as a table or JSON; with
-// --fail-on, a non-zero exit when a layer's verdict or cause is listed (a CI job can fail a training run).
+// --fail-on, a non-zero exit when a layer's verdict or cause is listed (a CI job can fail a training run);
+// with --group-by, the runs read as groups (seeds of a configuration, the values of a parameter).
 import {
   CAUSES,
   closestName,
   type DoctorReport,
+  formatNumber,
+  groupRuns,
   type LayerDiagnosis,
   type RunDiagnosis,
+  type RunGroup,
+  type Spread,
   VERDICTS,
 } from '@gradscope/format';
-import { diagnoseReader, openReader } from '@gradscope/store';
+import { diagnoseReader, openReader, type Reader } from '@gradscope/store';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { table } from './list.js';
@@ -84,6 +89,39 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
   return `${table([header, ...rows])}\n\n${summaries.join('\n')}`;
 }
 
+const range = (s: Spread | null, digits = 2): string =>
+  s === null
+    ? '-'
+    : s.n === 1
+      ? formatNumber(s.median, digits)
+      : `${formatNumber(s.median, digits)} (${formatNumber(s.min, digits)}–${formatNumber(s.max, digits)})`;
+
+/** The groups as a table (one line per group and layer position), then each in words. */
+export function formatGroups(groups: RunGroup[]): string {
+  const key = groups[0]?.key ?? 'group';
+  const header = [
+    key.toUpperCase(),
+    'LAYER',
+    'RUNS',
+    ...VERDICTS.map((v) => v.toUpperCase()),
+    'LOSS/BASELINE MEDIAN (RANGE)',
+    'FAR/PEAK MEDIAN (RANGE)',
+  ];
+  const label = (g: RunGroup) => g.group ?? `(no ${key})`;
+  const rows = groups.flatMap((g) =>
+    g.evidence.map((e, p) => [
+      label(g),
+      String(e.position + 1),
+      String(e.runs),
+      ...VERDICTS.map((v) => String(g.verdicts[p]![v])),
+      range(e.lossRatio),
+      range(e.farRatio, 3),
+    ]),
+  );
+  const words = groups.flatMap((g) => g.summary.map((line) => `  ${label(g)}: ${line}`));
+  return `${table([header, ...rows])}\n\n${words.join('\n')}`;
+}
+
 /** The doctor's table for every run of a store file (the demo prints it when training ends). */
 export function doctorTable(db: string): string {
   const reader = openReader(db);
@@ -92,6 +130,26 @@ export function doctorTable(db: string): string {
   } finally {
     reader.close();
   }
+}
+
+/**
+ * The diagnosed runs grouped by `key` ('group' or a parameter). A key no run has is an error naming the
+ * parameters the runs do have (a misspelt key would otherwise put every run in one group).
+ */
+export function groupReport(reader: Reader, report: DoctorReport, key: string): RunGroup[] {
+  const records = new Map(reader.listRuns().map((r) => [r.id, r]));
+  const runs = report.runs.map((diagnosis) => {
+    const r = records.get(diagnosis.id);
+    return { group: r?.group ?? null, params: r?.params ?? {}, diagnosis };
+  });
+  const known = new Set(['group', ...runs.flatMap((r) => Object.keys(r.params))]);
+  if (runs.length > 0 && !known.has(key)) {
+    const near = closestName(key, known);
+    throw new UserError(
+      `--group-by: no run has '${key}'${near ? `; did you mean '${near}'?` : ''} (the runs have: ${[...known].join(', ')})`,
+    );
+  }
+  return groupRuns(runs, key);
 }
 
 /** The layers whose verdict or a cause is in `failOn`, as "run/layer (verdict, cause)". */
@@ -113,25 +171,37 @@ export function registerDoctor(program: Command): void {
     .option('--run <run...>', 'only these runs (names or ids; default: every run)')
     .option('--json', 'print { runs: [{ id, name, layers: [{ layer, verdict, causes, evidence }] }] }')
     .option(
+      '--group-by <key>',
+      "read the runs as groups: by their group ('group') or a parameter (e.g. cell, lr, units); with --json adds groups: [{ group, runs, verdicts, evidence }]",
+    )
+    .option(
       '--fail-on <list>',
       `exit 1 when any layer's verdict or cause is listed (comma-separated: ${FAILABLE.join(', ')})`,
     )
-    .action((db: string, opts: { run?: string[]; json?: boolean; failOn?: string }) => {
+    .action((db: string, opts: { run?: string[]; json?: boolean; failOn?: string; groupBy?: string }) => {
       const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
+      if (opts.groupBy !== undefined && opts.groupBy.trim() === '')
+        throw new UserError("--group-by needs a key: 'group' or a parameter name such as cell or lr");
       const reader = openReader(db);
       let report: DoctorReport;
+      let groups: RunGroup[] | undefined;
       try {
         for (const run of opts.run ?? []) {
           if (reader.getRun(run) === undefined)
             throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
         }
         report = diagnoseReader(reader, opts.run);
+        if (opts.groupBy !== undefined) groups = groupReport(reader, report, opts.groupBy);
       } finally {
         reader.close();
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify(groups ? { ...report, groups } : report, null, 2)}\n`);
       else if (report.runs.length === 0) process.stdout.write(`no runs in ${db}\n`);
-      else process.stdout.write(`${formatDiagnosis(report.runs)}\n`);
+      else
+        process.stdout.write(
+          `${formatDiagnosis(report.runs)}\n${groups ? `\n${formatGroups(groups)}\n` : ''}`,
+        );
       if (failOn === undefined) return;
       const failed = failing(report, failOn);
       if (failed.length > 0)
