@@ -82,6 +82,8 @@ describe('hasTimeAxis', () => {
     expect(hasTimeAxis(layers, 'lstm_1', 'output-grad')).toBe(true);
     expect(hasTimeAxis(layers, 'lstm_2', 'output-grad')).toBe(false);
     expect(hasTimeAxis(layers, 'lstm_2', 'input-grad')).toBe(true);
+    // The loss-free jacobian of a last-step layer is over its input timesteps (dims sample, timestep, channel).
+    expect(hasTimeAxis(layers, 'lstm_2', 'jacobian')).toBe(true);
     expect(hasTimeAxis(layers, 'dense', 'input-grad')).toBe(false); // after a last-step LSTM
     expect(hasTimeAxis(layers, 'dense', 'output')).toBe(false);
     expect(hasTimeAxis(layers, 'td', 'output')).toBe(true); // one shape per output

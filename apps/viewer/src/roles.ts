@@ -104,14 +104,15 @@ function rank(shape: LayerSummary['outputShape'] | undefined): number {
 /**
  * Whether a layer's snapshots of `kind` have a timestep axis (so the flow route can answer for them), from the
  * model summary: outputs (and their gradients) when the output is a sequence; the input gradient when the
- * layer is recurrent (it reads a sequence) or the layer before it outputs one.
+ * layer is recurrent (it reads a sequence) or the layer before it outputs one; the jacobian likewise.
  */
 export function hasTimeAxis(model: readonly ShapeSummary[], layer: string, kind: string): boolean {
   const sorted = [...model].sort((a, b) => a.index - b.index);
   const i = sorted.findIndex((l) => l.name === layer);
   const l = sorted[i];
   if (!l) return true; // unknown: let the server say
-  if (kind === 'input-grad')
+  // The jacobian ∂h_T/∂x_t is over the input's timesteps, like the input gradient, whatever the output.
+  if (kind === 'input-grad' || kind === 'jacobian')
     return isRecurrent(l.className) || (i > 0 && rank(sorted[i - 1]!.outputShape) >= 3);
   if (l.returnSequences === false) return false;
   return rank(l.outputShape) >= 3;

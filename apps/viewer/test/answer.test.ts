@@ -36,6 +36,15 @@ const jacobian = (layer: string, layerClass: string, tau: number): SeriesSpec =>
 const long = jacobian('lstm_1', 'LSTM', 30);
 const short = jacobian('gru_2', 'GRU', 1);
 const BASELINE = 0.25;
+/** The last-step output gradient of a returnSequences-false LSTM: sample × channel. */
+const lastStep: SeriesSpec = {
+  layer: 'lstm_1',
+  layerClass: 'LSTM',
+  shape: [4, 3],
+  dims: ['sample', 'channel'],
+  iterations: ITERATIONS,
+  value: (it, s, _t, c) => (s - 1.5) * (c + 1) * 1e-3 * (1 + it / 400),
+};
 const t0 = 1_764_379_200_000;
 
 let fx: Fixture;
@@ -64,6 +73,8 @@ beforeAll(async () => {
   fx = await startServer([
     { id: 'run-stack', name: 'recall-stack', specs: [long, short] },
     { id: 'run-jac-only', name: 'jacobian-only', specs: [jacobian('lstm_1', 'LSTM', 30)] },
+    // The most common model: one recurrent layer, returnSequences false (its output has no timestep axis).
+    { id: 'run-last', name: 'last-step', specs: [lastStep, jacobian('lstm_1', 'LSTM', 5)] },
   ]);
   // Every loss a run can record: the fit logs' batch loss, the capture's probe loss, Keras' val_loss.
   const points = [];
@@ -163,6 +174,16 @@ describe('the run page opens on the answer', () => {
     expect(await page.locator('.training .loss-chart').count()).toBe(0);
     expect(strip).toContain('No loss recorded for this run, only its baseline');
     expect((await hook(page)).error).toBeNull();
+  });
+
+  it('a last-step layer (returnSequences false): its jacobian, over the input timesteps, has a horizon and evidence', async () => {
+    await open('#/run?run=last-step');
+    await page.waitForSelector('.training .horizon-chart');
+    expect(await texts('.training .horizon-chart .u-legend .u-label')).toContain('lstm_1 · jacobian');
+    await page.waitForSelector('.evidence[data-layer="lstm_1"] .evidence-norm-chart');
+    expect(await page.getAttribute('.evidence[data-layer="lstm_1"] .evidence-flow', 'data-kind')).toBe(
+      'jacobian',
+    );
   });
 });
 
