@@ -21,7 +21,12 @@ export function runOption(
   const label = runLabel(run, runs);
   return label === run.name || label === run.id
     ? label
-    : `${label} (started ${new Date(run.startedAt).toLocaleString()})`;
+    : `${label} (started ${new Date(run.startedAt).toLocaleString(undefined, {
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+      })})`;
 }
 
 /**
