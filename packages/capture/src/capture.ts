@@ -3,7 +3,7 @@
 import { countNonFinite } from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
 import { GradscopeError } from './errors.js';
-import { jacobians } from './jacobian.js';
+import { JACOBIAN_SEED, jacobianDirections, jacobians, lastState, rademacher } from './jacobian.js';
 import {
   coreModel,
   type Model,
@@ -122,6 +122,7 @@ export function compiledLoss(
  * weight-grad extends the same single pass to the targets' own weights, crossing every tap.
  */
 export function probePass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kind>): Kept {
+  if (kinds.has('jacobian') && !kinds.has('weight-grad')) return jointPass(model, targets, batch, kinds);
   const core = coreModel(model);
   const wantWeights = kinds.has('weight-grad');
   const wantTaps = kinds.has('output-grad') || kinds.has('input-grad');
@@ -202,6 +203,147 @@ function weightDims(rank: number): string[] {
   if (rank === 1) return ['unit'];
   if (rank === 2) return ['input', 'unit'];
   return Array.from({ length: rank }, (_, k) => `axis${k}`);
+}
+
+/** The state after each direction's last processing step, from the target's output as its layer returned it. */
+function directionStates(target: Target, taps: Taps): (tf.Tensor | undefined)[] {
+  const directions = jacobianDirections(target);
+  if (directions.length === 0) return [];
+  if (target.points.length === directions.length) {
+    // A layer, or a Bidirectional with a merge other than concat: one output per direction, each as its
+    // layer returned it (a backward direction in processing order: its last step is its last index).
+    return target.points.map((point, d) => {
+      const y = taps.live(point);
+      return y === undefined ? undefined : lastState(y, directions[d]!.layer.returnSequences);
+    });
+  }
+  // A Bidirectional with merge 'concat': forward channels first, backward second, both in input time order
+  // (the wrapper reverses the backward sequence), so the backward direction's last state is at step 0.
+  const y = taps.live(target.points[0]!);
+  if (y === undefined) return directions.map(() => undefined);
+  const width = y.shape.at(-1)! / 2;
+  const sequences = directions[0]!.layer.returnSequences;
+  return [0, 1].map((d) => {
+    const half = tf.slice(
+      y,
+      y.shape.map((_, k) => (k === y.shape.length - 1 ? d * width : 0)),
+      y.shape.map((n, k) => (k === y.shape.length - 1 ? width : n)),
+    );
+    if (!sequences) return half;
+    const step = d === 0 ? half.shape[1]! - 1 : 0;
+    const begin = half.shape.map((_, k) => (k === 1 ? step : 0));
+    const size = half.shape.map((n, k) => (k === 1 ? 1 : n));
+    return tf.squeeze(tf.slice(half, begin, size), [1]);
+  });
+}
+
+/** The first `n` rows of a tensor (the loss's samples of the joint pass), or the rows after them. */
+const rows = (t: tf.Tensor, n: number, second = false): tf.Tensor =>
+  second ? tf.slice(t, n, t.shape[0]! - n) : tf.slice(t, 0, n);
+
+/**
+ * The probe pass with the loss-free `jacobian` in the same backward pass (no weight gradients asked for).
+ * The probe runs twice in one batch: its first n rows give the loss, as the plain probe pass does; the
+ * second n rows give Σ v_s · h_T of every target (h_T each direction's last state, v_s the seeded
+ * Rademacher vectors of jacobian.ts). Samples are independent in inference mode, so the gradient at a
+ * layer's input is d loss / d input on the first rows and v_s · ∂h_T/∂x on the second; each input tap
+ * passes only the first rows further down, so a layer's jacobian rows hold its own state's projection and
+ * nothing of the layers above. One forward and one backward pass of 2n rows instead of the probe pass plus
+ * a forward and backward pass per direction: the RNNs' per-step cost hardly grows with the batch.
+ */
+function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kind>): Kept {
+  const core = coreModel(model);
+  const n = list(batch.x)[0]!.shape[0]!;
+  const zero = tf.tidy(() => tf.variable(tf.scalar(0), true));
+  const taps = new Taps(
+    targets.flatMap((t) => [...t.points, ...t.inputPoints]),
+    {
+      output: kinds.has('output'),
+      grad: kinds.has('output-grad'),
+      inputGrad: true,
+      live: true,
+      blockBelow: n,
+      trainingOnly: false,
+      anchor: zero,
+    },
+  );
+  const sampleWeight =
+    batch.sampleWeight === undefined
+      ? undefined
+      : Array.isArray(batch.sampleWeight)
+        ? tf.tensor1d(batch.sampleWeight)
+        : batch.sampleWeight;
+  const doubled = list(batch.x).map((x) => tf.concat([x, x]));
+  let loss: tf.Scalar | undefined;
+  const objective = () => {
+    const outputs = list(
+      core.apply(doubled.length === 1 ? doubled[0]! : doubled, { training: false }) as
+        | tf.Tensor
+        | tf.Tensor[],
+    );
+    const probeLoss = compiledLoss(
+      model,
+      outputs.map((o) => rows(o, n)),
+      list(batch.y),
+      sampleWeight,
+    );
+    loss = tf.keep(probeLoss.clone());
+    let total: tf.Scalar = tf.add(probeLoss, tf.mul(zero, 0));
+    targets.forEach((target, k) => {
+      directionStates(target, taps).forEach((state, d) => {
+        if (state === undefined) return;
+        const h = rows(state, n, true);
+        total = tf.add(total, tf.sum(tf.mul(rademacher(h.shape, JACOBIAN_SEED + 2 * k + d), h)));
+      });
+    });
+    return total;
+  };
+  taps.install();
+  taps.armed = true;
+  try {
+    const { value, grads } = tf.variableGrads(objective, [zero]);
+    value.dispose();
+    for (const g of Object.values(grads)) g?.dispose();
+    const taken = taps.take();
+    const tidyRows = (t: tf.Tensor, second = false) => {
+      const out = tf.keep(tf.tidy(() => rows(t, n, second)));
+      return out;
+    };
+    const outputs = new Map([...taken.outputs].map(([p, t]) => [p, tidyRows(t)]));
+    const grads2 = new Map<TapPoint, tf.Tensor>();
+    for (const [p, t] of taken.grads)
+      if (p.at === 'output' || kinds.has('input-grad')) grads2.set(p, tidyRows(t));
+    const jacobianOf = new Map<Target, { part?: string; grad: tf.Tensor }[]>();
+    for (const target of targets) {
+      const directions = jacobianDirections(target);
+      if (directions.length === 0) continue;
+      // The layer's own input tap, or each direction's of a Bidirectional (inputPoints 1 and 2).
+      const points = directions.length === 1 ? [target.inputPoints[0]!] : target.inputPoints.slice(1, 3);
+      jacobianOf.set(
+        target,
+        directions.map((direction, d) => {
+          const g = taken.grads.get(points[d]!);
+          const shape = [n, ...(taps.shapes.get(points[d]!) ?? []).slice(1)];
+          return {
+            ...(direction.part !== undefined ? { part: direction.part } : {}),
+            grad: g === undefined ? tf.zeros(shape) : tidyRows(g, true),
+          };
+        }),
+      );
+    }
+    tf.dispose([...taken.outputs.values(), ...taken.grads.values(), ...taken.inputs.values()]);
+    const shapes = new Map([...taps.shapes].map(([p, shape]) => [p, [n, ...shape.slice(1)]]));
+    return { loss: loss!, outputs, grads: grads2, shapes, weightGrads: new Map(), jacobians: jacobianOf };
+  } catch (err) {
+    taps.discard();
+    loss?.dispose();
+    throw err;
+  } finally {
+    taps.remove();
+    zero.dispose();
+    tf.dispose(doubled);
+    if (sampleWeight !== batch.sampleWeight) sampleWeight?.dispose();
+  }
 }
 
 /** Reverses axis 1 (time) of a row-major [n, T, ...] array. */

@@ -3,7 +3,8 @@
 // estimate of E‖∂h_T/∂x_t‖²_F is within the error the module states).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getLayerGradients } from './index.js';
+import { probePass, toSnapshots } from './capture.js';
+import { getLayerGradients, type Kind, type Snapshot } from './index.js';
 import { JACOBIAN_SEED, jacobianDirections, jacobianProjection, rademacher } from './jacobian.js';
 import { makeTarget } from './layers.js';
 import { randn, relativeError, seeded } from './test-util/reference.js';
@@ -201,6 +202,73 @@ describe('the estimate of E‖∂h_T/∂x_t‖²_F', () => {
       expect(Math.abs(mean - exact)).toBeLessThan(4 * standardError + 1e-6 * exact);
       // The stated bound: the relative standard error is at most √(2/n).
       expect(standardError / exact).toBeLessThanOrEqual(Math.sqrt(2 / n));
+    }
+  });
+});
+
+describe('the joint probe pass (loss and jacobian in one backward pass of the doubled probe)', () => {
+  const models: [string, () => { m: tf.LayersModel; names: string[] }][] = [
+    [
+      'stacked LSTM → GRU',
+      () => {
+        const a = tf.layers.lstm({ units: 4, returnSequences: true, ...seeded(51) });
+        const b = tf.layers.gru({ units: U, ...seeded(53) });
+        const { m } = model(b, a);
+        return { m, names: [a.name, b.name] };
+      },
+    ],
+    [
+      "Bidirectional 'sum' (one output per direction) over a goBackwards SimpleRNN",
+      () => {
+        const a = tf.layers.simpleRNN({ units: 4, returnSequences: true, goBackwards: true, ...seeded(61) });
+        const b = tf.layers.bidirectional({
+          layer: tf.layers.lstm({ units: U, returnSequences: true, ...seeded(63) }) as never,
+          mergeMode: 'sum',
+        });
+        const { m } = model(b, a);
+        return { m, names: [a.name, b.name] };
+      },
+    ],
+    [
+      "Bidirectional 'concat' returning sequences",
+      () => {
+        const b = tf.layers.bidirectional({
+          layer: tf.layers.gru({ units: U, returnSequences: true, ...seeded(71) }) as never,
+          mergeMode: 'concat',
+        });
+        const { m } = model(b);
+        return { m, names: [b.name] };
+      },
+    ],
+  ];
+
+  it.each(models)('%s: every kind equals the separate passes', async (_name, make) => {
+    const { m, names } = make();
+    const targets = names.map((name) => makeTarget(m.getLayer(name)));
+    const x = randn([N, T, F], 9);
+    const y = randn([N, 1], 10);
+    const stamp = { run: 'r', iteration: 0, epoch: 0, batch: 0, time: 0 };
+    const snapshots = async (kinds: Kind[]) =>
+      toSnapshots(targets, probePass(m, targets, { x, y }, new Set(kinds)), new Set(kinds), stamp);
+    const joint = await snapshots(['output-grad', 'output', 'input-grad', 'jacobian']);
+    // The plain probe pass for the loss kinds; the jacobian's own pass (weight-grad keeps it separate).
+    const plain = await snapshots(['output-grad', 'output', 'input-grad']);
+    const separate = (await snapshots(['jacobian', 'weight-grad'])).filter((s) => s.kind === 'jacobian');
+    const key = (s: Snapshot) => `${s.layer}/${s.kind}/${s.part ?? ''}`;
+    const want = new Map([...plain, ...separate].map((s) => [key(s), s]));
+    expect(joint.map(key).sort()).toEqual([...want.keys()].sort());
+    expect(joint.filter((s) => s.kind === 'jacobian').length).toBeGreaterThanOrEqual(names.length);
+    for (const s of joint) {
+      const w = want.get(key(s))!;
+      expect(s.shape, key(s)).toEqual(w.shape);
+      expect(s.loss).toBeCloseTo(w.loss, 6);
+      let err = 0;
+      let norm = 0;
+      for (let i = 0; i < s.data.length; i++) {
+        err += (s.data[i]! - w.data[i]!) ** 2;
+        norm += w.data[i]! ** 2;
+      }
+      expect(Math.sqrt(err / Math.max(norm, 1e-30)), key(s)).toBeLessThan(1e-5);
     }
   });
 });

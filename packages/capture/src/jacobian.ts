@@ -43,7 +43,7 @@ export function jacobianDirections(target: Target): JacobianDirection[] {
  * (a goBackwards layer, a Bidirectional's backward half, too), so the last step is the last index on axis 1:
  * input step T−1 forward, input step 0 backward.
  */
-function lastState(y: tf.Tensor, returnSequences: boolean): tf.Tensor {
+export function lastState(y: tf.Tensor, returnSequences: boolean): tf.Tensor {
   if (!returnSequences) return y;
   const steps = y.shape[1]!;
   const begin = y.shape.map((_, k) => (k === 1 ? steps - 1 : 0));

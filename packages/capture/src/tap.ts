@@ -20,6 +20,16 @@ export interface TapOptions {
   inputGrad: boolean;
   /** Keep the value of the input of input points (the jacobian pass differentiates the layer at it). */
   input?: boolean;
+  /**
+   * Hand out, for the pass in progress, each output point's output as the layer returned it (still in the
+   * graph, not kept): the joint probe pass builds the jacobian's objective on it (`live()`).
+   */
+  live?: boolean;
+  /**
+   * Input points pass only the first `blockBelow` rows of their gradient further down: the joint probe pass
+   * puts the jacobian's samples after the loss's, and each layer's jacobian must stop at its own input.
+   */
+  blockBelow?: number;
   /** Only record calls made with `training: true` (the real training step of `fit`). */
   trainingOnly: boolean;
   /**
@@ -40,6 +50,7 @@ export class Taps {
   private readonly installed: Installed[] = [];
   private outputs = new Map<TapPoint, tf.Tensor>();
   private inputs = new Map<TapPoint, tf.Tensor>();
+  private readonly liveOutputs = new Map<TapPoint, tf.Tensor>();
   private grads = new Map<TapPoint, tf.Tensor>();
   /** Shape of each point's last tensor: a gradient that never arrives is zeros of this shape. */
   readonly shapes = new Map<TapPoint, number[]>();
@@ -51,7 +62,9 @@ export class Taps {
   ) {
     // Only the points something is recorded at are wrapped.
     this.points = points.filter((p) =>
-      p.at === 'input' ? options.inputGrad || options.input === true : options.output || options.grad,
+      p.at === 'input'
+        ? options.inputGrad || options.input === true
+        : options.output || options.grad || options.live === true,
     );
   }
 
@@ -91,10 +104,16 @@ export class Taps {
     grads: Map<TapPoint, tf.Tensor>;
   } {
     const taken = { outputs: this.outputs, inputs: this.inputs, grads: this.grads };
+    this.liveOutputs.clear();
     this.outputs = new Map();
     this.inputs = new Map();
     this.grads = new Map();
     return taken;
+  }
+
+  /** The output of `point` in the pass in progress (options.live), as the layer returned it. */
+  live(point: TapPoint): tf.Tensor | undefined {
+    return this.liveOutputs.get(point);
   }
 
   /** Drops anything kept (e.g. after a failed pass). */
@@ -119,6 +138,7 @@ export class Taps {
     const y = Array.isArray(out) ? out[0] : out;
     if (y === undefined) return out;
     this.shapes.set(point, y.shape);
+    if (this.options.live) this.liveOutputs.set(point, y);
     if (this.options.output) replace(this.outputs, point, tf.keep(y.clone()));
     if (!this.options.grad) return out;
     const tapped = this.gradTap(point, y);
@@ -137,8 +157,13 @@ export class Taps {
         const total = previous === undefined ? dy.clone() : tf.add(previous, dy);
         this.grads.set(point, tf.keep(total));
         previous?.dispose();
+        const block = this.options.blockBelow;
+        const down =
+          point.at === 'input' && block !== undefined && dy.shape[0]! > block
+            ? tf.concat([tf.slice(dy, 0, block), tf.zerosLike(tf.slice(dy, block))])
+            : dy;
         // The anchor's value never entered the result: its gradient is zero (adding it changes nothing).
-        return anchor === undefined ? dy : [dy, tf.zerosLike(anchor)];
+        return anchor === undefined ? down : [down, tf.zerosLike(anchor)];
       },
     }))(...inputs) as tf.Tensor;
   }

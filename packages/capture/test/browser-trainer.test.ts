@@ -66,7 +66,7 @@ async function main() {
     timeoutMs: 20000,
     onError: (e) => errors.push(e.message),
   });
-  const callback = gradientCallback({ at: [0], every: 2, probe, sink, runName: q.get('run') });
+  const callback = gradientCallback({ at: [0], every: 2, probe, capture: ['output-grad'], sink, runName: q.get('run') });
   const losses = [];
   await model.fit(x, y, {
     epochs: 2,
@@ -298,7 +298,9 @@ describe('a browser trainer (Vite bundle in Chromium) sending through HttpSink t
         expect(data.some((v) => v !== 0)).toBe(true);
       }
       const scalars = new Map(reader.scalars(result.runId).map((s) => [s.name, s]));
-      expect([...scalars.keys()].sort()).toEqual(['loss', 'probe/loss']);
+      expect([...scalars.keys()].sort()).toEqual(['loss', 'probe/baseline', 'probe/loss']);
+      // The constant predictor's loss, stored once when training began.
+      expect([...scalars.get('probe/baseline')!.iterations]).toEqual([0]);
       const loss = scalars.get('loss')!;
       expect([...loss.iterations]).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
       expect([...loss.values]).toEqual(result.losses);
@@ -333,7 +335,9 @@ describe('a browser trainer (Vite bundle in Chromium) sending through HttpSink t
     expect(result.sinkStats.sent).toBe(0);
     expect(result.sinkStats.failed).toBe(RECORDED.length);
     expect(result.sinkStats.failedRequests).toBe(1 + RECORDED.length + 1 + 1);
-    expect(result.closeError).toMatch(/HttpSink: could not send .*Failed to fetch/);
+    expect(result.closeError).toMatch(
+      /^HttpSink: not stored by http:\/\/127\.0\.0\.1:\d+: .*\(8 requests, 5 snapshots\); the first failed with TypeError: Failed to fetch$/,
+    );
     expect(result.errors).toHaveLength(result.sinkStats.failedRequests);
     expect(result.callbackStats).toMatchObject({
       captures: RECORDED.length,
