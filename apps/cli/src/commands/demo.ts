@@ -8,7 +8,7 @@ import { openStore } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { fmt, type RunFindings } from '../demo/annotate.js';
-import { type DemoRun, SIZES } from '../demo/examples.js';
+import { DEFAULT_MEMORY_SEEDS, type DemoRun, MAX_MEMORY_SEEDS, SIZES } from '../demo/examples.js';
 import { Demo, type RunState } from '../demo/run.js';
 import { UserError } from '../errors.js';
 import { doctorTable } from './doctor.js';
@@ -25,6 +25,7 @@ interface DemoOptions {
   backend: string;
   force?: boolean;
   set: string;
+  seeds: string;
 }
 
 const SETS: Record<string, (run: DemoRun) => boolean> = {
@@ -39,10 +40,10 @@ function removeStore(path: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(path + suffix, { force: true });
 }
 
-function describe(size: (typeof SIZES)[keyof typeof SIZES], set: string): string {
+function describe(size: (typeof SIZES)[keyof typeof SIZES], set: string, seeds: number): string {
   const m = size.memory;
   const seed = `See RNN examples: ${size.samples} samples × ${size.timesteps} timesteps, units ${size.small} (EX1–3, 6, 8), ${size.wide} (EX4, 5, 7), ${size.weights} (EX9), ${size.iterations} iterations, fresh random data every ${size.freshEvery}`;
-  const memory = `memory set: adding problem, ${m.timesteps} timesteps, LSTM/GRU/SimpleRNN ${m.units} units, ${m.iterations} steps of ${m.batch}`;
+  const memory = `memory set: adding problem, ${m.timesteps} timesteps, LSTM/GRU/SimpleRNN ${m.units} units, ${m.iterations} steps of ${m.batch}${seeds > 1 ? `, ${seeds} seeds each (grouped by cell)` : ''}`;
   const parts = set === 'memory' ? [memory] : set === 'see-rnn' ? [seed] : [seed, memory];
   return `${size.name} size: ${parts.join('; ')}`;
 }
@@ -136,6 +137,11 @@ export function registerDemo(program: Command): void {
     .option('--workers <n>', 'training threads (default: one per core)')
     .option('--backend <name>', 'tfjs backend: wasm (fast here) or cpu', 'wasm')
     .option('--set <set>', 'which runs: all | see-rnn (EX1–EX9) | memory (the adding problem)', 'all')
+    .option(
+      '--seeds <n>',
+      `seeds of the memory set: each of its 3 cells trained at n seeds, grouped by cell (each seed adds about as much training as the whole memory set; see docs/benchmarks.md)`,
+      String(DEFAULT_MEMORY_SEEDS),
+    )
     .action(async (opts: DemoOptions) => {
       const sizeName = opts.full ? 'full' : (opts.size ?? 'default');
       if (!(sizeName in SIZES))
@@ -148,6 +154,9 @@ export function registerDemo(program: Command): void {
       if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
         throw new UserError(`--workers must be a positive integer, got '${opts.workers}'`);
       }
+      const seeds = Number(opts.seeds);
+      if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_MEMORY_SEEDS)
+        throw new UserError(`--seeds must be an integer from 1 to ${MAX_MEMORY_SEEDS}, got '${opts.seeds}'`);
       const port = parsePort(opts.port);
       const size = SIZES[sizeName as keyof typeof SIZES];
       const db = resolve(opts.db ?? DEFAULT_DB);
@@ -166,11 +175,12 @@ export function registerDemo(program: Command): void {
         db,
         backend: opts.backend,
         only: SETS[opts.set]!,
+        seeds,
         ...(workers ? { workers } : {}),
         onProgress: (states) => display?.update(states),
       });
       process.stderr.write(
-        `gradscope demo: ${demo.runs.length} runs into ${db}\n  ${describe(size, opts.set)}\n`,
+        `gradscope demo: ${demo.runs.length} runs into ${db}\n  ${describe(size, opts.set, seeds)}\n`,
       );
       // Serve from the start: the viewer follows the runs live while they train.
       const server = opts.serve
@@ -213,7 +223,9 @@ export function registerDemo(program: Command): void {
           `gradscope demo: ${interrupted ? 'stopped' : 'trained'} ${demo.runs.length} runs in ${seconds} s, ${snapshots} snapshots in ${db}\n`,
         );
         if (demo.findings.length) process.stderr.write(`${findingsTable(demo.findings)}\n`);
-        process.stderr.write(`\ngradscope doctor ${db}:\n${doctorTable(db)}\n\n`);
+        process.stderr.write(
+          `\ngradscope doctor ${db}:\n${doctorTable(db, seeds > 1 ? 'group' : undefined)}\n\n`,
+        );
         if (!server) return;
         process.stdout.write(
           `gradscope: serving the gallery at ${openUrl(server, undefined, '#/gallery')}\n  Ctrl-C to stop\n`,

@@ -122,11 +122,17 @@ export function formatGroups(groups: RunGroup[]): string {
   return `${table([header, ...rows])}\n\n${words.join('\n')}`;
 }
 
-/** The doctor's table for every run of a store file (the demo prints it when training ends). */
-export function doctorTable(db: string): string {
+/**
+ * The doctor's table for every run of a store file (the demo prints it when training ends); with `groupBy`,
+ * then the groups of the runs that have one.
+ */
+export function doctorTable(db: string, groupBy?: string): string {
   const reader = openReader(db);
   try {
-    return formatDiagnosis(diagnoseReader(reader).runs);
+    const report = diagnoseReader(reader);
+    const groups =
+      groupBy === undefined ? [] : groupReport(reader, report, groupBy).filter((g) => g.group !== null);
+    return `${formatDiagnosis(report.runs)}${groups.length > 0 ? `\n\n${formatGroups(groups)}` : ''}`;
   } finally {
     reader.close();
   }

@@ -81,6 +81,10 @@ export interface DemoRun {
   task: Task;
   capture: Kind[];
   gallery: GalleryEntry[];
+  /** Memory set: the seed (1, 2, …) of the data stream and initial weights; 1 is the gallery's run. */
+  seed?: number;
+  /** Memory set: the run's group, the seed-free name of its configuration (RunInfo.group). */
+  group?: string;
 }
 
 /** The memory set's training: one recurrent layer → Dense(1), Adam, MSE, a fresh seeded batch every step. */
@@ -200,7 +204,12 @@ export function captureAt(iterations: number): number[] {
   return [20, 200, 400].filter((i) => i <= iterations);
 }
 
-/** The memory set's run names, in the order the compare page lists them. */
+/** Seeds of the memory set by default: 1 (3 runs); `gradscope demo --seeds N` trains N of each cell. */
+export const DEFAULT_MEMORY_SEEDS = 1;
+/** The most seeds `--seeds` takes (the data seeds of seed ≤ 20 stay clear of the probe's). */
+export const MAX_MEMORY_SEEDS = 20;
+
+/** The memory set's run names (of seed 1), in the order the compare page lists them. */
 export const MEMORY_RUNS = ['memory-lstm', 'memory-gru', 'memory-simplernn'] as const;
 
 const MEMORY_CELLS: Record<(typeof MEMORY_RUNS)[number], { cell: Cell; label: string }> = {
@@ -214,8 +223,21 @@ export function compareHref(runs: readonly string[], kind: Kind): string {
   return `#/compare?runs=${runs.map(encodeURIComponent).join(',')}&kind=${kind}`;
 }
 
-/** The memory set: the same task, data, probe, initial weights and schedule for the three cells. */
-export function memoryRuns(size: DemoSize): DemoRun[] {
+/**
+ * The memory set: the same task, data, probe, initial weights and schedule for the three cells, at `seeds`
+ * seeds. Seed 1 is the gallery's run ('memory-gru'); seed s ≥ 2 draws other data and initial weights (the
+ * probe stays the same), is named 'memory-gru-s2' and carries no gallery entry. Every seed of a cell has
+ * the cell's run name as its group.
+ */
+export function memoryRuns(size: DemoSize, seeds = DEFAULT_MEMORY_SEEDS): DemoRun[] {
+  const first = memorySeedOne(size);
+  const more = Array.from({ length: Math.max(0, seeds - 1) }, (_, k) =>
+    first.map((run) => ({ ...run, name: `${run.name}-s${k + 2}`, seed: k + 2, gallery: [] })),
+  );
+  return [...first, ...more.flat()];
+}
+
+function memorySeedOne(size: DemoSize): DemoRun[] {
   const m = size.memory;
   const T = m.timesteps;
   const half = Math.floor(T / 2);
@@ -254,13 +276,15 @@ export function memoryRuns(size: DemoSize): DemoRun[] {
       task: 'adding',
       capture: ['input-grad', 'output-grad', 'jacobian'],
       gallery,
+      seed: 1,
+      group: name,
     };
   });
 }
 
-/** Every run of the demo: the See RNN examples, then the memory set. */
-export function demoRuns(size: DemoSize): DemoRun[] {
-  return [...seedRuns(size), ...memoryRuns(size)];
+/** Every run of the demo: the See RNN examples, then the memory set (at `seeds` seeds). */
+export function demoRuns(size: DemoSize, seeds = DEFAULT_MEMORY_SEEDS): DemoRun[] {
+  return [...seedRuns(size), ...memoryRuns(size, seeds)];
 }
 
 /** One sentence every seed example carries: what its data is, and its measured probe loss. */

@@ -19,6 +19,8 @@ export interface DemoOptions {
   db: string;
   backend: string;
   workers?: number;
+  /** Seeds of the memory set (default DEFAULT_MEMORY_SEEDS). */
+  seeds?: number;
   /** Which of the demo's runs to train; default all. */
   only?: (run: DemoRun) => boolean;
   onProgress?: (runs: RunState[]) => void;
@@ -56,7 +58,7 @@ export class Demo {
 
   constructor(private readonly options: DemoOptions) {
     const size = options.size;
-    this.runs = demoRuns(size)
+    this.runs = demoRuns(size, options.seeds)
       .filter(options.only ?? (() => true))
       .sort((a, b) => cost(b, size) - cost(a, size));
     this.states = this.runs.map((r) => ({
@@ -121,7 +123,7 @@ export class Demo {
       await Promise.all(this.workers.map((w) => w.terminate()));
       await annotated;
       await annotator.close();
-      const order = demoRuns(size).map((r) => r.name);
+      const order = demoRuns(size, this.options.seeds).map((r) => r.name);
       this.findings = annotator.all().sort((a, b) => order.indexOf(a.run) - order.indexOf(b.run));
     }
   }

@@ -71,17 +71,24 @@ function batch(run: DemoRun, size: DemoSize, seed: number) {
 /** Seed of the memory set's data, probe and initial weights: the same for the three cells. */
 export const MEMORY_SEED = 2026;
 
+/**
+ * The seed of a memory run's data stream and initial weights: MEMORY_SEED at seed 1, then a prime apart per
+ * seed (the probe's seed, MEMORY_SEED + 1,000,003, stays the same for every seed).
+ */
+export const memorySeed = (run: DemoRun) => MEMORY_SEED + 7919 * ((run.seed ?? 1) - 1);
+
 /** The memory set's model: one recurrent layer (last step only) → Dense(1). */
 export function buildMemoryModel(run: DemoRun, size: DemoSize): tf.LayersModel {
   const m = size.memory;
+  const seed = memorySeed(run);
   const model = tf.sequential({ name: run.name.replace(/[^a-zA-Z0-9_]/g, '_') });
   model.add(
     tf.layers[run.cell]({
       units: m.units,
       inputShape: [m.timesteps, 2],
       activation: 'tanh',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: MEMORY_SEED }),
-      recurrentInitializer: tf.initializers.orthogonal({ seed: MEMORY_SEED + 1 }),
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
       // Keras's gate activation (tfjs defaults to its hardSigmoid, which differs from Keras's).
       ...(run.cell === 'simpleRNN' ? {} : { recurrentActivation: 'sigmoid' }),
     }),
@@ -89,7 +96,7 @@ export function buildMemoryModel(run: DemoRun, size: DemoSize): tf.LayersModel {
   model.add(
     tf.layers.dense({
       units: 1,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: MEMORY_SEED + 2 }),
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }),
     }),
   );
   if (run.cell === 'lstm') {
@@ -156,10 +163,15 @@ async function trainMemory({ run, size, sink, onProgress, shouldStop }: TrainOpt
     // The demo fits in chunks (fresh data): the doctor's table at the end says it once for every run.
     verbose: 0,
     runName: run.name,
+    ...(run.group !== undefined ? { group: run.group } : {}),
+    params: { task: 'adding', seed: run.seed ?? 1 },
     runMeta: {
       demo: size.name,
       set: 'memory',
-      description: `${run.gallery.at(-1)!.title}: same data, probe and schedule as the other memory runs`,
+      description:
+        run.gallery.length > 0
+          ? `${run.gallery.at(-1)!.title}: same data, probe and schedule as the other memory runs`
+          : `${run.group ?? run.name} at seed ${run.seed}: other data and initial weights, the same probe and schedule`,
       gallery: storedGallery(run, model),
       task: {
         name: 'adding',
@@ -174,7 +186,7 @@ async function trainMemory({ run, size, sink, onProgress, shouldStop }: TrainOpt
   const chunk = 100;
   for (let done = 0; done < m.iterations && !shouldStop(); done += chunk) {
     const steps = Math.min(chunk, m.iterations - done);
-    const { x, y } = addingBatch(steps * m.batch, m.timesteps, MEMORY_SEED + done);
+    const { x, y } = addingBatch(steps * m.batch, m.timesteps, memorySeed(run) + done);
     await model.fit(x, y, {
       epochs: 1,
       batchSize: m.batch,
@@ -202,6 +214,7 @@ export async function trainRun(options: TrainOptions): Promise<void> {
     // The demo fits in chunks (fresh data): the doctor's table at the end says it once for every run.
     verbose: 0,
     runName: run.name,
+    params: { task: 'random' },
     runMeta: {
       demo: size.name,
       set: 'see-rnn',
