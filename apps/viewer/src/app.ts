@@ -2,7 +2,6 @@
 // (figure.ts); data through the caches (data.ts); live updates (live.ts); keyboard; the test hook.
 import type uPlot from 'uplot';
 import { Api, type RunDetails, type SeriesKey } from './api';
-import { isCompareHash } from './compareState';
 import { describe, FIGURE_ID, followButton, renderControls, renderHeader } from './controls';
 import { DataCache, type SnapshotEvent } from './data';
 import { h } from './dom';
@@ -12,7 +11,8 @@ import { stepIteration } from './iterations';
 import { LiveUpdates } from './live';
 import { downloadPng, pngName } from './png';
 import { pickRun, pickSeries, resolveSeries, type Series } from './resolve';
-import { formatState, parseState, type View, type ViewState } from './state';
+import { parseRoute, type Route } from './route';
+import { defaultState, formatState, type View, type ViewState } from './state';
 import { decodeScalars } from './training';
 import { ComparePage } from './views/compare';
 import { EvidencePanel } from './views/evidence';
@@ -49,7 +49,14 @@ declare global {
   }
 }
 
+/** The run page's state of a route (the defaults elsewhere). */
+function runState(route: Route): ViewState {
+  return route.page === 'run' ? route.state : defaultState();
+}
+
 export class App {
+  /** Where the viewer is (route.ts); `state` is the run page's part of it. */
+  private route: Route;
   state: ViewState;
   private readonly api: Api;
   private readonly data: DataCache;
@@ -79,7 +86,8 @@ export class App {
   constructor(root: HTMLElement, token: string | null) {
     this.api = new Api(token);
     this.data = new DataCache(this.api);
-    this.state = parseState(location.hash, location.search);
+    this.route = parseRoute(location.hash, location.search);
+    this.state = runState(this.route);
     window.__gradscope = {
       lastPaintMs: 0,
       ready: false,
@@ -118,18 +126,20 @@ export class App {
         this.main.append(figure);
         this.charts = charts;
       },
+      go: (url, push, render) => this.go(url, push, render),
     });
     this.live = new LiveUpdates(this.data, {
       url: () => this.liveUrl(),
       shows: (ev) => this.shows(ev),
       refresh: () => {
         if (this.currentRun) this.data.forgetRun(this.currentRun.id);
-        if (this.state.page === 'gallery') this.data.forgetRuns();
+        if (this.route.page !== 'run') this.data.forgetRuns();
         void this.render();
       },
     });
     window.addEventListener('hashchange', () => {
-      this.state = parseState(location.hash, location.search);
+      this.route = parseRoute(location.hash, location.search);
+      this.state = runState(this.route);
       void this.render();
     });
     window.addEventListener('resize', () => {
@@ -141,13 +151,22 @@ export class App {
     window.addEventListener('keydown', (e) => this.onKey(e));
   }
 
-  /** Changes the state, records it in the URL (a new history entry when `push`) and renders. */
+  /** Changes the run page's state, records it in the URL (a new history entry when `push`) and renders. */
   set(patch: Partial<ViewState>, push = false): void {
-    this.state = { ...this.state, ...patch };
-    const url = formatState(this.state);
+    this.go(formatState({ ...this.state, ...patch }), push);
+  }
+
+  /**
+   * Goes to a URL fragment of any page (the run page's `set`, the compare page's controls): records it (a new
+   * history entry when `push`; pushState fires no hashchange), parses it once (route.ts) and renders, unless
+   * `render` is false: a URL fixed to say what the render in flight shows.
+   */
+  go(url: string, push = false, render = true): void {
     if (push) history.pushState(null, '', url);
     else history.replaceState(null, '', url);
-    void this.render();
+    this.route = parseRoute(location.hash, location.search);
+    this.state = runState(this.route);
+    if (render) void this.render();
   }
 
   private figureWidth(): number {
@@ -160,13 +179,14 @@ export class App {
     hook.ready = false;
     hook.error = null;
     try {
-      if (isCompareHash(location.hash)) {
+      const route = this.route;
+      if (route.page === 'compare') {
         this.strip.clear();
         this.showVerdicts(null);
         this.current = null;
         this.currentRun = null;
-        await this.compare.render(() => seq === this.seq);
-      } else if (this.state.page === 'gallery') await this.renderGallery(seq);
+        await this.compare.render(route.state, () => seq === this.seq);
+      } else if (route.page === 'gallery') await this.renderGallery(seq);
       else await this.renderRun(seq);
     } catch (err) {
       if (seq !== this.seq) return;
@@ -271,10 +291,7 @@ export class App {
     const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, snapshots, runs);
     if (index.downsampled) series.recorded = index.count;
     // The URL says what is shown (names, not guesses), without a new history entry.
-    if (Object.keys(fixes).length > 0) {
-      this.state = { ...s, ...fixes };
-      history.replaceState(null, '', formatState(this.state));
-    }
+    if (Object.keys(fixes).length > 0) this.go(formatState({ ...s, ...fixes }), false, false);
     const state = this.state;
     window.__gradscope.view = state.view;
     this.current = series;
@@ -396,7 +413,7 @@ export class App {
     const t = e.target as HTMLElement | null;
     if (t && (t.closest('input, select, textarea, [role="tablist"]') || t.isContentEditable)) return;
     const series = this.current;
-    if (this.state.page !== 'run' || !series) return;
+    if (this.route.page !== 'run' || !series) return;
     const dir = e.key === 'ArrowRight' ? 1 : -1;
     if (series.recorded === undefined) {
       const next = stepIteration(series.iterations, series.available, dir);
@@ -427,7 +444,8 @@ export class App {
   private liveUrl(): string {
     const s = this.state;
     const runId = this.currentRun?.id ?? null;
-    return s.page === 'gallery'
+    // The gallery and the compare page listen to every run (compare keeps the events of its runs: shows()).
+    return this.route.page !== 'run'
       ? this.api.eventsUrl(null)
       : s.follow && runId
         ? this.api.eventsUrl(runId)
@@ -436,8 +454,8 @@ export class App {
 
   /** Whether a stored snapshot changes what is on screen. */
   private shows(ev: SnapshotEvent): boolean {
-    if (isCompareHash(location.hash)) return this.compare.shows(ev);
-    if (this.state.page === 'gallery') return true;
+    if (this.route.page === 'compare') return this.compare.shows(ev);
+    if (this.route.page === 'gallery') return true;
     const c = this.current;
     if (c === null) return this.currentRun?.id === ev.run;
     if (c.run.id !== ev.run || c.key.layer !== ev.layer || c.key.kind !== ev.kind) return false;

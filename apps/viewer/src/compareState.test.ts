@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type CompareState,
-  compareLink,
-  DEFAULT_COMPARE,
-  formatCompare,
-  isCompareHash,
-  parseCompare,
-} from './compareState';
+import { type CompareState, compareLink, DEFAULT_COMPARE, formatCompare, parseCompare } from './compareState';
 
 describe('compare URL state', () => {
   it('round-trips a fully specified state', () => {
@@ -58,12 +51,5 @@ describe('compare URL state', () => {
     expect(s.smooth).toBe(0.999);
     expect(s.logY).toBe(false);
     expect(parseCompare('#/compare?smooth=abc').smooth).toBe(DEFAULT_COMPARE.smooth);
-  });
-
-  it('tells the compare page from the others', () => {
-    expect(isCompareHash('#/compare?runs=a,b')).toBe(true);
-    expect(isCompareHash('#/compare')).toBe(true);
-    expect(isCompareHash('#/run?run=compare')).toBe(false);
-    expect(isCompareHash('#/gallery')).toBe(false);
   });
 });

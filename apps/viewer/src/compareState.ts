@@ -58,10 +58,6 @@ function runList(query: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export function isCompareHash(hash: string): boolean {
-  return fragment(hash).path === '/compare';
-}
-
 /** The smoothing weight a URL asks for, clamped to [0, 0.999]; unreadable = the default. */
 function parseSmooth(text: string | null): number {
   if (text === null || text.trim() === '') return DEFAULT_COMPARE.smooth;

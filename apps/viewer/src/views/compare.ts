@@ -53,6 +53,9 @@ export interface CompareHost {
   width(): number;
   /** Puts the figure on the page (replacing the previous one) with the charts to destroy with it. */
   mount(figure: HTMLElement, charts: uPlot[]): void;
+  /** Goes to a URL fragment (a new history entry when `push`) and renders it unless `render` is false (a URL
+   * fixed to say what is already being shown): the app's one way to move. */
+  go(url: string, push: boolean, render?: boolean): void;
 }
 
 /** One compared run, loaded. */
@@ -115,18 +118,13 @@ export class ComparePage {
   }
 
   private set(patch: Partial<CompareState>, push = false): void {
-    const next = { ...this.state, ...patch };
-    const url = formatCompare(next);
-    if (push) history.pushState(null, '', url);
-    else history.replaceState(null, '', url);
-    // hashchange does not fire for pushState/replaceState: the app renders on the popstate-free path below.
-    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    this.host.go(formatCompare({ ...this.state, ...patch }), push);
   }
 
-  async render(current: () => boolean): Promise<void> {
+  /** Renders the compare page of `s` (the route's state, route.ts). */
+  async render(s: CompareState, current: () => boolean): Promise<void> {
     const host = this.host;
     const hook = window.__gradscope;
-    const s = parseCompare(location.hash);
     this.state = s;
     host.status.textContent = 'loading runs…';
     let runs = await host.data.runs();
@@ -203,7 +201,7 @@ export class ComparePage {
     if (kind !== s.kind) fixed.kind = kind;
     if (Object.keys(fixed).length > 0) {
       this.state = { ...s, ...fixed };
-      history.replaceState(null, '', formatCompare(this.state));
+      host.go(formatCompare(this.state), false, false);
     }
     this.runIds = new Set(records.map((r) => r.id));
     hook.view = 'compare';
