@@ -149,6 +149,8 @@ export interface ScalarSeriesJson {
   iterations: EncodedMatrix;
   /** float64, [n]. */
   values: EncodedMatrix;
+  /** float64, [n]: when each point was recorded, ms since the epoch (the viewer's wall-time x axis). */
+  times: EncodedMatrix;
 }
 
 /** GET /api/runs/:run/scalars?maxPoints=N. */

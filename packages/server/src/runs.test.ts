@@ -61,6 +61,8 @@ describe('scalars', () => {
     expect(loss.iterations.dtype).toBe('float64');
     expect(values(loss.iterations)).toEqual(all.filter((p) => p.name === 'loss').map((p) => p.iteration));
     expect(values(loss.values)).toEqual(all.filter((p) => p.name === 'loss').map((p) => p.value));
+    // When each point was recorded: the viewer's wall-time axis.
+    expect(values(loss.times)).toEqual(all.filter((p) => p.name === 'loss').map((p) => p.time));
   });
 
   it('?maxPoints=N keeps at most N points per series, the first, the last, the spike and the dip', async () => {

@@ -261,6 +261,7 @@ export const scalarsResponse = {
           count: { type: 'integer' },
           iterations: MATRIX,
           values: MATRIX,
+          times: MATRIX,
         },
       },
     },

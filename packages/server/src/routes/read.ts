@@ -204,6 +204,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
           count: s.count,
           iterations: encodeMatrix(s.iterations, [s.iterations.length]),
           values: encodeMatrix(s.values, [s.values.length]),
+          times: encodeMatrix(s.times, [s.times.length]),
         })),
     }),
   );
