@@ -269,7 +269,7 @@ describe('run management', () => {
     await store.tagRun('run-1', { group: null });
     after = r.getRun('run-1')!;
     expect(after.group).toBeNull();
-    expect(after.params.seed).toBe(3);
+    expect(after.params?.seed).toBe(3);
     // A later fit of the same run (startRun again) keeps what was tagged in between, its own values over it.
     await store.tagRun('run-1', { group: 'tagged', params: { user: 'kept' } });
     await store.startRun({ ...runInfo('run-1', 'exp'), params: { lr: 0.02 } });
