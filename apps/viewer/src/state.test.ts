@@ -39,6 +39,7 @@ describe('URL state', () => {
       hist: 'offset',
       smooth: 0.85,
       logY: true,
+      lossX: 'time',
     };
     const hash = formatState(state);
     expect(parseState(hash)).toEqual(state);

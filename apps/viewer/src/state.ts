@@ -67,6 +67,8 @@ export interface ViewState {
   smooth: number;
   /** Loss chart: log y axis. */
   logY: boolean;
+  /** Loss chart's x axis: the optimizer step, or the wall time each point was recorded (`x=time`). */
+  lossX: 'step' | 'time';
 }
 
 export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
@@ -97,6 +99,7 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   hist: 'bands',
   smooth: DEFAULT_SMOOTHING,
   logY: false,
+  lossX: 'step',
 }) as ViewState;
 
 export function defaultState(): ViewState {
@@ -174,6 +177,7 @@ export function parseState(hash: string, search = ''): ViewState {
   if (p.get('smooth') !== null && Number.isFinite(smooth))
     state.smooth = Math.min(0.999, Math.max(0, smooth));
   state.logY = flag(p.get('logy'), false);
+  state.lossX = p.get('x') === 'time' ? 'time' : 'step';
   return state;
 }
 
@@ -216,6 +220,7 @@ export function formatState(state: ViewState): string {
   set('hist', state.hist, d.hist);
   set('smooth', state.smooth, d.smooth);
   set('logy', state.logY, d.logY);
+  set('x', state.lossX, d.lossX);
   const query = p.toString();
   return query ? `#/run?${query}` : '#/run';
 }

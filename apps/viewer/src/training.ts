@@ -27,6 +27,8 @@ export interface Scalar {
   count: number;
   iterations: Float64Array;
   values: Float64Array;
+  /** When each point was recorded (ms since the epoch); empty from a server that does not send them. */
+  times: Float64Array;
 }
 
 export function decodeScalars(res: ScalarsResponse): Scalar[] {
@@ -35,6 +37,7 @@ export function decodeScalars(res: ScalarsResponse): Scalar[] {
     count: s.count,
     iterations: float64(s.iterations),
     values: float64(s.values),
+    times: s.times ? float64(s.times) : new Float64Array(0),
   }));
 }
 
@@ -79,6 +82,15 @@ export function pickLosses(series: readonly Scalar[]): Scalar[] {
   });
 }
 
+/**
+ * A scalar's x on the chosen axis: its iterations, or when each point was recorded in seconds since the epoch
+ * (uPlot's time scale); the iterations when the server sent no times.
+ */
+export function scalarX(s: Scalar, x: 'step' | 'time'): Float64Array {
+  if (x === 'step' || s.times.length !== s.iterations.length) return s.iterations;
+  return s.times.map((t) => t / 1000);
+}
+
 /** The constant predictor's probe loss (the last `probe/baseline` value), null when not recorded or not finite. */
 export function pickBaseline(series: readonly Scalar[]): number | null {
   const s = series.find((x) => x.name === BASELINE_SCALAR);
@@ -109,7 +121,7 @@ export function baselineCurve(curves: readonly LossCurve[], baseline: number): L
 /** The baseline line's colour. */
 export const BASELINE_COLOR = '#555';
 
-/** One curve of a loss chart. */
+/** One curve of a loss chart (`iterations`: its x, the wall time in seconds on a time axis). */
 export interface LossCurve {
   label: string;
   color: string;
@@ -126,6 +138,8 @@ export interface LossChartOptions {
   curves: LossCurve[];
   smooth: number;
   logY: boolean;
+  /** x in seconds since the epoch on a date axis (the curves' `iterations` then hold times): no marks. */
+  timeX?: boolean;
   /** The captured iterations, marked under the curve; `chosen` drawn in `chosenColor(i)`. */
   marks?: {
     iterations: readonly number[];
@@ -183,7 +197,7 @@ export function lossChart(
   o: LossChartOptions,
 ): { chart: uPlot; setSmoothing(weight: number): void; setCurves(curves: LossCurve[]): void } {
   const range = (_u: uPlot, min: number | null, max: number | null) => yRange(min, max, o.logY);
-  const marks = o.marks;
+  const marks = o.timeX ? undefined : o.marks;
   const positions: [number, number][] = [];
   const markPlugin: uPlot.Plugin = {
     hooks: {
@@ -228,7 +242,7 @@ export function lossChart(
       },
     },
   };
-  const series: uPlot.Series[] = [{ label: 'iteration' }];
+  const series: uPlot.Series[] = [{ label: o.timeX ? 'time' : 'iteration' }];
   for (const c of o.curves) {
     series.push(
       {
@@ -272,11 +286,16 @@ export function lossChart(
       cursor: { drag: { x: true, y: false }, points: { show: false } },
       legend: { live: true },
       scales: {
-        x: { time: false },
+        x: { time: o.timeX === true },
         y: o.logY ? { distr: 3, log: 10, range } : { range },
       },
       axes: [
-        { label: 'iteration', labelSize: 16, font: AXIS_FONT, size: xAxisSize(11, 10, 5) },
+        {
+          label: o.timeX ? 'wall time' : 'iteration',
+          labelSize: 16,
+          font: AXIS_FONT,
+          size: xAxisSize(11, 10, 5),
+        },
         { size: fitYAxis(AXIS_FONT, 10, 5), font: AXIS_FONT },
       ],
       series,

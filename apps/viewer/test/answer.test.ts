@@ -165,6 +165,20 @@ describe('the run page opens on the answer', () => {
     expect(status).not.toContain('loss@');
   });
 
+  it('the loss x axis by step or by wall time, in the URL', async () => {
+    await open('#/run?run=recall-stack');
+    const before = (await hook(page)).renders;
+    await page.selectOption('select[aria-label="loss x axis"]', 'time');
+    await rendered(page, before);
+    expect(await page.evaluate(() => location.hash)).toContain('x=time');
+    await page.waitForSelector('.training .loss-chart');
+    // The x series is time; the iteration marks (by step) are left out of a time axis.
+    expect((await texts('.training .loss-chart .u-legend .u-series .u-label'))[0]).toBe('time');
+    expect(await page.getAttribute('.training .loss-chart', 'data-marks')).toBeNull();
+    await open('#/run?run=recall-stack&x=time');
+    expect(await page.inputValue('select[aria-label="loss x axis"]')).toBe('time');
+  });
+
   it('a run with only the jacobian has its memory horizon, and its baseline is never drawn as its loss', async () => {
     await open('#/run?run=jacobian-only');
     await page.waitForSelector('.training .horizon-chart');

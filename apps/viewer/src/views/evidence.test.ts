@@ -2,7 +2,15 @@
 // and the loss picking of training.ts (every loss by name, the baseline never a loss).
 import { reachOf, theilSen } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
-import { baselineCurve, lossName, pickBaseline, pickLoss, pickLosses, type Scalar } from '../training';
+import {
+  baselineCurve,
+  lossName,
+  pickBaseline,
+  pickLoss,
+  pickLosses,
+  type Scalar,
+  scalarX,
+} from '../training';
 import { decayFitLine, evidenceSeries, lagOf, significant } from './evidence';
 
 describe('decayFitLine', () => {
@@ -66,6 +74,7 @@ describe('losses', () => {
     count: values.length,
     iterations: Float64Array.from(values, (_, i) => i * 10),
     values: Float64Array.from(values),
+    times: Float64Array.from(values, (_, i) => 1_764_379_200_000 + i * 500),
   });
   it('the baseline is never a loss: a run with only probe/baseline has no loss to draw', () => {
     const only = [s('probe/baseline', [0.33])];
@@ -83,6 +92,13 @@ describe('losses', () => {
     expect(pickLoss(all)!.name).toBe('loss');
     expect(pickBaseline(all)).toBeNull();
   });
+  it('x by step, or by wall time in seconds; by step when the server sent no times', () => {
+    const l = s('loss', [3, 2, 1]);
+    expect(Array.from(scalarX(l, 'step'))).toEqual([0, 10, 20]);
+    expect(Array.from(scalarX(l, 'time'))).toEqual([1_764_379_200, 1_764_379_200.5, 1_764_379_201]);
+    expect(Array.from(scalarX({ ...l, times: new Float64Array(0) }, 'time'))).toEqual([0, 10, 20]);
+  });
+
   it('the baseline line spans every curve', () => {
     const line = baselineCurve(
       [

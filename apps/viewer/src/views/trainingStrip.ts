@@ -5,7 +5,7 @@
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
 import type { DataCache } from '../data';
-import { checkbox, h } from '../dom';
+import { checkbox, h, select } from '../dom';
 import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
 import { hasTimeAxis } from '../roles';
@@ -22,6 +22,7 @@ import {
   pickBaseline,
   pickLosses,
   runColor,
+  scalarX,
   trainingWidths,
   wholePart,
 } from '../training';
@@ -127,10 +128,11 @@ export async function renderTrainingStrip(
   if (loss && loss.iterations.length > 0) {
     const t0 = performance.now();
     const chosen = series.iterations;
+    const timeX = state.lossX === 'time' && losses.every((l) => l.times.length === l.iterations.length);
     const curves: LossCurve[] = losses.map((l, i) => ({
       label: lossName(l.name),
       color: runColor(i),
-      iterations: l.iterations,
+      iterations: scalarX(l, timeX ? 'time' : 'step'),
       values: l.values,
     }));
     const base = baseline === null ? null : baselineCurve(curves, baseline);
@@ -143,6 +145,7 @@ export async function renderTrainingStrip(
       curves: base ? [...curves, base] : curves,
       smooth: state.smooth,
       logY: state.logY,
+      timeX,
       marks: {
         iterations: series.available,
         chosen,
@@ -162,7 +165,23 @@ export async function renderTrainingStrip(
         { class: 'control-row training-options' },
         smoothingSlider(state.smooth, setSmoothing, (v) => req.set({ smooth: v })),
         checkbox('log y', state.logY, (v) => req.set({ logY: v })),
-        h('span', { class: 'axis-note' }, '▲ captured iterations (click one to show it, Shift+click to add)'),
+        select(
+          'x',
+          [
+            { value: 'step', label: 'step' },
+            { value: 'time', label: 'wall time' },
+          ],
+          state.lossX,
+          (v) => req.set({ lossX: v === 'time' ? 'time' : 'step' }),
+          { 'aria-label': 'loss x axis' },
+        ),
+        timeX
+          ? null
+          : h(
+              'span',
+              { class: 'axis-note' },
+              '▲ captured iterations (click one to show it, Shift+click to add)',
+            ),
       ),
     );
   } else {
