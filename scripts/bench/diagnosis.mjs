@@ -92,7 +92,7 @@ const OLD_DEFAULT = ['output-grad'];
  * where the old default's output-grad needs no backpropagation through time) and returning sequences; and
  * on the last-step model, input-grad and jacobian each added alone, to say where the cost is.
  */
-async function captureCost({ quick, log }) {
+export async function captureCost({ quick, log }) {
   const [n, steps, features, units] = quick ? [8, 30, 8, 16] : [16, 100, 8, 64];
   const x = tf.randomNormal([n, steps, features], 0, 1, 'float32', 4);
   const build = (returnSequences) => {

@@ -205,35 +205,35 @@ function weightDims(rank: number): string[] {
   return Array.from({ length: rank }, (_, k) => `axis${k}`);
 }
 
-/** The state after each direction's last processing step, from the target's output as its layer returned it. */
-function directionStates(target: Target, taps: Taps): (tf.Tensor | undefined)[] {
+/**
+ * The state after each direction's last processing step, from one output point of the target as its layer
+ * returned it: [direction index, state] pairs.
+ */
+function directionStates(target: Target, point: TapPoint, y: tf.Tensor): [number, tf.Tensor][] {
   const directions = jacobianDirections(target);
   if (directions.length === 0) return [];
   if (target.points.length === directions.length) {
     // A layer, or a Bidirectional with a merge other than concat: one output per direction, each as its
     // layer returned it (a backward direction in processing order: its last step is its last index).
-    return target.points.map((point, d) => {
-      const y = taps.live(point);
-      return y === undefined ? undefined : lastState(y, directions[d]!.layer.returnSequences);
-    });
+    const d = target.points.indexOf(point);
+    return d < 0 ? [] : [[d, lastState(y, directions[d]!.layer.returnSequences)]];
   }
   // A Bidirectional with merge 'concat': forward channels first, backward second, both in input time order
   // (the wrapper reverses the backward sequence), so the backward direction's last state is at step 0.
-  const y = taps.live(target.points[0]!);
-  if (y === undefined) return directions.map(() => undefined);
-  const width = y.shape.at(-1)! / 2;
+  const last = y.shape.length - 1;
+  const width = y.shape[last]! / 2;
   const sequences = directions[0]!.layer.returnSequences;
-  return [0, 1].map((d) => {
+  return [0, 1].map((d): [number, tf.Tensor] => {
     const half = tf.slice(
       y,
-      y.shape.map((_, k) => (k === y.shape.length - 1 ? d * width : 0)),
-      y.shape.map((n, k) => (k === y.shape.length - 1 ? width : n)),
+      y.shape.map((_, k) => (k === last ? d * width : 0)),
+      y.shape.map((n, k) => (k === last ? width : n)),
     );
-    if (!sequences) return half;
+    if (!sequences) return [d, half];
     const step = d === 0 ? half.shape[1]! - 1 : 0;
     const begin = half.shape.map((_, k) => (k === 1 ? step : 0));
     const size = half.shape.map((n, k) => (k === 1 ? 1 : n));
-    return tf.squeeze(tf.slice(half, begin, size), [1]);
+    return [d, tf.squeeze(tf.slice(half, begin, size), [1])];
   });
 }
 
@@ -255,13 +255,24 @@ function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kin
   const core = coreModel(model);
   const n = list(batch.x)[0]!.shape[0]!;
   const zero = tf.tidy(() => tf.variable(tf.scalar(0), true));
+  // Σ v_s · h_T of each direction, computed inside the layer's call (kept: the model's apply disposes its
+  // intermediates when it returns) and added to the loss once the forward pass is done.
+  const terms: tf.Scalar[] = [];
+  const onOutput = (point: TapPoint, y: tf.Tensor) => {
+    const k = targets.findIndex((t) => t.points.includes(point));
+    if (k < 0) return;
+    for (const [d, state] of directionStates(targets[k]!, point, y)) {
+      const h = rows(state, n, true);
+      terms.push(tf.keep(tf.sum(tf.mul(rademacher(h.shape, JACOBIAN_SEED + 2 * k + d), h))));
+    }
+  };
   const taps = new Taps(
     targets.flatMap((t) => [...t.points, ...t.inputPoints]),
     {
       output: kinds.has('output'),
       grad: kinds.has('output-grad'),
       inputGrad: true,
-      live: true,
+      onOutput,
       blockBelow: n,
       trainingOnly: false,
       anchor: zero,
@@ -289,13 +300,7 @@ function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kin
     );
     loss = tf.keep(probeLoss.clone());
     let total: tf.Scalar = tf.add(probeLoss, tf.mul(zero, 0));
-    targets.forEach((target, k) => {
-      directionStates(target, taps).forEach((state, d) => {
-        if (state === undefined) return;
-        const h = rows(state, n, true);
-        total = tf.add(total, tf.sum(tf.mul(rademacher(h.shape, JACOBIAN_SEED + 2 * k + d), h)));
-      });
-    });
+    for (const term of terms) total = tf.add(total, term);
     return total;
   };
   taps.install();
@@ -341,7 +346,7 @@ function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kin
   } finally {
     taps.remove();
     zero.dispose();
-    tf.dispose(doubled);
+    tf.dispose([...doubled, ...terms]);
     if (sampleWeight !== batch.sampleWeight) sampleWeight?.dispose();
   }
 }

@@ -21,10 +21,11 @@ export interface TapOptions {
   /** Keep the value of the input of input points (the jacobian pass differentiates the layer at it). */
   input?: boolean;
   /**
-   * Hand out, for the pass in progress, each output point's output as the layer returned it (still in the
-   * graph, not kept): the joint probe pass builds the jacobian's objective on it (`live()`).
+   * Called with each output point's output as the layer returned it, inside the layer's call: the joint
+   * probe pass builds the jacobian's objective on it there (a model's apply disposes its intermediate
+   * tensors when it returns).
    */
-  live?: boolean;
+  onOutput?: (point: TapPoint, output: tf.Tensor) => void;
   /**
    * Input points pass only the first `blockBelow` rows of their gradient further down: the joint probe pass
    * puts the jacobian's samples after the loss's, and each layer's jacobian must stop at its own input.
@@ -50,7 +51,6 @@ export class Taps {
   private readonly installed: Installed[] = [];
   private outputs = new Map<TapPoint, tf.Tensor>();
   private inputs = new Map<TapPoint, tf.Tensor>();
-  private readonly liveOutputs = new Map<TapPoint, tf.Tensor>();
   private grads = new Map<TapPoint, tf.Tensor>();
   /** Shape of each point's last tensor: a gradient that never arrives is zeros of this shape. */
   readonly shapes = new Map<TapPoint, number[]>();
@@ -64,7 +64,7 @@ export class Taps {
     this.points = points.filter((p) =>
       p.at === 'input'
         ? options.inputGrad || options.input === true
-        : options.output || options.grad || options.live === true,
+        : options.output || options.grad || options.onOutput !== undefined,
     );
   }
 
@@ -104,16 +104,10 @@ export class Taps {
     grads: Map<TapPoint, tf.Tensor>;
   } {
     const taken = { outputs: this.outputs, inputs: this.inputs, grads: this.grads };
-    this.liveOutputs.clear();
     this.outputs = new Map();
     this.inputs = new Map();
     this.grads = new Map();
     return taken;
-  }
-
-  /** The output of `point` in the pass in progress (options.live), as the layer returned it. */
-  live(point: TapPoint): tf.Tensor | undefined {
-    return this.liveOutputs.get(point);
   }
 
   /** Drops anything kept (e.g. after a failed pass). */
@@ -138,7 +132,7 @@ export class Taps {
     const y = Array.isArray(out) ? out[0] : out;
     if (y === undefined) return out;
     this.shapes.set(point, y.shape);
-    if (this.options.live) this.liveOutputs.set(point, y);
+    this.options.onOutput?.(point, y);
     if (this.options.output) replace(this.outputs, point, tf.keep(y.clone()));
     if (!this.options.grad) return out;
     const tapped = this.gradTap(point, y);
