@@ -187,7 +187,7 @@ describe('README.md', () => {
   }, 900_000);
 
   it("the doctor commands: the model.fit example's run (y is noise) is not learning, and --fail-on says so", () => {
-    const [table, json, failOn] = commands(take('README.md', 'The diagnosis', 'sh')[0]!.code);
+    const [table, json, failOn, grouped] = commands(take('README.md', 'The diagnosis', 'sh')[0]!.code);
     expect(table!.slice(0, 3)).toEqual(['pnpm', 'gradscope', 'doctor']);
     expect(gradscope(table!.slice(2))).toMatch(/\nlstm6\s+lstm_1\s+not-learning\s/);
     const report = JSON.parse(gradscope(json!.slice(2)));
@@ -203,6 +203,10 @@ describe('README.md', () => {
     expect(res.stderr).toMatch(
       /^gradscope: doctor: 2 layers matched --fail-on not-learning,vanishing: lstm6\/lstm_1/,
     );
+    // --group-by cell: the callback recorded the cell (two LSTM layers: 'LSTM'), one group of one run.
+    const groups = gradscope(grouped!.slice(2));
+    expect(groups).toMatch(/\n {2}LSTM: layer 1 \(lstm_1\): not-learning in 1 of 1 run \(loss ÷ baseline /);
+    expect(groups).toMatch(/\n {2}LSTM: layer 2 \(lstm_2\): not-learning in 1 of 1 run /);
   });
 
   it('the export commands write the files the Python snippet opens; its DuckDB query is exact', async () => {
@@ -638,7 +642,18 @@ describe('apps/cli/README.md', () => {
     }
     // One example per command of program.ts.
     expect([...seen].sort()).toEqual(
-      ['compact', 'demo', 'doctor', 'export', 'list', 'runs delete', 'runs rename', 'serve', 'vacuum'].sort(),
+      [
+        'compact',
+        'demo',
+        'doctor',
+        'export',
+        'list',
+        'runs delete',
+        'runs rename',
+        'runs tag',
+        'serve',
+        'vacuum',
+      ].sort(),
     );
     // The store commands, in order, on a copy of the README's store (serve and demo are run by their own tests).
     const dir = mkdtempSync(join(work, 'cli-'));
