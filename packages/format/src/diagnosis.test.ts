@@ -153,7 +153,40 @@ describe('verdicts', () => {
     expect(run([{ loss: 0.95 }]).verdict).toBe('not-learning');
   });
 
-  it('prefers the loss-free jacobian over input-grad, and of two directions the one reaching farthest', () => {
+  /** Norm 1 at lags below T/2 and `far` beyond: a share of far²/(1 + far²) of the energy lies beyond T/2. */
+  const step = (kind: 'jacobian' | 'input-grad', far: number) => ({
+    kind,
+    part: null,
+    norms: Float64Array.from({ length: T }, (_, t) => (T - 1 - t >= T / 2 ? far : 1)),
+  });
+
+  it('long or short: the loss must draw ≥ 3% of its input gradient from beyond T/2, and the state carry it', () => {
+    // The labelled runs' short-lag learners: input-grad share ≤ 0.005, jacobian far/peak 0.07.
+    const short = run([
+      { loss: 0.01, profiles: [step('input-grad', Math.sqrt(0.005 / 0.995)), step('jacobian', 0.07)] },
+    ]);
+    expect(short.verdict).toBe('learning-short');
+    expect(short.evidence.reach.find((r) => r.kind === 'input-grad')!.shareBeyondHalf).toBeCloseTo(0.005, 10);
+    // Long-lag learners: share ≥ 0.16, far/peak ≥ 0.25.
+    const long = run([
+      { loss: 0.01, profiles: [step('input-grad', Math.sqrt(0.16 / 0.84)), step('jacobian', 0.25)] },
+    ]);
+    expect(long.verdict).toBe('learning-long');
+    expect(long.summary).toMatch(
+      /input-grad: 16% of the loss gradient lies beyond 24 steps back; jacobian keeps 0\.25 of its peak there/,
+    );
+    // A loss that reaches far back through a state that cannot carry it: not long.
+    expect(run([{ loss: 0.01, profiles: [step('input-grad', 1), step('jacobian', 0.005)] }]).verdict).toBe(
+      'learning-short',
+    );
+    // Without input-grad the jacobian alone decides, at 0.15 of its peak (a state remembers more than the loss uses).
+    expect(run([{ loss: 0.01, profiles: [step('jacobian', 0.07)] }]).verdict).toBe('learning-short');
+    expect(run([{ loss: 0.01, profiles: [step('jacobian', 0.25)] }]).verdict).toBe('learning-long');
+    // Without the jacobian, input-grad alone.
+    expect(run([{ loss: 0.01, profiles: [step('input-grad', 0.5)] }]).verdict).toBe('learning-long');
+  });
+
+  it('a long loss dependence needs the state to carry it; of two directions, the one reaching farthest', () => {
     const d = run([
       {
         loss: 0.1,
@@ -173,7 +206,13 @@ describe('verdicts', () => {
   });
 
   it('thresholds are the documented ones', () => {
-    expect(DIAGNOSIS_RULES).toMatchObject({ learnedRatio: 0.5, longFraction: 1e-2, vanishingFraction: 1e-3 });
+    expect(DIAGNOSIS_RULES).toMatchObject({
+      learnedRatio: 0.5,
+      longShare: 0.03,
+      longFraction: 1e-2,
+      longFractionJacobianOnly: 0.15,
+      vanishingFraction: 1e-3,
+    });
   });
 });
 

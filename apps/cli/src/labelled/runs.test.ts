@@ -89,16 +89,6 @@ describe('truthOf', () => {
   });
 });
 
-/**
- * Runs whose verdict is known to differ from their truth, to be emptied by the diagnosis's calibration
- * (issue 22): tiny-short-learns learned a 0–2 step dependency (0.005× the constant predictor) but its
- * state keeps ~0.1 of its peak sensitivity 15 steps back (jacobian 0.9 decades below the peak at T − 1),
- * so the jacobian rule calls it learning-long. The same held with an LSTM whose forget bias starts at −3
- * and a SimpleRNN whose recurrent kernel starts at gain 0.3: after 100 Adam steps at 1e-2 the state
- * remembers 16 steps whatever the dependency used.
- */
-const KNOWN_MISSES = new Set(['tiny-short-learns']);
-
 describe('tiny labelled runs', () => {
   let dir: string;
   const results = new Map<string, LabelledResult>();
@@ -144,15 +134,10 @@ describe('tiny labelled runs', () => {
     expect(diagnosed.name).toBe(name);
     expect(diagnosed.layers.length).toBe(1);
     for (const layer of diagnosed.layers) {
-      if (KNOWN_MISSES.has(name)) {
-        // Only that it learned: long or short is the known miss (see KNOWN_MISSES).
-        expect(layer.verdict).toMatch(/^learning-/);
-      } else {
-        expect({ layer: layer.layer, verdict: layer.verdict }).toEqual({
-          layer: layer.layer,
-          verdict: r.truth,
-        });
-      }
+      expect({ layer: layer.layer, verdict: layer.verdict }).toEqual({
+        layer: layer.layer,
+        verdict: r.truth,
+      });
       expect(layer.causes).toEqual(expect.arrayContaining(run.expect.causes));
       // The diagnosis judged the loss against the same constant predictor as the truth.
       expect(layer.evidence.baselineMethod).toBe('constant-predictor');

@@ -531,9 +531,13 @@ export const FULL_RUNS: LabelledRun[] = [
   },
 ];
 
-/** The test suite's tiny runs (T = 16: long is a lag of 14–15, short 0–2), each a few seconds on wasm. */
+/**
+ * The test suite's tiny runs (T = 16: long is a lag of 14–15, short 0–1), each a few seconds on wasm. At
+ * lag 0–2 a SimpleRNN-8 after 100–300 steps still drew 8–20% of its input gradient from beyond T/2 (its
+ * state keeps what the noise channel fed it; measured); at lag 0–1 it draws 0.01%.
+ */
 const TINY_LONG: RecallTask = { timesteps: 16, cue: { first: 0, last: 1 } };
-const TINY_SHORT: RecallTask = { timesteps: 16, cue: { first: 13, last: 15 } };
+const TINY_SHORT: RecallTask = { timesteps: 16, cue: { first: 14, last: 15 } };
 const tiny = { units: 8, batch: 32, dataSeed: 1, probe: 64, every: 50, learningRate: 1e-2 } as const;
 
 export const TINY_RUNS: LabelledRun[] = [
@@ -552,7 +556,7 @@ export const TINY_RUNS: LabelledRun[] = [
   {
     ...tiny,
     name: 'tiny-short-learns',
-    about: 'a SimpleRNN-8 whose recurrent kernel starts near zero (gain 0.01) learns a 0–2 step dependency',
+    about: 'a SimpleRNN-8 whose recurrent kernel starts near zero (gain 0.01) learns a 0–1 step dependency',
     cell: 'simpleRNN',
     layout: 'single',
     task: TINY_SHORT,
