@@ -25,6 +25,11 @@ describe('checkParams', () => {
     expect(() => checkParams({ d: new Date(0) }, 'params')).toThrow(/params\.d must be JSON .*got a Date/);
     expect(() => checkParams({ u: undefined }, 'params')).toThrow(/params\.u must be JSON .*got undefined/);
     expect(() => checkParams({ '': 1 }, 'params')).toThrow('params has an empty key');
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = [deep];
+    expect(() => checkParams({ d: deep }, 'params')).toThrow(
+      /^params\.d(\[0\]){32} nests deeper than 32 levels$/,
+    );
   });
 
   it('is an object, not an array, a string or null', () => {

@@ -60,22 +60,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** How deep params may nest (a parameter is a value, not a document; the copy below recurses). */
+const MAX_PARAMS_DEPTH = 32;
+
 /** A deep JSON copy of `value`, or an error naming the path of the first value JSON cannot hold. */
-function jsonCopy(value: unknown, path: string, error: MakeError, nullable: boolean): unknown {
-  if (value === null) {
-    if (nullable) return null;
-    throw error(`${path} must not be null here`);
-  }
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
+function jsonCopy(value: unknown, path: string, error: MakeError, depth = 0): unknown {
+  if (depth > MAX_PARAMS_DEPTH) throw error(`${path} nests deeper than ${MAX_PARAMS_DEPTH} levels`);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value))
       throw error(`${path} must be a finite number (JSON has no ${value}), got ${value}`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => jsonCopy(v, `${path}[${i}]`, error, true));
+  if (Array.isArray(value)) return value.map((v, i) => jsonCopy(v, `${path}[${i}]`, error, depth + 1));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = jsonCopy(v, `${path}.${k}`, error, true);
+    for (const [k, v] of Object.entries(value)) out[k] = jsonCopy(v, `${path}.${k}`, error, depth + 1);
     return out;
   }
   throw error(
@@ -95,7 +95,7 @@ export function checkParams(
   if (!isPlainObject(value))
     throw error(`${where} must be a JSON object such as { "lr": 0.005, "seed": 1 }, got ${show(value)}`);
   for (const key of Object.keys(value)) if (key === '') throw error(`${where} has an empty key`);
-  return jsonCopy(value, where, error, true) as Record<string, unknown>;
+  return jsonCopy(value, where, error) as Record<string, unknown>;
 }
 
 /** A parameter value as text: strings as they are, numbers as JavaScript writes them, anything else as JSON. */
