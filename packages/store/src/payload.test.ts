@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodePayload, payloadValues } from './payload.js';
+import { encodePayload, payloadValues, templateBytes } from './payload.js';
 import { decodeTensor, encodeTensor } from './tensor.js';
 import type { SnapshotMeta } from './types.js';
 
@@ -60,6 +60,25 @@ describe('encodePayload', () => {
       }
       expect(templated).toBe(40);
     }
+  });
+
+  it('keeps the bytes around the values as a template, not the values (a 16 MB payload: < 2 KB kept)', () => {
+    const before = templateBytes();
+    const shape = [4, 1000, 1024];
+    const dims = ['sample', 'timestep', 'channel'];
+    const data = values(4 * 1000 * 1024, 7);
+    const first = encodePayload(data, shape, dims, meta(1, 0.25, { layer: 'big_template' }));
+    const kept = templateBytes() - before;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(2048);
+    expect(first.ipc.byteLength).toBeGreaterThan(data.byteLength);
+    // The next payload of the kind comes from the template, byte for byte what Arrow writes.
+    const next = values(4 * 1000 * 1024, 8);
+    const m = meta(2, 0.75, { layer: 'big_template' }); // metadata of the same byte length: one template
+    const made = encodePayload(next, shape, dims, m);
+    expect(made.dataOffset).toBeGreaterThan(0);
+    expect(Buffer.from(made.ipc).equals(Buffer.from(encodeTensor(next, shape, dims, m)))).toBe(true);
+    expect(templateBytes() - before).toBe(kept);
   });
 
   it('writes into memory from the allocator, overwriting what was there', () => {
