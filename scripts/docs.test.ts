@@ -406,11 +406,11 @@ describe('docs/api.md', () => {
     expect([mod.DEFAULT_INGEST_LIMIT, mod.DEFAULT_INGEST_INFLIGHT_BYTES, mod.DEFAULT_CACHE_BYTES]).toEqual([
       64 * 2 ** 20,
       64 * 2 ** 20,
-      32 * 2 ** 20,
+      8 * 2 ** 20,
     ]);
     expect(text).toContain('at most 64 MiB by default');
     expect(text).toContain('at most 64 MiB (`ingestInflightBytes`');
-    expect(text).toContain('at most 32 MiB of bodies');
+    expect(text).toContain('at most 8 MiB of bodies');
     // This server has ingest off, so no writable store: rename and delete answer 405 and say why.
     const patch = await fetch(`${server.url}/api/runs/lstm6`, {
       method: 'PATCH',

@@ -227,7 +227,7 @@ async function scale({ quick, log }) {
         value: m.after,
         unit: 'MB',
         aim: '≤ 300',
-        note: `${m.before.toFixed(0)} MB before; 240 distinct URLs (run, layers, series, flow, histograms, a table page per view), response cache bound 32 MiB`,
+        note: `${m.before.toFixed(0)} MB before; 240 distinct URLs (run, layers, series, flow, histograms, a table page per view), response cache bound 8 MiB`,
       },
     );
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LIVE_MAX_AGE_MS, ResponseCache } from './cache.js';
+import { DEFAULT_CACHE_BYTES, LIVE_MAX_AGE_MS, ResponseCache } from './cache.js';
 import { buildServer } from './index.js';
 import { request, snapshot, storeWith } from './test-util/fixture.js';
 
@@ -28,6 +28,22 @@ describe('ResponseCache', () => {
     expect(cache.get('/u6')).toBeUndefined();
     expect(cache.get('/u5')).toBeDefined();
     expect(cache.bytes).toBe(1000);
+  });
+
+  it("by default holds at most 8 MiB of bodies (issue 23: a server's memory), none over 2 MiB", () => {
+    expect(DEFAULT_CACHE_BYTES).toBe(8 * 2 ** 20);
+    const cache = new ResponseCache(() => 1);
+    expect(cache.maxBytes).toBe(8 * 2 ** 20);
+    const kib = 2 ** 10;
+    for (let i = 0; i < 100; i++) cache.set(`/view${i}`, Buffer.alloc(256 * kib, i));
+    expect(cache.bytes).toBe(8 * 2 ** 20);
+    expect(cache.size).toBe(32);
+    expect(cache.get('/view67')).toBeUndefined();
+    expect(cache.get('/view68')?.[0]).toBe(68);
+    cache.set('/huge', Buffer.alloc(2 * 2 ** 20 + 1));
+    expect(cache.get('/huge')).toBeUndefined();
+    expect(cache.tooLarge(2 * 2 ** 20)).toBe(false);
+    expect(cache.tooLarge(2 * 2 ** 20 + 1)).toBe(true);
   });
 
   it('never keeps a body larger than a quarter of the bound; replacing a key does not double-count', () => {

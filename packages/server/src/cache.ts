@@ -20,8 +20,8 @@ export const CACHED_LIVE = { cache: true, maxAgeMs: LIVE_MAX_AGE_MS } as const;
 
 type CacheConfig = { cache?: boolean; maxAgeMs?: number } | undefined;
 
-/** Default bound of the cache: 32 MiB of response bodies. */
-export const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
+/** Default bound of the cache: 8 MiB of response bodies. */
+export const DEFAULT_CACHE_BYTES = 8 * 2 ** 20;
 
 export class ResponseCache {
   // Bodies are kept as Buffers: writing a string re-encodes it to UTF-8 on every send.

@@ -52,7 +52,7 @@ export interface GradscopePluginOptions {
    * trainer page using HttpSink. Default none: no CORS headers. `*` is refused.
    */
   cors?: string[];
-  /** Bytes of response bodies the read cache keeps. Default 32 MiB; 0 turns it off. */
+  /** Bytes of response bodies the read cache keeps. Default 8 MiB; 0 turns it off. */
   cacheBytes?: number;
 }
 
