@@ -75,6 +75,8 @@ beforeAll(async () => {
     { id: 'run-jac-only', name: 'jacobian-only', specs: [jacobian('lstm_1', 'LSTM', 30)] },
     // The most common model: one recurrent layer, returnSequences false (its output has no timestep axis).
     { id: 'run-last', name: 'last-step', specs: [lastStep, jacobian('lstm_1', 'LSTM', 5)] },
+    // Dead units: a state that does not depend on its input at all.
+    { id: 'run-dead', name: 'dead-state', specs: [{ ...jacobian('gru_1', 'GRU', 5), value: () => 0 }] },
   ]);
   // Every loss a run can record: the fit logs' batch loss, the capture's probe loss, Keras' val_loss.
   const points = [];
@@ -188,6 +190,16 @@ describe('the run page opens on the answer', () => {
     expect(await page.locator('.training .loss-chart').count()).toBe(0);
     expect(strip).toContain('No loss recorded for this run, only its baseline');
     expect((await hook(page)).error).toBeNull();
+  });
+
+  it('a jacobian that is zero everywhere is said in words, not drawn as one flat colour', async () => {
+    await open('#/run?run=dead-state');
+    await page.waitForSelector('.evidence[data-layer="gru_1"] .evidence-row');
+    const slot = page.locator('.evidence[data-layer="gru_1"]');
+    expect(await slot.locator('.evidence-zero').textContent()).toBe(
+      'jacobian of gru_1 is zero (or not finite) at every timestep of every recorded iteration: its last state does not depend on its input at all.',
+    );
+    expect(await slot.locator('.evidence-flow').count()).toBe(0);
   });
 
   it('a last-step layer (returnSequences false): its jacobian, over the input timesteps, has a horizon and evidence', async () => {

@@ -147,6 +147,19 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
             : `Neither jacobian nor input-grad recorded for ${layer.layer}: the verdict rests on the loss alone.`,
         ),
       );
+    } else if (!matrix.some((v) => v > 0 && v < Number.POSITIVE_INFINITY)) {
+      // Nothing to map on a log scale: say what it means instead of drawing one flat colour.
+      row.append(
+        h(
+          'p',
+          { class: 'empty evidence-empty evidence-zero' },
+          `${kindText(which)} of ${layer.layer} is zero (or not finite) at every timestep of every recorded iteration: ${
+            which.kind === 'jacobian'
+              ? 'its last state does not depend on its input at all'
+              : 'no loss gradient reaches its input'
+          }.`,
+        ),
+      );
     } else {
       row.append(flowBlock(layer, which, flow, matrix, colWidth, req));
       const norms = normBlock(layer, which, flow, matrix, colWidth, req.chosen);

@@ -216,8 +216,10 @@ function lossSpark(scalars: Scalar[] | null): HTMLElement {
       'span',
       { class: 'spark-text' },
       `${lossName(loss.name)} ${formatNumber(last)}`,
-      baseline === null ? '' : h('br'),
-      baseline === null ? '' : `${formatNumber(last / baseline)}× the baseline`,
+      baseline === null || !Number.isFinite(last / baseline) ? '' : h('br'),
+      baseline === null || !Number.isFinite(last / baseline)
+        ? ''
+        : `${formatNumber(last / baseline)}× the baseline`,
     ),
   );
 }
