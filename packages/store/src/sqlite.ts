@@ -350,6 +350,8 @@ export interface ReaderDbOptions {
   busyTimeoutMs?: number;
   /** Bytes of the file SQLite may memory-map (default 1 GiB). */
   mmapBytes?: number;
+  /** Bytes of SQLite's page cache (default 64 MiB). */
+  pageCacheBytes?: number;
 }
 
 /** Opens an existing gradscope database read-only. */
@@ -377,7 +379,7 @@ export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db
         { file },
       );
     }
-    db.pragma('cache_size = -65536');
+    db.pragma(`cache_size = -${Math.ceil((options.pageCacheBytes ?? 64 * 2 ** 20) / 1024)}`);
     db.pragma(`mmap_size = ${options.mmapBytes ?? 2 ** 30}`);
   } catch (err) {
     db.close();
