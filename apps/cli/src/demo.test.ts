@@ -151,7 +151,7 @@ describe('gradscope demo --size tiny --no-serve', () => {
       expect(run.lastIteration).toBe(m.iterations);
       const [layer, ...rest] = reader.listLayers(run.id);
       expect(rest).toEqual([]);
-      expect(Object.keys(layer!.kinds).sort()).toEqual(['input-grad', 'output-grad']);
+      expect(Object.keys(layer!.kinds).sort()).toEqual(['input-grad', 'jacobian', 'output-grad']);
       expect([layer!.firstIteration, layer!.lastIteration, layer!.iterationCount]).toEqual([20, 200, 5]);
       const snaps = reader.listSnapshots({ run: run.id, layer: layer!.layer, kind: 'input-grad' });
       expect(snaps.map((s) => s.iteration)).toEqual([20, 50, 100, 150, 200]);
