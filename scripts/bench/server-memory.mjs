@@ -2,6 +2,8 @@
 // repeated rounds of views, tensors, summaries and exports, and while 16 trainers post 16 MB snapshots at
 // once. Full: 10,000 snapshots of 4×100×48 (77 KB each, a ~780 MB file), 3 rounds of 64 views, 3,000 tensors,
 // 1,000 summaries and 3 exports. --quick: 2,000 snapshots (~160 MB), 1 round.
+// What bounds each part of the RSS is in packages/server/README.md (Memory); each round logs the split into
+// anonymous memory, mapped file pages (the node binary and libraries: ~45 MB) and shared memory.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +16,15 @@ import { childServer } from './server.mjs';
  * (commit e3a8eaf), for comparison in the notes.
  */
 const BEFORE_ISSUE_23 = {
-  read: 'before issue 23 (e3a8eaf): 474 MB after 3 rounds, peak 529',
-  ingest: 'before issue 23 (e3a8eaf): peak 764 MB, 666 MB 2 s after',
+  read: 'before issue 23 (e3a8eaf): 474 MB after 3 rounds, peak 529; at 3a7d376: 371, peak 375',
+  ingest: 'before issue 23 (e3a8eaf): peak 764 MB, 666 MB 2 s after; at 3a7d376: peak 549',
+};
+
+/** What bounds the parts that grow (packages/server/README.md, Memory). */
+const BOUNDS = {
+  read: 'bounded by the response cache (8 MiB), the reader page cache (16 MiB, no memory map), batches and row groups of 64K rows',
+  ingest:
+    'bounded by ingestInflightBytes (64 MiB of bodies), the store copy of each until committed and 64 MiB of its released buffers kept; payload templates keep no values',
 };
 
 const RUN = {
@@ -155,7 +164,7 @@ export async function readWorkload({ quick, log }) {
       value: after.at(-1),
       unit: 'MB',
       aim: '< 300',
-      note: `${BEFORE_ISSUE_23.read}; now ${before.toFixed(0)} MB before, after each round ${after.map((a) => a.toFixed(0)).join(', ')}, peak ${peak.toFixed(0)}; a round: 64 views (6 routes), 3,000 tensors and 1,000 summaries (4 at a time), 3 exports (the series as tensors, a tenth long, 100 as Parquet); a ${fileMB.toFixed(0)} MB file`,
+      note: `${BEFORE_ISSUE_23.read}; now ${before.toFixed(0)} MB before, after each round ${after.map((a) => a.toFixed(0)).join(', ')}, peak ${peak.toFixed(0)}; a round: 64 views (6 routes), 3,000 tensors and 1,000 summaries (4 at a time), 3 exports (the series as tensors, a tenth long, 100 as Parquet); a ${fileMB.toFixed(0)} MB file; ${BOUNDS.read}`,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -213,7 +222,7 @@ export async function ingestWorkload({ quick, log }) {
         value: r.peak,
         unit: 'MB',
         aim: '< 400',
-        note: `${BEFORE_ISSUE_23.ingest}; now ${before.toFixed(0)} MB before, ${settled.toFixed(0)} MB 2 s after; ${rounds} round(s) of ${senders} snapshots of 16 MB posted at once (${retried} answered 503 and retried: ingestInflightBytes 64 MiB)`,
+        note: `${BEFORE_ISSUE_23.ingest}; now ${before.toFixed(0)} MB before, ${settled.toFixed(0)} MB 2 s after; ${rounds} round(s) of ${senders} snapshots of 16 MB posted at once (${retried} answered 503 and retried); ${BOUNDS.ingest}`,
       };
     } finally {
       await server.stop();
