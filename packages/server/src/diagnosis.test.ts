@@ -29,12 +29,15 @@ describe('GET /api/runs/:run/diagnosis', () => {
     const [run] = res.body.runs;
     expect(run).toMatchObject({ id: RUN.id, name: RUN.name });
     const [layer] = run.layers;
+    // Learned (1/600 ÷ 0.5); with the jacobian alone, long needs 0.15 of its peak beyond T/2: the fixture keeps
+    // 2^-3 = 0.125 there (T = 5), so short.
     expect(layer).toMatchObject({
       layer: 'lstm_1',
       layerClass: 'LSTM',
-      verdict: 'learning-long',
+      verdict: 'learning-short',
       causes: [],
     });
+    expect(layer.evidence.reach[0].farRatio).toBeCloseTo(2 ** -3, 4);
     expect(layer.evidence.lossRatio).toBeCloseTo(1 / 600 / 0.5, 6);
     expect(layer.evidence.baselineMethod).toBe('constant-predictor');
     expect(layer.evidence.reach[0].decadesPerStep).toBeCloseTo(Math.log10(2), 4);

@@ -76,7 +76,7 @@ function learner(run: string, poison = false): Snapshot[] {
     const jacobian = profile(0.1, i);
     if (poison && i === 4) jacobian[5] = Number.NaN;
     out.push(snap(run, iteration, 'jacobian', jacobian, [N, T, C], loss));
-    out.push(snap(run, iteration, 'input-grad', profile(0.4, i + 10), [N, T, C], loss));
+    out.push(snap(run, iteration, 'input-grad', profile(0.05, i + 10), [N, T, C], loss));
     const output = Float32Array.from({ length: N * T * U }, (_, k) =>
       k % 3 !== 0 ? -0.995 : 0.2 * Math.sin(k),
     );
