@@ -114,6 +114,12 @@ export function compiledLoss(
   return result;
 }
 
+/** The batch's sample weights as a tensor (the caller disposes it when it is not the batch's own). */
+function sampleWeightOf(batch: Batch): tf.Tensor | undefined {
+  const sw = batch.sampleWeight;
+  return sw === undefined ? undefined : Array.isArray(sw) ? tf.tensor1d(sw) : sw;
+}
+
 /**
  * Runs the probe pass: a forward pass in inference mode (dropout off) and, when gradients are asked
  * for, one backward pass that goes only as deep as it must. For output-grad and input-grad alone it
@@ -145,12 +151,7 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
       ...(zero !== undefined ? { anchor: zero } : {}),
     },
   );
-  const sampleWeight =
-    batch.sampleWeight === undefined
-      ? undefined
-      : Array.isArray(batch.sampleWeight)
-        ? tf.tensor1d(batch.sampleWeight)
-        : batch.sampleWeight;
+  const sampleWeight = sampleWeightOf(batch);
   const lossOf = () => {
     const outputs = list(core.apply(batch.x, { training: false }) as tf.Tensor | tf.Tensor[]);
     const loss = compiledLoss(model, outputs, list(batch.y), sampleWeight);
@@ -278,12 +279,7 @@ function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kin
       anchor: zero,
     },
   );
-  const sampleWeight =
-    batch.sampleWeight === undefined
-      ? undefined
-      : Array.isArray(batch.sampleWeight)
-        ? tf.tensor1d(batch.sampleWeight)
-        : batch.sampleWeight;
+  const sampleWeight = sampleWeightOf(batch);
   const doubled = list(batch.x).map((x) => tf.concat([x, x]));
   let loss: tf.Scalar | undefined;
   const objective = () => {
