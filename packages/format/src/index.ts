@@ -33,6 +33,7 @@ export {
   DIAGNOSIS_RULES,
   type DoctorReport,
   decisiveReach,
+  dependenceReach,
   describeDiagnosis,
   diagnose,
   type Evidence,

@@ -5,6 +5,7 @@ import {
   CAUSES,
   closestName,
   type DoctorReport,
+  dependenceReach,
   formatNumber,
   groupRuns,
   type LayerDiagnosis,
@@ -61,6 +62,7 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
     'VERDICT',
     'CAUSES',
     'LOSS/BASELINE',
+    'LOSS GRAD>T/2',
     'REACH≥1%',
     'FAR/PEAK',
     'DECADES/STEP',
@@ -70,6 +72,7 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
     run.layers.map((l) => {
       const r = decisive(l);
       const e = l.evidence;
+      const dependence = dependenceReach(e.reach);
       return [
         run.name,
         l.layer,
@@ -78,6 +81,7 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
         e.lossRatio === null
           ? '-'
           : `${num(e.lossRatio)}${e.baselineMethod === 'first-probe-loss' ? ' (first)' : ''}`,
+        dependence === undefined ? '-' : `${num(100 * dependence.shareBeyondHalf)}%`,
         r === undefined ? '-' : `${r.reach1e2}/${r.timesteps - 1} ${r.kind}${r.part ? ` ${r.part}` : ''}`,
         r === undefined ? '-' : num(r.farRatio, 3),
         r === undefined ? '-' : num(r.decadesPerStep, 3),
