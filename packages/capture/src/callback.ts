@@ -10,6 +10,7 @@ import {
   type RunDiagnosis,
   saturatedShare,
   timestepNorms,
+  UnitGradNorms,
 } from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
 import { constantBaseline } from './baseline.js';
@@ -418,7 +419,7 @@ export class GradientCallback extends tf.Callback {
   /** Keeps what the diagnosis reads of one capture's snapshots: norms per timestep and per unit, counts. */
   private observe(snapshots: Snapshot[]): void {
     const byLayer = new Map<string, IterationObservation>();
-    const unitSquares = new Map<string, Map<string, Float64Array>>();
+    const unitNorms = new Map<string, UnitGradNorms>();
     const saturation = new Map<string, number[]>();
     for (const s of snapshots) {
       let o = byLayer.get(s.layer);
@@ -437,22 +438,14 @@ export class GradientCallback extends tf.Callback {
         const share = saturatedShare(s.data);
         if (share !== null) saturation.set(s.layer, [...(saturation.get(s.layer) ?? []), share]);
       } else if (s.kind === 'weight-grad') {
-        const direction = /^(forward|backward)\//.exec(s.part ?? '')?.[1] ?? '';
-        const norms = lastAxisNorms(s.data, s.shape);
-        const perLayer = unitSquares.get(s.layer) ?? new Map<string, Float64Array>();
-        const sums = perLayer.get(direction) ?? new Float64Array(norms.length);
-        if (sums.length === norms.length) for (let u = 0; u < norms.length; u++) sums[u]! += norms[u]! ** 2;
-        perLayer.set(direction, sums);
-        unitSquares.set(s.layer, perLayer);
+        const units = unitNorms.get(s.layer) ?? new UnitGradNorms();
+        units.add(s.part ?? '', lastAxisNorms(s.data, s.shape));
+        unitNorms.set(s.layer, units);
       }
     }
     for (const [layer, shares] of saturation)
       byLayer.get(layer)!.saturatedShare = shares.reduce((a, b) => a + b, 0) / shares.length;
-    for (const [layer, perDirection] of unitSquares)
-      byLayer.get(layer)!.unitGradNorms = [...perDirection].map(([part, sums]) => ({
-        part,
-        norms: sums.map(Math.sqrt),
-      }));
+    for (const [layer, units] of unitNorms) byLayer.get(layer)!.unitGradNorms = units.result();
   }
 
   /** Hands the collected scalars over: read back and sent in the background. */

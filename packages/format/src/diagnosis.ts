@@ -481,6 +481,28 @@ export function lastAxisNorms(data: ArrayLike<number>, shape: readonly number[])
   return out;
 }
 
+/**
+ * Each unit's weight-gradient norm over all the weights and gates of its direction, from the per-unit norms of
+ * a layer's weight-grad snapshots at one capture (IterationObservation.unitGradNorms): the capture adds its
+ * snapshots' norms, the store their write-time channel norms.
+ */
+export class UnitGradNorms {
+  private readonly squares = new Map<string, Float64Array>();
+
+  /** `part` is the snapshot's, e.g. 'kernel/z' or 'backward/recurrent_kernel/o'. */
+  add(part: string, norms: ArrayLike<number>): void {
+    const direction = /^(forward|backward)\//.exec(part)?.[1] ?? '';
+    const sums = this.squares.get(direction) ?? new Float64Array(norms.length);
+    if (sums.length !== norms.length) return;
+    for (let u = 0; u < norms.length; u++) sums[u]! += norms[u]! ** 2;
+    this.squares.set(direction, sums);
+  }
+
+  result(): { part: string; norms: Float64Array }[] {
+    return [...this.squares].map(([part, sums]) => ({ part, norms: sums.map(Math.sqrt) }));
+  }
+}
+
 /** The JSON `gradscope doctor --json` prints and `GET /api/runs/:run/diagnosis` answers (one run). */
 export interface DoctorReport {
   runs: RunDiagnosis[];

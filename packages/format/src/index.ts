@@ -52,6 +52,7 @@ export {
   saturatedShare,
   theilSen,
   timestepNorms,
+  UnitGradNorms,
   VERDICTS,
   type Verdict,
 } from './diagnosis.js';

@@ -12,6 +12,7 @@ import {
   type RunDiagnosis,
   type RunObservations,
   saturatedShare,
+  UnitGradNorms,
 } from '@gradscope/format';
 import type { Reader } from './reader.js';
 
@@ -71,29 +72,20 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
     }
   }
   // Dead units: each unit's weight-gradient norm, summed over the weights and gates of its direction.
-  const unitSquares = new Map<number, Map<string, Float64Array>>();
+  const unitNorms = new Map<number, UnitGradNorms>();
   for (const part of partsOf(info, 'weight-grad')) {
     if (part === null) continue;
-    const direction = /^(forward|backward)\//.exec(part)?.[1] ?? '';
     const index = reader.seriesIndex({ run, layer: info.layer, kind: 'weight-grad', part }, {});
-    const from = Math.max(0, index.ids.length - TENSOR_ROWS);
-    for (let i = from; i < index.ids.length; i++) {
+    for (let i = Math.max(0, index.ids.length - TENSOR_ROWS); i < index.ids.length; i++) {
       const norms = reader.getSummary(index.ids[i]!)?.channelNorms;
       if (!norms) continue;
       const iteration = index.iterations[i]!;
-      const perDirection = unitSquares.get(iteration) ?? new Map<string, Float64Array>();
-      const sums = perDirection.get(direction) ?? new Float64Array(norms.length);
-      if (sums.length === norms.length) for (let u = 0; u < norms.length; u++) sums[u]! += norms[u]! ** 2;
-      perDirection.set(direction, sums);
-      unitSquares.set(iteration, perDirection);
+      const units = unitNorms.get(iteration) ?? new UnitGradNorms();
+      units.add(part, norms);
+      unitNorms.set(iteration, units);
     }
   }
-  for (const [iteration, perDirection] of unitSquares) {
-    at(iteration).unitGradNorms = [...perDirection].map(([part, sums]) => ({
-      part,
-      norms: sums.map(Math.sqrt),
-    }));
-  }
+  for (const [iteration, units] of unitNorms) at(iteration).unitGradNorms = units.result();
   return {
     layer: info.layer,
     layerClass: info.layerClass,

@@ -5,10 +5,10 @@ import {
   CAUSES,
   closestName,
   type DoctorReport,
+  decisiveReach,
   dependenceReach,
   formatNumber,
   groupRuns,
-  type LayerDiagnosis,
   type RunDiagnosis,
   type RunGroup,
   type Spread,
@@ -45,16 +45,6 @@ const num = (v: number | null, digits = 2): string =>
       ? v.toFixed(digits)
       : v.toExponential(1);
 
-/** The reach the verdict rests on, as the diagnosis picks it: the jacobian's, else the input gradient's. */
-function decisive(layer: LayerDiagnosis) {
-  const reach = layer.evidence.reach;
-  const pool = reach.some((r) => r.kind === 'jacobian') ? reach.filter((r) => r.kind === 'jacobian') : reach;
-  return pool.reduce<(typeof reach)[number] | undefined>(
-    (best, r) => (best === undefined || r.farRatio > best.farRatio ? r : best),
-    undefined,
-  );
-}
-
 export function formatDiagnosis(runs: RunDiagnosis[]): string {
   const header = [
     'RUN',
@@ -70,7 +60,7 @@ export function formatDiagnosis(runs: RunDiagnosis[]): string {
   ];
   const rows = runs.flatMap((run) =>
     run.layers.map((l) => {
-      const r = decisive(l);
+      const r = decisiveReach(l.evidence.reach);
       const e = l.evidence;
       const dependence = dependenceReach(e.reach);
       return [
