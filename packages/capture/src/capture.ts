@@ -3,7 +3,7 @@
 import { countNonFinite } from '@gradscope/format';
 import * as tf from '@tensorflow/tfjs';
 import { GradscopeError } from './errors.js';
-import { JACOBIAN_SEED, jacobianDirections, jacobians, lastState, rademacher } from './jacobian.js';
+import { JACOBIAN_SEED, jacobianDirections, lastState, rademacher } from './jacobian.js';
 import {
   coreModel,
   type Model,
@@ -128,7 +128,15 @@ function sampleWeightOf(batch: Batch): tf.Tensor | undefined {
  * weight-grad extends the same single pass to the targets' own weights, crossing every tap.
  */
 export function probePass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kind>): Kept {
-  if (kinds.has('jacobian') && !kinds.has('weight-grad')) return jointPass(model, targets, batch, kinds);
+  if (kinds.has('jacobian')) {
+    if (!kinds.has('weight-grad')) return jointPass(model, targets, batch, kinds);
+    // The jacobian's rows would add to the weight gradients: weights in the plain pass, the jacobian alone
+    // in the joint pass.
+    const kept = probePass(model, targets, batch, new Set([...kinds].filter((k) => k !== 'jacobian')));
+    const joint = jointPass(model, targets, batch, new Set(['jacobian']));
+    if (typeof joint.loss !== 'number') joint.loss.dispose();
+    return { ...kept, jacobians: joint.jacobians! };
+  }
   const core = coreModel(model);
   const wantWeights = kinds.has('weight-grad');
   const wantTaps = kinds.has('output-grad') || kinds.has('input-grad');
@@ -146,7 +154,6 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
       output: kinds.has('output'),
       grad: kinds.has('output-grad'),
       inputGrad: kinds.has('input-grad'),
-      input: kinds.has('jacobian'),
       trainingOnly: false,
       ...(zero !== undefined ? { anchor: zero } : {}),
     },
@@ -175,21 +182,7 @@ export function probePass(model: Model, targets: Target[], batch: Batch, kinds: 
     } else {
       lossTensor = tf.tidy(lossOf);
     }
-    const { inputs, ...taken } = taps.take();
-    const kept: Kept = { loss: lossTensor, ...taken, shapes: taps.shapes, weightGrads };
-    if (kinds.has('jacobian')) {
-      const layerInputs = new Map<Target, tf.Tensor>();
-      for (const target of targets) {
-        const x = inputs.get(target.inputPoints[0]!);
-        if (x !== undefined) layerInputs.set(target, x);
-      }
-      try {
-        kept.jacobians = jacobians(targets, layerInputs);
-      } finally {
-        tf.dispose([...inputs.values()]);
-      }
-    }
-    return kept;
+    return { loss: lossTensor, ...taps.take(), shapes: taps.shapes, weightGrads };
   } catch (err) {
     taps.discard();
     throw err;
@@ -332,7 +325,7 @@ function jointPass(model: Model, targets: Target[], batch: Batch, kinds: Set<Kin
         }),
       );
     }
-    tf.dispose([...taken.outputs.values(), ...taken.grads.values(), ...taken.inputs.values()]);
+    tf.dispose([...taken.outputs.values(), ...taken.grads.values()]);
     const shapes = new Map([...taps.shapes].map(([p, shape]) => [p, [n, ...shape.slice(1)]]));
     return { loss: loss!, outputs, grads: grads2, shapes, weightGrads: new Map(), jacobians: jacobianOf };
   } catch (err) {

@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probePass, toSnapshots } from './capture.js';
 import { getLayerGradients, type Kind, type Snapshot } from './index.js';
-import { JACOBIAN_SEED, jacobianDirections, jacobianProjection, rademacher } from './jacobian.js';
+import { JACOBIAN_SEED, jacobianDirections, rademacher } from './jacobian.js';
 import { makeTarget } from './layers.js';
-import { randn, relativeError, seeded } from './test-util/reference.js';
+import { jacobianProjection, randn, relativeError, seeded } from './test-util/reference.js';
 
 const N = 3;
 const T = 5;
@@ -206,6 +206,17 @@ describe('the estimate of E‖∂h_T/∂x_t‖²_F', () => {
   });
 });
 
+/** ‖got − want‖ / ‖want‖ over the snapshot's values. */
+function relativeL2(got: Snapshot, want: Snapshot): number {
+  let err = 0;
+  let norm = 0;
+  for (let i = 0; i < got.data.length; i++) {
+    err += (got.data[i]! - want.data[i]!) ** 2;
+    norm += want.data[i]! ** 2;
+  }
+  return Math.sqrt(err / Math.max(norm, 1e-30));
+}
+
 describe('the joint probe pass (loss and jacobian in one backward pass of the doubled probe)', () => {
   const models: [string, () => { m: tf.LayersModel; names: string[] }][] = [
     [
@@ -251,24 +262,39 @@ describe('the joint probe pass (loss and jacobian in one backward pass of the do
     const snapshots = async (kinds: Kind[]) =>
       toSnapshots(targets, probePass(m, targets, { x, y }, new Set(kinds)), new Set(kinds), stamp);
     const joint = await snapshots(['output-grad', 'output', 'input-grad', 'jacobian']);
-    // The plain probe pass for the loss kinds; the jacobian's own pass (weight-grad keeps it separate).
+    // The plain probe pass for the loss kinds; each layer's direction differentiated on its own at the layer's
+    // input (read through a sub-model) for the jacobian.
     const plain = await snapshots(['output-grad', 'output', 'input-grad']);
-    const separate = (await snapshots(['jacobian', 'weight-grad'])).filter((s) => s.kind === 'jacobian');
+    const separate = targets.flatMap((target, k) => {
+      const layer = m.getLayer(target.name);
+      const input = layer.input as tf.SymbolicTensor;
+      const at =
+        input === m.inputs[0] ? x : (tf.model({ inputs: m.inputs, outputs: input }).predict(x) as tf.Tensor);
+      return jacobianDirections(target).map((direction, d) => {
+        const g = jacobianProjection(direction, at, JACOBIAN_SEED + 2 * k + d);
+        return {
+          layer: target.name,
+          kind: 'jacobian',
+          part: direction.part,
+          shape: g.shape,
+          data: g.dataSync() as Float32Array,
+          loss: plain[0]!.loss,
+        } as Snapshot;
+      });
+    });
     const key = (s: Snapshot) => `${s.layer}/${s.kind}/${s.part ?? ''}`;
     const want = new Map([...plain, ...separate].map((s) => [key(s), s]));
+    // With weight-grad the jacobian has a pass of its own: the same values.
+    const withWeights = (await snapshots(['jacobian', 'weight-grad'])).filter((s) => s.kind === 'jacobian');
+    expect(withWeights.map(key)).toEqual(joint.filter((s) => s.kind === 'jacobian').map(key));
+    for (const s of withWeights) expect(relativeL2(s, want.get(key(s))!), key(s)).toBeLessThan(1e-5);
     expect(joint.map(key).sort()).toEqual([...want.keys()].sort());
     expect(joint.filter((s) => s.kind === 'jacobian').length).toBeGreaterThanOrEqual(names.length);
     for (const s of joint) {
       const w = want.get(key(s))!;
       expect(s.shape, key(s)).toEqual(w.shape);
       expect(s.loss).toBeCloseTo(w.loss, 6);
-      let err = 0;
-      let norm = 0;
-      for (let i = 0; i < s.data.length; i++) {
-        err += (s.data[i]! - w.data[i]!) ** 2;
-        norm += w.data[i]! ** 2;
-      }
-      expect(Math.sqrt(err / Math.max(norm, 1e-30)), key(s)).toBeLessThan(1e-5);
+      expect(relativeL2(s, w), key(s)).toBeLessThan(1e-5);
     }
   });
 });

@@ -18,8 +18,6 @@ export interface TapOptions {
   grad: boolean;
   /** Keep the gradient of the loss w.r.t. the input of input points. */
   inputGrad: boolean;
-  /** Keep the value of the input of input points (the jacobian pass differentiates the layer at it). */
-  input?: boolean;
   /**
    * Called with each output point's output as the layer returned it, inside the layer's call: the joint
    * probe pass builds the jacobian's objective on it there (a model's apply disposes its intermediate
@@ -50,7 +48,6 @@ export class Taps {
   armed = false;
   private readonly installed: Installed[] = [];
   private outputs = new Map<TapPoint, tf.Tensor>();
-  private inputs = new Map<TapPoint, tf.Tensor>();
   private grads = new Map<TapPoint, tf.Tensor>();
   /** Shape of each point's last tensor: a gradient that never arrives is zeros of this shape. */
   readonly shapes = new Map<TapPoint, number[]>();
@@ -62,9 +59,7 @@ export class Taps {
   ) {
     // Only the points something is recorded at are wrapped.
     this.points = points.filter((p) =>
-      p.at === 'input'
-        ? options.inputGrad || options.input === true
-        : options.output || options.grad || options.onOutput !== undefined,
+      p.at === 'input' ? options.inputGrad : options.output || options.grad || options.onOutput !== undefined,
     );
   }
 
@@ -98,22 +93,17 @@ export class Taps {
   }
 
   /** Hands over what was kept since the last take; the caller disposes it. */
-  take(): {
-    outputs: Map<TapPoint, tf.Tensor>;
-    inputs: Map<TapPoint, tf.Tensor>;
-    grads: Map<TapPoint, tf.Tensor>;
-  } {
-    const taken = { outputs: this.outputs, inputs: this.inputs, grads: this.grads };
+  take(): { outputs: Map<TapPoint, tf.Tensor>; grads: Map<TapPoint, tf.Tensor> } {
+    const taken = { outputs: this.outputs, grads: this.grads };
     this.outputs = new Map();
-    this.inputs = new Map();
     this.grads = new Map();
     return taken;
   }
 
   /** Drops anything kept (e.g. after a failed pass). */
   discard(): void {
-    const { outputs, inputs, grads } = this.take();
-    tf.dispose([...outputs.values(), ...inputs.values(), ...grads.values()]);
+    const { outputs, grads } = this.take();
+    tf.dispose([...outputs.values(), ...grads.values()]);
   }
 
   private recordInput(point: TapPoint, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
@@ -121,8 +111,6 @@ export class Taps {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x === undefined) return inputs;
     this.shapes.set(point, x.shape);
-    if (this.options.input) replace(this.inputs, point, tf.keep(x.clone()));
-    if (!this.options.inputGrad) return inputs;
     const tapped = this.gradTap(point, x);
     return Array.isArray(inputs) ? [tapped, ...inputs.slice(1)] : tapped;
   }

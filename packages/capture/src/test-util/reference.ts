@@ -1,6 +1,7 @@
 // Independent references for the tests: a float64 MSE computed in JS from model.predict, and
 // central finite differences of it w.r.t. a layer's output, a layer's input or a weight.
 import * as tf from '@tensorflow/tfjs';
+import { type JacobianDirection, lastState, rademacher } from '../jacobian.js';
 
 type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
@@ -190,4 +191,31 @@ export function reverseTime(data: Float64Array, shape: number[]): Float64Array {
     for (let t = 0; t < steps; t++)
       for (let k = 0; k < c; k++) out[(s * steps + (steps - 1 - t)) * c + k] = data[(s * steps + t) * c + k]!;
   return out;
+}
+
+/**
+ * v_sᵀ ∂h_T/∂x for every sample of `x` (the layer's input), one direction differentiated on its own (the
+ * capture does all of them in the probe's backward pass). `v` defaults to the seeded Rademacher vectors;
+ * unit vectors build the exact Jacobian.
+ */
+export function jacobianProjection(
+  direction: JacobianDirection,
+  x: tf.Tensor,
+  seed: number,
+  v?: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const state = (input: tf.Tensor): tf.Tensor => {
+      // `call`, as Bidirectional.call does: its halves are built by the wrapper, never applied on their own.
+      const out = direction.layer.call(input, { training: false });
+      return lastState(Array.isArray(out) ? out[0]! : out, direction.layer.returnSequences);
+    };
+    let projection = v;
+    const objective = (input: tf.Tensor): tf.Scalar => {
+      const h = state(input);
+      projection ??= rademacher(h.shape, seed);
+      return tf.sum(tf.mul(projection, h));
+    };
+    return tf.grad(objective)(x);
+  });
 }
