@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSnapshot } from '../../packages/format/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
-import { childServer } from './server.mjs';
+import { childServer, RUN as SERVER_RUN, snapshot as serverSnapshot } from './server.mjs';
 
 /**
  * The same workloads (full size) measured with this script on the code before issue 23's memory work
@@ -27,36 +27,9 @@ const BOUNDS = {
     'bounded by ingestInflightBytes (64 MiB of bodies), the store copy of each until committed and 64 MiB of its released buffers kept; payload templates keep no values',
 };
 
-const RUN = {
-  id: 'mem',
-  name: 'mem',
-  startedAt: Date.now(),
-  model: { name: 'm', className: 'Sequential', layers: [], inputShape: [], outputShape: [], losses: [] },
-  options: { mode: 'probe', capture: ['output-grad'], layers: ['lstm'] },
-  backend: 'cpu',
-  tfjsVersion: '4.22.0',
-  host: 'bench',
-};
-
-function snapshot(iteration, shape, layer = 'lstm') {
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37 + iteration) * 1e-2;
-  return {
-    run: RUN.id,
-    iteration,
-    epoch: 0,
-    batch: 0,
-    layer,
-    layerClass: 'LSTM',
-    kind: 'output-grad',
-    shape,
-    dims: ['sample', 'timestep', 'channel'],
-    data,
-    loss: 1 / iteration,
-    time: Date.now(),
-    nonFinite: 0,
-  };
-}
+const RUN = { ...SERVER_RUN, id: 'mem', name: 'mem' };
+/** A 1e-2 sine of `shape` for layer `layer` of RUN. */
+const snapshot = (iteration, shape, layer = 'lstm') => serverSnapshot(iteration, shape, 1e-2, layer, RUN.id);
 
 /** Samples a child's RSS every 50 ms while `work` runs: the peak and the last value, MB. */
 async function sampled(rss, work) {

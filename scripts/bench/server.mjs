@@ -13,7 +13,7 @@ import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
 import { load } from './lib/load.mjs';
 
-const RUN = {
+export const RUN = {
   id: 'bench',
   name: 'bench',
   startedAt: Date.now(),
@@ -24,11 +24,12 @@ const RUN = {
   host: 'bench',
 };
 
-function snapshot(iteration, shape, fill, layer = 'lstm') {
+/** An output-grad snapshot of `run` whose values are a sine of amplitude `fill` (also the memory bench's). */
+export function snapshot(iteration, shape, fill, layer = 'lstm', run = RUN.id) {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37 + iteration) * fill;
   return {
-    run: RUN.id,
+    run,
     iteration,
     epoch: 0,
     batch: 0,
