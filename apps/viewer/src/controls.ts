@@ -44,6 +44,30 @@ export function renderHeader(header: HTMLElement, run: RunDetails | null): void 
   header.replaceChildren(crumbs);
 }
 
+/** A slider for the smoothing weight: moves the chart as it is dragged, records the value on release. */
+export function smoothingSlider(
+  value: number,
+  onInput: (v: number) => void,
+  onChange: (v: number) => void,
+): HTMLElement {
+  const input = h('input', {
+    type: 'range',
+    min: 0,
+    max: 0.99,
+    step: 0.01,
+    value: String(value),
+    'aria-label': 'loss smoothing',
+  });
+  input.value = String(value);
+  const out = h('output', {}, value.toFixed(2));
+  input.addEventListener('input', () => {
+    out.textContent = Number(input.value).toFixed(2);
+    onInput(Number(input.value));
+  });
+  input.addEventListener('change', () => onChange(Number(input.value)));
+  return h('label', { class: 'field smoothing' }, h('span', {}, 'Smoothing'), input, out);
+}
+
 /** Whether a view tab can draw the series. */
 export function viewUsable(v: View, series: Pick<Series, 'zeroD' | 'hasTime' | 'weightKind'>): boolean {
   if (v === '0d') return series.zeroD;

@@ -15,6 +15,11 @@ import type {
 import { partRowsAt, SeriesIndex } from './series-index';
 import type { Kind } from './state';
 
+/** Points per scalar series the page asks for: enough for a wide chart, bounded whatever the run length. */
+export function scalarPoints(width: number): number {
+  return Math.max(1000, Math.min(8000, Math.round(width * 2)));
+}
+
 /** What the live event stream says was stored. */
 export interface SnapshotEvent {
   run: string;

@@ -2,6 +2,7 @@
 import { textWidth } from './axes';
 import { type ColormapName, LUT_LAST, lut } from './colormap';
 import { h, hiDpiCanvas } from './dom';
+import { fillSequential } from './heatmap';
 import { integerTicks } from './layout';
 import { attachReadout, cellAt } from './readout';
 import { formatNumber } from './state';
@@ -183,4 +184,63 @@ export function colorbar(
     h('div', { class: 'colorbar-title', 'data-png-text': '' }, title),
     canvas,
   );
+}
+
+export interface FlowMapOptions {
+  /** log10 norms, iteration-major (iterations.length × T). */
+  log: Float32Array;
+  iterations: readonly number[];
+  T: number;
+  lo: number;
+  hi: number;
+  table: Uint32Array;
+  width: number;
+  height: number;
+  left: number;
+  /** Room right of the map for the row marks. */
+  gutter: number;
+  xTitle: string;
+  label: string;
+  /** Rows to mark in the gutter (the compared iterations), with their colours. */
+  marks: readonly { row: number; color: string }[];
+  readout: (t: number, r: number) => string[];
+  overlay?: HeatmapPanelOptions['overlay'];
+}
+
+/** One flow map: iteration rows (labelled by iteration), timestep columns, marks in the gutter beside it. */
+export function flowMapPanel(o: FlowMapOptions): HTMLCanvasElement {
+  const I = o.iterations.length;
+  const half = Math.round(o.gutter * 0.36);
+  return heatmapPanel({
+    image: imageCanvas(o.T, I, (out) => fillSequential(out, o.log, o.T, I, o.lo, o.hi, o.table)),
+    width: o.width,
+    height: o.height,
+    x: { count: o.T, title: o.xTitle },
+    y: {
+      count: I,
+      value: (k) => o.iterations[k]!,
+      at: integerTicks(I, Math.max(2, Math.floor(o.height / 24))),
+    },
+    ticks: true,
+    border: true,
+    leftMargin: o.left,
+    rightMargin: o.gutter,
+    label: o.label,
+    readout: o.readout,
+    // Never over the map's cells: triangles in the gutter pointing at the rows.
+    annotate: (ctx, plot) => {
+      const ch = plot.h / I;
+      for (const { row, color } of o.marks) {
+        const y = plot.y + (row + 0.5) * ch;
+        ctx.fillStyle = color;
+        ctx.beginPath();
+        ctx.moveTo(plot.x + plot.w + 2, y);
+        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y - half);
+        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y + half);
+        ctx.closePath();
+        ctx.fill();
+      }
+    },
+    ...(o.overlay ? { overlay: o.overlay } : {}),
+  });
 }

@@ -2,12 +2,13 @@
 // caches, then draws it with the view modules. Returns when the data arrived, for the paint hook.
 import type uPlot from 'uplot';
 import type { FlowResponse } from './api';
+import { viewContext } from './context';
 import type { DataCache } from './data';
 import { h } from './dom';
 import { matrixValues } from './matrix';
 import type { Series } from './resolve';
 import type { ViewState } from './state';
-import { type Compared, comparedLabel, type FigureContext } from './views/common';
+import { type Compared, comparedLabel } from './views/common';
 import { renderDistribution } from './views/distribution';
 import { render0D } from './views/features0d';
 import { render1D } from './views/features1d';
@@ -33,18 +34,12 @@ export interface FigureResult {
   arrived: number;
 }
 
-/** "lstm_1 · output-grad · forward/kernel/i". */
-export function seriesName(series: Series): string {
-  const k = series.key;
-  return `${k.layer} · ${k.kind}${k.part ? ` · ${k.part}` : ''}`;
-}
-
 /** Draws the series' figure; null when a newer render took over first. */
 export async function drawFigure(req: FigureRequest): Promise<FigureResult | null> {
   const { series, state, data, width } = req;
   const figure = h('div', { class: 'figure-inner' });
-  const charts: uPlot[] = [];
-  const name = seriesName(series);
+  const ctx = viewContext(series, state, width);
+  const { charts } = ctx;
   const run = series.run.id;
   if (state.view === 'flow') {
     const flow = await data.flow(run, series.key);
@@ -52,29 +47,14 @@ export async function drawFigure(req: FigureRequest): Promise<FigureResult | nul
     if (!req.current()) return null;
     const arrived = performance.now();
     req.mount(figure, charts);
-    const out = renderFlow(
-      figure,
-      flow,
-      series.snapshots,
-      series.iterations,
-      state,
-      width,
-      name,
-      charts,
-      extra,
-      series.key.kind,
-    );
-    return { panels: out.panels, arrived };
+    return { panels: renderFlow(figure, ctx, flow, extra).panels, arrived };
   }
   if (state.view === 'dist') {
     const hist = await data.histograms(run, series.key);
     if (!req.current()) return null;
     const arrived = performance.now();
     req.mount(figure, charts);
-    return {
-      panels: renderDistribution(figure, hist, series.iterations, state, width, name, charts),
-      arrived,
-    };
+    return { panels: renderDistribution(figure, ctx, hist), arrived };
   }
   if (state.view === 'weights') return drawWeights(req);
   if (series.iterations.length === 0) {
@@ -94,14 +74,11 @@ export async function drawFigure(req: FigureRequest): Promise<FigureResult | nul
     tensor: tensors[i]!,
     label: comparedLabel(info.iteration, first, i, state.diff),
   }));
-  // Directions come from the snapshot's own channel parts: a weight's columns are gates, not directions.
-  const channelParts = infos[0]?.channelParts ?? undefined;
-  const fc: FigureContext = { state, width, seriesName: name, ...(channelParts ? { channelParts } : {}) };
   req.mount(figure, charts);
   let panels: number;
-  if (state.view === '1d') panels = render1D(figure, items, fc, charts);
-  else if (state.view === '0d') panels = render0D(figure, items, fc, charts);
-  else panels = render2D(figure, items, fc);
+  if (state.view === '1d') panels = render1D(figure, ctx, items);
+  else if (state.view === '0d') panels = render0D(figure, ctx, items);
+  else panels = render2D(figure, ctx, items);
   return { panels, arrived };
 }
 
@@ -129,8 +106,12 @@ async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
     figure.append(h('div', { class: 'empty' }, 'No snapshots of these weights yet.'));
     return { panels: 0, arrived };
   }
-  const name = `${series.key.layer} · ${series.key.kind}`;
-  return { panels: renderWeights(figure, items, parts, state, width, name), arrived };
+  // Every part of the layer's kind: the title names the layer and kind, no part.
+  const ctx = {
+    ...viewContext(series, state, width),
+    seriesName: `${series.key.layer} · ${series.key.kind}`,
+  };
+  return { panels: renderWeights(figure, ctx, items, parts), arrived };
 }
 
 /**

@@ -239,3 +239,8 @@ export function formatNumber(v: number): string {
   if (abs >= 1e-3 && abs < 1e4) return String(Number(v.toPrecision(3)));
   return v.toExponential(2).replace(/\.?0+e/, 'e');
 }
+
+/** The URL fragment of a run's page with every other setting at its default (`run`: its URL key, runNames.ts). */
+export function runLink(run: string): string {
+  return formatState({ ...defaultState(), page: 'run', run });
+}

@@ -1,7 +1,7 @@
-// What every tensor figure shares: the compared snapshots, the page context, titles.
+// What every tensor figure shares: the compared snapshots, their cubes and labels, titles (the page's context is
+// context.ts' ViewContext).
 import type { SnapshotInfo } from '../api';
 import { h } from '../dom';
-import type { ViewState } from '../state';
 import { type Cube, difference, type Tensor, toCube } from '../tensor';
 
 /** One compared iteration: its snapshot, tensor and display label. */
@@ -11,16 +11,6 @@ export interface Compared {
   tensor: Tensor;
   /** e.g. "iteration 200" or "iteration 200 − 20". */
   label: string;
-}
-
-export interface FigureContext {
-  state: ViewState;
-  /** Width available to the figure, CSS pixels. */
-  width: number;
-  /** "lstm_1 · output-grad" (+ part). */
-  seriesName: string;
-  /** ['forward', 'backward'] for a concat bidirectional layer. */
-  channelParts?: string[];
 }
 
 /**

@@ -7,17 +7,20 @@ import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut, SEQUENTIAL } from '../colormap';
 import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } from '../compareState';
-import type { DataCache, SnapshotEvent } from '../data';
+import { smoothingSlider } from '../controls';
+import { type DataCache, type SnapshotEvent, scalarPoints } from '../data';
 import { button, checkbox, h, select, textInput } from '../dom';
-import { colorbar, leftMarginFor } from '../draw';
+import { colorbar, flowMapPanel, leftMarginFor } from '../draw';
 import { type FlowLabels, flowLabels } from '../flow';
+import { hoverReadout } from '../hover';
 import { defaultIterations, MAX_COMPARED } from '../iterations';
 import { matrixValues } from '../matrix';
 import { readoutNumber } from '../readout';
 import { isWeightKind, pickRun } from '../resolve';
 import { hasTimeAxis, matchLayers, rolesOf } from '../roles';
 import { runKey, runLabel, runOption } from '../runNames';
-import { formatNumber, KINDS, type Kind } from '../state';
+import { decadeTicks, logRange, nearestIndex, sharedLogNorms, timestepSplits } from '../scales';
+import { formatNumber, KINDS, type Kind, runLink } from '../state';
 import {
   decodeScalars,
   horizonCharts,
@@ -31,17 +34,6 @@ import {
   trainingWidths,
   wholePart,
 } from '../training';
-import {
-  decadeTicks,
-  flowMapPanel,
-  logRange,
-  nearestIndex,
-  sharedLogNorms,
-  timestepSplits,
-} from './flowView';
-import { runLink } from './gallery';
-import { hoverReadout } from './hover';
-import { scalarPoints, smoothingSlider } from './trainingStrip';
 
 /** What the compare page needs of the app around it. */
 export interface CompareHost {

@@ -2,11 +2,12 @@
 // from the /histograms route, no tensor is read.
 import uPlot from 'uplot';
 import type { HistogramsResponse } from '../api';
+import type { ViewContext } from '../context';
 import { h } from '../dom';
 import { matrixValues } from '../matrix';
-import { formatNumber, type ViewState } from '../state';
+import { iterationColor } from '../scales';
+import { formatNumber } from '../state';
 import { figureTitle } from './common';
-import { iterationColor } from './flowView';
 import { renderHistograms } from './histograms';
 
 /**
@@ -36,13 +37,10 @@ export function bandPairs(P: number): [number, number][] {
 
 export function renderDistribution(
   root: HTMLElement,
+  ctx: ViewContext,
   response: HistogramsResponse,
-  chosen: readonly number[],
-  state: ViewState,
-  width: number,
-  seriesName: string,
-  charts: uPlot[],
 ): number {
+  const { state, width, seriesName, charts, iterations: chosen } = ctx;
   const I = response.iterations.length;
   if (state.hist !== 'bands') {
     root.append(

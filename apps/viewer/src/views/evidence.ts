@@ -9,11 +9,12 @@ import uPlot from 'uplot';
 import type { FlowResponse, LayerInfo, RunDetails } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
-import type { DataCache } from '../data';
+import { type DataCache, scalarPoints } from '../data';
 import { h } from '../dom';
-import { leftMarginFor } from '../draw';
+import { flowMapPanel, leftMarginFor } from '../draw';
 import { flowLabels } from '../flow';
 import { matrixValues } from '../matrix';
+import { iterationColor, logRange, nearestIndex, sharedLogNorms, timestepSplits } from '../scales';
 import { formatNumber, type ViewState } from '../state';
 import {
   BASELINE_COLOR,
@@ -27,15 +28,6 @@ import {
   runColor,
   wholePart,
 } from '../training';
-import {
-  flowMapPanel,
-  iterationColor,
-  logRange,
-  nearestIndex,
-  sharedLogNorms,
-  timestepSplits,
-} from './flowView';
-import { scalarPoints } from './trainingStrip';
 
 /** Timesteps back from the state a profile is of (diagnosis.ts' lag): the last step, or step 0 backward. */
 export function lagOf(t: number, timesteps: number, part: string | null): number {

@@ -3,12 +3,13 @@
 import uPlot from 'uplot';
 import { fitYAxis, xAxisSize } from '../axes';
 import { colorAt } from '../colormap';
+import type { ViewContext } from '../context';
 import { h } from '../dom';
+import { hoverReadout, READOUT_CURSOR } from '../hover';
 import { readoutNumber } from '../readout';
 import { formatNumber } from '../state';
 import { maxAbs } from '../tensor';
-import { type Compared, comparedCubes, type FigureContext, figureTitle } from './common';
-import { hoverReadout, READOUT_CURSOR } from './hover';
+import { type Compared, comparedCubes, figureTitle } from './common';
 
 const GAP = 16;
 
@@ -46,8 +47,8 @@ const zeroLine: uPlot.Plugin = {
   },
 };
 
-export function render0D(root: HTMLElement, items: Compared[], fc: FigureContext, charts: uPlot[]): number {
-  const { state } = fc;
+export function render0D(root: HTMLElement, fc: ViewContext, items: Compared[]): number {
+  const { state, charts } = fc;
   const { cubes, diffNote } = comparedCubes(items, state.diff);
   const first = cubes[0]!;
   const samples = first.samples;

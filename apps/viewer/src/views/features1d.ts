@@ -4,13 +4,14 @@ import { hcl } from 'd3-color';
 import { schemeTableau10 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
 import { fitYAxis, xAxisSize } from '../axes';
+import type { ViewContext } from '../context';
 import { h } from '../dom';
+import { hoverReadout, READOUT_CURSOR } from '../hover';
 import { fitGrid, integerTicks, parseRange } from '../layout';
 import { readoutNumber } from '../readout';
 import { formatNumber } from '../state';
 import type { Cube } from '../tensor';
-import { type Compared, cap, comparedCubes, type FigureContext, figureTitle, sampleList } from './common';
-import { hoverReadout, READOUT_CURSOR } from './hover';
+import { type Compared, cap, comparedCubes, figureTitle, sampleList } from './common';
 
 const GAP = 8;
 const AXIS_FONT = '10px system-ui';
@@ -52,8 +53,8 @@ export function sampleColor(i: number, n = 10): string {
   return hcl((360 * i) / n + 20, 62, 52).formatHex();
 }
 
-export function render1D(root: HTMLElement, items: Compared[], fc: FigureContext, charts: uPlot[]): number {
-  const { state } = fc;
+export function render1D(root: HTMLElement, fc: ViewContext, items: Compared[]): number {
+  const { state, charts } = fc;
   const { cubes, diffNote } = comparedCubes(items, state.diff);
   const first = cubes[0]!;
   const count = Math.min(first.rows, state.maxT ?? first.rows);

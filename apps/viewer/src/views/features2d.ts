@@ -3,32 +3,21 @@
 
 import { textWidth } from '../axes';
 import { lut } from '../colormap';
+import type { ViewContext } from '../context';
 import { h } from '../dom';
 import { colorbar, FONT, heatmapPanel, imageCanvas } from '../draw';
 import { fillDiverging, type HeatmapSpec, heatmapSize, shownValues, splitHalves } from '../heatmap';
 import { autoRows, gridLayout, heatmapHeight, integerTicks, panelWidth } from '../layout';
 import { readoutNumber } from '../readout';
+import { resolveNorm } from '../scales';
 import { formatNorm, formatNumber } from '../state';
-import { type Cube, maxAbs, quantileAbs } from '../tensor';
-import { type Compared, cap, comparedCubes, type FigureContext, figureTitle, sampleList } from './common';
+import { type Cube, maxAbs } from '../tensor';
+import { type Compared, cap, comparedCubes, figureTitle, sampleList } from './common';
 
 /** Gap between compared blocks, and between small multiples (px; the stylesheet uses the same). */
 const BLOCK_GAP = 16;
 const GAP = 8;
 const COLORBAR_WIDTH = 78;
-
-/**
- * The symmetric norm a of (-a, a): manual, or from the values shown (`shown`: per compared iteration, only the
- * samples, timesteps and channels on screen; shared across the compared iterations).
- */
-export function resolveNorm(
-  norm: 'auto' | 'p99' | number,
-  shown: readonly Float32Array[],
-): { a: number; auto: boolean } {
-  if (typeof norm === 'number') return { a: norm, auto: false };
-  const a = norm === 'p99' ? quantileAbs(shown, 0.99) : maxAbs(shown);
-  return { a: a > 0 ? a : 1e-12, auto: true };
-}
 
 /**
  * The axis order in a 2D title, See RNN's "(Channels vs. Timesteps)": y axis vs x axis; a cube with one row (a
@@ -58,7 +47,7 @@ export function panelCell(
   return { row, col };
 }
 
-export function render2D(root: HTMLElement, items: Compared[], fc: FigureContext): number {
+export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]): number {
   const { state } = fc;
   const { cubes, diffNote } = comparedCubes(items, state.diff);
   const first = cubes[0]!;

@@ -2,127 +2,38 @@
 // iterations and, for gradients, their stored memory horizons. No tensor is read, and no horizon is computed
 // here: they are the store's (flow.ts explains the one definition). The layer's verdict is not drawn here: it
 // sits at the top of the run page (verdict.ts), from the one diagnosis in @gradscope/format.
-import type { Kind } from '@gradscope/format';
-import { schemeDark2 } from 'd3-scale-chromatic';
 import uPlot from 'uplot';
-import type { FlowResponse, SnapshotInfo } from '../api';
+import type { FlowResponse } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
+import type { ViewContext } from '../context';
 import { h } from '../dom';
-import { colorbar, type HeatmapPanelOptions, heatmapPanel, imageCanvas, leftMarginFor } from '../draw';
+import { colorbar, flowMapPanel, leftMarginFor } from '../draw';
 import {
   flowLabels,
   formatRatio,
   HORIZON_FRACTION,
   horizonMeaning,
-  logNorms,
   type RowHorizon,
   rowThreshold,
   storedHorizons,
 } from '../flow';
-import { fillSequential } from '../heatmap';
-import { integerTicks } from '../layout';
+import { hoverReadout } from '../hover';
 import { matrixValues } from '../matrix';
 import { readoutNumber } from '../readout';
-import { formatNumber, type ViewState } from '../state';
+import {
+  decadeTicks,
+  iterationColor,
+  logRange,
+  nearestIndex,
+  sharedLogNorms,
+  timestepSplits,
+} from '../scales';
+import { formatNumber } from '../state';
 import { figureTitle } from './common';
-import { hoverReadout } from './hover';
 
-/** Most decades a log scale spans: below that, norms have vanished (and uPlot's log ticks would explode). */
-export const MAX_DECADES = 16;
 /** Room right of a flow map for the compared-iteration markers (px). */
 const MARKER_GUTTER = 14;
-
-/**
- * log10 of every matrix's norms on one colour range for all of them: the finite range, at most MAX_DECADES
- * deep (norms that vanished to float32's smallest values would stretch the colours over 40 decades).
- */
-export function sharedLogNorms(matrices: readonly ArrayLike<number>[]): {
-  logs: Float32Array[];
-  lo: number;
-  hi: number;
-} {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  const logs = matrices.map((m) => {
-    const l = logNorms(m);
-    lo = Math.min(lo, l.lo);
-    hi = Math.max(hi, l.hi);
-    return l.values;
-  });
-  lo = Math.max(lo, hi - MAX_DECADES);
-  if (hi === lo) hi = lo + 1;
-  return { logs, lo, hi };
-}
-
-/** Ticks of a flow map's colorbar: whole decades over [lo, hi]. */
-export function decadeTicks(lo: number, hi: number): number[] {
-  return integerTicks(Math.floor(hi) - Math.ceil(lo) + 1, 6).map((k) => Math.ceil(lo) + k);
-}
-
-export interface FlowMapOptions {
-  /** log10 norms, iteration-major (iterations.length × T). */
-  log: Float32Array;
-  iterations: readonly number[];
-  T: number;
-  lo: number;
-  hi: number;
-  table: Uint32Array;
-  width: number;
-  height: number;
-  left: number;
-  /** Room right of the map for the row marks. */
-  gutter: number;
-  xTitle: string;
-  label: string;
-  /** Rows to mark in the gutter (the compared iterations), with their colours. */
-  marks: readonly { row: number; color: string }[];
-  readout: (t: number, r: number) => string[];
-  overlay?: HeatmapPanelOptions['overlay'];
-}
-
-/** One flow map: iteration rows (labelled by iteration), timestep columns, marks in the gutter beside it. */
-export function flowMapPanel(o: FlowMapOptions): HTMLCanvasElement {
-  const I = o.iterations.length;
-  const half = Math.round(o.gutter * 0.36);
-  return heatmapPanel({
-    image: imageCanvas(o.T, I, (out) => fillSequential(out, o.log, o.T, I, o.lo, o.hi, o.table)),
-    width: o.width,
-    height: o.height,
-    x: { count: o.T, title: o.xTitle },
-    y: {
-      count: I,
-      value: (k) => o.iterations[k]!,
-      at: integerTicks(I, Math.max(2, Math.floor(o.height / 24))),
-    },
-    ticks: true,
-    border: true,
-    leftMargin: o.left,
-    rightMargin: o.gutter,
-    label: o.label,
-    readout: o.readout,
-    // Never over the map's cells: triangles in the gutter pointing at the rows.
-    annotate: (ctx, plot) => {
-      const ch = plot.h / I;
-      for (const { row, color } of o.marks) {
-        const y = plot.y + (row + 0.5) * ch;
-        ctx.fillStyle = color;
-        ctx.beginPath();
-        ctx.moveTo(plot.x + plot.w + 2, y);
-        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y - half);
-        ctx.lineTo(plot.x + plot.w + o.gutter - 1, y + half);
-        ctx.closePath();
-        ctx.fill();
-      }
-    },
-    ...(o.overlay ? { overlay: o.overlay } : {}),
-  });
-}
-
-/** Colour of the i-th compared iteration, the same in every figure that marks them. */
-export function iterationColor(i: number): string {
-  return schemeDark2[i % schemeDark2.length]!;
-}
 
 /** A compared iteration's norms (and stored horizon) from its snapshot summary, for rows the flow left out. */
 export interface FlowLine {
@@ -149,18 +60,17 @@ function horizonLabel(hz: RowHorizon): string {
   return hz.horizon === null ? 'no horizon' : `horizon ${hz.horizon}`;
 }
 
+/**
+ * The flow figure of `flow` (the series' /flow response); `extra`: norms of compared iterations the server left
+ * out of its (downsampled) rows.
+ */
 export function renderFlow(
   root: HTMLElement,
+  ctx: ViewContext,
   flow: FlowResponse,
-  snapshots: readonly SnapshotInfo[],
-  chosen: readonly number[],
-  state: ViewState,
-  width: number,
-  seriesName: string,
-  charts: uPlot[],
   extra: ReadonlyMap<number, Record<string, FlowLine>> = new Map(),
-  kind: Kind = snapshots[0]?.kind ?? 'output-grad',
 ): { panels: number } {
+  const { state, width, seriesName, charts, snapshots, kind, iterations: chosen } = ctx;
   const T = flow.timesteps;
   const I = flow.iterations.length;
   const labels = flowLabels(kind);
@@ -408,36 +318,6 @@ export function renderFlow(
 }
 
 /**
- * A log y range over whole decades covering the positive finite values (at most MAX_DECADES below the largest)
- * and its tick values, at most 8 of them.
- */
-export function logRange(rows: readonly Float32Array[]): { lo: number; hi: number; splits: number[] } {
-  let min = Number.POSITIVE_INFINITY;
-  let max = 0;
-  for (const row of rows)
-    for (let i = 0; i < row.length; i++) {
-      const v = row[i]!;
-      if (v > 0 && v < Number.POSITIVE_INFINITY) {
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-    }
-  if (!(max > 0)) return { lo: 1e-3, hi: 1, splits: [1e-3, 1e-2, 1e-1, 1] };
-  const top = Math.ceil(Math.log10(max));
-  const bottom = Math.max(Math.floor(Math.log10(min)), top - MAX_DECADES);
-  const lo = bottom < top ? bottom : top - 1;
-  const step = Math.max(1, Math.ceil((top - lo) / 8));
-  const splits: number[] = [];
-  for (let e = top; e >= lo; e -= step) splits.unshift(10 ** e);
-  return { lo: 10 ** lo, hi: 10 ** top, splits };
-}
-
-/** Tick positions for a timestep axis of T steps in `width` px: whole timesteps, about one per 60 px. */
-export function timestepSplits(T: number, width: number): number[] {
-  return integerTicks(T, Math.max(2, Math.floor(width / 60)));
-}
-
-/**
  * The flow map's parts in the layer's own order (its snapshots' channelParts: forward first), unknown ones
  * after them in their given order.
  */
@@ -451,18 +331,4 @@ export function orderParts(names: readonly string[], channelParts?: readonly str
     .map((n, i) => ({ n, i }))
     .sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i)
     .map((x) => x.n);
-}
-
-/** Index of the value in an ascending list nearest to `v` (-1 for an empty list). */
-export function nearestIndex(sorted: readonly number[], v: number): number {
-  let best = -1;
-  let dist = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < sorted.length; i++) {
-    const d = Math.abs(sorted[i]! - v);
-    if (d < dist) {
-      dist = d;
-      best = i;
-    }
-  }
-  return best;
 }

@@ -6,8 +6,8 @@ import { hiDpiCanvas } from '../dom';
 import { FONT } from '../draw';
 import { matrixValues } from '../matrix';
 import { attachReadout } from '../readout';
+import { iterationColor } from '../scales';
 import { formatNumber, type HistMode } from '../state';
-import { iterationColor } from './flowView';
 
 /** The buckets [from, to] that hold any value at any iteration (the whole range when all are empty). */
 export function occupiedBuckets(counts: Float32Array, iterations: number, buckets: number): [number, number] {

@@ -4,11 +4,13 @@
 // have no memory horizon: left out). Every loss is drawn, named by what it is, and the baseline as a line.
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
-import type { DataCache } from '../data';
+import { smoothingSlider } from '../controls';
+import { type DataCache, scalarPoints } from '../data';
 import { checkbox, h, select } from '../dom';
 import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
 import { hasTimeAxis } from '../roles';
+import { iterationColor } from '../scales';
 import { formatNumber, KINDS, type Kind, type ViewState } from '../state';
 import {
   baselineCurve,
@@ -26,12 +28,6 @@ import {
   trainingWidths,
   wholePart,
 } from '../training';
-import { iterationColor } from './flowView';
-
-/** Points per scalar series the page asks for: enough for a wide chart, bounded whatever the run length. */
-export function scalarPoints(width: number): number {
-  return Math.max(1000, Math.min(8000, Math.round(width * 2)));
-}
 
 /** Most horizon lines on the run page (layers × kinds). */
 const MAX_HORIZON_LINES = 8;
@@ -51,30 +47,6 @@ export interface StripResult {
   lossDrawMs: number;
   /** ms from the scalars' arrival to the next frame with the loss chart; null without one. */
   lossPaintMs: number | null;
-}
-
-/** A slider for the smoothing weight: moves the chart as it is dragged, records the value on release. */
-export function smoothingSlider(
-  value: number,
-  onInput: (v: number) => void,
-  onChange: (v: number) => void,
-): HTMLElement {
-  const input = h('input', {
-    type: 'range',
-    min: 0,
-    max: 0.99,
-    step: 0.01,
-    value: String(value),
-    'aria-label': 'loss smoothing',
-  });
-  input.value = String(value);
-  const out = h('output', {}, value.toFixed(2));
-  input.addEventListener('input', () => {
-    out.textContent = Number(input.value).toFixed(2);
-    onInput(Number(input.value));
-  });
-  input.addEventListener('change', () => onChange(Number(input.value)));
-  return h('label', { class: 'field smoothing' }, h('span', {}, 'Smoothing'), input, out);
 }
 
 /** The layers and kinds the strip draws a horizon line for: gradients with a timestep axis, at most 8. */

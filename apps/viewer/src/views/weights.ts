@@ -4,14 +4,15 @@
 import type { SnapshotInfo } from '../api';
 import { textWidth } from '../axes';
 import { LUT_CENTER, LUT_LAST, lut, NONFINITE_INDEX } from '../colormap';
+import type { ViewContext } from '../context';
 import { h, hiDpiCanvas } from '../dom';
 import { colorbar, FONT, heatmapPanel, imageCanvas } from '../draw';
 import { integerTicks } from '../layout';
 import { readoutNumber } from '../readout';
-import { formatNorm, formatNumber, type ViewState } from '../state';
+import { resolveNorm } from '../scales';
+import { formatNorm, formatNumber } from '../state';
 import { difference, maxAbs, type Tensor } from '../tensor';
 import { figureTitle } from './common';
-import { resolveNorm } from './features2d';
 
 /** A part name cut into direction, weight and gate: "backward/recurrent_kernel/f", "bias/input/z", "kernel". */
 export interface PartName {
@@ -190,12 +191,11 @@ function gateLabel(g: string | null): string {
 
 export function renderWeights(
   root: HTMLElement,
+  ctx: ViewContext,
   items: readonly WeightsItem[],
   order: readonly (string | null)[],
-  state: ViewState,
-  width: number,
-  seriesName: string,
 ): number {
+  const { state, width, seriesName } = ctx;
   // Difference against the first iteration, part by part, when asked and the shapes match.
   const base = new Map(items[0]?.parts.map((p) => [p.info.part, p.tensor.data]) ?? []);
   const groups = items.map((item, i) =>

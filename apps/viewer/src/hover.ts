@@ -1,7 +1,7 @@
 // Hover readouts on uPlot charts: the point nearest the pointer (at the hovered x, the series closest in y)
 // described in words, in the page's one tooltip.
 import type uPlot from 'uplot';
-import { hideReadout, showReadout } from '../readout';
+import { hideReadout, showReadout } from './readout';
 
 /**
  * A plugin showing `describe(dataIndex, seriesIndex)` for the point nearest the cursor; null: nothing.
