@@ -1,6 +1,6 @@
 // The HTTP API's bodies as JSON (docs/api.md): what the server's routes send and the viewer reads. JSON has no
 // NaN or ±Infinity, so non-finite numbers travel as null; typed arrays travel as EncodedMatrix.
-import type { DoctorReport } from './diagnosis.js';
+import type { Cause, DoctorReport, Verdict } from './diagnosis.js';
 import type { WrittenRunStatus } from './kinds.js';
 import type { EncodedMatrix } from './matrix.js';
 import type {
@@ -47,6 +47,45 @@ export type RunResponse = RunDetails;
  * null in JSON.
  */
 export type DiagnosisResponse = DoctorReport;
+
+/**
+ * One recurrent layer of a run in GET /api/outcomes: its verdict and the numbers it rests on (a summary of
+ * the layer's diagnosis, LayerDiagnosis, without the per-iteration verdicts).
+ */
+export interface LayerOutcome {
+  layer: string;
+  layerClass: string;
+  verdict: Verdict;
+  causes: Cause[];
+  /** The iteration the verdict is read at; null when nothing was recorded. */
+  iteration: number | null;
+  /** loss ÷ baseline at that iteration (null: no probe loss, or not finite). */
+  lossRatio: number | null;
+  /** The kind the verdict's reach rests on (decisiveReach: the jacobian when recorded, else input-grad). */
+  reachKind: 'jacobian' | 'input-grad' | null;
+  /** Its farthest lag (timesteps back) at ≥ 1% of its peak. */
+  reach: number | null;
+  /** Its largest norm beyond T/2 steps back ÷ its peak. */
+  farRatio: number | null;
+  /** Timesteps of its profile. */
+  timesteps: number | null;
+}
+
+/** One run in GET /api/outcomes: its record (as GET /api/runs lists it) and the verdict of each recurrent layer. */
+export interface RunOutcomeJson extends RunRecord {
+  /** One per recurrent layer, in model order. */
+  verdicts: LayerOutcome[];
+  /** Why the run could not be diagnosed (then `verdicts` is empty); absent when it was. */
+  diagnosisError?: string;
+}
+
+/**
+ * GET /api/outcomes: every run, newest first, with its diagnosis summarized (the runs table's one request);
+ * each run's diagnosis is computed once per state of the run (its snapshots, last iteration and end).
+ */
+export interface OutcomesResponse {
+  runs: RunOutcomeJson[];
+}
 
 /** GET /api/runs/:run/layers. */
 export type LayersResponse = LayerInfo[];

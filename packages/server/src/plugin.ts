@@ -19,6 +19,7 @@ import { checkAllowedHosts, checkHost } from './host.js';
 import { finiteSerializerCompiler } from './json.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { outcomeRoutes } from './routes/outcomes.js';
 import { readRoutes } from './routes/read.js';
 import { runRoutes } from './routes/runs.js';
 
@@ -135,6 +136,7 @@ async function gradscope(app: FastifyInstance, options: GradscopePluginOptions):
 
   readRoutes(app, { reader, hub });
   exportRoutes(app, { reader });
+  outcomeRoutes(app, { reader });
   runRoutes(app, { store });
   if (store !== undefined) {
     ingestRoutes(app, {

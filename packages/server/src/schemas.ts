@@ -105,6 +105,40 @@ const run = {
 
 export const runsResponse = { type: 'array', items: run } as const;
 
+const layerOutcome = {
+  type: 'object',
+  properties: {
+    layer: { type: 'string' },
+    layerClass: { type: 'string' },
+    verdict: { type: 'string' },
+    causes: { type: 'array', items: { type: 'string' } },
+    iteration: { type: ['integer', 'null'] },
+    lossRatio: NUMBER_OR_NULL,
+    reachKind: NULLABLE_STRING,
+    reach: { type: ['integer', 'null'] },
+    farRatio: NUMBER_OR_NULL,
+    timesteps: { type: ['integer', 'null'] },
+  },
+} as const;
+
+/** GET /api/outcomes: each run's record and the verdict of each of its recurrent layers. */
+export const outcomesResponse = {
+  type: 'object',
+  properties: {
+    runs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          ...run.properties,
+          verdicts: { type: 'array', items: layerOutcome },
+          diagnosisError: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 export const runResponse = {
   type: 'object',
   properties: {

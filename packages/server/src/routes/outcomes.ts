@@ -1,0 +1,110 @@
+// GET /api/outcomes: every run with the verdict of each recurrent layer, in one answer (the viewer's runs table
+// of a sweep: 1,000 diagnosis requests would be 1,000 round trips). Each run's diagnosis reads the store's
+// write-time summaries (diagnoseRun) and is kept per run until the run changes, so a live run being written
+// costs one diagnosis per poll, not one per run in the store.
+import {
+  type Cause,
+  decisiveReach,
+  type LayerDiagnosis,
+  type LayerOutcome,
+  type OutcomesResponse,
+  type RunOutcomeJson,
+  type RunRecord,
+} from '@gradscope/format';
+import { diagnoseRun, type Reader, StoreError } from '@gradscope/store';
+import type { FastifyInstance } from 'fastify';
+import { CACHED_LIVE } from '../cache.js';
+import { badRequest } from '../errors.js';
+import * as S from '../schemas.js';
+
+/** A run's state as far as its diagnosis is concerned: any new snapshot or an end changes it. */
+function fingerprint(run: RunRecord): string {
+  return `${run.snapshots}:${run.lastIteration}:${run.endedAt}`;
+}
+
+/** The table's summary of one layer's diagnosis. */
+export function layerOutcome(l: LayerDiagnosis): LayerOutcome {
+  const reach = decisiveReach(l.evidence.reach);
+  return {
+    layer: l.layer,
+    layerClass: l.layerClass,
+    verdict: l.verdict,
+    causes: [...l.causes] as Cause[],
+    iteration: l.evidence.iteration,
+    lossRatio:
+      l.evidence.lossRatio !== null && Number.isFinite(l.evidence.lossRatio) ? l.evidence.lossRatio : null,
+    reachKind: reach?.kind ?? null,
+    reach: reach?.reach1e2 ?? null,
+    farRatio: reach?.farRatio ?? null,
+    timesteps: reach?.timesteps ?? null,
+  };
+}
+
+/** Diagnoses of runs, each kept while the run is unchanged (runs no longer listed are dropped). */
+export class OutcomeCache {
+  private readonly byRun = new Map<
+    string,
+    { fingerprint: string; outcome: Promise<{ verdicts: LayerOutcome[]; error?: string }> }
+  >();
+  /** Diagnoses computed since the cache was made (a test reads it to see what was reused). */
+  computed = 0;
+
+  constructor(
+    private readonly reader: Reader,
+    /** Where a run's failure goes (the server log): the client is told only what kind of failure it was. */
+    private readonly logError: (err: unknown, run: string) => void = () => {},
+  ) {}
+
+  async outcomes(): Promise<OutcomesResponse> {
+    // Awaited whether the reader answers at once or later (a provider over another database).
+    const runs: RunRecord[] = await this.reader.listRuns();
+    const listed = new Set(runs.map((r) => r.id));
+    for (const id of this.byRun.keys()) if (!listed.has(id)) this.byRun.delete(id);
+    return { runs: await Promise.all(runs.map((run) => this.outcome(run))) };
+  }
+
+  private async outcome(run: RunRecord): Promise<RunOutcomeJson> {
+    const fp = fingerprint(run);
+    let hit = this.byRun.get(run.id);
+    if (hit === undefined || hit.fingerprint !== fp) {
+      // The promise is kept, so that two requests at once diagnose a run once.
+      hit = { fingerprint: fp, outcome: this.diagnose(run.id) };
+      this.byRun.set(run.id, hit);
+    }
+    const { verdicts, error } = await hit.outcome;
+    return { ...run, verdicts, ...(error === undefined ? {} : { diagnosisError: error }) };
+  }
+
+  private async diagnose(id: string): Promise<{ verdicts: LayerOutcome[]; error?: string }> {
+    this.computed++;
+    try {
+      return { verdicts: (await diagnoseRun(this.reader, id)).layers.map(layerOutcome) };
+    } catch (err) {
+      this.logError(err, id);
+      // One unreadable run does not fail the table; the client is told what kind of failure it was, never a
+      // path (the details are in the server log).
+      if (err instanceof StoreError && err.code === 'ENOTFOUND')
+        return { verdicts: [], error: 'the run was deleted while it was being read' };
+      return { verdicts: [], error: 'the run could not be diagnosed (see the server log)' };
+    }
+  }
+}
+
+export function outcomeRoutes(app: FastifyInstance, { reader }: { reader: Reader }): void {
+  const cache = new OutcomeCache(reader, (err, run) =>
+    app.log.error({ err, run }, `GET /api/outcomes: the diagnosis of run ${run} failed`),
+  );
+  // Runs carry their status: cached only briefly, like GET /api/runs.
+  app.get(
+    '/api/outcomes',
+    { config: CACHED_LIVE, schema: { response: { 200: S.outcomesResponse } } },
+    async (req) => {
+      const unknown = Object.keys((req.query as Record<string, unknown>) ?? {});
+      if (unknown.length > 0)
+        throw badRequest(
+          `GET /api/outcomes takes no query parameters, got ${unknown.map((k) => `'${k}'`).join(', ')}`,
+        );
+      return cache.outcomes();
+    },
+  );
+}
