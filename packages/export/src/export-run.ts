@@ -1,5 +1,5 @@
 // exportRun(): plan and write in one call, for scripts.
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 import { planExport } from './plan.js';
 import type { ExportRequest, ExportResult, WriteOptions } from './types.js';
 import { writeExport } from './write.js';
@@ -12,9 +12,9 @@ import { writeExport } from './write.js';
  * await exportRun(reader, { run: 'my-run', out: 'grads.parquet' });
  */
 export async function exportRun(
-  reader: Reader,
+  reader: RunReader,
   request: ExportRequest & { out: string } & WriteOptions,
 ): Promise<ExportResult> {
   const { onProgress, ...rest } = request;
-  return writeExport(planExport(reader, rest), onProgress ? { onProgress } : {});
+  return writeExport(await planExport(reader, rest), onProgress ? { onProgress } : {});
 }

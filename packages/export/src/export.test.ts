@@ -234,7 +234,7 @@ describe('exportRun', () => {
     const sink = new PassThrough();
     const chunks: Buffer[] = [];
     sink.on('data', (c: Buffer) => chunks.push(c));
-    const plan = planExport(reader, { run: 'exp', layer: 'gru/2', kind: 'output-grad' });
+    const plan = await planExport(reader, { run: 'exp', layer: 'gru/2', kind: 'output-grad' });
     expect(plan.files.map((f) => [f.path, f.name])).toEqual([[null, 'exp-gru_2-output-grad.arrow']]);
     expect(plan.contentType).toBe('application/vnd.apache.arrow.file');
     const res = await writeExport(plan, sink);
@@ -273,9 +273,9 @@ describe('exportRun', () => {
 });
 
 describe('planExport', () => {
-  it('resolves groups, layout and files without writing anything', () => {
+  it('resolves groups, layout and files without writing anything', async () => {
     const out = join(dir, 'planned-dir');
-    const plan = planExport(reader, { run: 'exp', out });
+    const plan = await planExport(reader, { run: 'exp', out });
     expect([plan.run, plan.format, plan.layout, plan.ipc, plan.target]).toEqual([
       { id: 'run-1', name: 'exp' },
       'arrow',
@@ -292,7 +292,7 @@ describe('planExport', () => {
     // The plan creates neither the directory nor a file.
     expect(existsSync(out)).toBe(false);
 
-    const pq = planExport(reader, { run: 'run-1', kind: 'output-grad', out: join(dir, 'one.parquet') });
+    const pq = await planExport(reader, { run: 'run-1', kind: 'output-grad', out: join(dir, 'one.parquet') });
     expect([pq.format, pq.layout, pq.contentType, pq.files.length]).toEqual([
       'parquet',
       'long',
@@ -303,18 +303,18 @@ describe('planExport', () => {
     expect(existsSync(join(dir, 'one.parquet'))).toBe(false);
   });
 
-  it("layout 'auto': tensor for one group or a directory, long for several groups in one stream", () => {
-    const one = planExport(reader, { run: 'exp', layer: 'gru/2', layout: 'auto' });
+  it("layout 'auto': tensor for one group or a directory, long for several groups in one stream", async () => {
+    const one = await planExport(reader, { run: 'exp', layer: 'gru/2', layout: 'auto' });
     expect(one.layout).toBe('tensor');
-    const several = planExport(reader, { run: 'exp', kind: 'output-grad', layout: 'auto' });
+    const several = await planExport(reader, { run: 'exp', kind: 'output-grad', layout: 'auto' });
     expect([several.layout, several.files[0]!.groups.length, several.files[0]!.name]).toEqual([
       'long',
       2,
       'exp-output-grad.arrow',
     ]);
-    const directory = planExport(reader, { run: 'exp', layout: 'auto', out: join(dir, 'auto') });
+    const directory = await planExport(reader, { run: 'exp', layout: 'auto', out: join(dir, 'auto') });
     expect([directory.layout, directory.files.length]).toEqual(['tensor', 3]);
-    const stream = planExport(reader, { run: 'exp', layer: 'gru/2', ipc: 'stream' });
+    const stream = await planExport(reader, { run: 'exp', layer: 'gru/2', ipc: 'stream' });
     expect([stream.ipc, stream.contentType, stream.files[0]!.name]).toEqual([
       'stream',
       'application/vnd.apache.arrow.stream',
@@ -322,35 +322,35 @@ describe('planExport', () => {
     ]);
   });
 
-  it('throws before any byte for what a stream cannot hold, naming the groups and the options', () => {
-    expect(() => planExport(reader, { run: 'exp', kind: 'output-grad', layout: 'tensor' })).toThrow(
+  it('throws before any byte for what a stream cannot hold, naming the groups and the options', async () => {
+    await expect(planExport(reader, { run: 'exp', kind: 'output-grad', layout: 'tensor' })).rejects.toThrow(
       'the tensor layout puts one (layer, kind, part, shape) group in a stream, but the selection has 2: lstm_1/output-grad [2x5x6], gru/2/output-grad [2x5x3]; pick one with layer/kind/part, export to a directory, or use the long layout',
     );
-    expect(() => planExport(reader, { run: 'exp', format: 'parquet', layout: 'tensor' })).toThrow(
+    await expect(planExport(reader, { run: 'exp', format: 'parquet', layout: 'tensor' })).rejects.toThrow(
       /^Parquet exports use the long layout/,
     );
-    expect(() => planExport(reader, { run: 'exp', kind: 'gradient' as never })).toThrow(
+    await expect(planExport(reader, { run: 'exp', kind: 'gradient' as never })).rejects.toThrow(
       `kind must be one of ${KINDS.join(', ')}, got "gradient"`,
     );
-    expect(() => planExport(reader, { run: 'exp', iterations: [1.5] })).toThrow(
+    await expect(planExport(reader, { run: 'exp', iterations: [1.5] })).rejects.toThrow(
       'iterations must be integers >= 0, got [1.5]',
     );
-    expect(() => planExport(reader, { run: 'exp', layout: 'wide' as never })).toThrow(
+    await expect(planExport(reader, { run: 'exp', layout: 'wide' as never })).rejects.toThrow(
       `layout must be 'tensor', 'long' or 'auto', got "wide"`,
     );
-    expect(() => planExport(reader, { run: 'exp', out: join(dir, 'no', 'such', 'x.arrow') })).toThrow(
+    await expect(planExport(reader, { run: 'exp', out: join(dir, 'no', 'such', 'x.arrow') })).rejects.toThrow(
       `directory ${join(dir, 'no', 'such')} does not exist`,
     );
-    expect(() => planExport(reader, { run: 'exp', layer: 'lstm_1', iterations: [7] })).toThrow(
+    await expect(planExport(reader, { run: 'exp', layer: 'lstm_1', iterations: [7] })).rejects.toThrow(
       /no snapshot matching run "exp", layer "lstm_1", iterations 7$/,
     );
     expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 
   it('a stream plan refuses a file write and a file plan refuses a stream', async () => {
-    const toStream = planExport(reader, { run: 'exp', layer: 'gru/2' });
+    const toStream = await planExport(reader, { run: 'exp', layer: 'gru/2' });
     await expect(writeExport(toStream)).rejects.toThrow(`this plan has no 'out' path`);
-    const toFile = planExport(reader, { run: 'exp', layer: 'gru/2', out: join(dir, 'never.arrow') });
+    const toFile = await planExport(reader, { run: 'exp', layer: 'gru/2', out: join(dir, 'never.arrow') });
     await expect(writeExport(toFile, new PassThrough())).rejects.toThrow(
       /this plan writes to .*never\.arrow/,
     );
@@ -359,7 +359,7 @@ describe('planExport', () => {
 
   it('a .arrows file is the Arrow IPC stream flavour, readable with apache-arrow', async () => {
     const out = join(dir, 'gru.arrows');
-    const res = await writeExport(planExport(reader, { run: 'exp', layer: 'gru/2', out }));
+    const res = await writeExport(await planExport(reader, { run: 'exp', layer: 'gru/2', out }));
     const bytes = readFileSync(out);
     // The IPC file flavour starts with the magic ARROW1; the stream flavour with a continuation marker.
     expect(bytes.subarray(0, 4).toString('hex')).toBe('ffffffff');
@@ -374,8 +374,8 @@ describe('planExport', () => {
 });
 
 describe('scalars export', () => {
-  it('plans one file of every point, by name then iteration', () => {
-    const plan = planExport(reader, { run: 'exp', data: 'scalars', out: join(dir, 'sc') });
+  it('plans one file of every point, by name then iteration', async () => {
+    const plan = await planExport(reader, { run: 'exp', data: 'scalars', out: join(dir, 'sc') });
     expect([plan.data, plan.layout, plan.format, plan.scalars]).toEqual([
       'scalars',
       'long',
@@ -383,7 +383,7 @@ describe('scalars export', () => {
       { names: ['a "quoted", name', 'acc', 'loss', 'probe/loss'], points: 205 },
     ]);
     expect(plan.files.map((f) => f.path)).toEqual([join(dir, 'sc', 'exp__scalars.arrow')]);
-    expect(() => planExport(reader, { run: 'exp', data: 'scalars', layer: 'lstm_1' })).toThrow(
+    await expect(planExport(reader, { run: 'exp', data: 'scalars', layer: 'lstm_1' })).rejects.toThrow(
       'the scalars export takes the whole run: layer selects tensors, leave it out',
     );
   });
@@ -443,16 +443,16 @@ describe('scalars export', () => {
     instance.closeSync();
   });
 
-  it('a run without scalars, a layout or an extension that does not fit, is refused before any byte', () => {
-    expect(() => planExport(reader, { run: 'quiet', data: 'scalars', out: join(dir, 'q.csv') })).toThrow(
-      /runs\.gradscope: run "quiet" has no scalars$/,
-    );
+  it('a run without scalars, a layout or an extension that does not fit, is refused before any byte', async () => {
+    await expect(
+      planExport(reader, { run: 'quiet', data: 'scalars', out: join(dir, 'q.csv') }),
+    ).rejects.toThrow(/runs\.gradscope: run "quiet" has no scalars$/);
     expect(existsSync(join(dir, 'q.csv'))).toBe(false);
-    expect(() =>
+    await expect(
       planExport(reader, { run: 'exp', data: 'scalars', format: 'parquet', layout: 'tensor' }),
-    ).toThrow('the scalars export has one layout (one row per point), got layout "tensor"');
-    expect(() =>
+    ).rejects.toThrow('the scalars export has one layout (one row per point), got layout "tensor"');
+    await expect(
       planExport(reader, { run: 'exp', data: 'scalars', out: join(dir, 'sc.parquet'), format: 'csv' }),
-    ).toThrow(/extension \.parquet, which does not match format 'csv'/);
+    ).rejects.toThrow(/extension \.parquet, which does not match format 'csv'/);
   });
 });

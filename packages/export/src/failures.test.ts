@@ -22,7 +22,7 @@ function failingSource(good: number): BatchSource {
   const schema = new Schema([new Field('value', new Float32(), false)]);
   return {
     schema,
-    *batches() {
+    async *batches() {
       for (let i = 0; i < good; i++) {
         const data = float64Data(Float64Array.of(i));
         yield {

@@ -2,7 +2,7 @@
 // loss, one int32 column per dim (null where a snapshot lacks that dim) and value (float32).
 
 import { collectingWriter } from '@gradscope/format';
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 import {
   type Data,
   Dictionary,
@@ -52,7 +52,7 @@ const FIXED_COLUMNS = new Set([
 /** A schema and its batches, produced lazily one snapshot at a time; `last` marks a snapshot's last batch. */
 export interface BatchSource {
   schema: Schema;
-  batches(): Generator<{ batch: RecordBatch; last: boolean }>;
+  batches(): AsyncGenerator<{ batch: RecordBatch; last: boolean }>;
 }
 
 interface DictColumn {
@@ -81,7 +81,7 @@ function dictColumn(name: string, values: string[], id: number, nullable: boolea
  * dictionary-encoded ones (Arrow).
  */
 export function longBatches(
-  reader: Reader,
+  reader: RunReader,
   runId: string,
   groups: ExportGroup[],
   plainStrings: boolean,
@@ -145,9 +145,9 @@ export function longBatches(
     new Map([[EXPORT_METADATA_KEY, JSON.stringify({ layout: 'long', run: runId, dims })]]),
   );
 
-  function* batches(): Generator<{ batch: RecordBatch; last: boolean }> {
+  async function* batches(): AsyncGenerator<{ batch: RecordBatch; last: boolean }> {
     for (const s of snapshots) {
-      const t = reader.readTensor(s.id);
+      const t = await reader.readTensor(s.id);
       const n = t.data.length;
       const rank = s.shape.length;
       const lastAxis = s.shape[rank - 1] ?? 1;
@@ -246,7 +246,7 @@ export async function writeArrowBatches(
   const [writer, collector] = collectingWriter(newIpcWriter(ipc));
   let rows = 0;
   let any = false;
-  for (const { batch, last } of source.batches()) {
+  for await (const { batch, last } of source.batches()) {
     writer.write(batch);
     any = true;
     rows += batch.numRows;

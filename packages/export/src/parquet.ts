@@ -17,9 +17,9 @@ export async function writeParquet(source: BatchSource, sink: ByteSink, tick: ()
   // the failure on. The failure is kept and thrown once the output is drained.
   let failed: { error: unknown } | undefined;
   const batches = new ReadableStream({
-    pull(controller) {
+    async pull(controller) {
       try {
-        const next = it.next();
+        const next = await it.next();
         if (next.done) {
           controller.close();
           return;

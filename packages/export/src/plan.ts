@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { SnapshotInfo } from '@gradscope/format';
 import { isKind, KINDS } from '@gradscope/format';
-import { type Reader, StoreError } from '@gradscope/store';
+import { type RunReader, StoreError } from '@gradscope/store';
 import type {
   ExportFormat,
   ExportGroup,
@@ -63,13 +63,13 @@ function checkSelection(selection: ExportSelection): void {
 }
 
 /** Snapshots of a selection, grouped per file: by (layer, kind, part), and by shape for the tensor layout. */
-export function exportGroups(
-  reader: Reader,
+export async function exportGroups(
+  reader: RunReader,
   selection: ExportSelection,
   layout: ExportLayout,
-): ExportGroup[] {
+): Promise<ExportGroup[]> {
   checkSelection(selection);
-  const snapshots = reader.listSnapshots({
+  const snapshots = await reader.listSnapshots({
     run: selection.run,
     ...(selection.layer !== undefined ? { layer: selection.layer } : {}),
     ...(selection.kind !== undefined ? { kind: selection.kind } : {}),
@@ -183,8 +183,8 @@ function checkExtension(target: ExportTarget, ext: string | undefined, format: E
   }
 }
 
-function runOf(reader: Reader, run: string): { id: string; name: string } {
-  const details = reader.requireRun(run);
+async function runOf(reader: RunReader, run: string): Promise<{ id: string; name: string }> {
+  const details = await reader.requireRun(run);
   return { id: details.id, name: details.name };
 }
 
@@ -201,10 +201,10 @@ function streamName(run: string, request: ExportRequest, ext: string): string {
  * them), `ENOTFOUND` for a missing run or an empty selection, `EPATH` for an unusable `out`.
  *
  * @example
- * const plan = planExport(reader, { run: 'my-run', layer: 'lstm_1', out: 'grads.arrow' });
+ * const plan = await planExport(reader, { run: 'my-run', layer: 'lstm_1', out: 'grads.arrow' });
  * await writeExport(plan); // grads.arrow, or nothing at all
  */
-export function planExport(reader: Reader, request: ExportRequest): ExportPlan {
+export async function planExport(reader: RunReader, request: ExportRequest): Promise<ExportPlan> {
   if (request === null || typeof request !== 'object') {
     throw invalid(`the export request must be an object, got ${JSON.stringify(request)}`);
   }
@@ -236,10 +236,10 @@ export function planExport(reader: Reader, request: ExportRequest): ExportPlan {
       `Parquet exports use the long layout (one row per value); use format 'arrow' for the tensor layout`,
     );
   }
-  const run = runOf(reader, request.run);
+  const run = await runOf(reader, request.run);
   const selection = { ...request, run: run.id };
   let layout: ExportLayout = format === 'parquet' || requested === 'long' ? 'long' : 'tensor';
-  let groups = exportGroups(reader, selection, layout);
+  let groups = await exportGroups(reader, selection, layout);
   if (groups.length === 0) {
     throw new StoreError('ENOTFOUND', `${reader.path}: no snapshot matching ${describeSelection(request)}`, {
       file: reader.path,
@@ -248,7 +248,7 @@ export function planExport(reader: Reader, request: ExportRequest): ExportPlan {
   // 'auto' keeps the tensor layout when it fits the target, else falls back to one row per value.
   if (requested === 'auto' && target.type !== 'directory' && groups.length > 1) {
     layout = 'long';
-    groups = exportGroups(reader, selection, layout);
+    groups = await exportGroups(reader, selection, layout);
   }
 
   const fileExt = format === 'parquet' ? '.parquet' : ipc === 'stream' ? '.arrows' : '.arrow';
@@ -286,13 +286,13 @@ export function planExport(reader: Reader, request: ExportRequest): ExportPlan {
   };
 }
 
-function planScalars(
-  reader: Reader,
+async function planScalars(
+  reader: RunReader,
   request: ExportRequest,
   target: ExportTarget,
   format: ExportFormat,
   ipc: 'file' | 'stream',
-): ExportPlan {
+): Promise<ExportPlan> {
   for (const option of ['layer', 'kind', 'part', 'iterations'] as const) {
     if (request[option] !== undefined) {
       throw invalid(`the scalars export takes the whole run: ${option} selects tensors, leave it out`);
@@ -303,8 +303,8 @@ function planScalars(
       `the scalars export has one layout (one row per point), got layout ${JSON.stringify(request.layout)}`,
     );
   }
-  const run = runOf(reader, request.run);
-  const series = reader.scalars(run.id);
+  const run = await runOf(reader, request.run);
+  const series = await reader.scalars(run.id);
   const points = series.reduce((a, s) => a + s.count, 0);
   if (points === 0) {
     throw new StoreError('ENOTFOUND', `${reader.path}: run ${JSON.stringify(request.run)} has no scalars`, {

@@ -50,7 +50,7 @@ function scalarBatches(runId: string, series: ScalarSeries[], plainStrings: bool
       ? utf8FromIndices(dictionary, indices)
       : makeData({ type, length: n, nullCount: 0, data: indices, dictionary: vector });
   };
-  function* batches(): Generator<{ batch: RecordBatch; last: boolean }> {
+  async function* batches(): AsyncGenerator<{ batch: RecordBatch; last: boolean }> {
     for (let k = 0; k < series.length; k++) {
       const s = series[k]!;
       const n = s.iterations.length;
@@ -106,7 +106,7 @@ export async function writeScalars(
   ipc: 'file' | 'stream',
   tick: () => void,
 ): Promise<number> {
-  const series = plan.reader.scalars(plan.run.id);
+  const series = await plan.reader.scalars(plan.run.id);
   if (plan.format === 'csv') {
     const rows = await writeCsv(plan.run.id, series, sink);
     tick();

@@ -3,7 +3,7 @@
 
 import type { SnapshotInfo } from '@gradscope/format';
 import { collectingWriter, product, tensorData, tensorField } from '@gradscope/format';
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 import { Field, Float64, Int32, Schema, Utf8, vectorFromArray } from 'apache-arrow';
 import type { ByteSink } from './byte-sink.js';
 import { EXPORT_METADATA_KEY, float64Data, int32Data, newIpcWriter, structBatch } from './columns.js';
@@ -20,7 +20,7 @@ const ROWS_PER_BATCH = 1024;
 
 /** Writes one group (one shape) as one Arrow IPC file or stream; resolves to the rows written. */
 export async function writeTensorGroup(
-  reader: Reader,
+  reader: RunReader,
   runId: string,
   group: ExportGroup,
   sink: ByteSink,
@@ -90,7 +90,7 @@ export async function writeTensorGroup(
   for (const s of group.snapshots) {
     if (rows.length > 0 && pendingValues + size > VALUES_PER_BATCH) await emit();
     rows.push(s);
-    values.push(reader.readTensor(s.id).data);
+    values.push((await reader.readTensor(s.id)).data);
     pendingValues += size;
     if (pendingValues >= VALUES_PER_BATCH || rows.length >= ROWS_PER_BATCH) await emit();
     tick();

@@ -1,6 +1,6 @@
 // The public shapes of an export: what to select, the plan that resolves it, and what writing it reports.
 import type { Kind, SnapshotInfo } from '@gradscope/format';
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 
 /** Arrow IPC, Parquet, or (scalars only) CSV. */
 export type ExportFormat = 'arrow' | 'parquet' | 'csv';
@@ -77,7 +77,7 @@ export type ExportTarget =
 
 /** A checked export: nothing is written until `writeExport(plan, …)`. */
 export interface ExportPlan {
-  readonly reader: Reader;
+  readonly reader: RunReader;
   readonly data: ExportData;
   readonly run: { id: string; name: string };
   readonly format: ExportFormat;

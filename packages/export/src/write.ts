@@ -56,8 +56,8 @@ function progress(plan: ExportPlan, options: WriteOptions) {
  * Writable (a plan made without `out`), writes the one file's bytes to it and ends it.
  *
  * @example
- * await writeExport(planExport(reader, { run: 'my-run', out: 'grads' })); // grads/<layer>__<kind>.arrow, …
- * await writeExport(planExport(reader, { run: 'my-run', layer: 'lstm_1', kind: 'output-grad' }), reply.raw);
+ * await writeExport(await planExport(reader, { run: 'my-run', out: 'grads' })); // grads/<layer>__<kind>.arrow, …
+ * await writeExport(await planExport(reader, { run: 'my-run', layer: 'lstm_1', kind: 'output-grad' }), reply.raw);
  */
 export async function writeExport(plan: ExportPlan, options?: WriteOptions): Promise<ExportResult>;
 export async function writeExport(

@@ -16,79 +16,75 @@ const body = (n: number, fill = 'x') => Buffer.from(fill.repeat(n));
 
 describe('ResponseCache', () => {
   it('holds at most maxBytes of bodies, evicting the least recently used', () => {
-    const cache = new ResponseCache(() => 1, 1000);
-    for (let i = 0; i < 10; i++) cache.set(`/u${i}`, body(200, String(i)));
+    const cache = new ResponseCache(1000);
+    for (let i = 0; i < 10; i++) cache.set(`/u${i}`, body(200, String(i)), 1);
     expect(cache.bytes).toBeLessThanOrEqual(1000);
     expect(cache.size).toBe(5);
-    expect(cache.get('/u0')).toBeUndefined();
-    expect(cache.get('/u9')?.toString()).toBe('9'.repeat(200));
+    expect(cache.get('/u0', 1)).toBeUndefined();
+    expect(cache.get('/u9', 1)?.toString()).toBe('9'.repeat(200));
     // /u5 is the oldest now; touching it makes /u6 the next to go.
-    expect(cache.get('/u5')).toBeDefined();
-    cache.set('/new', body(200));
-    expect(cache.get('/u6')).toBeUndefined();
-    expect(cache.get('/u5')).toBeDefined();
+    expect(cache.get('/u5', 1)).toBeDefined();
+    cache.set('/new', body(200), 1);
+    expect(cache.get('/u6', 1)).toBeUndefined();
+    expect(cache.get('/u5', 1)).toBeDefined();
     expect(cache.bytes).toBe(1000);
   });
 
   it("by default holds at most 8 MiB of bodies (issue 23: a server's memory), none over 2 MiB", () => {
     expect(DEFAULT_CACHE_BYTES).toBe(8 * 2 ** 20);
-    const cache = new ResponseCache(() => 1);
+    const cache = new ResponseCache();
     expect(cache.maxBytes).toBe(8 * 2 ** 20);
     const kib = 2 ** 10;
-    for (let i = 0; i < 100; i++) cache.set(`/view${i}`, Buffer.alloc(256 * kib, i));
+    for (let i = 0; i < 100; i++) cache.set(`/view${i}`, Buffer.alloc(256 * kib, i), 1);
     expect(cache.bytes).toBe(8 * 2 ** 20);
     expect(cache.size).toBe(32);
-    expect(cache.get('/view67')).toBeUndefined();
-    expect(cache.get('/view68')?.[0]).toBe(68);
-    cache.set('/huge', Buffer.alloc(2 * 2 ** 20 + 1));
-    expect(cache.get('/huge')).toBeUndefined();
+    expect(cache.get('/view67', 1)).toBeUndefined();
+    expect(cache.get('/view68', 1)?.[0]).toBe(68);
+    cache.set('/huge', Buffer.alloc(2 * 2 ** 20 + 1), 1);
+    expect(cache.get('/huge', 1)).toBeUndefined();
     expect(cache.tooLarge(2 * 2 ** 20)).toBe(false);
     expect(cache.tooLarge(2 * 2 ** 20 + 1)).toBe(true);
   });
 
   it('never keeps a body larger than a quarter of the bound; replacing a key does not double-count', () => {
-    const cache = new ResponseCache(() => 1, 1000);
-    cache.set('/big', body(251));
-    expect(cache.get('/big')).toBeUndefined();
+    const cache = new ResponseCache(1000);
+    cache.set('/big', body(251), 1);
+    expect(cache.get('/big', 1)).toBeUndefined();
     expect(cache.bytes).toBe(0);
-    cache.set('/a', body(100));
-    cache.set('/a', body(150));
+    cache.set('/a', body(100), 1);
+    cache.set('/a', body(150), 1);
     expect(cache.bytes).toBe(150);
     expect(cache.size).toBe(1);
   });
 
   it('an entry is dropped once the database version moves on', () => {
     let version = 1;
-    const cache = new ResponseCache(() => version, 1000);
-    cache.set('/a', body(10));
-    expect(cache.get('/a')).toBeDefined();
+    const cache = new ResponseCache(1000);
+    cache.set('/a', body(10), version);
+    expect(cache.get('/a', version)).toBeDefined();
     version = 2;
-    expect(cache.get('/a')).toBeUndefined();
+    expect(cache.get('/a', version)).toBeUndefined();
     expect(cache.bytes).toBe(0);
   });
 
   it('maxBytes 0 keeps nothing', () => {
-    const cache = new ResponseCache(() => 1, 0);
-    cache.set('/a', body(1));
+    const cache = new ResponseCache(0);
+    cache.set('/a', body(1), 1);
     expect(cache.size).toBe(0);
   });
 
   it('an entry given maxAgeMs is served until then and not after; without it, only the version bounds it', () => {
     let now = 1_000;
-    const cache = new ResponseCache(
-      () => 1,
-      1000,
-      () => now,
-    );
-    cache.set('/runs', body(10), 2_000);
-    cache.set('/flow', body(10));
+    const cache = new ResponseCache(1000, () => now);
+    cache.set('/runs', body(10), 1, 2_000);
+    cache.set('/flow', body(10), 1);
     now = 2_999;
-    expect(cache.get('/runs')?.byteLength).toBe(10);
+    expect(cache.get('/runs', 1)?.byteLength).toBe(10);
     now = 3_000;
-    expect(cache.get('/runs')).toBeUndefined();
+    expect(cache.get('/runs', 1)).toBeUndefined();
     expect(cache.bytes).toBe(10);
     now = 1e12;
-    expect(cache.get('/flow')?.byteLength).toBe(10);
+    expect(cache.get('/flow', 1)?.byteLength).toBe(10);
   });
 });
 

@@ -3,7 +3,7 @@
 // trainers' and the ingest writer's included), bounded by the bytes it holds, least recently used out first.
 // Answers that hold a run's status are also bounded in age (CACHED_LIVE): 'interrupted' is derived at read
 // time from the writer's liveness, which no commit announces when the writer is killed.
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Route config marking a GET route's 200 answers as cacheable. */
@@ -33,7 +33,6 @@ export class ResponseCache {
    * never cached, so one huge answer cannot empty the cache of everything else. 0 turns caching off.
    */
   constructor(
-    private readonly version: () => number,
     readonly maxBytes: number = DEFAULT_CACHE_BYTES,
     /** The clock of `maxAgeMs` (ms). */
     private readonly now: () => number = Date.now,
@@ -48,11 +47,12 @@ export class ResponseCache {
     return this.entries.size;
   }
 
-  get(key: string): Buffer | undefined {
+  /** The body kept for `key` at the database's `version` (RunReader.dataVersion), if any. */
+  get(key: string, version: number): Buffer | undefined {
     const hit = this.entries.get(key);
     if (hit === undefined) return undefined;
     this.drop(key);
-    if (hit.version !== this.version() || this.now() >= hit.expires) return undefined;
+    if (hit.version !== version || this.now() >= hit.expires) return undefined;
     this.entries.set(key, hit); // re-inserted: most recently used last
     this.held += hit.body.byteLength;
     return hit.body;
@@ -63,11 +63,14 @@ export class ResponseCache {
     return chars > this.maxBytes / 4;
   }
 
-  /** Keeps `body` for `key` while the database is unchanged, and at most `maxAgeMs` (default: no bound). */
-  set(key: string, body: Buffer, maxAgeMs = Number.POSITIVE_INFINITY): void {
+  /**
+   * Keeps `body`, read at the database's `version`, for `key` while the database is unchanged, and at most
+   * `maxAgeMs` (default: no bound).
+   */
+  set(key: string, body: Buffer, version: number, maxAgeMs = Number.POSITIVE_INFINITY): void {
     this.drop(key);
     if (body.byteLength > this.maxBytes / 4) return;
-    this.entries.set(key, { version: this.version(), body, expires: this.now() + maxAgeMs });
+    this.entries.set(key, { version, body, expires: this.now() + maxAgeMs });
     this.held += body.byteLength;
     for (const [oldest, entry] of this.entries) {
       if (this.held <= this.maxBytes) break;
@@ -88,11 +91,20 @@ const cacheable = (req: FastifyRequest) =>
   req.method === 'GET' && (req.routeOptions.config as CacheConfig)?.cache === true;
 
 /** Answers cached GETs before their handler runs, and keeps the 200 answers of cacheable routes. */
-export function installResponseCache(app: FastifyInstance, reader: Reader, maxBytes?: number): ResponseCache {
-  const cache = new ResponseCache(() => reader.dataVersion(), maxBytes);
+export function installResponseCache(
+  app: FastifyInstance,
+  reader: RunReader,
+  maxBytes?: number,
+): ResponseCache {
+  const cache = new ResponseCache(maxBytes);
+  // The version is read before the handler reads anything: an answer is kept under the version it may be
+  // older than, never newer (a commit in between makes the next request miss, not serve a stale body).
+  const versions = new WeakMap<FastifyRequest, number>();
   app.addHook('preHandler', async (req, reply) => {
     if (!cacheable(req)) return;
-    const body = cache.get(req.url);
+    const version = await reader.dataVersion();
+    versions.set(req, version);
+    const body = cache.get(req.url, version);
     if (body === undefined) return;
     return reply.type('application/json; charset=utf-8').header('x-gradscope-cache', 'hit').send(body);
   });
@@ -102,9 +114,15 @@ export function installResponseCache(app: FastifyInstance, reader: Reader, maxBy
       reply.statusCode === 200 &&
       typeof payload === 'string' &&
       !cache.tooLarge(payload.length) &&
-      !reply.getHeader('x-gradscope-cache')
+      !reply.getHeader('x-gradscope-cache') &&
+      versions.has(req)
     )
-      cache.set(req.url, Buffer.from(payload), (req.routeOptions.config as CacheConfig)?.maxAgeMs);
+      cache.set(
+        req.url,
+        Buffer.from(payload),
+        versions.get(req)!,
+        (req.routeOptions.config as CacheConfig)?.maxAgeMs,
+      );
     return payload;
   });
   return cache;

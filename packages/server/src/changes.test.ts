@@ -19,13 +19,13 @@ describe('pollChanges', () => {
     const reader = openReader(fx.db);
     try {
       const poll = pollChanges(reader);
-      expect(poll()).toEqual([]); // the baseline
-      expect(poll()).toEqual([]); // nothing changed
+      expect(await poll()).toEqual([]); // the baseline
+      expect(await poll()).toEqual([]); // nothing changed
 
       await fx.store.write(snapshot(40));
       await fx.store.renameRun('other', 'renamed');
       await fx.store.flush();
-      const events = poll();
+      const events = await poll();
       expect(events).toContainEqual({
         type: 'run',
         run: 'other',
@@ -41,10 +41,10 @@ describe('pollChanges', () => {
 
       await fx.store.deleteRun('other');
       await fx.store.flush();
-      expect(poll()).toEqual([
+      expect(await poll()).toEqual([
         { type: 'run', run: 'other', data: { id: 'other', name: 'renamed', deleted: true } },
       ]);
-      expect(poll()).toEqual([]); // said once
+      expect(await poll()).toEqual([]); // said once
     } finally {
       reader.close();
     }

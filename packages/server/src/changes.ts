@@ -1,19 +1,19 @@
 // Change polling for live updates: what is new in the store since the last look (snapshots by id, runs by
 // status), cheap when nothing changed (one data_version read).
-import type { Reader } from '@gradscope/store';
+import type { RunReader } from '@gradscope/store';
 import type { LiveEvent } from './events.js';
 
 /** A poll function for EventHub: its first call sets the baseline and reports nothing. */
-export function pollChanges(reader: Reader): () => LiveEvent[] {
+export function pollChanges(reader: RunReader): () => Promise<LiveEvent[]> {
   let version = -1;
   let lastId = 0;
   let runs = new Map<string, string>();
-  return () => {
-    const v = reader.dataVersion();
+  return async () => {
+    const v = await reader.dataVersion();
     if (v === version) return [];
     version = v;
     const events: LiveEvent[] = [];
-    const current = reader.listRuns();
+    const current = await reader.listRuns();
     const next = new Map(current.map((r) => [r.id, `${r.name}\0${r.status}`]));
     for (const r of current) {
       if (runs.get(r.id) !== next.get(r.id))
@@ -27,7 +27,7 @@ export function pollChanges(reader: Reader): () => LiveEvent[] {
     const first = lastId === 0 && runs.size === 0;
     runs = next;
     for (;;) {
-      const batch = reader.snapshotsAfter(lastId, 1000);
+      const batch = await reader.snapshotsAfter(lastId, 1000);
       if (batch.length === 0) break;
       lastId = batch[batch.length - 1]!.id;
       if (first) continue; // the baseline: only what lands from now on is news

@@ -44,7 +44,7 @@ describe('GET /api/runs/:run/diagnosis', () => {
     expect(layer.iterations.map((i: { iteration: number }) => i.iteration)).toEqual(ITERATIONS);
     const reader = openReader(fx.db);
     try {
-      expect(res.body).toEqual(JSON.parse(JSON.stringify(diagnoseReader(reader, [RUN.id]))));
+      expect(res.body).toEqual(JSON.parse(JSON.stringify(await diagnoseReader(reader, [RUN.id]))));
     } finally {
       reader.close();
     }

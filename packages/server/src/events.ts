@@ -18,10 +18,11 @@ export class EventHub {
   private readonly clients = new Set<Client>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private ping: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
 
   /** `poll` returns what changed since its previous call; it is called every `pollMs` while clients listen. */
   constructor(
-    private readonly poll: () => LiveEvent[],
+    private readonly poll: () => Promise<LiveEvent[]>,
     private readonly pollMs = 500,
     private readonly pingMs = 15_000,
   ) {}
@@ -64,13 +65,30 @@ export class EventHub {
 
   private start(): void {
     if (this.timer !== undefined) return;
-    this.poll(); // from now on, only what is new
-    this.timer = setInterval(() => this.publish(this.poll()), this.pollMs);
+    this.tick(false); // from now on, only what is new
+    this.timer = setInterval(() => this.tick(true), this.pollMs);
     this.ping = setInterval(() => {
       for (const client of this.clients) client.reply.raw.write(': ping\n\n');
     }, this.pingMs);
     this.timer.unref();
     this.ping.unref();
+  }
+
+  /**
+   * One poll at a time: a provider slower than pollMs skips ticks rather than stacking them. A failed poll
+   * (e.g. the file locked beyond the busy timeout) is tried again at the next tick.
+   */
+  private tick(publish: boolean): void {
+    if (this.polling) return;
+    this.polling = true;
+    this.poll()
+      .then(
+        (events) => publish && this.publish(events),
+        () => {},
+      )
+      .finally(() => {
+        this.polling = false;
+      });
   }
 
   private idle(): void {

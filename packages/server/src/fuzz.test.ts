@@ -526,7 +526,7 @@ describe('fuzz: ingest bodies built field by field, then every stored run export
         expect(bytes.subarray(-4).toString()).toBe('PAR1');
         // The tensor layout: one file per (layer, kind, part, shape) group.
         const dir = join(out, run);
-        const result = await writeExport(planExport(built.reader, { run, out: dir, layout: 'tensor' }));
+        const result = await writeExport(await planExport(built.reader, { run, out: dir, layout: 'tensor' }));
         expect(result.snapshots).toBe(accepted.filter((a) => a.run === run).length);
         let rows = 0;
         for (const f of readdirSync(dir)) rows += tableFromIPC(readFileSync(join(dir, f))).numRows;

@@ -129,7 +129,7 @@ describe('diagnoseReader', () => {
     await write(file, [['a', snapshots, 1]]);
     const reader = openReader(file);
     try {
-      const got = diagnoseRun(reader, 'a');
+      const got = await diagnoseRun(reader, 'a');
       const want = diagnose({
         id: 'a',
         name: 'name-a',
@@ -172,7 +172,7 @@ describe('diagnoseReader', () => {
     ]);
     const reader = openReader(file);
     try {
-      const report = diagnoseReader(reader);
+      const report = await diagnoseReader(reader);
       expect(report.runs.map((r) => [r.id, r.name])).toEqual([
         ['b', 'name-b'],
         ['a', 'name-a'],
@@ -187,7 +187,7 @@ describe('diagnoseReader', () => {
       });
       expect(b.evidence.lossRatio).toBeCloseTo(0.05 / 0.9, 6);
       // By name, as the CLI takes it.
-      expect(diagnoseReader(reader, ['name-a']).runs[0]!.id).toBe('a');
+      expect((await diagnoseReader(reader, ['name-a'])).runs[0]!.id).toBe('a');
     } finally {
       reader.close();
     }

@@ -14,7 +14,7 @@ import {
   saturatedShare,
   UnitGradNorms,
 } from '@gradscope/format';
-import type { Reader } from './reader.js';
+import type { RunReader } from './provider.js';
 
 /** Captures read per series for the per-iteration verdicts (evenly spaced, the first and last among them). */
 const REACH_ROWS = 64;
@@ -27,7 +27,7 @@ function partsOf(info: LayerInfo, kind: Kind): (string | null)[] {
   return info.kinds[kind] ?? [];
 }
 
-function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObservations {
+async function observeLayer(reader: RunReader, run: string, info: LayerInfo): Promise<LayerObservations> {
   const byIteration = new Map<number, IterationObservation>();
   const at = (iteration: number): IterationObservation => {
     let o = byIteration.get(iteration);
@@ -40,7 +40,7 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
   // Loss and non-finite counts from every series of the layer (one row per capture and part).
   for (const [kind, parts] of Object.entries(info.kinds) as [Kind, (string | null)[]][]) {
     for (const part of parts) {
-      const index = reader.seriesIndex({ run, layer: info.layer, kind, part }, { maxRows: REACH_ROWS });
+      const index = await reader.seriesIndex({ run, layer: info.layer, kind, part }, { maxRows: REACH_ROWS });
       for (let i = 0; i < index.iterations.length; i++) {
         const o = at(index.iterations[i]!);
         const loss = index.loss[i]!;
@@ -52,7 +52,7 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
   for (const kind of REACH_KINDS) {
     for (const part of partsOf(info, kind)) {
       const key = { run, layer: info.layer, kind, part };
-      const flow = reader.flowMatrix(key, { maxRows: REACH_ROWS });
+      const flow = await reader.flowMatrix(key, { maxRows: REACH_ROWS });
       const T = flow.timesteps;
       flow.iterations.forEach((iteration, i) => {
         at(iteration).profiles.push({ kind, part, norms: flow.norms.subarray(i * T, (i + 1) * T) });
@@ -61,10 +61,10 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
   }
   // Saturation: the share of the output at |h| ≥ 0.99, read from the latest captures' tensors.
   for (const part of partsOf(info, 'output')) {
-    const index = reader.seriesIndex({ run, layer: info.layer, kind: 'output', part }, {});
+    const index = await reader.seriesIndex({ run, layer: info.layer, kind: 'output', part }, {});
     const from = Math.max(0, index.ids.length - TENSOR_ROWS);
     for (let i = from; i < index.ids.length; i++) {
-      const share = saturatedShare(reader.readTensor(index.ids[i]!).data);
+      const share = saturatedShare((await reader.readTensor(index.ids[i]!)).data);
       if (share === null) continue;
       const o = at(index.iterations[i]!);
       // Directions of a Bidirectional are separate snapshots: their mean.
@@ -75,9 +75,9 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
   const unitNorms = new Map<number, UnitGradNorms>();
   for (const part of partsOf(info, 'weight-grad')) {
     if (part === null) continue;
-    const index = reader.seriesIndex({ run, layer: info.layer, kind: 'weight-grad', part }, {});
+    const index = await reader.seriesIndex({ run, layer: info.layer, kind: 'weight-grad', part }, {});
     for (let i = Math.max(0, index.ids.length - TENSOR_ROWS); i < index.ids.length; i++) {
-      const norms = reader.getSummary(index.ids[i]!)?.channelNorms;
+      const norms = (await reader.getSummary(index.ids[i]!))?.channelNorms;
       if (!norms) continue;
       const iteration = index.iterations[i]!;
       const units = unitNorms.get(iteration) ?? new UnitGradNorms();
@@ -94,15 +94,15 @@ function observeLayer(reader: Reader, run: string, info: LayerInfo): LayerObserv
 }
 
 /** Everything the diagnosis of one run (by id or name) reads from the store. */
-export function observeRun(reader: Reader, run: string): RunObservations {
-  const details = reader.requireRun(run);
-  const baseline = reader.scalars(details.id, { names: ['probe/baseline'] })[0]?.values[0];
+export async function observeRun(reader: RunReader, run: string): Promise<RunObservations> {
+  const details = await reader.requireRun(run);
+  const baseline = (await reader.scalars(details.id, { names: ['probe/baseline'] }))[0]?.values[0];
   // Only recurrent layers are judged: a Dense layer recorded beside them has no recurrence to diagnose.
   const plain = new Set(details.model.layers.filter((l) => l.units === undefined).map((l) => l.name));
-  const layers = reader
-    .listLayers(details.id)
-    .filter((info) => !plain.has(info.layer))
-    .map((info) => observeLayer(reader, details.id, info));
+  const layers: LayerObservations[] = [];
+  for (const info of await reader.listLayers(details.id)) {
+    if (!plain.has(info.layer)) layers.push(await observeLayer(reader, details.id, info));
+  }
   return {
     id: details.id,
     name: details.name,
@@ -112,12 +112,14 @@ export function observeRun(reader: Reader, run: string): RunObservations {
 }
 
 /** The diagnosis of one run (by id or name): a verdict, causes and evidence per recurrent layer. */
-export function diagnoseRun(reader: Reader, run: string): RunDiagnosis {
-  return diagnose(observeRun(reader, run));
+export async function diagnoseRun(reader: RunReader, run: string): Promise<RunDiagnosis> {
+  return diagnose(await observeRun(reader, run));
 }
 
 /** The diagnosis of the given runs (ids or names), or of every run, newest first. */
-export function diagnoseReader(reader: Reader, runs?: readonly string[]): DoctorReport {
-  const ids = runs ?? reader.listRuns().map((r) => r.id);
-  return { runs: ids.map((run) => diagnoseRun(reader, run)) };
+export async function diagnoseReader(reader: RunReader, runs?: readonly string[]): Promise<DoctorReport> {
+  const ids = runs ?? (await reader.listRuns()).map((r) => r.id);
+  const report: DoctorReport = { runs: [] };
+  for (const run of ids) report.runs.push(await diagnoseRun(reader, run));
+  return report;
 }

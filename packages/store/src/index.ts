@@ -13,14 +13,18 @@ export {
   PERCENTILES,
 } from './histogram.js';
 export { HEARTBEAT_MS, STALE_AFTER_MS } from './liveness.js';
-export {
-  openReader,
-  Reader,
-  type ReaderOptions,
-  type ScalarsOptions,
-  type SeriesKey,
-} from './reader.js';
-export type { SeriesOptions } from './series.js';
+export type {
+  Awaitable,
+  CompactPolicy,
+  CompactResult,
+  RunReader,
+  RunTag,
+  RunWriter,
+  ScalarsOptions,
+  SeriesKey,
+  SeriesOptions,
+} from './provider.js';
+export { openReader, Reader, type ReaderOptions } from './reader.js';
 export {
   APPLICATION_ID,
   checkFile,
@@ -40,10 +44,4 @@ export {
   tensorField,
 } from './tensor.js';
 export type * from './types.js';
-export {
-  type CompactPolicy,
-  type CompactResult,
-  encodeSnapshot,
-  type RunTag,
-  SnapshotWriter,
-} from './writer-db.js';
+export { encodeSnapshot, SnapshotWriter } from './writer-db.js';

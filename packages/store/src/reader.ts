@@ -7,8 +7,9 @@ import Database, { type Statement } from 'better-sqlite3';
 import { fromSqlite, NotFoundError, StoreError } from './errors.js';
 import { HISTOGRAM_BUCKETS, HISTOGRAM_EDGES, histogramPercentiles, PERCENTILES } from './histogram.js';
 import { STALE_AFTER_MS, writerGone } from './liveness.js';
+import type { RunReader, ScalarsOptions, SeriesKey, SeriesOptions } from './provider.js';
 import type { RunRow, SnapshotRow, SummaryRow } from './schema.js';
-import { type ChunkRow, f32, type SeriesOptions, SeriesRows, u32 } from './series.js';
+import { type ChunkRow, f32, SeriesRows, u32 } from './series.js';
 import {
   type Db,
   DEFAULT_BUSY_TIMEOUT_MS,
@@ -40,25 +41,6 @@ export interface ReaderOptions extends ReaderDbOptions {
    * (default 30 000). On the writer's own host a dead writer process is seen at once.
    */
   staleAfterMs?: number;
-}
-
-/**
- * Names one series: run (id or name), layer, kind and part. A missing `part` is the whole layer output, the
- * same as `null`, on every series query (flowMatrix, histogramSeries, seriesIndex).
- */
-export interface SeriesKey {
-  run: string;
-  layer: string;
-  kind: Kind;
-  part?: string | null;
-}
-
-/** How many points reader.scalars returns per name. */
-export interface ScalarsOptions {
-  /** At most this many points per name (≥ 4), keeping first, last, min and max of each bucket; default all. */
-  maxPoints?: number;
-  /** Only these names. */
-  names?: string[];
 }
 
 const num = (v: number | null): number => (v === null ? Number.NaN : v);
@@ -242,7 +224,7 @@ function bucketPoints(
   return { name: '', count: n, iterations, values, times: keptTimes };
 }
 
-export class Reader {
+export class Reader implements RunReader {
   private readonly stmts = new Map<string, Statement>();
   private closed = false;
   private payloadDb: Db | undefined;

@@ -1,8 +1,10 @@
 // Series matrices from `series_chunks` rows: rows in (iteration, id) order, downsampled before anything is
 // copied, channel parts aligned to the whole tensor's rows by snapshot id (a part missing at some iteration
 // leaves a NaN row, never a shifted one).
+
 import type { HorizonRows } from '@gradscope/format';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
+import type { SeriesOptions } from './provider.js';
 import { type SeriesChunkRow, STAT_FIELDS } from './schema.js';
 
 /** The columns the series queries select. */
@@ -21,14 +23,6 @@ export type ChunkRow = Pick<
 >;
 
 /** How many rows a series query returns. */
-export interface SeriesOptions {
-  /**
-   * At most this many rows, evenly spaced over the recorded ones (the first and the last always among them);
-   * default: every row.
-   */
-  maxRows?: number;
-}
-
 function view<T extends Float32Array | Float64Array | Uint32Array>(
   Type: { new (b: ArrayBuffer, o: number, n: number): T; new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number },
   buf: Buffer,

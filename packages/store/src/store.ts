@@ -7,6 +7,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
+import type { CompactPolicy, CompactResult, RunTag, RunWriter } from './provider.js';
 import { type Slab, Slabs } from './slabs.js';
 import { openWriterDb } from './sqlite.js';
 import {
@@ -29,7 +30,6 @@ import {
   validateStatus,
 } from './validate.js';
 import type { InMessage, OpMessage, OutMessage } from './writer.worker.js';
-import type { CompactPolicy, CompactResult, RunTag } from './writer-db.js';
 
 export interface StoreOptions {
   /** Bytes of snapshot data accepted but not yet committed before write() waits (default 256 MiB). */
@@ -166,7 +166,7 @@ function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
  * with `durable: true`, when its write() has resolved). An acknowledged snapshot is committed and survives
  * the process being killed and power loss (see `synchronous`).
  */
-export class Store implements Sink {
+export class Store implements RunWriter {
   private seq = 0;
   private readonly waiting: Waiting[] = [];
   private readonly pending = new Map<number, Pending>();

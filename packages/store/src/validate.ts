@@ -4,8 +4,8 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { checkGroup, checkOptions, checkParams, KINDS, WRITTEN_RUN_STATUSES } from '@gradscope/format';
 import { StoreError } from './errors.js';
+import type { CompactPolicy, RunTag } from './provider.js';
 import type { Kind, RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
-import type { CompactPolicy, RunTag } from './writer-db.js';
 
 export const KIND_SET: ReadonlySet<Kind> = new Set<Kind>(KINDS);
 export const STATUS_SET: ReadonlySet<WrittenRunStatus> = new Set<WrittenRunStatus>(WRITTEN_RUN_STATUSES);

@@ -6,6 +6,7 @@ import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks } from './chunks.js
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { encodePayload } from './payload.js';
+import type { CompactPolicy, CompactResult, RunTag } from './provider.js';
 import {
   checkIntact,
   type Db,
@@ -49,30 +50,8 @@ export function encodeSnapshot(snapshot: Snapshot, label = validateSnapshot(snap
  * Retention of `compact`: per run, the distinct iterations in order; the first `keepFirst` are kept, then every
  * `every`-th one after them, the last one, and any listed in `keep`. Snapshots of the other iterations go.
  */
-export interface CompactPolicy {
-  /** Keep every N-th iteration after the first `keepFirst` (N ≥ 1; 1 keeps everything). */
-  every: number;
-  /** Iterations kept at the start of each run, whatever `every` says. Default 0. */
-  keepFirst?: number;
-  /** Iterations always kept. */
-  keep?: number[];
-  /** Runs (ids or names) to compact; default every run. */
-  runs?: string[];
-}
-
 /** PRAGMA auto_vacuum of a file that compact() has shrunk once (see compact). */
 const INCREMENTAL_VACUUM = 2;
-
-/** What compact() did. */
-export interface CompactResult {
-  /** Runs compacted. */
-  runs: number;
-  snapshotsRemoved: number;
-  snapshotsKept: number;
-  /** File size before and after, bytes. */
-  bytesBefore: number;
-  bytesAfter: number;
-}
 
 /** One operation of a write group. */
 export type WriteOp =
@@ -84,15 +63,6 @@ export type WriteOp =
   | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
   | { type: 'tagRun'; run: string; tag: RunTag }
   | { type: 'deleteRun'; run: string };
-
-/**
- * What `tagRun` changes of a run: `group` replaces its group (null removes it); the keys of `params` are
- * set over those stored, a null value removing its key (a JSON merge patch of the top level).
- */
-export interface RunTag {
-  group?: string | null;
-  params?: Record<string, unknown>;
-}
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 

@@ -17,18 +17,12 @@ import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
+import type { CompactPolicy, RunTag } from './provider.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { Summaries, type SummaryJob, summarizeJob } from './summarizer.js';
 import type { RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
-import {
-  type CompactPolicy,
-  type EncodedSnapshot,
-  encodeSnapshot,
-  type RunTag,
-  SnapshotWriter,
-  type WriteOp,
-} from './writer-db.js';
+import { type EncodedSnapshot, encodeSnapshot, SnapshotWriter, type WriteOp } from './writer-db.js';
 
 /** Training thread → writer thread. */
 export type InMessage =

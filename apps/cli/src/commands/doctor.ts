@@ -120,10 +120,10 @@ export function formatGroups(groups: RunGroup[]): string {
  * The doctor's table for every run of a store file (the demo prints it when training ends); with `groupBy`,
  * then the groups of the runs that have one.
  */
-export function doctorTable(db: string, groupBy?: string): string {
+export async function doctorTable(db: string, groupBy?: string): Promise<string> {
   const reader = openReader(db);
   try {
-    const report = diagnoseReader(reader);
+    const report = await diagnoseReader(reader);
     const groups =
       groupBy === undefined ? [] : groupReport(reader, report, groupBy).filter((g) => g.group !== null);
     return `${formatDiagnosis(report.runs)}${groups.length > 0 ? `\n\n${formatGroups(groups)}` : ''}`;
@@ -178,35 +178,37 @@ export function registerDoctor(program: Command): void {
       '--fail-on <list>',
       `exit 1 when any layer's verdict or cause is listed (comma-separated: ${FAILABLE.join(', ')})`,
     )
-    .action((db: string, opts: { run?: string[]; json?: boolean; failOn?: string; groupBy?: string }) => {
-      const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
-      if (opts.groupBy !== undefined && opts.groupBy.trim() === '')
-        throw new UserError("--group-by needs a key: 'group' or a parameter name such as cell or lr");
-      const reader = openReader(db);
-      let report: DoctorReport;
-      let groups: RunGroup[] | undefined;
-      try {
-        for (const run of opts.run ?? []) {
-          if (reader.getRun(run) === undefined)
-            throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
+    .action(
+      async (db: string, opts: { run?: string[]; json?: boolean; failOn?: string; groupBy?: string }) => {
+        const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
+        if (opts.groupBy !== undefined && opts.groupBy.trim() === '')
+          throw new UserError("--group-by needs a key: 'group' or a parameter name such as cell or lr");
+        const reader = openReader(db);
+        let report: DoctorReport;
+        let groups: RunGroup[] | undefined;
+        try {
+          for (const run of opts.run ?? []) {
+            if (reader.getRun(run) === undefined)
+              throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
+          }
+          report = await diagnoseReader(reader, opts.run);
+          if (opts.groupBy !== undefined) groups = groupReport(reader, report, opts.groupBy);
+        } finally {
+          reader.close();
         }
-        report = diagnoseReader(reader, opts.run);
-        if (opts.groupBy !== undefined) groups = groupReport(reader, report, opts.groupBy);
-      } finally {
-        reader.close();
-      }
-      if (opts.json)
-        process.stdout.write(`${JSON.stringify(groups ? { ...report, groups } : report, null, 2)}\n`);
-      else if (report.runs.length === 0) process.stdout.write(`no runs in ${db}\n`);
-      else
-        process.stdout.write(
-          `${formatDiagnosis(report.runs)}\n${groups ? `\n${formatGroups(groups)}\n` : ''}`,
-        );
-      if (failOn === undefined) return;
-      const failed = failing(report, failOn);
-      if (failed.length > 0)
-        throw new UserError(
-          `doctor: ${failed.length} layer${failed.length === 1 ? '' : 's'} matched --fail-on ${[...failOn].join(',')}: ${failed.join('; ')}`,
-        );
-    });
+        if (opts.json)
+          process.stdout.write(`${JSON.stringify(groups ? { ...report, groups } : report, null, 2)}\n`);
+        else if (report.runs.length === 0) process.stdout.write(`no runs in ${db}\n`);
+        else
+          process.stdout.write(
+            `${formatDiagnosis(report.runs)}\n${groups ? `\n${formatGroups(groups)}\n` : ''}`,
+          );
+        if (failOn === undefined) return;
+        const failed = failing(report, failOn);
+        if (failed.length > 0)
+          throw new UserError(
+            `doctor: ${failed.length} layer${failed.length === 1 ? '' : 's'} matched --fail-on ${[...failOn].join(',')}: ${failed.join('; ')}`,
+          );
+      },
+    );
 }

@@ -82,7 +82,7 @@ export function registerExport(program: Command): void {
       const bar = progressBar();
       let started = false;
       try {
-        const plan = planExport(reader, request);
+        const plan = await planExport(reader, request);
         const result = await writeExport(plan, {
           onProgress: ({ done, total, file }) => {
             if (!bar || plan.data === 'scalars') return;

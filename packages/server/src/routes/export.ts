@@ -3,11 +3,11 @@
 // a message.
 import { PassThrough } from 'node:stream';
 import { planExport, writeExport } from '@gradscope/export';
-import type { Kind, Reader } from '@gradscope/store';
+import type { Kind, RunReader } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import * as S from '../schemas.js';
 
-export function exportRoutes(app: FastifyInstance, { reader }: { reader: Reader }): void {
+export function exportRoutes(app: FastifyInstance, { reader }: { reader: RunReader }): void {
   app.get<{
     Params: { run: string };
     Querystring: {
@@ -25,7 +25,7 @@ export function exportRoutes(app: FastifyInstance, { reader }: { reader: Reader 
       const { format = 'arrow', layout, layer, kind, part, iterations } = req.query;
       // planExport checks the whole request (run, selection, format with layout, one file's worth of
       // groups) before the first byte goes out, so every error is still a 4xx with a message.
-      const plan = planExport(reader, {
+      const plan = await planExport(reader, {
         run: req.params.run,
         format,
         // Default: the tensor layout for one (layer, kind) series of one shape, else one row per value.

@@ -8,7 +8,7 @@ import {
   type ScalarPoint,
   type WrittenRunStatus,
 } from '@gradscope/format';
-import { type Store, snapshotFromIpc } from '@gradscope/store';
+import { type RunWriter, snapshotFromIpc } from '@gradscope/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, HttpError } from '../errors.js';
 import type { EventHub } from '../events.js';
@@ -21,7 +21,7 @@ const SCALARS_BODY_LIMIT = 8 * 2 ** 20;
 export const MAX_NAME_LENGTH = 512;
 
 export interface IngestRouteOptions {
-  store: Store;
+  store: RunWriter;
   hub: EventHub;
   /** Largest body of one POST /api/ingest, bytes. */
   bodyLimit: number;

@@ -6,7 +6,7 @@ import { ARROW_STREAM_TYPE as ARROW_STREAM, encodeMatrix, SERIES_COLUMNS } from 
 import {
   diagnoseRun,
   type Kind,
-  type Reader,
+  type RunReader,
   type SeriesKey,
   type SnapshotInfo,
   type SnapshotSummary,
@@ -23,7 +23,10 @@ type Series = {
   Querystring: { layer: string; kind: Kind; part?: string; max?: number };
 };
 
-export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Reader; hub: EventHub }): void {
+export function readRoutes(
+  app: FastifyInstance,
+  { reader, hub }: { reader: RunReader; hub: EventHub },
+): void {
   app.get('/api/health', async () => ({ ok: true }));
 
   // Runs carry their status ('interrupted' is derived at read time): cached only briefly (CACHED_LIVE).
@@ -38,7 +41,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       schema: { params: S.runParams, response: { 200: S.runResponse, 404: S.errorResponse } },
     },
     async (req) => {
-      const run = reader.getRun(req.params.run);
+      const run = await reader.getRun(req.params.run);
       if (run === undefined) throw notFound(`no run with id or name '${req.params.run}'`);
       return run;
     },
@@ -50,9 +53,9 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
     '/api/runs/:run/diagnosis',
     { config: CACHED_LIVE, schema: { params: S.runParams } },
     async (req): Promise<DiagnosisResponse> => {
-      if (reader.getRun(req.params.run) === undefined)
+      if ((await reader.getRun(req.params.run)) === undefined)
         throw notFound(`no run with id or name '${req.params.run}'`);
-      return { runs: [diagnoseRun(reader, req.params.run)] };
+      return { runs: [await diagnoseRun(reader, req.params.run)] };
     },
   );
 
@@ -79,14 +82,14 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       config: CACHED,
       schema: { params: S.runParams, querystring: S.snapshotsQuery, response: { 200: S.snapshotsResponse } },
     },
-    async (req) => reader.listSnapshots({ run: req.params.run, ...req.query }).map(finiteInfo),
+    async (req) => (await reader.listSnapshots({ run: req.params.run, ...req.query })).map(finiteInfo),
   );
 
   app.get<{ Params: { id: number } }>(
     '/api/snapshots/:id',
     { schema: { params: S.idParams, response: { 200: S.snapshotInfo } } },
     async (req) => {
-      const info = reader.getSnapshot(req.params.id);
+      const info = await reader.getSnapshot(req.params.id);
       if (info === undefined) throw notFound(`no snapshot with id ${req.params.id}`);
       return finiteInfo(info);
     },
@@ -96,7 +99,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
     '/api/snapshots/:id/tensor',
     { schema: { params: S.idParams } },
     async (req, reply) => {
-      const bytes = reader.getTensor(req.params.id);
+      const bytes = await reader.getTensor(req.params.id);
       // A snapshot's bytes never change once written.
       const etag = `"${req.params.id}-${bytes.byteLength}"`;
       reply.header('etag', etag).header('cache-control', 'private, max-age=31536000, immutable');
@@ -109,7 +112,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
     '/api/snapshots/:id/summary',
     { schema: { params: S.idParams, response: { 200: S.summaryResponse } } },
     async (req) => {
-      const summary = reader.getSummary(req.params.id);
+      const summary = await reader.getSummary(req.params.id);
       if (summary === undefined) throw notFound(`no snapshot with id ${req.params.id}`);
       return summaryJson(summary);
     },
@@ -122,7 +125,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       schema: { params: S.runParams, querystring: S.seriesQuery, response: { 200: S.flowResponse } },
     },
     async (req) => {
-      const flow = reader.flowMatrix(seriesKey(req), { maxRows: req.query.max ?? 500 });
+      const flow = await reader.flowMatrix(seriesKey(req), { maxRows: req.query.max ?? 500 });
       const shape = [flow.ids.length, flow.timesteps];
       return {
         ids: flow.ids,
@@ -151,7 +154,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       schema: { params: S.runParams, querystring: S.seriesQuery, response: { 200: S.histogramsResponse } },
     },
     async (req) => {
-      const h = reader.histogramSeries(seriesKey(req), { maxRows: req.query.max ?? 200 });
+      const h = await reader.histogramSeries(seriesKey(req), { maxRows: req.query.max ?? 200 });
       const rows = h.ids.length;
       const buckets = h.edges.length - 1;
       const p = h.percentiles.p.length;
@@ -183,7 +186,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       schema: { params: S.runParams, querystring: S.seriesQuery, response: { 200: S.seriesResponse } },
     },
     async (req) => {
-      const index = reader.seriesIndex(seriesKey(req), { maxRows: req.query.max ?? SERIES_ROWS });
+      const index = await reader.seriesIndex(seriesKey(req), { maxRows: req.query.max ?? SERIES_ROWS });
       const out: Record<string, unknown> = { count: index.count, rows: index.ids.length };
       for (const column of SERIES_COLUMNS) out[column] = encodeMatrix(index[column], [index.ids.length]);
       return out;
@@ -197,15 +200,15 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
       schema: { params: S.runParams, querystring: S.scalarsQuery, response: { 200: S.scalarsResponse } },
     },
     async (req) => ({
-      series: reader
-        .scalars(req.params.run, { maxPoints: req.query.maxPoints ?? SCALAR_POINTS })
-        .map((s) => ({
+      series: (await reader.scalars(req.params.run, { maxPoints: req.query.maxPoints ?? SCALAR_POINTS })).map(
+        (s) => ({
           name: s.name,
           count: s.count,
           iterations: encodeMatrix(s.iterations, [s.iterations.length]),
           values: encodeMatrix(s.values, [s.values.length]),
           times: encodeMatrix(s.times, [s.times.length]),
-        })),
+        }),
+      ),
     }),
   );
 
@@ -213,7 +216,7 @@ export function readRoutes(app: FastifyInstance, { reader, hub }: { reader: Read
     '/api/events',
     { schema: { querystring: S.eventsQuery } },
     async (req, reply) => {
-      const run = req.query.run === undefined ? undefined : reader.getRun(req.query.run)?.id;
+      const run = req.query.run === undefined ? undefined : (await reader.getRun(req.query.run))?.id;
       if (req.query.run !== undefined && run === undefined)
         throw notFound(`no run with id or name '${req.query.run}'`);
       hub.subscribe(reply, run, reply.getHeaders() as Record<string, string>);

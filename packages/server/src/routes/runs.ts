@@ -1,11 +1,11 @@
 // Run management: rename, group and tag a run (PATCH /api/runs/:run) and delete it (DELETE), through the
 // server's writable store. Behind the plugin's token like every route; without a store (ingest off) they say why they cannot.
-import type { RunTag, Store } from '@gradscope/store';
+import type { RunTag, RunWriter } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../errors.js';
 import * as S from '../schemas.js';
 
-export function runRoutes(app: FastifyInstance, { store }: { store: Store | undefined }): void {
+export function runRoutes(app: FastifyInstance, { store }: { store: RunWriter | undefined }): void {
   const writable = () => {
     if (store === undefined) {
       throw new HttpError(
