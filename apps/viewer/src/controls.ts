@@ -8,7 +8,18 @@ import { MAX_COMPARED } from './iterations';
 import { exportName } from './png';
 import type { Series } from './resolve';
 import { runKey, runOption } from './runNames';
-import { formatNumber, type HistMode, KINDS, type Kind, VIEWS, type View, type ViewState } from './state';
+import {
+  AUTO_ALL_SAMPLES,
+  AUTO_TOP_SAMPLES,
+  formatNumber,
+  type HistMode,
+  KINDS,
+  type Kind,
+  parseSample,
+  VIEWS,
+  type View,
+  type ViewState,
+} from './state';
 
 export const VIEW_LABELS: Record<View, string> = {
   '2d': '2D heatmaps',
@@ -276,16 +287,56 @@ function figureOptions(
   const samples = first?.dims[0] === 'sample' ? (first?.shape[0] ?? 1) : 1;
   // Channel parts come from the snapshot itself (a layer's output parts are not its weights' gates).
   const directions = (first?.channelParts?.length ?? 0) > 1;
-  const sampleSelect = () =>
+  // auto (2D: every sample of a small probe; of a large one the mean |value| and the largest), all, one, or a
+  // list typed in the box beside it.
+  const listed = Array.isArray(s.sample) ? s.sample.join(',') : '';
+  const sampleSelect = (view: '2d' | '1d') =>
     select(
-      'Sample',
+      'Samples',
       [
-        { value: 'all', label: 'all' },
+        {
+          value: 'auto',
+          label:
+            view === '2d' && samples > AUTO_ALL_SAMPLES
+              ? `auto (mean |v| + ${AUTO_TOP_SAMPLES} largest)`
+              : 'auto (all)',
+        },
+        { value: 'all', label: `all ${samples}` },
+        ...(listed ? [{ value: listed, label: listed.replaceAll(',', ', ') }] : []),
         ...Array.from({ length: samples }, (_, i) => ({ value: String(i), label: String(i) })),
       ],
-      String(s.sample),
-      (v) => set({ sample: v === 'all' ? 'all' : Number(v) }),
+      listed || String(s.sample),
+      (v) => set({ sample: parseSample(v) }),
       { 'aria-label': 'sample' },
+    );
+  const sampleList = () =>
+    textInput(
+      '',
+      listed,
+      (v) => set({ sample: v.trim() === '' ? 'auto' : parseSample(v.replace(/\s+/g, '')) }),
+      {
+        placeholder: 'e.g. 3,17',
+        'aria-label': 'samples to show (comma-separated)',
+        class: 'samples-input',
+        size: 8,
+      },
+    );
+  const scaleSelect = () =>
+    select(
+      'Colour scale',
+      [
+        { value: 'shared', label: 'shared' },
+        { value: 'each', label: 'per iteration' },
+      ],
+      s.scale,
+      (v) => set({ scale: v === 'each' ? 'each' : 'shared' }),
+      {
+        'aria-label': 'colour scale',
+        title:
+          typeof s.norm === 'number'
+            ? 'a manual norm is one scale for every iteration'
+            : 'one norm for every compared iteration, or one per iteration (trained iterations are often far smaller)',
+      },
     );
   const rowsInput = () =>
     textInput(
@@ -343,7 +394,7 @@ function figureOptions(
     return out;
   };
   if (s.view === '2d') {
-    opts.append(sampleSelect(), rowsInput(), ...normControls());
+    opts.append(sampleSelect('2d'), sampleList(), rowsInput(), ...normControls(), scaleSelect());
     opts.append(
       select(
         'Timesteps on',
@@ -367,7 +418,8 @@ function figureOptions(
     );
   } else if (s.view === '1d') {
     opts.append(
-      sampleSelect(),
+      sampleSelect('1d'),
+      sampleList(),
       rowsInput(),
       textInput('Channels', s.channels ?? '', (v) => set({ channels: v || null }), {
         placeholder: '0-15',

@@ -28,6 +28,7 @@ describe('URL state', () => {
       ticks: false,
       borders: false,
       sample: 3,
+      scale: 'each',
       equal: false,
       maxT: 50,
       channels: '0-7',
@@ -66,12 +67,26 @@ describe('URL state', () => {
       view: DEFAULT_STATE.view,
       iterations: [1, 2],
       rows: null,
-      sample: 'all',
+      sample: 'auto',
       maxT: null,
       timeAxis: 'x',
       cmap: 'RdBu',
     });
     expect(parseState('#/run?norm=-0.5').norm).toBe(0.5);
+  });
+
+  it('samples: auto by default, all, one, or a list (issue 24); the colour scale shared or per iteration', () => {
+    expect(parseState('#/run').sample).toBe('auto');
+    expect(parseState('#/run?sample=all').sample).toBe('all');
+    expect(parseState('#/run?sample=7').sample).toBe(7);
+    expect(parseState('#/run?sample=12,3,12').sample).toEqual([12, 3]);
+    expect(parseState('#/run?sample=1,,2').sample).toBe('auto');
+    const listed = { ...defaultState(), page: 'run' as const, sample: [40, 2] };
+    expect(formatState(listed)).toBe('#/run?sample=40%2C2');
+    expect(parseState(formatState(listed))).toEqual(listed);
+    expect(formatState({ ...defaultState(), page: 'run', sample: 'all' })).toBe('#/run?sample=all');
+    expect(parseState('#/run?scale=each').scale).toBe('each');
+    expect(parseState('#/run?scale=x').scale).toBe('shared');
   });
 
   it('opens the gallery by default, on #/gallery and on ?view=gallery', () => {

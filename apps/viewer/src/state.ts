@@ -21,6 +21,22 @@ export const HIST_MODES: readonly HistMode[] = ['bands', 'overlay', 'offset'];
 /** 'auto': max |value| over the compared iterations; 'p99': the 99th percentile of |value|; a number: (-a, a). */
 export type Norm = 'auto' | 'p99' | number;
 
+/**
+ * Samples to draw. 'auto': every sample of a small probe (at most AUTO_ALL_SAMPLES); of a larger one, the 2D view
+ * shows the mean |value| over the samples and the AUTO_TOP_SAMPLES samples with the largest norms (1D overlays
+ * all). 'all': every sample. A number or a list: those samples.
+ */
+export type SampleChoice = 'auto' | 'all' | number | number[];
+
+/** A probe of at most this many samples shows all of them by default (See RNN's small multiples). */
+export const AUTO_ALL_SAMPLES = 8;
+/** Of a larger probe, the 2D view shows by default the mean |value| and this many samples with the largest norms. */
+export const AUTO_TOP_SAMPLES = 3;
+
+/** The 2D colour scale: one for every compared iteration, or one per iteration (a trained iteration's gradients
+ * can be orders of magnitude smaller than the first's: on the shared scale they look blank). */
+export type ColorScale = 'shared' | 'each';
+
 export interface ViewState {
   page: 'gallery' | 'run';
   run: string | null;
@@ -48,8 +64,10 @@ export interface ViewState {
   colorbar: boolean;
   ticks: boolean;
   borders: boolean;
-  /** One sample or all of them (2D: one panel per sample; 1D: overlaid). */
-  sample: number | 'all';
+  /** Which samples (2D: one panel per sample; 1D: overlaid); see SampleChoice. */
+  sample: SampleChoice;
+  /** 2D: one colour scale shared by the compared iterations, or one per iteration. */
+  scale: ColorScale;
   /** 1D: one y range for every channel (See RNN's equate_axes). */
   equal: boolean;
   /** Show only the first maxT timesteps (See RNN's max_timesteps); null = all. */
@@ -88,7 +106,8 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   colorbar: true,
   ticks: true,
   borders: true,
-  sample: 'all',
+  sample: 'auto',
+  scale: 'shared',
   equal: true,
   maxT: null,
   channels: null,
@@ -123,6 +142,17 @@ function parseNorm(text: string | null): Norm {
   if (text === 'p99') return 'p99';
   const a = Math.abs(Number(text));
   return Number.isFinite(a) && a > 0 ? a : 'auto';
+}
+
+/** Most samples of the listed kind a URL names (a probe has at most a few hundred). */
+const MAX_LISTED_SAMPLES = 64;
+
+/** `sample=`: absent (auto), 'auto', 'all', one index, or a comma-separated list of them (one index: a number). */
+export function parseSample(text: string | null): SampleChoice {
+  if (text === 'all') return 'all';
+  if (text === null || !/^\d+(,\d+)*$/.test(text)) return 'auto';
+  const list = [...new Set(text.split(',').map(Number))].slice(0, MAX_LISTED_SAMPLES);
+  return list.length === 1 ? list[0]! : list;
 }
 
 /** The state a URL (its fragment, or `?view=gallery` in its query) describes; anything unreadable is a default. */
@@ -160,7 +190,8 @@ export function parseState(hash: string, search = ''): ViewState {
   state.ticks = flag(p.get('ticks'), DEFAULT_STATE.ticks);
   state.borders = flag(p.get('borders'), DEFAULT_STATE.borders);
   const sample = p.get('sample');
-  state.sample = sample !== null && /^\d+$/.test(sample) ? Number(sample) : 'all';
+  state.sample = parseSample(sample);
+  state.scale = p.get('scale') === 'each' ? 'each' : 'shared';
   state.equal = flag(p.get('equal'), DEFAULT_STATE.equal);
   state.maxT = positiveInt(p.get('maxT'));
   state.channels = p.get('ch') || null;
@@ -209,7 +240,8 @@ export function formatState(state: ViewState): string {
   set('cb', state.colorbar, d.colorbar);
   set('ticks', state.ticks, d.ticks);
   set('borders', state.borders, d.borders);
-  set('sample', state.sample, d.sample);
+  set('sample', Array.isArray(state.sample) ? state.sample.join(',') : state.sample, d.sample as string);
+  set('scale', state.scale, d.scale);
   set('equal', state.equal, d.equal);
   set('maxT', state.maxT, null);
   set('ch', state.channels, null);

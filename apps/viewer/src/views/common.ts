@@ -2,6 +2,7 @@
 // context.ts' ViewContext).
 import type { SnapshotInfo } from '../api';
 import { h } from '../dom';
+import type { SampleChoice } from '../state';
 import { type Cube, difference, type Tensor, toCube } from '../tensor';
 
 /** One compared iteration: its snapshot, tensor and display label. */
@@ -41,10 +42,11 @@ export function comparedLabel(iteration: number, first: number, index: number, d
   return diff && index > 0 ? `iteration ${iteration} − ${first}` : `iteration ${iteration}`;
 }
 
-/** Samples to draw: all of them, or the one asked for (clamped to the tensor). */
-export function sampleList(samples: number, wanted: number | 'all'): number[] {
-  if (wanted === 'all') return Array.from({ length: samples }, (_, i) => i);
-  return [Math.max(0, Math.min(samples - 1, wanted))];
+/** Samples to draw: all of them ('all', 'auto'), or the ones asked for (clamped to the tensor, each once). */
+export function sampleList(samples: number, wanted: SampleChoice): number[] {
+  if (wanted === 'all' || wanted === 'auto') return Array.from({ length: samples }, (_, i) => i);
+  const list = (Array.isArray(wanted) ? wanted : [wanted]).map((s) => Math.max(0, Math.min(samples - 1, s)));
+  return [...new Set(list)];
 }
 
 export function figureTitle(text: string): HTMLElement {
