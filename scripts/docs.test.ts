@@ -63,6 +63,7 @@ const DOC_FILES = [
       }
     }),
   'apps/cli/README.md',
+  'apps/demo/README.md',
 ];
 const ALL = DOC_FILES.flatMap(blocksOf);
 const claimed = new Set<Block>();
@@ -644,7 +645,6 @@ describe('apps/cli/README.md', () => {
     expect([...seen].sort()).toEqual(
       [
         'compact',
-        'demo',
         'doctor',
         'export',
         'list',
@@ -655,11 +655,11 @@ describe('apps/cli/README.md', () => {
         'vacuum',
       ].sort(),
     );
-    // The store commands, in order, on a copy of the README's store (serve and demo are run by their own tests).
+    // The store commands, in order, on a copy of the README's store (serve is run by its own tests).
     const dir = mkdtempSync(join(work, 'cli-'));
     execFileSync('cp', [join(work, 'runs.gradscope'), join(dir, 'runs.gradscope')]);
     const inDir = (args: string[]) => execFileSync('node', [CLI, ...args], { cwd: dir, encoding: 'utf8' });
-    for (const cmd of lines.filter((c) => !['serve', 'demo'].includes(c[1]!))) {
+    for (const cmd of lines.filter((c) => c[1] !== 'serve')) {
       // compact's --run names the run by its name before the rename: the examples run in their own order,
       // so compact (after delete) gets the copy's remaining state; give it a fresh copy.
       if (cmd[1] === 'compact')
@@ -672,6 +672,33 @@ describe('apps/cli/README.md', () => {
     // compact keeps the first 5, every 10th after them, the last and 20: still ends at iteration 100.
     expect(runs.map((r) => r.lastIteration)).toEqual([100]);
   }, 300_000);
+});
+
+describe('apps/demo/README.md', () => {
+  it("every example is `pnpm demo` with flags its --help lists; the CLI's old `gradscope demo` points at it", () => {
+    const [sh] = take('apps/demo/README.md', 'The gradscope demo (`pnpm demo`)', 'sh');
+    const help = execFileSync('node', [join(ROOT, 'apps/demo/dist/main.js'), '--help'], { encoding: 'utf8' });
+    expect(help).toMatch(/^Usage: pnpm demo \[options\]/);
+    for (const cmd of commands(sh!.code)) {
+      expect(cmd.slice(0, 2)).toEqual(['pnpm', 'demo']);
+      for (const flag of cmd.filter((a) => a.startsWith('--'))) expect(help, flag).toContain(flag);
+    }
+    // The root script runs the built demo with the arguments after it.
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(scripts.demo).toMatch(/&& node apps\/demo\/dist\/main\.js$/);
+    // The demo used to be `gradscope demo`: the command says where it went, with the same arguments.
+    let moved: { status: number; stderr: string } = { status: 0, stderr: '' };
+    try {
+      gradscope(['demo', '--set', 'memory', '--seeds', '3']);
+    } catch (err) {
+      moved = err as { status: number; stderr: string };
+    }
+    expect(moved.status).toBe(1);
+    expect(moved.stderr).toBe(
+      'gradscope: the demo is not part of the gradscope command (it trains with tfjs, which gradscope does not install): in a clone of the gradscope repository run `pnpm demo --set memory --seeds 3`\n',
+    );
+    expect(gradscope(['--help'])).not.toContain('demo');
+  });
 });
 
 /**

@@ -30,7 +30,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(ROOT, 'node_modules/.cache/gradscope-node');
 /** The test files that drive Chromium: the browser suite, run on the machine's Node only. */
-export const BROWSER_SUITE = ['apps/viewer/test/**', 'packages/capture/test/**', 'apps/cli/src/demo.test.ts'];
+export const BROWSER_SUITE = [
+  'apps/viewer/test/**',
+  'packages/capture/test/**',
+  'apps/demo/src/demo.test.ts',
+];
 
 const started = Date.now();
 const log = (msg) => console.log(`[on-node ${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);

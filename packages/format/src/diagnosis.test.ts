@@ -1,6 +1,6 @@
 // The diagnosis rules on profiles whose answer is written out by hand: an exact geometric decay, a profile
 // that grows with lag, a learned and an unlearned loss. The verdicts on real training runs whose truth is
-// known are checked by the labelled benchmark (apps/cli/src/labelled).
+// known are checked by the labelled benchmark (apps/demo/src/labelled).
 import { describe, expect, it } from 'vitest';
 import {
   DIAGNOSIS_RULES,

@@ -3,7 +3,7 @@
 // in (−1, 1) on channel 2 at every timestep; the target is the value, to be output after the last timestep. The cue's position fixes the dependency's
 // lag (timesteps from the cue to the last input), so a run's truth is known from the task and its measured
 // outcome. With `independent` targets the target is drawn apart from the inputs: nothing to learn.
-import { meanPredictorMse, prng } from '../demo/adding.js';
+import { meanPredictorMse, prng } from '../adding.js';
 
 export interface RecallTask {
   timesteps: number;

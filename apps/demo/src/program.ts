@@ -1,19 +1,18 @@
-// gradscope demo: trains the See RNN gallery (EX1–EX9, on its random data) and the memory set (LSTM vs GRU
-// vs SimpleRNN on the adding problem) on the wasm backend, recording gradients into one store, with live
-// progress; measures each finished run for its gallery text, prints what it trained, then serves the viewer.
+// The demo (`pnpm demo`): trains the See RNN gallery (EX1–EX9, on its random data) and the memory set (LSTM
+// vs GRU vs SimpleRNN on the adding problem) on the wasm backend, recording gradients into one store, with
+// live progress; measures each finished run for its gallery text, prints what it trained and the doctor's
+// table, then serves the viewer.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT } from '@gradscope/format';
 import { openStore } from '@gradscope/store';
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
-import { fmt, type RunFindings } from '../demo/annotate.js';
-import { DEFAULT_MEMORY_SEEDS, type DemoRun, MAX_MEMORY_SEEDS, SIZES } from '../demo/examples.js';
-import { Demo, type RunState } from '../demo/run.js';
-import { UserError } from '../errors.js';
-import { doctorTable } from './doctor.js';
+import { Command } from 'commander';
+import { doctorTable, openUrl, parsePort, startServer, UserError, VERSION } from 'gradscope';
+import { fmt, type RunFindings } from './annotate.js';
 import { Eta } from './eta.js';
-import { openUrl, parsePort, startServer } from './serve.js';
+import { DEFAULT_MEMORY_SEEDS, type DemoRun, MAX_MEMORY_SEEDS, SIZES } from './examples.js';
+import { Demo, type RunState } from './run.js';
 
 interface DemoOptions {
   full?: boolean;
@@ -122,12 +121,15 @@ function progressDisplay(total: number) {
   };
 }
 
-export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+/** The demo's command line: `pnpm demo [options]` (root package.json runs apps/demo/dist/main.js). */
+export function buildDemoProgram(): Command {
+  return new Command()
+    .name('pnpm demo')
     .description(
-      'train the See RNN examples (LSTM, GRU, SimpleRNN, bidirectional), record their gradients, open the viewer',
+      'train the See RNN examples (LSTM, GRU, SimpleRNN, bidirectional) and the memory set, record their gradients, open the viewer',
     )
+    .version(VERSION)
+    .showSuggestionAfterError(true)
     .option('--full', "the See RNN README's sizes (256 units, 100 timesteps): hours on a CPU")
     .option('--size <size>', 'tiny | default | full')
     .option('--db <path>', `store file (default ${DEFAULT_DB}, replaced on every run)`)
@@ -224,7 +226,7 @@ export function registerDemo(program: Command): void {
         );
         if (demo.findings.length) process.stderr.write(`${findingsTable(demo.findings)}\n`);
         process.stderr.write(
-          `\ngradscope doctor ${db}:\n${doctorTable(db, seeds > 1 ? 'group' : undefined)}\n\n`,
+          `\ngradscope doctor ${db}:\n${await doctorTable(db, seeds > 1 ? 'group' : undefined)}\n\n`,
         );
         if (!server) return;
         process.stdout.write(

@@ -1,8 +1,8 @@
 // Settings search for the labelled benchmark (outside the capture): trains candidate runs with plain fit on
 // the wasm backend and prints the probe MSE ÷ the constant predictor's at a few steps, and ms per step.
-// Build first (pnpm --filter gradscope build). Usage:
-//   node apps/cli/src/labelled/search.mjs '<json array of partial LabelledRun>' [marks]
-// e.g. node apps/cli/src/labelled/search.mjs '[{"cell":"gru","learningRate":0.005,"seed":1}]' 100,300,600
+// Build first (pnpm --filter @gradscope/demo build). Usage:
+//   node apps/demo/src/labelled/search.mjs '<json array of partial LabelledRun>' [marks]
+// e.g. node apps/demo/src/labelled/search.mjs '[{"cell":"gru","learningRate":0.005,"seed":1}]' 100,300,600
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildLabelledModel, PROBE_SEED } from '../../dist/labelled/runs.js';

@@ -1,4 +1,4 @@
-// The demo end to end: the real CLI trains the gallery at the tiny size into a real store; the store
+// The demo end to end: the built demo (`pnpm demo`) trains the gallery at the tiny size into a real store; the store
 // holds every example's run with iterations 20/200/400, the memory set learns (gated cells) and carries
 // input gradients, and every gallery text's numbers are the store's; then the viewer opens the gallery
 // and each example's view in headless Chromium (screenshots kept in artifacts/).
@@ -14,12 +14,12 @@ import { viewerDir } from '@gradscope/viewer';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../scripts/chromium.mjs';
-import { addingProblem, meanPredictorMse } from './demo/adding.js';
-import { fmt, type RunFindings } from './demo/annotate.js';
-import { demoRuns, type GalleryEntry, MEMORY_RUNS, SIZES } from './demo/examples.js';
+import { addingProblem, meanPredictorMse } from './adding.js';
+import { fmt, type RunFindings } from './annotate.js';
+import { demoRuns, type GalleryEntry, MEMORY_RUNS, SIZES } from './examples.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', 'dist', 'main.js');
+const DEMO = join(here, '..', 'dist', 'main.js');
 const ARTIFACTS = join(here, '..', '..', '..', 'artifacts', 'demo');
 
 let dir: string;
@@ -30,13 +30,9 @@ let output: { stdout: string; stderr: string };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gradscope-demo-'));
   db = join(dir, 'demo.gradscope');
-  output = await promisify(execFile)(
-    process.execPath,
-    [CLI, 'demo', '--size', 'tiny', '--no-serve', '--db', db],
-    {
-      timeout: 1_200_000,
-    },
-  );
+  output = await promisify(execFile)(process.execPath, [DEMO, '--size', 'tiny', '--no-serve', '--db', db], {
+    timeout: 1_200_000,
+  });
   reader = openReader(db);
 }, 1_200_000);
 
@@ -80,7 +76,7 @@ describe('the adding problem', () => {
   });
 });
 
-describe('gradscope demo --size tiny --no-serve', () => {
+describe('pnpm demo --size tiny --no-serve', () => {
   it('says what it trained and where', () => {
     expect(output.stderr).toContain(`gradscope demo: ${expectedRuns.length} runs into ${db}`);
     expect(output.stderr).toMatch(/tiny size: See RNN examples: 4 samples × 6 timesteps/);
@@ -237,7 +233,7 @@ describe('serving while training, and Ctrl-C', () => {
     timeout: 300_000,
   }, async () => {
     const stopped = join(dir, 'stopped.gradscope');
-    const args = [CLI, 'demo', '--size', 'tiny', '--set', 'memory', '--port', '0', '--db', stopped];
+    const args = [DEMO, '--size', 'tiny', '--set', 'memory', '--port', '0', '--db', stopped];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';

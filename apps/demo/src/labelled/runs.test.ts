@@ -92,7 +92,7 @@ describe('truthOf', () => {
 describe('tiny labelled runs', () => {
   let dir: string;
   const results = new Map<string, LabelledResult>();
-  let report: ReturnType<typeof diagnoseReader>;
+  let report: Awaited<ReturnType<typeof diagnoseReader>>;
 
   beforeAll(async () => {
     await tf.setBackend('wasm');
@@ -107,7 +107,7 @@ describe('tiny labelled runs', () => {
     }
     const reader = openReader(file);
     try {
-      report = diagnoseReader(
+      report = await diagnoseReader(
         reader,
         [...results.values()].map((r) => r.runId),
       );
