@@ -4,6 +4,7 @@ import type {
   FlowResponse,
   HistogramsResponse,
   LayersResponse,
+  OutcomesResponse,
   RunResponse,
   RunsResponse,
   ScalarsResponse,
@@ -125,6 +126,11 @@ export class Api {
 
   runs(): Promise<RunRecord[]> {
     return this.json('api/runs');
+  }
+
+  /** Every run with the verdict of each recurrent layer (the runs table's one request). */
+  outcomes(): Promise<OutcomesResponse> {
+    return this.json('api/outcomes');
   }
 
   run(run: string): Promise<RunResponse> {

@@ -1,12 +1,14 @@
 // The page controller: URL state → resolved series (resolve.ts) → controls (controls.ts) and one figure
 // (figure.ts); data through the caches (data.ts); live updates (live.ts); keyboard; the test hook.
+import type { RunDiagnosis } from '@gradscope/format';
 import type uPlot from 'uplot';
 import { Api, type RunDetails, type SeriesKey } from './api';
 import { describe, FIGURE_ID, followButton, renderControls, renderHeader } from './controls';
-import { DataCache, type SnapshotEvent } from './data';
+import { DataCache, type SnapshotEvent, scalarPoints } from './data';
 import { h } from './dom';
 import { userMessage } from './errors';
 import { drawFigure } from './figure';
+import { RunFrame } from './frame';
 import { stepIteration } from './iterations';
 import { LiveUpdates } from './live';
 import { downloadPng, pngName } from './png';
@@ -15,9 +17,10 @@ import { parseRoute, type Route } from './route';
 import { defaultState, formatState, type View, type ViewState } from './state';
 import { decodeScalars } from './training';
 import { ComparePage } from './views/compare';
-import { EvidencePanel } from './views/evidence';
+import { EvidencePanel, evidenceKeys } from './views/evidence';
 import { type RunOutcome, renderGallery } from './views/gallery';
-import { TrainingStrip } from './views/trainingStrip';
+import { RunsTablePage } from './views/runsTable';
+import { horizonKeys, TrainingStrip } from './views/trainingStrip';
 import { renderVerdicts, type VerdictState } from './views/verdict';
 
 /** What an end-to-end test or benchmark reads after each render. */
@@ -30,7 +33,7 @@ export interface GradscopeHook {
   readyAt: number;
   /** Panels drawn: heatmap canvases, uPlot charts, or gallery cards. */
   panels: number;
-  view: View | 'gallery' | 'compare';
+  view: View | 'gallery' | 'compare' | 'runs';
   /** ms from the arrival of the run page's training scalars to the next frame with its loss chart (0: none). */
   lossPaintMs: number;
   /** Renders completed since load. */
@@ -42,6 +45,14 @@ export interface GradscopeHook {
 
 /** Points of each gallery card's loss sparkline. */
 const SPARK_POINTS = 200;
+/** How often a followed run's loss is asked again while it lags the snapshots (the capture sends it in batches). */
+const LOSS_POLL_MS = 2000;
+
+/** The iteration a diagnosis was read at: the newest of its layers' evidence (null: none). */
+function diagnosisIteration(d: RunDiagnosis): number | null {
+  const its = d.layers.flatMap((l) => (l.evidence.iteration === null ? [] : [l.evidence.iteration]));
+  return its.length ? Math.max(...its) : null;
+}
 
 declare global {
   interface Window {
@@ -72,12 +83,17 @@ export class App {
   /** The charts under each verdict: the evidence it rests on (views/evidence.ts). */
   private readonly evidence = new EvidencePanel();
   private readonly compare: ComparePage;
+  /** The runs table (`#/runs`), kept while the app lives: its rows are built once per answer. */
+  private readonly runsTable: RunsTablePage;
   private readonly status: HTMLElement;
   private charts: uPlot[] = [];
   private seq = 0;
   private resizeTimer: ReturnType<typeof setTimeout> | undefined;
   private lastWidth = 0;
   private current: Series | null = null;
+  /** The frame of the run page on screen (frame.ts), and the loss poll while the loss holds it back. */
+  private frame: RunFrame | null = null;
+  private lossPoll: ReturnType<typeof setTimeout> | undefined;
   private currentRun: RunDetails | null = null;
   /** The render that asked for the diagnosis on screen, and its run. */
   private verdictSeq = 0;
@@ -114,26 +130,29 @@ export class App {
       this.strip.el,
       this.main,
     );
-    this.compare = new ComparePage({
+    const pageHost = {
       data: this.data,
       header: this.header,
       controls: this.controls,
       status: this.status,
-      showNotices: (n) => this.showNotices(n),
+      showNotices: (n: string[]) => this.showNotices(n),
       width: () => this.figureWidth(),
-      mount: (figure, charts) => {
+      mount: (figure: HTMLElement, charts: uPlot[]) => {
         this.clearFigure();
         this.main.append(figure);
         this.charts = charts;
       },
-      go: (url, push, render) => this.go(url, push, render),
-    });
+      go: (url: string, push: boolean, render?: boolean) => this.go(url, push, render),
+    };
+    this.compare = new ComparePage(pageHost);
+    this.runsTable = new RunsTablePage(pageHost);
     this.live = new LiveUpdates(this.data, {
       url: () => this.liveUrl(),
       shows: (ev) => this.shows(ev),
       refresh: () => {
         if (this.currentRun) this.data.forgetRun(this.currentRun.id);
         if (this.route.page !== 'run') this.data.forgetRuns();
+        this.runsTable.forget();
         void this.render();
       },
     });
@@ -186,6 +205,13 @@ export class App {
         this.current = null;
         this.currentRun = null;
         await this.compare.render(route.state, () => seq === this.seq);
+      } else if (route.page === 'runs') {
+        this.compare.leave();
+        this.strip.clear();
+        this.showVerdicts(null);
+        this.current = null;
+        this.currentRun = null;
+        await this.runsTable.render(route.state, () => seq === this.seq);
       } else if (route.page === 'gallery') await this.renderGallery(seq);
       else await this.renderRun(seq);
     } catch (err) {
@@ -282,14 +308,34 @@ export class App {
       if (seq === this.seq) this.renderNoSnapshots(run);
       return;
     }
+    // A running run: the diagnosis is read before the rest, so that everything read after it has reached the
+    // iteration it was read at (frame.ts).
+    const diagnosed = run.status === 'running' ? await diagnosis : null;
+    const readable = diagnosed && !(diagnosed instanceof Error) ? diagnosed : null;
     // The bounded series index, plus the rows of the URL's iterations if downsampling left them out.
     const [snapshots, index] = await Promise.all([
       this.data.snapshots(record.id, choice.key, s.iterations),
       this.data.seriesIndex(record.id, choice.key),
     ]);
     if (seq !== this.seq) return;
-    const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, snapshots, runs);
-    if (index.downsampled) series.recorded = index.count;
+    const width = this.figureWidth();
+    // One frame of the run drives every view: selectors, status, verdict evidence, flow, norms, loss.
+    const frame = await RunFrame.of({
+      data: this.data,
+      record,
+      run,
+      snapshots,
+      keys: [...horizonKeys({ run, layers }), ...(readable ? evidenceKeys(readable, layers) : [])],
+      diagnosisIteration: readable ? diagnosisIteration(readable) : null,
+      lossPoints: scalarPoints(width),
+    });
+    if (seq !== this.seq) return;
+    const shown = frame.snapshotsUpTo(snapshots);
+    const { series, fixes, notices } = resolveSeries(s, record, run, layers, choice, shown, runs);
+    // A downsampled index counts every stored snapshot; a clipped frame shows fewer, counted by its rows.
+    if (index.downsampled && shown.length === snapshots.length) series.recorded = index.count;
+    this.frame = frame;
+    this.scheduleLossPoll(frame);
     // The URL says what is shown (names, not guesses), without a new history entry.
     if (Object.keys(fixes).length > 0) this.go(formatState({ ...s, ...fixes }), false, false);
     const state = this.state;
@@ -306,7 +352,7 @@ export class App {
         diagnosis: d,
         run,
         layers,
-        data: this.data,
+        data: frame,
         // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
         width: Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8),
         chosen: series.iterations,
@@ -321,12 +367,12 @@ export class App {
     });
     this.showNotices(notices);
     this.status.textContent = describe(series);
-    const width = this.figureWidth();
+    this.status.dataset.upTo = frame.upTo === null ? '' : String(frame.upTo);
     this.lastWidth = width;
     const result = await drawFigure({
       series,
       state,
-      data: this.data,
+      data: frame,
       width,
       current: () => seq === this.seq,
       mount: (figure, charts) => {
@@ -344,7 +390,7 @@ export class App {
     const lossPaintMs = await this.strip.render({
       series,
       state,
-      data: this.data,
+      data: frame,
       width,
       current: () => seq === this.seq,
       set: (patch, push) => this.set(patch, push),
@@ -452,12 +498,28 @@ export class App {
         : '';
   }
 
+  /**
+   * While following, a running run whose loss (sent in batches) holds its frame behind the stored snapshots is
+   * asked again every LOSS_POLL_MS: no event says a loss point was stored.
+   */
+  private scheduleLossPoll(frame: RunFrame): void {
+    clearTimeout(this.lossPoll);
+    if (!frame.heldByLoss || !this.state.follow) return;
+    this.lossPoll = setTimeout(() => {
+      if (this.frame !== frame || this.route.page !== 'run' || !this.state.follow) return;
+      if (this.currentRun) this.data.forgetRun(this.currentRun.id);
+      void this.render();
+    }, LOSS_POLL_MS);
+  }
+
   /** Whether a stored snapshot changes what is on screen. */
   private shows(ev: SnapshotEvent): boolean {
     if (this.route.page === 'compare') return this.compare.shows(ev);
-    if (this.route.page === 'gallery') return true;
+    if (this.route.page === 'gallery' || this.route.page === 'runs') return true;
     const c = this.current;
     if (c === null) return this.currentRun?.id === ev.run;
+    // Followed, every series of the run is on the page somewhere (each layer's evidence, the horizons).
+    if (this.state.follow && c.run.id === ev.run) return true;
     if (c.run.id !== ev.run || c.key.layer !== ev.layer || c.key.kind !== ev.kind) return false;
     return this.state.view === 'weights' || sameKey(c.key, ev);
   }

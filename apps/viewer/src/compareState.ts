@@ -1,20 +1,34 @@
 // The compare page's state, kept in the URL fragment like the run page's:
-// `#/compare?runs=a,b,c&layer=…&kind=…&it=…&smooth=…&logy=1`. Defaults are left out of the URL.
+// `#/compare?runs=a,b,c&layer=…&kind=…&it=…&smooth=…&logy=1&by=group&band=minmax`. Defaults are left out of the URL.
 import { SEQUENTIAL, type SequentialName } from './colormap';
 import { MAX_COMPARED } from './iterations';
 import { DEFAULT_SMOOTHING } from './smooth';
 import { KINDS, type Kind } from './state';
 
-/** The compare page lays two to eight runs side by side. */
+/** The compare page lays two to eight runs side by side, one line each… */
 export const MIN_RUNS = 2;
 export const MAX_RUNS = 8;
+/** …or any number of runs in groups, one band per group (`by`). */
+export const MAX_GROUPED_RUNS = 2000;
+
+/** A group's band: mean ± one standard deviation, or the range (min–max) over its runs. */
+export const BANDS = ['std', 'minmax'] as const;
+export type Band = (typeof BANDS)[number];
 
 export interface CompareState {
-  /** Run names or ids, in the order they are shown (duplicates dropped, at most MAX_RUNS). */
+  /** Run names or ids, in the order they are shown (duplicates dropped, at most MAX_RUNS; MAX_GROUPED_RUNS with `by`). */
   runs: string[];
   /** A layer name of any of the runs, or a role ('recurrent:1'); null = the first recurrent layer. */
   layer: string | null;
-  kind: Kind;
+  /** null = the kind the verdict rests on: the jacobian when recorded, else input-grad, else what there is. */
+  kind: Kind | null;
+  /**
+   * What runs are grouped by, one band per value: 'group' (RunInfo.group) or a parameter's name ('cell', 'lr');
+   * null = one line per run.
+   */
+  by: string | null;
+  /** What a group's band spans. */
+  band: Band;
   /** Iterations of the norm lines (each run shows its nearest recorded one); empty = first and last. */
   iterations: number[];
   /** Loss smoothing weight in [0, 0.999] (TensorBoard's debiased EMA). */
@@ -27,7 +41,9 @@ export interface CompareState {
 export const DEFAULT_COMPARE: Readonly<CompareState> = Object.freeze({
   runs: [],
   layer: null,
-  kind: 'output-grad',
+  kind: null,
+  by: null,
+  band: 'std',
   iterations: [],
   smooth: DEFAULT_SMOOTHING,
   logY: false,
@@ -69,13 +85,17 @@ function parseSmooth(text: string | null): number {
 /** The compare state of a URL fragment; anything unreadable is a default. */
 export function parseCompare(hash: string): CompareState {
   const { query, params: p } = fragment(hash);
-  const runs = [...new Set(runList(query))].slice(0, MAX_RUNS);
+  const by = p.get('by')?.trim() || null;
+  const runs = [...new Set(runList(query))].slice(0, by ? MAX_GROUPED_RUNS : MAX_RUNS);
   const kind = p.get('kind');
   const cmap = p.get('fcmap');
+  const band = p.get('band');
   return {
     runs,
     layer: p.get('layer') || null,
     kind: kind && (KINDS as readonly string[]).includes(kind) ? (kind as Kind) : DEFAULT_COMPARE.kind,
+    by,
+    band: band && (BANDS as readonly string[]).includes(band) ? (band as Band) : DEFAULT_COMPARE.band,
     iterations: [
       ...new Set(
         (p.get('it') ?? '')
@@ -104,6 +124,8 @@ export function formatCompare(s: CompareState): string {
   if (s.runs.length > 0) parts.push(`runs=${s.runs.map(encodeRunName).join(',')}`);
   if (s.layer !== null) parts.push(`layer=${encodeURIComponent(s.layer)}`);
   if (s.kind !== DEFAULT_COMPARE.kind) parts.push(`kind=${s.kind}`);
+  if (s.by !== null) parts.push(`by=${encodeURIComponent(s.by)}`);
+  if (s.band !== DEFAULT_COMPARE.band) parts.push(`band=${s.band}`);
   if (s.iterations.length > 0) parts.push(`it=${s.iterations.join(',')}`);
   if (s.smooth !== DEFAULT_COMPARE.smooth) parts.push(`smooth=${s.smooth}`);
   if (s.logY) parts.push('logy=1');

@@ -1,12 +1,15 @@
-// Where the viewer is: the one parser of its URL. The gallery, a run page (ViewState) or the compare page
-// (CompareState); app.ts renders by the route's page and every page changes the URL through App.go.
+// Where the viewer is: the one parser of its URL. The gallery, a run page (ViewState), the compare page
+// (CompareState) or the runs table (TableState); app.ts renders by the route's page and every page changes the
+// URL through App.go.
 import { type CompareState, formatCompare, parseCompare } from './compareState';
 import { formatState, parseState, type ViewState } from './state';
+import { formatTable, parseTable, type TableState } from './tableState';
 
 export type Route =
   | { page: 'gallery' }
   | { page: 'run'; state: ViewState }
-  | { page: 'compare'; state: CompareState };
+  | { page: 'compare'; state: CompareState }
+  | { page: 'runs'; state: TableState };
 
 /** The route of a URL's fragment and query (`?view=gallery` opens the gallery whatever the fragment). */
 export function parseRoute(hash: string, search = ''): Route {
@@ -15,6 +18,7 @@ export function parseRoute(hash: string, search = ''): Route {
   const path = q < 0 ? h : h.slice(0, q);
   if (new URLSearchParams(search).get('view') === 'gallery') return { page: 'gallery' };
   if (path === '/compare') return { page: 'compare', state: parseCompare(hash) };
+  if (path === '/runs') return { page: 'runs', state: parseTable(hash) };
   if (path === '/run') return { page: 'run', state: parseState(hash, search) };
   return { page: 'gallery' };
 }
@@ -23,5 +27,6 @@ export function parseRoute(hash: string, search = ''): Route {
 export function formatRoute(route: Route): string {
   if (route.page === 'compare') return formatCompare(route.state);
   if (route.page === 'run') return formatState(route.state);
+  if (route.page === 'runs') return formatTable(route.state);
   return '#/gallery';
 }

@@ -70,16 +70,21 @@ export interface ComparedRun {
 /** Poll for new loss points this often while a compared run is training (scalars come every step, events do not). */
 const LOSS_POLL_MS = 2000;
 
-/** The kind to compare: the wanted one when any matched layer has it, else the one most of them have. */
-export function pickKind(wanted: Kind, layers: readonly (LayerInfo | null)[]): Kind {
+/**
+ * The kind to compare: the wanted one when any matched layer has it; without one (null), the kind the verdict
+ * rests on (diagnosis: the jacobian when recorded, else input-grad); else the one most of the layers have.
+ */
+export function pickKind(wanted: Kind | null, layers: readonly (LayerInfo | null)[]): Kind {
   const has = (k: Kind) => layers.filter((l) => l?.kinds[k]).length;
-  if (has(wanted) > 0) return wanted;
+  if (wanted !== null && has(wanted) > 0) return wanted;
   const order: Kind[] = [
-    'output-grad',
+    'jacobian',
     'input-grad',
-    ...KINDS.filter((k) => k !== 'output-grad' && k !== 'input-grad'),
+    'output-grad',
+    ...KINDS.filter((k) => k !== 'jacobian' && k !== 'output-grad' && k !== 'input-grad'),
   ];
-  let best = wanted;
+  if (wanted === null) for (const k of order.slice(0, 2)) if (has(k) > 0) return k;
+  let best: Kind = wanted ?? 'output-grad';
   let count = 0;
   for (const k of order.filter((k) => !isWeightKind(k))) {
     if (has(k) > count) {
@@ -145,7 +150,8 @@ export class ComparePage {
     if (match.unknown) notices.push(`no layer or role "${s.layer}" in these runs: showing ${match.label}`);
     const matchedLayers = match.names.map((n, i) => layerLists[i]!.find((l) => l.layer === n) ?? null);
     const kind = pickKind(s.kind, matchedLayers);
-    if (kind !== s.kind) notices.push(`no ${s.kind} recorded for ${match.label}: showing ${kind}`);
+    if (s.kind !== null && kind !== s.kind)
+      notices.push(`no ${s.kind} recorded for ${match.label}: showing ${kind}`);
     const flows = await Promise.all(
       records.map((r, i) => {
         const l = matchedLayers[i];
@@ -190,7 +196,7 @@ export class ComparePage {
     const fixed: Partial<CompareState> = {};
     const names = records.map((r) => runKey(r, runs));
     if (names.join(',') !== s.runs.join(',')) fixed.runs = names;
-    if (kind !== s.kind) fixed.kind = kind;
+    if (s.kind !== null && kind !== s.kind) fixed.kind = kind;
     if (Object.keys(fixed).length > 0) {
       this.state = { ...s, ...fixed };
       host.go(formatCompare(this.state), false, false);

@@ -253,7 +253,21 @@ export function renderGallery(
   details: Map<string, RunDetails | Error>,
   outcomes: Map<string, RunOutcome> = new Map(),
 ): number {
-  root.append(h('h2', { class: 'figure-title' }, 'Runs'));
+  root.append(
+    h(
+      'div',
+      { class: 'gallery-title-row' },
+      h('h2', { class: 'figure-title' }, 'Runs'),
+      // Every run a row with its parameters and verdicts: the way through a sweep of many runs.
+      runs.length > 0
+        ? h(
+            'a',
+            { href: '#/runs', class: 'button-link runs-table-link' },
+            'Runs table: sort, filter, group →',
+          )
+        : null,
+    ),
+  );
   if (runs.length === 0) {
     root.append(
       h(
