@@ -76,7 +76,7 @@ describe('concurrency', () => {
       for (const run of reader.listRuns()) {
         const snaps = reader.listSnapshots({ run: run.id });
         if (snaps.length === 0) continue;
-        const flow = reader.flowMatrix(run.id, 'lstm_1', 'output-grad');
+        const flow = reader.flowMatrix({ run: run.id, layer: 'lstm_1', kind: 'output-grad' });
         expect(flow.iterations.length).toBeGreaterThanOrEqual(snaps.length);
         expect(flow.timesteps).toBe(100);
         const last = snaps[snaps.length - 1]!;

@@ -13,6 +13,7 @@ export {
   PERCENTILES,
 } from './histogram.js';
 export { HEARTBEAT_MS, STALE_AFTER_MS } from './liveness.js';
+export { checkFile } from './maintenance.js';
 export type {
   Awaitable,
   CompactPolicy,
@@ -27,7 +28,6 @@ export type {
 export { openReader, Reader, type ReaderOptions } from './reader.js';
 export {
   APPLICATION_ID,
-  checkFile,
   JOURNAL_MODE,
   openWriterDb,
   PAGE_SIZE,

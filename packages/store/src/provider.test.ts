@@ -269,8 +269,6 @@ describe('the reader as a data provider', () => {
     expect(r.histogramSeries(key).ids).toEqual(r.flowMatrix(key).ids);
     expect(Array.from(r.seriesIndex(key).ids)).toEqual(r.flowMatrix(key).ids);
     expect(r.flowMatrix({ run: 'exp', layer: 'lstm_1', kind: 'output', part: 'forward' }).count).toBe(1);
-    // The positional form still answers the same.
-    expect(r.flowMatrix('exp', 'lstm_1', 'output-grad').ids).toEqual(r.flowMatrix(key).ids);
     r.close();
   });
 

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
-import { openReader, SERIES_ENDS } from './reader.js';
+import { SERIES_ENDS } from './read/runs.js';
+import { openReader } from './reader.js';
 import { openStore } from './store.js';
 import { bytesOf, close, reference, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
 
@@ -167,7 +168,7 @@ describe('openStore → openReader round trip', () => {
     }
 
     // Flow matrix: iteration-major per-timestep norms, per direction too.
-    const flow = r.flowMatrix('experiment', 'lstm_1', 'output-grad');
+    const flow = r.flowMatrix({ run: 'experiment', layer: 'lstm_1', kind: 'output-grad' });
     expect(flow.iterations).toEqual([0, 20, 40, 60]);
     expect(flow.timesteps).toBe(7);
     expect(flow.norms.length).toBe(4 * 7);
@@ -189,11 +190,11 @@ describe('openStore → openReader round trip', () => {
     reference(w0.data, w0.shape, w0.dims).channelNorms.forEach((v, c) => {
       expect(close(chan[c]!, v)).toBe(true);
     });
-    expect(() => r.flowMatrix('run-1', 'lstm_1', 'weight-grad', 'kernel/i')).toThrow(
-      /tensors have no 'timestep' axis/,
-    );
+    expect(() =>
+      r.flowMatrix({ run: 'run-1', layer: 'lstm_1', kind: 'weight-grad', part: 'kernel/i' }),
+    ).toThrow(/tensors have no 'timestep' axis/);
 
-    const hist = r.histogramSeries('run-1', 'lstm_1', 'output-grad');
+    const hist = r.histogramSeries({ run: 'run-1', layer: 'lstm_1', kind: 'output-grad' });
     expect(hist.iterations).toEqual([0, 20, 40, 60]);
     expect(hist.counts.length).toBe(4 * HISTOGRAM_BUCKETS);
     written
@@ -228,9 +229,9 @@ describe('openStore → openReader round trip', () => {
     }
     await store.close();
     const r = openReader(db);
-    const flow = r.flowMatrix('run-1', 'lstm_1', 'output-grad', null);
+    const flow = r.flowMatrix({ run: 'run-1', layer: 'lstm_1', kind: 'output-grad', part: null });
     expect(flow.iterations).toEqual(Array.from({ length: 75 }, (_, i) => i));
-    const hist = r.histogramSeries('run-1', 'lstm_1', 'output-grad');
+    const hist = r.histogramSeries({ run: 'run-1', layer: 'lstm_1', kind: 'output-grad' });
     expect(hist.ids).toEqual(flow.ids);
     flow.iterations.forEach((iteration, row) => {
       const s = byIteration.get(iteration)!;

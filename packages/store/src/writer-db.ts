@@ -2,19 +2,13 @@
 // summaries), scalars, run management and group commits. The writer worker drives it; the bench and tests
 // may use it directly.
 import type { Statement, Transaction } from 'better-sqlite3';
-import { ChunkAppender, type ChunkEntry, rebuildSeriesChunks } from './chunks.js';
+import { ChunkAppender, type ChunkEntry } from './chunks.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
+import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
 import { encodePayload } from './payload.js';
 import type { CompactPolicy, CompactResult, RunTag } from './provider.js';
-import {
-  checkIntact,
-  type Db,
-  DEFAULT_BUSY_TIMEOUT_MS,
-  JOURNAL_MODE,
-  sleepSync,
-  withBusyRetry,
-} from './sqlite.js';
+import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
 import { summarize } from './summary.js';
 import { snapshotMeta } from './tensor.js';
 import type {
@@ -50,9 +44,6 @@ export function encodeSnapshot(snapshot: Snapshot, label = validateSnapshot(snap
  * Retention of `compact`: per run, the distinct iterations in order; the first `keepFirst` are kept, then every
  * `every`-th one after them, the last one, and any listed in `keep`. Snapshots of the other iterations go.
  */
-/** PRAGMA auto_vacuum of a file that compact() has shrunk once (see compact). */
-const INCREMENTAL_VACUUM = 2;
-
 /** One operation of a write group. */
 export type WriteOp =
   | { type: 'write'; encoded: EncodedSnapshot }
@@ -468,128 +459,24 @@ export class SnapshotWriter {
     }
   }
 
-  /**
-   * Applies a retention policy (see CompactPolicy): all or nothing. A damaged file is refused before anything
-   * changes (checkIntact). The snapshots go, the series chunks of the compacted runs are rebuilt and the file
-   * shrinks (SQLite's incremental vacuum moves the last pages into the freed ones and truncates the file) in
-   * one transaction, so a compaction that fails leaves every row as it was. A file not yet in incremental
-   * auto-vacuum (every file before its first compaction) is switched by one VACUUM first, which rewrites the
-   * file with the same content.
-   */
+  /** Applies a retention policy (maintenance.ts); the chunk and series caches are dropped after it. */
   compact(policy: CompactPolicy, size: () => number): CompactResult {
-    // In WAL mode, measured with the WAL folded in, so that before and after compare the same thing.
-    this.checkpoint();
-    const bytesBefore = size();
-    checkIntact(this.db, this.file, 'compacting');
-    const incremental = () => this.db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL_VACUUM;
-    if (!incremental()) {
-      this.db.pragma('auto_vacuum = INCREMENTAL');
-      this.vacuumOnly();
-    }
-    let removed = 0;
-    let kept = 0;
-    let runs = 0;
-    const tx = this.db.transaction(() => {
-      const keys = policy.runs
-        ? policy.runs.map((r) => this.findRun(r, `compact run ${JSON.stringify(r)}`))
-        : (this.db.prepare('SELECT key FROM runs ORDER BY key').pluck().all() as number[]);
-      const keepFirst = policy.keepFirst ?? 0;
-      const chosen = new Set(policy.keep ?? []);
-      for (const key of keys) {
-        runs++;
-        const its = this.prepared(
-          'SELECT DISTINCT iteration FROM snapshots WHERE run_key = ? ORDER BY iteration',
-        )
-          .pluck()
-          .all(key) as number[];
-        const drop = its.filter(
-          (it, i) =>
-            i >= keepFirst && (i - keepFirst) % policy.every !== 0 && i !== its.length - 1 && !chosen.has(it),
-        );
-        if (drop.length === 0) {
-          kept += this.prepared('SELECT count(*) FROM snapshots WHERE run_key = ?')
-            .pluck()
-            .get(key) as number;
-          continue;
-        }
-        const dropped = JSON.stringify(drop);
-        const ids = `SELECT id FROM snapshots WHERE run_key = ? AND iteration IN (SELECT value FROM json_each(?))`;
-        this.prepared(`DELETE FROM summaries WHERE snapshot_id IN (${ids})`).run(key, dropped);
-        this.prepared(`DELETE FROM payloads WHERE snapshot_id IN (${ids})`).run(key, dropped);
-        removed += this.prepared(
-          'DELETE FROM snapshots WHERE run_key = ? AND iteration IN (SELECT value FROM json_each(?))',
-        ).run(key, dropped).changes;
-        kept += this.prepared('SELECT count(*) FROM snapshots WHERE run_key = ?').pluck().get(key) as number;
-        rebuildSeriesChunks(this.db, key);
+    return compact(
+      this.db,
+      this.file,
+      this.busyTimeoutMs,
+      policy,
+      size,
+      (run, doing) => this.findRun(run, doing),
+      () => {
         this.chunks.reset();
         this.seriesKeys.clear();
-      }
-      this.db.pragma('incremental_vacuum');
-    });
-    withBusyRetry(() => tx.immediate(), this.file, 'compacting', this.busyTimeoutMs);
-    // A file that could not be switched (SQLite cannot in WAL mode) shrinks by a VACUUM after the commit.
-    if (!incremental()) this.vacuumOnly();
-    this.checkpoint();
-    return { runs, snapshotsRemoved: removed, snapshotsKept: kept, bytesBefore, bytesAfter: size() };
+      },
+    );
   }
 
-  /**
-   * VACUUM (and in WAL mode a checkpoint that truncates the WAL): the file shrinks to what it holds. A
-   * damaged file is refused first (checkIntact); VACUUM itself is all or nothing.
-   */
   vacuum(): void {
-    checkIntact(this.db, this.file, 'vacuuming');
-    this.vacuumOnly();
-    this.checkpoint();
-  }
-
-  private vacuumOnly(): void {
-    withBusyRetry(() => this.db.exec('VACUUM'), this.file, 'vacuuming', this.busyTimeoutMs);
-  }
-
-  /**
-   * For a file still in WAL mode (another connection held it open in WAL when this one opened, see
-   * JOURNAL_MODE; a no-op otherwise): copies every committed page into the main file and truncates the WAL,
-   * so that the .gradscope file alone is complete. Waits (up to the busy timeout) while another connection is mid-read or mid-write. Returns false
-   * when it could not finish in time, or throws EBUSY with `strict`; either way nothing is lost (the pages stay
-   * in the -wal file, and the next checkpoint moves them).
-   */
-  checkpoint(strict = true): boolean {
-    const deadline = Date.now() + this.busyTimeoutMs;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
-      let busy = 1;
-      try {
-        busy = (this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0]?.busy ?? 0;
-      } catch (err) {
-        if (!isBusy(err)) throw fromSqlite(err, this.file, 'checkpointing');
-      }
-      if (busy === 0) return true;
-      if (Date.now() >= deadline) {
-        if (!strict) return false;
-        throw new StoreError(
-          'EBUSY',
-          `${this.file}: checkpointing failed: other connections kept the database busy for ${this.busyTimeoutMs} ms (nothing is lost: the data is in ${this.file}-wal)`,
-          { file: this.file },
-        );
-      }
-      sleepSync(delay);
-    }
-  }
-
-  /**
-   * Leaves the file without its 0-byte `-journal` (JOURNAL_MODE truncates it after each commit rather than
-   * deleting it: faster): switching the connection to DELETE makes SQLite delete it, under its locks, so a
-   * journal another connection is using is left alone. Best effort: the empty file is harmless.
-   */
-  private removeJournal(): void {
-    try {
-      if (this.db.pragma('journal_mode', { simple: true }) === JOURNAL_MODE) {
-        this.db.pragma('busy_timeout = 0');
-        this.db.pragma('journal_mode = DELETE');
-      }
-    } catch {
-      // Busy: another connection is writing; its journal stays.
-    }
+    vacuum(this.db, this.file, this.busyTimeoutMs);
   }
 
   /**
@@ -605,8 +492,8 @@ export class SnapshotWriter {
         this.busyTimeoutMs,
       );
       // Best effort: another process still writing keeps the WAL, and its own close checkpoints it.
-      this.checkpoint(false);
-      this.removeJournal();
+      checkpoint(this.db, this.file, this.busyTimeoutMs, false);
+      removeJournal(this.db);
       this.db.close();
     } catch (err) {
       try {

@@ -3,9 +3,9 @@
 // leaves a NaN row, never a shifted one).
 
 import type { HorizonRows } from '@gradscope/format';
-import { HISTOGRAM_BUCKETS } from './histogram.js';
-import type { SeriesOptions } from './provider.js';
-import { type SeriesChunkRow, STAT_FIELDS } from './schema.js';
+import { HISTOGRAM_BUCKETS } from '../histogram.js';
+import type { SeriesOptions } from '../provider.js';
+import { type SeriesChunkRow, STAT_FIELDS } from '../schema.js';
 
 /** The columns the series queries select. */
 export type ChunkRow = Pick<

@@ -1,0 +1,161 @@
+// The figures of one series (flow matrix, histograms, the index as columns), read from the precomputed chunk
+// levels of series_chunks (chunks.ts): sublinear in the snapshots of the series, downsampled here.
+import type { FlowMatrix, HistogramSeries, HorizonRows, SeriesIndex } from '@gradscope/format';
+import { NotFoundError } from '../errors.js';
+import { HISTOGRAM_BUCKETS, HISTOGRAM_EDGES, histogramPercentiles, PERCENTILES } from '../histogram.js';
+import type { SeriesKey, SeriesOptions } from '../provider.js';
+import type { ReadContext } from './context.js';
+import { type ChunkRow, SeriesRows } from './rows.js';
+
+/**
+ * The chunk rows of one series, or a NotFoundError naming it. With `maxRows`, the rows come from the
+ * sparsest level that still holds at least maxRows snapshots (see chunks.ts), plus the newest snapshot.
+ */
+function series(
+  c: ReadContext,
+  key: SeriesKey,
+  what: string,
+  columns: string,
+  options: SeriesOptions,
+): SeriesRows {
+  const runKey = c.runKey(key.run);
+  const args = [runKey, key.layer, key.kind, key.part ?? ''];
+  const levels = c.q(
+    'reading a series',
+    () =>
+      c
+        .stmt(`
+          SELECT c.level, sum(c.count) AS n FROM series s JOIN series_chunks c ON c.series_key = s.key
+          WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ? AND c.channel_part = ''
+          GROUP BY c.level`)
+        .all(...args) as { level: number; n: number }[],
+  );
+  const total = levels.find((l) => l.level === 0)?.n ?? 0;
+  if (total === 0) throw noSeries(c, key, what, '');
+  let level = 0;
+  if (options.maxRows !== undefined) {
+    for (const l of levels) if (l.level > level && l.n >= options.maxRows) level = l.level;
+  }
+  const rows = c.q('reading a series', () =>
+    c
+      .stmt(`
+        SELECT c.channel_part, c.level, c.count, c.width, c.ids, c.iterations, ${columns}
+        FROM series s JOIN series_chunks c ON c.series_key = s.key
+        WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ?
+          AND (c.level = ? OR (c.level = 0 AND c.chunk = (
+            SELECT max(x.chunk) FROM series_chunks x
+            WHERE x.series_key = c.series_key AND x.channel_part = c.channel_part AND x.level = 0)))
+        ORDER BY c.channel_part, c.level DESC, c.chunk`)
+      .all(...args, level),
+  ) as ChunkRow[];
+  return new SeriesRows(rows, options, level, total);
+}
+
+function noSeries(c: ReadContext, key: SeriesKey, what: string, why: string): NotFoundError {
+  return new NotFoundError(
+    { what: 'series', run: key.run, layer: key.layer, kind: key.kind, part: key.part ?? null },
+    `no ${what} data for run ${JSON.stringify(key.run)} layer ${JSON.stringify(key.layer)} kind ${key.kind}${key.part ? ` part ${JSON.stringify(key.part)}` : ''}${why}`,
+    c.path,
+  );
+}
+
+/**
+ * Per-timestep L2 norms of the recorded iterations of one series (at most `maxRows` rows, evenly spaced),
+ * with each row's memory horizon. Per channel part too for bidirectional concat layers (a part missing at
+ * some iteration gives a NaN row).
+ */
+export function flowMatrix(c: ReadContext, key: SeriesKey, options: SeriesOptions): FlowMatrix {
+  const rows = series(c, key, 'flow', "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats", options);
+  if (rows.width === 0) throw noSeries(c, key, 'flow', ": its tensors have no 'timestep' axis");
+  const flow: FlowMatrix = {
+    ids: rows.ids(),
+    iterations: rows.iterations(),
+    timesteps: rows.width,
+    norms: rows.norms(''),
+    count: rows.count,
+    ...rows.horizons(''),
+  };
+  const parts = rows.partNames;
+  if (parts.length > 0) {
+    flow.parts = Object.fromEntries(parts.map((p) => [p, rows.norms(p)]));
+    flow.partHorizons = Object.fromEntries(parts.map((p): [string, HorizonRows] => [p, rows.horizons(p)]));
+  }
+  return flow;
+}
+
+/**
+ * The histograms of the recorded iterations of one series (at most `maxRows`, evenly spaced), with
+ * interpolated percentiles. Per channel part too (zero counts where a part is missing at some iteration).
+ */
+export function histogramSeries(c: ReadContext, key: SeriesKey, options: SeriesOptions): HistogramSeries {
+  const rows = series(
+    c,
+    key,
+    'histogram',
+    "x'' AS timestep_norms, c.histograms, c.minmax, x'' AS stats",
+    options,
+  );
+  const { counts, minmax } = rows.histograms('');
+  const n = minmax.length / 2;
+  const B = HISTOGRAM_BUCKETS;
+  const values = new Float64Array(n * PERCENTILES.length);
+  for (let i = 0; i < n; i++) {
+    histogramPercentiles(
+      counts.subarray(i * B, (i + 1) * B),
+      minmax[2 * i]!,
+      minmax[2 * i + 1]!,
+      PERCENTILES,
+      values,
+      i * PERCENTILES.length,
+    );
+  }
+  const out: HistogramSeries = {
+    ids: rows.ids(),
+    iterations: rows.iterations(),
+    edges: HISTOGRAM_EDGES,
+    counts,
+    percentiles: { p: PERCENTILES, values },
+    count: rows.count,
+  };
+  const parts = rows.partNames;
+  if (parts.length > 0) out.parts = Object.fromEntries(parts.map((p) => [p, rows.histograms(p).counts]));
+  return out;
+}
+
+/**
+ * The snapshot index of one series as typed-array columns (ids, iterations, loss, whole-tensor summaries,
+ * horizon), at most `maxRows` rows evenly spaced: what a page needs to draw a series without its JSON rows.
+ */
+export function seriesIndex(c: ReadContext, key: SeriesKey, options: SeriesOptions): SeriesIndex {
+  const rows = series(
+    c,
+    key,
+    'index',
+    "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
+    options,
+  );
+  const { minmax } = rows.histograms('');
+  const n = minmax.length / 2;
+  const min = new Float64Array(n);
+  const max = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    min[i] = minmax[2 * i]!;
+    max[i] = minmax[2 * i + 1]!;
+  }
+  return {
+    count: rows.count,
+    ids: Float64Array.from(rows.ids()),
+    iterations: Float64Array.from(rows.iterations()),
+    time: rows.stat('', 'time'),
+    loss: rows.stat('', 'loss'),
+    l2: rows.stat('', 'l2'),
+    maxAbs: rows.stat('', 'maxAbs'),
+    min,
+    max,
+    mean: rows.stat('', 'mean'),
+    std: rows.stat('', 'std'),
+    nonFinite: rows.stat('', 'nonFinite'),
+    horizon: rows.stat('', 'horizon'),
+    t0Ratio: rows.stat('', 't0Ratio'),
+  };
+}

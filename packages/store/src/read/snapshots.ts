@@ -1,0 +1,122 @@
+// The snapshot index (its rows with their whole-tensor summaries) and the full summary of one snapshot.
+import type { Kind, ScalarSummary, SnapshotInfo, SnapshotSummary } from '@gradscope/format';
+import { HISTOGRAM_EDGES } from '../histogram.js';
+import type { SnapshotRow, SummaryRow } from '../schema.js';
+import type { SnapshotQuery } from '../types.js';
+import type { ReadContext } from './context.js';
+import { f32, u32 } from './rows.js';
+
+const num = (v: number | null): number => (v === null ? Number.NaN : v);
+
+function scalar(
+  r: Pick<SummaryRow, 'l2' | 'max_abs' | 'min' | 'max' | 'mean' | 'std' | 'count' | 'horizon' | 't0_ratio'>,
+  nonFinite: number,
+): ScalarSummary {
+  return {
+    l2: num(r.l2),
+    maxAbs: num(r.max_abs),
+    min: num(r.min),
+    max: num(r.max),
+    mean: num(r.mean),
+    std: num(r.std),
+    nonFinite,
+    count: r.count,
+    horizon: r.horizon,
+    t0Ratio: r.t0_ratio,
+  };
+}
+
+const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
+  s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, s.l2, s.max_abs, s.min, s.max,
+  s.mean, s.std, s.s_non_finite, s.count, s.horizon, s.t0_ratio`;
+
+function toInfo(r: SnapshotRow): SnapshotInfo {
+  return {
+    id: r.id,
+    run: r.run,
+    iteration: r.iteration,
+    epoch: r.epoch,
+    batch: r.batch,
+    layer: r.layer,
+    layerClass: r.layer_class,
+    kind: r.kind as Kind,
+    part: r.part === '' ? null : r.part,
+    channelParts: r.channel_parts ? (JSON.parse(r.channel_parts) as string[]) : null,
+    shape: JSON.parse(r.shape) as number[],
+    dims: JSON.parse(r.dims) as string[],
+    loss: num(r.loss),
+    time: r.time,
+    nonFinite: r.non_finite,
+    payloadBytes: r.payload_bytes,
+    summary: scalar(r, r.s_non_finite),
+  };
+}
+
+/** The snapshot index, filtered (every given field must match), by iteration then id. */
+export function listSnapshots(c: ReadContext, query: SnapshotQuery): SnapshotInfo[] {
+  const key = c.runKey(query.run);
+  const where = ['s.run_key = ?'];
+  const args: unknown[] = [key];
+  const filters: [unknown, string][] = [
+    [query.layer, 's.layer = ?'],
+    [query.kind, 's.kind = ?'],
+    [query.part === undefined ? undefined : (query.part ?? ''), 's.part = ?'],
+    [query.from, 's.iteration >= ?'],
+    [query.to, 's.iteration <= ?'],
+    [query.iterations && JSON.stringify(query.iterations), 's.iteration IN (SELECT value FROM json_each(?))'],
+  ];
+  for (const [value, clause] of filters) {
+    if (value === undefined) continue;
+    where.push(clause);
+    args.push(value);
+  }
+  let sql = `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key
+    WHERE ${where.join(' AND ')} ORDER BY ${query.order === 'desc' ? 's.iteration DESC, s.id DESC' : 's.iteration, s.id'}`;
+  if (query.limit !== undefined) {
+    sql += ' LIMIT ? OFFSET ?';
+    args.push(query.limit, query.offset ?? 0);
+  }
+  return c.q('listing snapshots', () => (c.stmt(sql).all(...args) as SnapshotRow[]).map(toInfo));
+}
+
+/** Snapshots stored after snapshot id `afterId` (any run), in id order: for live updates. */
+export function snapshotsAfter(c: ReadContext, afterId: number, limit: number): SnapshotInfo[] {
+  return c.q('listing new snapshots', () =>
+    (
+      c
+        .stmt(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key
+          WHERE s.id > ? ORDER BY s.id LIMIT ?`)
+        .all(afterId, limit) as SnapshotRow[]
+    ).map(toInfo),
+  );
+}
+
+export function getSnapshot(c: ReadContext, id: number): SnapshotInfo | undefined {
+  return c.q('reading a snapshot', () => {
+    const row = c
+      .stmt(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key WHERE s.id = ?`)
+      .get(id) as SnapshotRow | undefined;
+    return row ? toInfo(row) : undefined;
+  });
+}
+
+/** The full write-time summary of a snapshot, with per-part summaries for bidirectional layers. */
+export function getSummary(c: ReadContext, id: number): SnapshotSummary | undefined {
+  return c.q('reading a summary', () => {
+    const rows = c
+      .stmt('SELECT * FROM summaries WHERE snapshot_id = ? ORDER BY rowid')
+      .all(id) as SummaryRow[];
+    if (rows.length === 0) return undefined;
+    const one = (r: SummaryRow): Omit<SnapshotSummary, 'parts'> => ({
+      ...scalar(r, r.non_finite),
+      timestepNorms: r.timestep_norms ? f32(r.timestep_norms) : null,
+      channelNorms: r.channel_norms ? f32(r.channel_norms) : null,
+      histogram: { edges: HISTOGRAM_EDGES, counts: u32(r.histogram) },
+    });
+    const whole = rows.find((r) => r.channel_part === '')!;
+    const out: SnapshotSummary = one(whole);
+    const parts = rows.filter((r) => r.channel_part !== '');
+    if (parts.length > 0) out.parts = Object.fromEntries(parts.map((r) => [r.channel_part, one(r)]));
+    return out;
+  });
+}
