@@ -699,6 +699,21 @@ describe('apps/demo/README.md', () => {
     );
     expect(gradscope(['--help'])).not.toContain('demo');
   });
+
+  it('the sweep block: `pnpm sweep` and `pnpm gradscope doctor` with flags their --help lists', () => {
+    const [sh] = take('apps/demo/README.md', 'A sweep read by group', 'sh');
+    const [sweep, doctor] = commands(sh!.code);
+    const help = execFileSync('node', [join(ROOT, 'apps/demo/dist/sweep-main.js'), '--help'], {
+      encoding: 'utf8',
+    });
+    expect(sweep!.slice(0, 2)).toEqual(['pnpm', 'sweep']);
+    for (const flag of sweep!.filter((a) => a.startsWith('--'))) expect(help, flag).toContain(flag);
+    expect(doctor!.slice(0, 3)).toEqual(['pnpm', 'gradscope', 'doctor']);
+    const doctorHelp = gradscope(['doctor', '--help']);
+    for (const flag of doctor!.filter((a) => a.startsWith('--'))) expect(doctorHelp, flag).toContain(flag);
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(scripts.sweep).toMatch(/&& node apps\/demo\/dist\/sweep-main\.js$/);
+  });
 });
 
 /**

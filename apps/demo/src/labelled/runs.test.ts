@@ -123,7 +123,7 @@ describe('tiny labelled runs', () => {
   it.each(TINY_RUNS.map((r) => [r.name, r] as const))('%s: the outcome it was chosen for', (name, run) => {
     const r = results.get(name)!;
     expect(r.dropped).toBe(0);
-    if (run.expect.learns) expect(r.ratio).toBeLessThan(LEARNED_BELOW);
+    if (run.expect!.learns) expect(r.ratio).toBeLessThan(LEARNED_BELOW);
     else expect(Number.isNaN(r.ratio) || r.ratio > NOT_LEARNED_ABOVE).toBe(true);
     expect(r.truth).not.toBe('unclear');
   });
@@ -138,7 +138,7 @@ describe('tiny labelled runs', () => {
         layer: layer.layer,
         verdict: r.truth,
       });
-      expect(layer.causes).toEqual(expect.arrayContaining(run.expect.causes));
+      expect(layer.causes).toEqual(expect.arrayContaining(run.expect!.causes));
       // The diagnosis judged the loss against the same constant predictor as the truth.
       expect(layer.evidence.baselineMethod).toBe('constant-predictor');
       expect(layer.evidence.baseline).toBeCloseTo(r.baseline, 5);

@@ -64,8 +64,11 @@ export interface LabelledRun {
   /** Gain of the orthogonal recurrent kernel (default 1). */
   recurrentGain?: number;
   capture: Kind[];
-  /** The outcome this configuration was chosen for, and the causes a right diagnosis names. */
-  expect: { learns: boolean; causes: Cause[] };
+  /**
+   * The outcome this configuration was chosen for, and the causes a right diagnosis names; absent for a run
+   * chosen for no outcome (a sweep's: its truth is the lag and what it measures).
+   */
+  expect?: { learns: boolean; causes: Cause[] };
 }
 
 /** The capture a labelled run records unless it needs more: what the diagnosis reads. */
