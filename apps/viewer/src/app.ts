@@ -346,7 +346,7 @@ export class App {
     // Drawn when it arrives, the figure not waiting for it; the render is not ready before it is shown.
     const verdictsShown = diagnosis.then(async (d) => {
       if (seq !== this.seq) return;
-      this.showVerdicts(d, series.key.layer);
+      this.showVerdicts(d, series.key.layer, frame.upTo);
       if (d instanceof Error || d === null) return;
       await this.evidence.render(this.verdicts, {
         diagnosis: d,
@@ -356,6 +356,7 @@ export class App {
         // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
         width: Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8),
         chosen: series.iterations,
+        upTo: frame.upTo,
         flowCmap: state.flowCmap,
         current: () => seq === this.seq,
       });
@@ -429,11 +430,19 @@ export class App {
   }
 
   /** The verdict panel: a run's diagnosis (the shown layer marked), a notice for an error, or nothing. */
-  private showVerdicts(state: VerdictState, shownLayer: string | null = null): void {
+  private showVerdicts(
+    state: VerdictState,
+    shownLayer: string | null = null,
+    upTo: number | null = null,
+  ): void {
     if (state === null) this.verdictRun = null;
     this.evidence.clear();
-    renderVerdicts(this.verdicts, state, shownLayer, (layer) =>
-      this.set({ layer, part: null, iterations: [] }, true),
+    renderVerdicts(
+      this.verdicts,
+      state,
+      shownLayer,
+      (layer) => this.set({ layer, part: null, iterations: [] }, true),
+      upTo,
     );
   }
 

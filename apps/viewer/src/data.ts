@@ -33,6 +33,12 @@ export function seriesCacheKey(run: string, key: SeriesKey): string {
   return `${run}\u0000${key.layer}\u0000${key.kind}\u0000${key.part ?? ''}`;
 }
 
+/**
+ * What the run page's views read of a run: the DataCache itself, or a frame of it (frame.ts) that clips a
+ * running run's pieces to one iteration.
+ */
+export type SeriesData = Pick<DataCache, 'api' | 'flow' | 'histograms' | 'scalars' | 'partSnapshots'>;
+
 /** Cached look-ups; a finished run's details are kept, a running one's are asked again. */
 export class DataCache {
   private runList: RunRecord[] | null = null;

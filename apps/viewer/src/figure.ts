@@ -3,7 +3,7 @@
 import type uPlot from 'uplot';
 import type { FlowResponse } from './api';
 import { viewContext } from './context';
-import type { DataCache } from './data';
+import type { SeriesData } from './data';
 import { h } from './dom';
 import { matrixValues } from './matrix';
 import type { Series } from './resolve';
@@ -19,7 +19,8 @@ import { renderWeights, type WeightsItem } from './views/weights';
 export interface FigureRequest {
   series: Series;
   state: ViewState;
-  data: DataCache;
+  /** The run's data as of one frame (frame.ts). */
+  data: SeriesData;
   /** Width available to the figure, CSS pixels. */
   width: number;
   /** False once a newer render started: stop without touching the page. */
@@ -121,7 +122,7 @@ async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
 async function summaryNorms(
   series: Series,
   flow: FlowResponse,
-  data: DataCache,
+  data: SeriesData,
 ): Promise<Map<number, Record<string, FlowLine>>> {
   const out = new Map<number, Record<string, FlowLine>>();
   const have = new Set(flow.iterations);

@@ -6,10 +6,10 @@
 // the Theil–Sen one, the median of log10 norm + slope × lag, only to place the line.
 import { decisiveReach, type LayerDiagnosis, type ReachEvidence, type RunDiagnosis } from '@gradscope/format';
 import uPlot from 'uplot';
-import type { FlowResponse, LayerInfo, RunDetails } from '../api';
+import type { FlowResponse, LayerInfo, RunDetails, SeriesKey } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
-import { type DataCache, scalarPoints } from '../data';
+import { type SeriesData, scalarPoints } from '../data';
 import { h } from '../dom';
 import { flowMapPanel, leftMarginFor } from '../draw';
 import { flowLabels } from '../flow';
@@ -28,6 +28,7 @@ import {
   runColor,
   wholePart,
 } from '../training';
+import { verdictAt } from './verdict';
 
 /** Timesteps back from the state a profile is of (diagnosis.ts' lag): the last step, or step 0 backward. */
 export function lagOf(t: number, timesteps: number, part: string | null): number {
@@ -71,15 +72,40 @@ export function evidenceSeries(
   return kind ? { kind, part: null, reach: null } : null;
 }
 
+/** The series each layer's evidence is drawn from (a direction stored as its own series by its part, one
+ * stored as a channel part of the whole by the whole's key). */
+export function evidenceKey(
+  layer: Pick<LayerDiagnosis, 'layer' | 'evidence'>,
+  info: Pick<LayerInfo, 'kinds'> | undefined,
+): { key: SeriesKey; which: Which; own: boolean } | null {
+  const which = evidenceSeries(layer, info);
+  if (!which || !info) return null;
+  const parts = info.kinds[which.kind] ?? [];
+  const own = which.part !== null && parts.includes(which.part);
+  return {
+    key: { layer: layer.layer, kind: which.kind, part: own ? which.part : wholePart(parts) },
+    which,
+    own,
+  };
+}
+
+/** Every layer's evidence series of a diagnosis. */
+export function evidenceKeys(diagnosis: RunDiagnosis, layers: readonly LayerInfo[]): SeriesKey[] {
+  const infos = new Map(layers.map((l) => [l.layer, l]));
+  return diagnosis.layers.flatMap((l) => evidenceKey(l, infos.get(l.layer))?.key ?? []);
+}
+
 export interface EvidenceRequest {
   diagnosis: RunDiagnosis;
   run: RunDetails;
   layers: readonly LayerInfo[];
-  data: DataCache;
+  data: SeriesData;
   /** The row's width (px). */
   width: number;
   /** The page's iterations: their norm lines are drawn and their rows marked on the flow map. */
   chosen: readonly number[];
+  /** The page's frame (frame.ts): the loss ratio quoted is the verdict's as of that iteration. */
+  upTo: number | null;
   flowCmap: ViewState['flowCmap'];
   current(): boolean;
 }
@@ -100,15 +126,12 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
     const layer = byLayer.get(slot.dataset.layer ?? '');
     if (!layer) return null;
     const info = infos.get(layer.layer);
-    const which = evidenceSeries(layer, info);
-    if (!which || !info) return { slot, layer, which, flow: null, matrix: null };
-    const parts = info.kinds[which.kind] ?? [];
+    const picked = evidenceKey(layer, info);
+    if (!picked) return { slot, layer, which: evidenceSeries(layer, info), flow: null, matrix: null };
     // A direction stored as its own series is asked for by part; one stored as a channel part of the whole is
     // in the flow's `parts`.
-    const own = which.part !== null && parts.includes(which.part);
-    const flow = await req.data
-      .flow(req.run.id, { layer: layer.layer, kind: which.kind, part: own ? which.part : wholePart(parts) })
-      .catch(() => null);
+    const { which, own, key } = picked;
+    const flow = await req.data.flow(req.run.id, key).catch(() => null);
     const matrix = flow
       ? !own && which.part && flow.parts?.[which.part]
         ? matrixValues(flow.parts[which.part]!)
@@ -158,7 +181,7 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
       row.append(norms.block);
       charts.push(norms.chart);
     }
-    const loss = lossBlock(layer, losses, colWidth);
+    const loss = lossBlock(layer, losses, colWidth, req.upTo);
     row.append(loss.block);
     if (loss.chart) charts.push(loss.chart);
   }
@@ -194,6 +217,8 @@ function flowBlock(
   const I = flow.iterations.length;
   const labels = flowLabels(which.kind);
   const block = h('section', { class: 'evidence-block evidence-flow', 'data-kind': which.kind });
+  // The newest row it maps (the live-follow test reads it: every view of a frame ends at one iteration).
+  block.dataset.lastIteration = String(flow.iterations[flow.iterations.length - 1] ?? '');
   block.style.width = `${width}px`;
   block.append(
     h(
@@ -327,14 +352,17 @@ function lossBlock(
   layer: LayerDiagnosis,
   losses: ReturnType<typeof pickLosses>,
   width: number,
+  upTo: number | null,
 ): { block: HTMLElement; chart: uPlot | null } {
   const e = layer.evidence;
+  // The ratio of the verdict shown above (an earlier capture's while the page's frame lags the diagnosis).
+  const at = verdictAt(layer, upTo);
   const block = h('section', { class: 'evidence-block evidence-loss' });
   block.style.width = `${width}px`;
   // The verdict compares the probe loss (the snapshots' loss) with the baseline: that curve first.
   const probe = losses.filter((l) => l.name === 'probe/loss');
   const shown = probe.length > 0 ? probe : losses.slice(0, 1);
-  const ratio = e.lossRatio === null ? '' : `: ${times(e.lossRatio)} at iteration ${e.iteration}`;
+  const ratio = at.lossRatio === null ? '' : `: ${times(at.lossRatio)} at iteration ${at.iteration}`;
   const against =
     e.baselineMethod === 'first-probe-loss'
       ? 'the first probe loss'

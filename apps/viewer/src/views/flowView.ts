@@ -131,6 +131,7 @@ export function renderFlow(
   const table = lut(state.flowCmap);
   matrices.forEach((m, mi) => {
     const block = h('section', { class: 'compare-block' });
+    block.dataset.lastIteration = String(flow.iterations[I - 1]);
     block.append(h('h3', { class: 'block-title', 'data-png-text': '' }, titleOf(m)));
     const canvas = flowMapPanel({
       log: logs[mi]!,

@@ -5,7 +5,7 @@
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
 import { smoothingSlider } from '../controls';
-import { type DataCache, scalarPoints } from '../data';
+import { type SeriesData, scalarPoints } from '../data';
 import { checkbox, h, select } from '../dom';
 import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
@@ -35,7 +35,7 @@ const MAX_HORIZON_LINES = 8;
 export interface StripRequest {
   series: Series;
   state: ViewState;
-  data: DataCache;
+  data: SeriesData;
   width: number;
   current(): boolean;
   set(patch: Partial<ViewState>, push?: boolean): void;
@@ -130,6 +130,10 @@ export async function renderTrainingStrip(
     });
     lossDrawMs = performance.now() - t0;
     chart.root.dataset.drawMs = lossDrawMs.toFixed(2);
+    // The newest step it draws (the live-follow test reads it: every view of a frame ends at one iteration).
+    chart.root.dataset.lastStep = String(
+      Math.max(...losses.map((l) => (l.iterations.length ? l.iterations[l.iterations.length - 1]! : 0))),
+    );
     charts.push(chart);
     lossCol.append(
       h(

@@ -34,17 +34,65 @@ export function summaryText(layer: Pick<LayerDiagnosis, 'layer' | 'summary'>): s
   return layer.summary.startsWith(prefix) ? layer.summary.slice(prefix.length) : layer.summary;
 }
 
-/** The rows of a run's diagnosis, in the server's order, the shown layer marked. */
-export function verdictRows(run: RunDiagnosis, shownLayer: string | null): VerdictRow[] {
-  return run.layers.map((l) => ({
-    layer: l.layer,
-    layerClass: l.layerClass,
+/** A layer's verdict as of an iteration: the diagnosis' own, or the one of an earlier capture. */
+export interface VerdictAt {
+  verdict: Verdict;
+  causes: Cause[];
+  iteration: number | null;
+  lossRatio: number | null;
+  /** False when it is an earlier capture's (the page's frame has not reached the diagnosis' iteration). */
+  latest: boolean;
+}
+
+/**
+ * A layer's verdict as of the page's frame (frame.ts: the newest iteration every view has reached; null: no
+ * bound): the diagnosis' own when it was read at or before `upTo`, else the verdict its `iterations` hold for
+ * the newest capture at or before `upTo` (the diagnosis is read at the last capture; the loss the page draws
+ * beside it can lag, sent in batches).
+ */
+export function verdictAt(l: LayerDiagnosis, upTo: number | null): VerdictAt {
+  const e = l.evidence;
+  const own = {
     verdict: l.verdict,
     causes: l.causes,
-    summary: summaryText(l),
-    iteration: l.evidence.iteration,
-    current: l.layer === shownLayer,
-  }));
+    iteration: e.iteration,
+    lossRatio: e.lossRatio,
+    latest: true,
+  };
+  if (upTo === null || e.iteration === null || e.iteration <= upTo) return own;
+  const earlier = l.iterations.filter((x) => x.iteration <= upTo).at(-1);
+  if (!earlier) return own;
+  return {
+    verdict: earlier.verdict,
+    causes: earlier.causes,
+    iteration: earlier.iteration,
+    lossRatio: earlier.lossRatio,
+    latest: false,
+  };
+}
+
+/** The rows of a run's diagnosis, in the server's order, the shown layer marked, as of the page's frame. */
+export function verdictRows(
+  run: RunDiagnosis,
+  shownLayer: string | null,
+  upTo: number | null = null,
+): VerdictRow[] {
+  return run.layers.map((l) => {
+    const at = verdictAt(l, upTo);
+    return {
+      layer: l.layer,
+      layerClass: l.layerClass,
+      verdict: at.verdict,
+      causes: at.causes,
+      summary: at.latest
+        ? summaryText(l)
+        : `${VERDICT_WORDS[at.verdict]} at this capture${
+            at.lossRatio === null ? '' : ` (loss ${Number(at.lossRatio.toPrecision(2))}× the baseline)`
+          }; the verdict of iteration ${l.evidence.iteration} with its evidence follows once the loss reaches it.`,
+      iteration: at.iteration,
+      current: l.layer === shownLayer,
+    };
+  });
 }
 
 /** The one line shown instead of the rows when the diagnosis could not be loaded. */
@@ -64,6 +112,8 @@ export function renderVerdicts(
   state: VerdictState,
   shownLayer: string | null,
   pick: (layer: string) => void,
+  /** The page's frame (frame.ts): the verdicts as of that iteration; null: the diagnosis' own. */
+  upTo: number | null = null,
 ): void {
   if (state === null) {
     root.replaceChildren();
@@ -75,7 +125,7 @@ export function renderVerdicts(
     root.replaceChildren(h('p', { class: 'verdict-notice', role: 'status' }, diagnosisNotice(state)));
     return;
   }
-  const rows = verdictRows(state, shownLayer);
+  const rows = verdictRows(state, shownLayer, upTo);
   if (rows.length === 0) {
     root.replaceChildren(
       h('p', { class: 'verdict-notice' }, 'No recurrent layer recorded: there is no verdict to give.'),

@@ -1,0 +1,239 @@
+// One snapshot of a run's state that every part of the run page is drawn from. A running run grows while the page
+// asks for its pieces (the series index, each flow, the loss, the diagnosis), and each piece has its own pace:
+// snapshots arrive layer by layer and kind by kind, the capture sends the loss in batches of 50 steps. Drawn as
+// they came, the iteration selectors said 160/320, the flow map 144/304 and the loss chart 300 steps. A frame
+// fixes one bound, the newest iteration that every piece has reached, and clips every piece to it.
+import { decodeMatrix, encodeMatrix, type HorizonRows } from '@gradscope/format';
+import type {
+  FlowResponse,
+  HistogramsResponse,
+  RunDetails,
+  RunRecord,
+  ScalarSeriesJson,
+  ScalarsResponse,
+  SeriesKey,
+  SnapshotInfo,
+} from './api';
+import { type DataCache, type SeriesData, seriesCacheKey } from './data';
+
+/** The losses a frame waits for: the per-step batch loss and the probe loss (val_* come once per epoch). */
+const FRAME_LOSSES = ['loss', 'probe/loss'];
+
+/**
+ * The bound of a frame: the smallest of the newest iterations each piece has reached (null entries: pieces with
+ * nothing yet, which bound nothing); null (no bound) when nothing has any.
+ */
+export function frameBound(lasts: readonly (number | null | undefined)[]): number | null {
+  let bound: number | null = null;
+  for (const v of lasts)
+    if (v !== null && v !== undefined && Number.isFinite(v)) bound = bound === null ? v : Math.min(bound, v);
+  return bound;
+}
+
+/** Rows of an ascending iteration list at or before `upTo`. */
+function rowsUpTo(iterations: ArrayLike<number>, upTo: number): number {
+  let n = 0;
+  while (n < iterations.length && iterations[n]! <= upTo) n++;
+  return n;
+}
+
+/** The first `n` rows of a row-major encoded matrix of `rows` rows. */
+function firstRows(m: Parameters<typeof decodeMatrix>[0], rows: number, n: number) {
+  if (n === rows) return m;
+  const a = decodeMatrix(m);
+  const cols = rows > 0 ? a.length / rows : 0;
+  const shape = m.shape.length > 1 ? [n, ...m.shape.slice(1)] : [n];
+  return encodeMatrix(a.slice(0, n * cols), shape);
+}
+
+function clipHorizons<T extends HorizonRows>(rows: T, n: number): HorizonRows {
+  return { horizon: rows.horizon.slice(0, n), t0Ratio: rows.t0Ratio.slice(0, n) };
+}
+
+/** A /flow response without its rows after `upTo` (the same object when there are none). */
+export function clipFlow(flow: FlowResponse, upTo: number | null): FlowResponse {
+  if (upTo === null) return flow;
+  const rows = flow.iterations.length;
+  const n = rowsUpTo(flow.iterations, upTo);
+  if (n === rows) return flow;
+  const out: FlowResponse = {
+    ...flow,
+    ...clipHorizons(flow, n),
+    count: flow.count - (rows - n),
+    ids: flow.ids.slice(0, n),
+    iterations: flow.iterations.slice(0, n),
+    norms: firstRows(flow.norms, rows, n),
+  };
+  if (flow.parts)
+    out.parts = Object.fromEntries(Object.entries(flow.parts).map(([k, m]) => [k, firstRows(m, rows, n)]));
+  if (flow.partHorizons)
+    out.partHorizons = Object.fromEntries(
+      Object.entries(flow.partHorizons).map(([k, h]) => [k, clipHorizons(h, n)]),
+    );
+  return out;
+}
+
+/** A /histograms response without its rows after `upTo`. */
+export function clipHistograms(hist: HistogramsResponse, upTo: number | null): HistogramsResponse {
+  if (upTo === null) return hist;
+  const rows = hist.iterations.length;
+  const n = rowsUpTo(hist.iterations, upTo);
+  if (n === rows) return hist;
+  const out: HistogramsResponse = {
+    ...hist,
+    count: hist.count - (rows - n),
+    ids: hist.ids.slice(0, n),
+    iterations: hist.iterations.slice(0, n),
+    counts: firstRows(hist.counts, rows, n),
+    percentiles: { p: hist.percentiles.p, values: firstRows(hist.percentiles.values, rows, n) },
+  };
+  if (hist.parts)
+    out.parts = Object.fromEntries(Object.entries(hist.parts).map(([k, m]) => [k, firstRows(m, rows, n)]));
+  return out;
+}
+
+/**
+ * Scalars without their points after `upTo`. A series the server downsampled (count above its points) loses
+ * the stored points its dropped ones stood for, in proportion.
+ */
+export function clipScalars(res: ScalarsResponse, upTo: number | null): ScalarsResponse {
+  if (upTo === null) return res;
+  return {
+    series: res.series.map((s): ScalarSeriesJson => {
+      const its = decodeMatrix(s.iterations);
+      const rows = its.length;
+      const n = rowsUpTo(its, upTo);
+      if (n === rows) return s;
+      const count = s.count === rows ? n : Math.round((s.count * n) / Math.max(1, rows));
+      return {
+        ...s,
+        count,
+        iterations: firstRows(s.iterations, rows, n),
+        values: firstRows(s.values, rows, n),
+        times: s.times ? firstRows(s.times, rows, n) : s.times,
+      };
+    }),
+  };
+}
+
+/** The newest iteration of the loss series a frame waits for (null: none recorded). */
+export function lossLast(res: ScalarsResponse): number | null {
+  return frameBound(
+    res.series
+      .filter((s) => FRAME_LOSSES.includes(s.name))
+      .map((s) => {
+        const its = decodeMatrix(s.iterations);
+        return its.length ? its[its.length - 1]! : null;
+      }),
+  );
+}
+
+/** What a frame is made from: the run, and the pieces' newest iterations as the page read them. */
+export interface FrameInput {
+  data: DataCache;
+  record: RunRecord;
+  run: RunDetails;
+  /** The shown series' snapshot rows (its index). */
+  snapshots: readonly SnapshotInfo[];
+  /** The other series the page draws (the horizons, each layer's evidence). */
+  keys: readonly SeriesKey[];
+  /** The iteration the diagnosis was read at (read first: everything read after it has reached it). */
+  diagnosisIteration: number | null;
+  /** Points of the loss chart (the frame reads the loss once with them). */
+  lossPoints: number;
+}
+
+/**
+ * One frame of a run page: the data every view reads (SeriesData), clipped to `upTo`, the newest iteration every
+ * piece has reached. A finished run is not bounded (nothing changes). Each flow and each scalar read is made
+ * once per frame, so the views of one render share them.
+ */
+export class RunFrame implements SeriesData {
+  private readonly flows = new Map<string, Promise<FlowResponse>>();
+  private readonly scalarReads = new Map<number, Promise<ScalarsResponse>>();
+
+  private constructor(
+    private readonly data: DataCache,
+    /** The newest iteration the page shows; null: every one (a finished run). */
+    readonly upTo: number | null,
+    /** True when the loss (sent in batches) held the frame back behind stored snapshots. */
+    readonly heldByLoss: boolean,
+  ) {}
+
+  get api() {
+    return this.data.api;
+  }
+
+  /** A frame over everything (a finished run, or the compare page's runs): no bound. */
+  static whole(data: DataCache): RunFrame {
+    return new RunFrame(data, null, false);
+  }
+
+  /** Reads the pieces of a running run once and bounds the frame by the least advanced of them. */
+  static async of(input: FrameInput): Promise<RunFrame> {
+    const { data, record, run } = input;
+    if (run.status !== 'running') return RunFrame.whole(data);
+    const [flows, scalars] = await Promise.all([
+      Promise.all(input.keys.map((k) => data.flow(run.id, k).catch(() => null))),
+      data.scalars(record, input.lossPoints).catch(() => null),
+    ]);
+    const seriesLast = input.snapshots.length ? Math.max(...input.snapshots.map((x) => x.iteration)) : null;
+    const lasts = [
+      seriesLast,
+      input.diagnosisIteration,
+      ...flows.map((f) => (f?.iterations.length ? f.iterations[f.iterations.length - 1]! : null)),
+    ];
+    const withoutLoss = frameBound(lasts);
+    const loss = scalars ? lossLast(scalars) : null;
+    const upTo = frameBound([withoutLoss, loss]);
+    const frame = new RunFrame(data, upTo, loss !== null && withoutLoss !== null && loss < withoutLoss);
+    // The reads just made are the frame's: the views get these, clipped, not newer ones.
+    input.keys.forEach((k, i) => {
+      const f = flows[i];
+      if (f) frame.flows.set(seriesCacheKey(run.id, k), Promise.resolve(f));
+    });
+    if (scalars) frame.scalarReads.set(input.lossPoints, Promise.resolve(scalars));
+    return frame;
+  }
+
+  /** The shown series' rows up to the frame's bound. */
+  snapshotsUpTo<T extends { iteration: number }>(rows: readonly T[]): T[] {
+    const upTo = this.upTo;
+    return upTo === null ? [...rows] : rows.filter((x) => x.iteration <= upTo);
+  }
+
+  async flow(run: string, key: SeriesKey): Promise<FlowResponse> {
+    const k = seriesCacheKey(run, key);
+    let read = this.flows.get(k);
+    if (!read) {
+      read = this.data.flow(run, key);
+      this.flows.set(k, read);
+      read.catch(() => this.flows.get(k) === read && this.flows.delete(k));
+    }
+    return clipFlow(await read, this.upTo);
+  }
+
+  async histograms(run: string, key: SeriesKey): Promise<HistogramsResponse> {
+    return clipHistograms(await this.data.histograms(run, key), this.upTo);
+  }
+
+  async scalars(run: RunRecord, maxPoints: number): Promise<ScalarsResponse> {
+    let read = this.scalarReads.get(maxPoints);
+    if (!read) {
+      read = this.data.scalars(run, maxPoints);
+      this.scalarReads.set(maxPoints, read);
+      read.catch(() => this.scalarReads.get(maxPoints) === read && this.scalarReads.delete(maxPoints));
+    }
+    return clipScalars(await read, this.upTo);
+  }
+
+  partSnapshots(
+    run: string,
+    layer: string,
+    kind: SeriesKey['kind'],
+    parts: readonly (string | null)[],
+    iterations: readonly number[],
+  ): Promise<SnapshotInfo[]> {
+    return this.data.partSnapshots(run, layer, kind, parts, iterations);
+  }
+}
