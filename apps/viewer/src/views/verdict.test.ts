@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import {
   diagnose,
   type IterationObservation,
+  type LayerDiagnosis,
   type RunDiagnosis,
   VERDICTS,
   type Verdict,
 } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
-import { diagnosisNotice, summaryText, VERDICT_WORDS, verdictRows } from './verdict';
+import { diagnosisNotice, summaryText, VERDICT_WORDS, verdictAt, verdictRows } from './verdict';
 
 /** A capture whose jacobian decays back from the last step as exp(-lag / tau) over 20 timesteps. */
 function capture(iteration: number, loss: number, tau: number): IterationObservation {
@@ -124,5 +125,35 @@ describe('verdict pills', () => {
     expect(hue(pill('learning-short').bg)).toBeLessThan(55);
     expect(Math.min(hue(pill('not-learning').bg)!, 360 - hue(pill('not-learning').bg)!)).toBeLessThan(15);
     expect(hue(pill('insufficient-data').bg)).toBeNull();
+  });
+});
+
+describe('a verdict as of the page frame (issue 24, live follow)', () => {
+  const layer = {
+    layer: 'gru_1',
+    layerClass: 'GRU',
+    verdict: 'learning-long' as const,
+    causes: [],
+    summary: 'gru_1: learning a long-term dependency',
+    evidence: { iteration: 320, lossRatio: 0.1 } as LayerDiagnosis['evidence'],
+    iterations: [
+      { iteration: 280, verdict: 'not-learning' as const, causes: ['vanishing' as const], lossRatio: 0.98 },
+      { iteration: 300, verdict: 'learning-short' as const, causes: [], lossRatio: 0.5 },
+      { iteration: 320, verdict: 'learning-long' as const, causes: [], lossRatio: 0.1 },
+    ],
+  };
+  it("is the diagnosis' own when the frame reached it, else the newest capture the frame reached", () => {
+    expect(verdictAt(layer, null)).toMatchObject({ verdict: 'learning-long', iteration: 320, latest: true });
+    expect(verdictAt(layer, 320)).toMatchObject({ verdict: 'learning-long', iteration: 320, latest: true });
+    expect(verdictAt(layer, 310)).toEqual({
+      verdict: 'learning-short',
+      causes: [],
+      iteration: 300,
+      lossRatio: 0.5,
+      latest: false,
+    });
+    const rows = verdictRows({ id: 'r', name: 'r', layers: [layer] }, null, 299);
+    expect(rows[0]).toMatchObject({ verdict: 'not-learning', causes: ['vanishing'], iteration: 280 });
+    expect(rows[0]!.summary).toContain('iteration 320');
   });
 });
