@@ -1,39 +1,54 @@
 // The compare page (`#/compare?runs=a,b,c…`): two to eight runs on one page — their loss curves overlaid, their
 // memory horizon over training overlaid (gradient kinds only), their per-timestep norms at the chosen iterations
 // on one log axis, and their flow maps side by side on one colour scale; layers matched by role when names
-// differ. Titles and the colour bar name the kind's norm as the flow view does (flow.ts's flowLabels).
+// differ. With `by=` (a group or a parameter) any number of runs, one band per group (views/compareBands.ts).
+// Every run's or group's verdicts are shown; the kind drawn is, unless asked, the one the verdict rests on.
+// What to show is worked out by compareData.ts (pure); this file loads and draws. Titles and the colour bar
+// name the kind's norm as the flow view does (flow.ts's flowLabels).
+import type { RunOutcomeJson, Verdict } from '@gradscope/format';
+import { VERDICTS } from '@gradscope/format';
 import uPlot from 'uplot';
-import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
+import type { FlowResponse, RunRecord } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut, SEQUENTIAL } from '../colormap';
-import { type CompareState, formatCompare, MAX_RUNS, MIN_RUNS, parseCompare } from '../compareState';
+import {
+  assembleCompare,
+  type ComparedGroup,
+  type ComparedRun,
+  type CompareView,
+  matchSeries,
+  pickRecords,
+} from '../compareData';
+import { BANDS, type CompareState, formatCompare, MAX_RUNS, parseCompare } from '../compareState';
 import { smoothingSlider } from '../controls';
 import { type DataCache, type SnapshotEvent, scalarPoints } from '../data';
 import { button, checkbox, h, select, textInput } from '../dom';
 import { colorbar, flowMapPanel, leftMarginFor } from '../draw';
 import { type FlowLabels, flowLabels } from '../flow';
 import { hoverReadout } from '../hover';
-import { defaultIterations, MAX_COMPARED } from '../iterations';
+import { MAX_COMPARED } from '../iterations';
 import { matrixValues } from '../matrix';
 import { readoutNumber } from '../readout';
 import { isWeightKind, pickRun } from '../resolve';
-import { hasTimeAxis, matchLayers, rolesOf } from '../roles';
-import { runKey, runLabel, runOption } from '../runNames';
+import { matchLayers, rolesOf } from '../roles';
+import { runKey, runOption } from '../runNames';
 import { decadeTicks, logRange, nearestIndex, sharedLogNorms, timestepSplits } from '../scales';
 import { formatNumber, KINDS, type Kind, runLink } from '../state';
 import {
+  baselineCurve,
   decodeScalars,
   horizonCharts,
   ITERATION_DASH,
   type LossCurve,
   legendLines,
   lossChart,
-  lossName,
   pickLoss,
-  runColor,
   trainingWidths,
-  wholePart,
 } from '../training';
+import { horizonBands, lossBands, normBands } from './compareBands';
+
+export type { ComparedRun } from '../compareData';
+export { pickKind } from '../compareData';
 
 /** What the compare page needs of the app around it. */
 export interface CompareHost {
@@ -50,49 +65,26 @@ export interface CompareHost {
   go(url: string, push: boolean, render?: boolean): void;
 }
 
-/** One compared run, loaded. */
-export interface ComparedRun {
-  record: RunRecord;
-  details: RunDetails;
-  layers: LayerInfo[];
-  /** The layer of this run playing the chosen role; null when it has none. */
-  layer: string | null;
-  /** Its flow matrix for the layer and kind; null when it has none. */
-  flow: FlowResponse | null;
-  loss: LossCurve | null;
-  lossCount: number;
-  color: string;
-  /** What the URL names it by (runNames.ts' runKey) and what the page calls it (runLabel: "name #2"). */
-  key: string;
-  label: string;
-}
-
 /** Poll for new loss points this often while a compared run is training (scalars come every step, events do not). */
 const LOSS_POLL_MS = 2000;
 
-/**
- * The kind to compare: the wanted one when any matched layer has it; without one (null), the kind the verdict
- * rests on (diagnosis: the jacobian when recorded, else input-grad); else the one most of the layers have.
- */
-export function pickKind(wanted: Kind | null, layers: readonly (LayerInfo | null)[]): Kind {
-  const has = (k: Kind) => layers.filter((l) => l?.kinds[k]).length;
-  if (wanted !== null && has(wanted) > 0) return wanted;
-  const order: Kind[] = [
-    'jacobian',
-    'input-grad',
-    'output-grad',
-    ...KINDS.filter((k) => k !== 'jacobian' && k !== 'output-grad' && k !== 'input-grad'),
-  ];
-  if (wanted === null) for (const k of order.slice(0, 2)) if (has(k) > 0) return k;
-  let best: Kind = wanted ?? 'output-grad';
-  let count = 0;
-  for (const k of order.filter((k) => !isWeightKind(k))) {
-    if (has(k) > count) {
-      best = k;
-      count = has(k);
-    }
-  }
-  return best;
+/** Short verdict words for pills and tallies. */
+const SHORT: Record<Verdict, string> = {
+  'learning-long': 'long',
+  'learning-short': 'short',
+  'not-learning': 'not learning',
+  'insufficient-data': 'no data',
+};
+
+/** A run's loss as a curve of the loss chart: ÷ its baseline when the page draws ratios. */
+function lossCurve(c: ComparedRun, ratio: boolean): LossCurve | null {
+  if (!c.loss) return null;
+  return {
+    label: `${c.label} · ${c.loss.name}${ratio ? ' ÷ baseline' : ''}`,
+    color: c.color,
+    iterations: c.loss.iterations,
+    values: ratio ? c.loss.values.map((v) => v / c.baseline!) : c.loss.values,
+  };
 }
 
 export class ComparePage {
@@ -125,111 +117,68 @@ export class ComparePage {
     this.state = s;
     host.status.textContent = 'loading runs…';
     let runs = await host.data.runs();
-    const find = (list: RunRecord[], want: string) => pickRun(want, list).run ?? undefined;
-    if (s.runs.some((w) => !find(runs, w))) runs = await host.data.runs(true);
-    const notices: string[] = [];
-    const records: RunRecord[] = [];
-    for (const want of s.runs) {
-      const r = find(runs, want);
-      if (!r) notices.push(`no run "${want}" on this server: left out`);
-      else if (!records.includes(r)) records.push(r);
-    }
+    if (s.runs.some((w) => !pickRun(w, runs).run)) runs = await host.data.runs(true);
+    const picked = pickRecords(s, runs);
+    const records = picked.records;
     const width = host.width();
-    const [details, layerLists, scalars] = await Promise.all([
+    // Every run's verdicts come in one answer (GET /api/outcomes); a page without them still draws.
+    const [details, layerLists, scalars, outcomes] = await Promise.all([
       Promise.all(records.map((r) => host.data.run(r.id))),
       Promise.all(records.map((r) => host.data.layers(r.id))),
       Promise.all(records.map((r) => host.data.scalars(r, scalarPoints(width / 2)).catch(() => null))),
+      host.data.api.outcomes().then(
+        (o) => o.runs,
+        (): RunOutcomeJson[] | null => null,
+      ),
     ]);
-    const match = matchLayers(
-      records.map((_, i) => ({
-        model: details[i]!.model.layers,
-        recorded: layerLists[i]!.map((l) => l.layer),
-      })),
-      s.layer,
-    );
-    if (match.unknown) notices.push(`no layer or role "${s.layer}" in these runs: showing ${match.label}`);
-    const matchedLayers = match.names.map((n, i) => layerLists[i]!.find((l) => l.layer === n) ?? null);
-    const kind = pickKind(s.kind, matchedLayers);
-    if (s.kind !== null && kind !== s.kind)
-      notices.push(`no ${s.kind} recorded for ${match.label}: showing ${kind}`);
+    const series = matchSeries(s, details, layerLists);
     const flows = await Promise.all(
       records.map((r, i) => {
-        const l = matchedLayers[i];
-        return l?.kinds[kind] && hasTimeAxis(details[i]!.model.layers, l.layer, kind)
-          ? host.data.flow(r.id, { layer: l.layer, kind, part: wholePart(l.kinds[kind]!) })
-          : null;
+        const key = series.flowKeys[i];
+        return key ? host.data.flow(r.id, key) : null;
       }),
     );
     if (!current()) return;
     const arrived = performance.now();
-    const compared: ComparedRun[] = records.map((record, i) => {
-      const loss = scalars[i] ? pickLoss(decodeScalars(scalars[i]!)) : null;
-      const color = runColor(i);
-      return {
-        record,
-        details: details[i]!,
-        layers: layerLists[i]!,
-        layer: match.names[i] ?? null,
-        flow: flows[i] ?? null,
-        loss: loss
-          ? {
-              label: `${runLabel(record, runs)} · ${lossName(loss.name)}`,
-              color,
-              iterations: loss.iterations,
-              values: loss.values,
-            }
-          : null,
-        lossCount: loss?.count ?? 0,
-        color,
-        key: runKey(record, runs),
-        label: runLabel(record, runs),
-      };
-    });
-    for (const c of compared) {
-      if (c.layer === null) notices.push(`${c.label}: no ${match.label}`);
-      else if (!c.flow) notices.push(`${c.label}: no per-timestep ${kind} recorded for ${c.layer}`);
-      if (!c.loss) notices.push(`${c.label}: no training scalars recorded`);
-    }
-    if (records.length < MIN_RUNS)
-      notices.unshift(`compare needs ${MIN_RUNS} to ${MAX_RUNS} runs: add one below`);
+    const view = assembleCompare(s, runs, records, details, layerLists, scalars, series, flows, outcomes);
+    const notices = [...picked.notices, ...series.notices, ...view.notices];
+    if (outcomes === null) notices.push('the verdicts could not be loaded (GET /api/outcomes failed)');
+    const kind = series.kind;
+    const matchLabel = series.match.label;
     // The URL says what is shown: the runs found, the kind drawn.
-    const fixed: Partial<CompareState> = {};
-    const names = records.map((r) => runKey(r, runs));
-    if (names.join(',') !== s.runs.join(',')) fixed.runs = names;
-    if (s.kind !== null && kind !== s.kind) fixed.kind = kind;
-    if (Object.keys(fixed).length > 0) {
-      this.state = { ...s, ...fixed };
+    if (Object.keys(view.fixes).length > 0) {
+      this.state = { ...s, ...view.fixes };
       host.go(formatCompare(this.state), false, false);
     }
     this.runIds = new Set(records.map((r) => r.id));
     hook.view = 'compare';
-
-    this.renderHeader(records.length);
-    const allIterations = [...new Set(compared.flatMap((c) => c.flow?.iterations ?? []))].sort(
-      (a, b) => a - b,
-    );
-    const chosen = s.iterations.length > 0 ? s.iterations : defaultIterations(allIterations);
-    this.renderControls(runs, compared, match.label, kind, chosen);
+    const compared = view.runs;
+    const groups = view.groups;
+    this.renderHeader(records.length, groups?.length ?? null);
+    const chosen = view.chosen;
+    this.renderControls(runs, view, matchLabel, kind);
     host.showNotices(notices);
     const running = compared.filter((c) => c.details.status === 'running');
-    host.status.textContent = `${records.length} runs · ${match.label} · ${kind}${
+    host.status.textContent = `${groups ? `${groups.length} groups by ${s.by} · ` : ''}${records.length} runs · ${matchLabel} · ${kind}${
       running.length ? ` · following ${running.map((c) => c.label).join(', ')} live` : ''
     }`;
 
     const figure = h('div', { class: 'figure-inner compare-page' });
-    figure.dataset.runs = names.join(',');
+    figure.dataset.runs = compared.map((c) => c.key).join(',');
     const charts: uPlot[] = [];
     host.mount(figure, charts);
     figure.append(
       h(
         'h2',
         { class: 'figure-title', 'data-png-text': '' },
-        `Compare ${records.length} runs — ${match.label} · ${kind}`,
+        groups
+          ? `Compare ${groups.length} group${groups.length === 1 ? '' : 's'} by ${s.by} (${records.length} runs) — ${matchLabel} · ${kind}`
+          : `Compare ${records.length} runs — ${matchLabel} · ${kind}`,
       ),
-      runLegend(compared, kind),
+      groups ? groupLegend(groups, kind) : runLegend(compared, kind),
     );
     let panels = 0;
-    // Row 1: loss curves | horizon over training.
+    // Row 1: loss | horizon over training.
     const row1 = h('div', { class: 'training-row' });
     figure.append(row1);
     const { loss: lossWidth, side: sideWidth } = trainingWidths(width);
@@ -237,74 +186,115 @@ export class ComparePage {
     row1.append(lossCol);
     // The options under the chart wrap within its width instead of pushing the horizon charts to the next line.
     lossCol.style.width = `${lossWidth}px`;
-    const curves = compared.flatMap((c) => (c.loss ? [c.loss] : []));
+    const ratio = view.lossRatio;
     const t0 = performance.now();
-    if (curves.length > 0) {
-      const loss = lossChart(lossCol, {
-        title: `${[...new Set(curves.map((c) => c.label.slice(c.label.lastIndexOf(' · ') + 3)))].join(' / ')} over training (${curves.length} runs, smoothed ${s.smooth.toFixed(2)})`,
+    const labels = flowLabels(kind);
+    const horizonCol = h('div', { class: 'training-col training-pair' });
+    if (groups) {
+      const chart = lossBands(lossCol, groups, {
+        band: s.band,
         width: lossWidth,
         height: 220,
-        curves,
-        smooth: s.smooth,
         logY: s.logY,
-        marks: {
-          iterations: allIterations,
-          chosen,
-          chosenColor: () => '#333',
-          onPick: (it, add) =>
-            this.set({
-              iterations: add
-                ? [...new Set([...chosen, it])].sort((a, b) => a - b).slice(-MAX_COMPARED)
-                : [it],
-            }),
-        },
+        ratio,
       });
-      charts.push(loss.chart);
-      panels++;
+      if (chart) {
+        charts.push(chart);
+        panels++;
+      } else lossCol.append(h('p', { class: 'empty' }, 'None of these runs recorded training scalars.'));
       lossCol.append(
         h(
           'div',
           { class: 'control-row training-options' },
-          smoothingSlider(s.smooth, loss.setSmoothing, (v) => this.set({ smooth: v })),
           checkbox('log y', s.logY, (v) => this.set({ logY: v })),
         ),
       );
-      this.follow(running, compared, (next) => loss.setCurves(next));
-    } else {
-      lossCol.append(h('p', { class: 'empty' }, 'None of these runs recorded training scalars.'));
       this.follow([], compared, () => {});
+      row1.append(horizonCol);
+      if (labels.gradient) {
+        const hz = horizonBands(horizonCol, groups, { band: s.band, width: sideWidth, height: 220 });
+        charts.push(...hz);
+        panels += hz.length;
+      } else horizonCol.append(h('p', { class: 'empty horizon-empty' }, noHorizon(kind, labels)));
+      const norms = normBands(groups, chosen, { band: s.band, width: Math.min(width, 900), kind, labels });
+      if (norms) {
+        figure.append(norms.block);
+        charts.push(norms.chart);
+        panels++;
+      }
+      figure.append(
+        h(
+          'p',
+          { class: 'axis-note' },
+          'Flow maps are drawn per run: open a group with fewer runs, or compare its runs without grouping.',
+        ),
+      );
+    } else {
+      const curves = compared.flatMap((c) => lossCurve(c, ratio) ?? []);
+      if (curves.length > 0) {
+        const base = ratio ? baselineCurve(curves, 1) : null;
+        const loss = lossChart(lossCol, {
+          title: `${[...new Set(compared.flatMap((c) => (c.loss ? [c.loss.name] : [])))].join(' / ')}${ratio ? ' ÷ baseline' : ''} over training (${curves.length} runs, smoothed ${s.smooth.toFixed(2)})`,
+          width: lossWidth,
+          height: 220,
+          curves: base ? [...curves, base] : curves,
+          smooth: s.smooth,
+          logY: s.logY,
+          marks: {
+            iterations: view.iterations,
+            chosen,
+            chosenColor: () => '#333',
+            onPick: (it, add) =>
+              this.set({
+                iterations: add
+                  ? [...new Set([...chosen, it])].sort((a, b) => a - b).slice(-MAX_COMPARED)
+                  : [it],
+              }),
+          },
+        });
+        charts.push(loss.chart);
+        panels++;
+        lossCol.append(
+          h(
+            'div',
+            { class: 'control-row training-options' },
+            smoothingSlider(s.smooth, loss.setSmoothing, (v) => this.set({ smooth: v })),
+            checkbox('log y', s.logY, (v) => this.set({ logY: v })),
+          ),
+        );
+        this.follow(running, compared, (next) => loss.setCurves(base ? [...next, base] : next), ratio);
+      } else {
+        lossCol.append(h('p', { class: 'empty' }, 'None of these runs recorded training scalars.'));
+        this.follow([], compared, () => {});
+      }
+      row1.append(horizonCol);
+      // The memory horizon is a gradient's: a horizon of activations is left out, and the slot says why.
+      const hz = horizonCharts(
+        horizonCol,
+        labels.gradient
+          ? compared.flatMap((c) => (c.flow ? [{ label: c.label, color: c.color, flow: c.flow }] : []))
+          : [],
+        sideWidth,
+        220,
+        labels.gradient ? undefined : noHorizon(kind, labels),
+      );
+      charts.push(...hz);
+      panels += hz.length;
+      // Row 2: norm lines at the chosen iterations.
+      const norms = normLines(compared, chosen, Math.min(width, 900), kind, labels);
+      if (norms) {
+        figure.append(norms.block);
+        charts.push(norms.chart);
+        panels++;
+      }
+      // Row 3: flow maps side by side on one colour scale.
+      const maps = flowMaps(compared, chosen, width, s.flowCmap, labels);
+      if (maps) {
+        figure.append(maps.block);
+        panels += maps.panels;
+      }
     }
     const lossDrawMs = performance.now() - t0;
-    const horizonCol = h('div', { class: 'training-col training-pair' });
-    row1.append(horizonCol);
-    const labels = flowLabels(kind);
-    // The memory horizon is a gradient's: a horizon of activations is left out, and the slot says why.
-    const hz = horizonCharts(
-      horizonCol,
-      labels.gradient
-        ? compared.flatMap((c) => (c.flow ? [{ label: c.label, color: c.color, flow: c.flow }] : []))
-        : [],
-      sideWidth,
-      220,
-      labels.gradient
-        ? undefined
-        : `No memory horizon for ${kind} (${labels.noun}): it measures how far back a gradient reaches; pick jacobian, input-grad or output-grad.`,
-    );
-    charts.push(...hz);
-    panels += hz.length;
-    // Row 2: norm lines at the chosen iterations.
-    const norms = normLines(compared, chosen, Math.min(width, 900), kind, labels);
-    if (norms) {
-      figure.append(norms.block);
-      charts.push(norms.chart);
-      panels++;
-    }
-    // Row 3: flow maps side by side on one colour scale.
-    const maps = flowMaps(compared, chosen, width, s.flowCmap, labels);
-    if (maps) {
-      figure.append(maps.block);
-      panels += maps.panels;
-    }
     await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
     if (!current()) return;
     hook.lastPaintMs = performance.now() - arrived;
@@ -317,6 +307,7 @@ export class ComparePage {
     running: ComparedRun[],
     compared: ComparedRun[],
     update: (curves: LossCurve[]) => void,
+    ratio = false,
   ): void {
     clearInterval(this.poll);
     this.poll = undefined;
@@ -326,10 +317,15 @@ export class ComparePage {
       try {
         const fresh = await Promise.all(
           compared.map(async (c) => {
-            if (c.details.status !== 'running' || !c.loss) return c.loss;
+            if (c.details.status !== 'running' || !c.loss) return lossCurve(c, ratio);
             const res = await data.scalars(c.record, scalarPoints(this.host.width() / 2));
             const l = pickLoss(decodeScalars(res));
-            return l ? { ...c.loss, iterations: l.iterations, values: l.values } : c.loss;
+            return lossCurve(
+              l
+                ? { ...c, loss: { ...c.loss, iterations: l.iterations, values: l.values, count: l.count } }
+                : c,
+              ratio,
+            );
           }),
         );
         update(fresh.flatMap((c) => (c ? [c] : [])));
@@ -339,58 +335,82 @@ export class ComparePage {
     }, LOSS_POLL_MS);
   }
 
-  private renderHeader(n: number): void {
+  private renderHeader(n: number, groups: number | null): void {
     const crumbs = h(
       'nav',
       { class: 'crumbs', 'aria-label': 'pages' },
       h('a', { href: '#/gallery', class: 'brand' }, 'gradscope'),
       h('span', { class: 'sep' }, '/'),
-      h('span', { class: 'run-title' }, `compare ${n} runs`),
+      h('a', { href: '#/runs', class: 'crumb-link' }, 'runs table'),
+      h('span', { class: 'sep' }, '/'),
+      h(
+        'span',
+        { class: 'run-title' },
+        groups === null ? `compare ${n} runs` : `compare ${groups} groups of ${n} runs`,
+      ),
     );
     this.host.header.replaceChildren(crumbs);
   }
 
-  private renderControls(
-    all: readonly RunRecord[],
-    compared: readonly ComparedRun[],
-    roleLabel: string,
-    kind: Kind,
-    chosen: readonly number[],
-  ): void {
+  private renderControls(all: readonly RunRecord[], view: CompareView, roleLabel: string, kind: Kind): void {
     const s = this.state;
+    const compared = view.runs;
     const names = compared.map((c) => c.key);
     const row1 = h('div', { class: 'control-row' });
     const chips = h('div', { class: 'run-chips', role: 'group', 'aria-label': 'compared runs' });
-    chips.append(h('span', { class: 'group-label' }, 'Runs'));
-    compared.forEach((c, i) => {
-      chips.append(
-        h(
-          'span',
-          { class: 'run-chip' },
-          swatch(c.color),
-          h('a', { href: runLink(names[i]!) }, c.label),
-          button('×', () => this.set({ runs: names.filter((_, k) => k !== i) }, true), {
-            class: 'chip-remove',
-            'aria-label': `remove ${names[i]} from the comparison`,
-            title: 'remove from the comparison',
-          }),
-        ),
-      );
-    });
-    const others = all.filter((r) => !compared.some((c) => c.record.id === r.id));
-    if (others.length > 0 && compared.length < MAX_RUNS)
-      chips.append(
-        select(
-          'Add',
-          [
-            { value: '', label: '+ add a run' },
-            ...others.map((r) => ({ value: runKey(r, all), label: runOption(r, all) })),
-          ],
-          '',
-          (v) => v && this.set({ runs: [...names, v] }, true),
-          { 'aria-label': 'add a run' },
-        ),
-      );
+    if (view.groups) {
+      // Groups of many runs: one chip per group (its runs are listed in the legend), ungroup to see lines.
+      chips.append(h('span', { class: 'group-label' }, `Groups by ${s.by}`));
+      for (const g of view.groups)
+        chips.append(
+          h(
+            'span',
+            { class: 'run-chip' },
+            swatch(g.color),
+            `${g.label} (${g.runs.length})`,
+            button(
+              '×',
+              () => this.set({ runs: names.filter((_, k) => compared[k]!.group !== g.label) }, true),
+              {
+                class: 'chip-remove',
+                'aria-label': `remove the group ${g.label} from the comparison`,
+                title: 'remove from the comparison',
+              },
+            ),
+          ),
+        );
+    } else {
+      chips.append(h('span', { class: 'group-label' }, 'Runs'));
+      compared.forEach((c, i) => {
+        chips.append(
+          h(
+            'span',
+            { class: 'run-chip' },
+            swatch(c.color),
+            h('a', { href: runLink(names[i]!) }, c.label),
+            button('×', () => this.set({ runs: names.filter((_, k) => k !== i) }, true), {
+              class: 'chip-remove',
+              'aria-label': `remove ${names[i]} from the comparison`,
+              title: 'remove from the comparison',
+            }),
+          ),
+        );
+      });
+      const others = all.filter((r) => !compared.some((c) => c.record.id === r.id));
+      if (others.length > 0 && compared.length < MAX_RUNS)
+        chips.append(
+          select(
+            'Add',
+            [
+              { value: '', label: '+ add a run' },
+              ...others.map((r) => ({ value: runKey(r, all), label: runOption(r, all) })),
+            ],
+            '',
+            (v) => v && this.set({ runs: [...names, v] }, true),
+            { 'aria-label': 'add a run' },
+          ),
+        );
+    }
     row1.append(chips);
     const runLayers = compared.map((c) => ({
       model: c.details.model.layers,
@@ -405,7 +425,7 @@ export class ComparePage {
           const m = matchLayers(runLayers, r.role);
           return {
             value: r.role,
-            label: `${r.label} (${[...new Set(m.names.filter((n) => n))].join(' / ')})`,
+            label: `${r.label} (${[...new Set(m.names.filter((n) => n))].slice(0, 4).join(' / ')})`,
           };
         }),
         current,
@@ -416,6 +436,8 @@ export class ComparePage {
     const kinds = KINDS.filter(
       (k) => !isWeightKind(k) && compared.some((c) => c.layers.find((l) => l.layer === c.layer)?.kinds[k]),
     );
+    // Grouping keys: the group, and every parameter the runs have.
+    const keys = [...new Set(['group', ...compared.flatMap((c) => Object.keys(c.record.params ?? {}))])];
     row1.append(
       select(
         'Kind',
@@ -424,7 +446,21 @@ export class ComparePage {
         (v) => this.set({ kind: v as Kind }, true),
         { 'aria-label': 'kind' },
       ),
-      iterationsInput(chosen.join(','), (v) =>
+      select(
+        'Group by',
+        [{ value: '', label: 'nothing (a line per run)' }, ...keys.map((k) => ({ value: k, label: k }))],
+        s.by ?? '',
+        (v) => this.set({ by: v || null }, true),
+        { 'aria-label': 'group runs by' },
+      ),
+      select(
+        'Band',
+        BANDS.map((b) => ({ value: b, label: b === 'std' ? 'mean ± std' : 'min–max' })),
+        s.band,
+        (v) => this.set({ band: v as CompareState['band'] }),
+        { 'aria-label': 'what a band spans', disabled: s.by === null },
+      ),
+      iterationsInput(view.chosen.join(','), (v) =>
         this.set({
           iterations: [
             ...new Set(
@@ -438,15 +474,109 @@ export class ComparePage {
             .slice(0, MAX_COMPARED),
         }),
       ),
-      select(
-        'Colormap',
-        SEQUENTIAL.map((c) => ({ value: c, label: c })),
-        s.flowCmap,
-        (v) => this.set({ flowCmap: v as CompareState['flowCmap'] }),
-      ),
     );
+    if (!view.groups)
+      row1.append(
+        select(
+          'Colormap',
+          SEQUENTIAL.map((c) => ({ value: c, label: c })),
+          s.flowCmap,
+          (v) => this.set({ flowCmap: v as CompareState['flowCmap'] }),
+        ),
+      );
     this.host.controls.replaceChildren(row1);
   }
+}
+
+/** What the horizon slot says for a kind that is not a gradient. */
+function noHorizon(kind: Kind, labels: FlowLabels): string {
+  return `No memory horizon for ${kind} (${labels.noun}): it measures how far back a gradient reaches; pick jacobian, input-grad or output-grad.`;
+}
+
+/** A run's verdict pills (one per recurrent layer, the matched one first), or why there are none. */
+function verdictPills(c: ComparedRun): HTMLElement {
+  if (c.verdicts === null) return h('span', { class: 'muted' }, 'verdict unknown');
+  if (c.verdicts.length === 0) return h('span', { class: 'muted' }, 'no verdict');
+  const ordered = [...c.verdicts].sort((a, b) => Number(b.layer === c.layer) - Number(a.layer === c.layer));
+  return h(
+    'span',
+    { class: 'compare-verdicts' },
+    ordered.map((v) =>
+      h(
+        'span',
+        {
+          class: `verdict-pill verdict-${v.verdict}`,
+          'data-layer': v.layer,
+          'data-verdict': v.verdict,
+          title: `${v.layer}: ${v.verdict}${v.causes.length ? ` (${v.causes.join(', ')})` : ''}${
+            v.lossRatio === null ? '' : `, loss ÷ baseline ${formatNumber(v.lossRatio)}`
+          }`,
+        },
+        c.verdicts!.length > 1 ? `${v.layer}: ${SHORT[v.verdict]}` : SHORT[v.verdict],
+      ),
+    ),
+  );
+}
+
+/** Every group: colour, value, runs, verdict tallies at the matched layer, its runs one click away. */
+function groupLegend(groups: readonly ComparedGroup[], kind: Kind): HTMLElement {
+  return h(
+    'ul',
+    { class: 'compare-runs compare-groups' },
+    groups.map((g) => {
+      const ratios = g.runs
+        .map(
+          (c) =>
+            c.verdicts?.find((v) => v.layer === c.layer)?.lossRatio ?? c.verdicts?.[0]?.lossRatio ?? null,
+        )
+        .filter((v): v is number => v !== null)
+        .sort((a, b) => a - b);
+      const median =
+        ratios.length === 0
+          ? null
+          : ratios.length % 2
+            ? ratios[ratios.length >> 1]!
+            : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+      const li = h(
+        'li',
+        { class: 'compare-run compare-group' },
+        swatch(g.color),
+        h('strong', { class: 'run-name' }, g.label),
+        h('span', { class: 'run-facts' }, `n=${g.runs.length} runs`),
+        h(
+          'span',
+          { class: 'group-tallies' },
+          VERDICTS.filter((v) => g.verdicts[v] > 0).map((v) =>
+            h(
+              'span',
+              { class: `verdict-pill verdict-${v}`, 'data-verdict': v, 'data-count': String(g.verdicts[v]) },
+              `${SHORT[v]} ${g.verdicts[v]} of ${g.runs.length}`,
+            ),
+          ),
+        ),
+        h(
+          'span',
+          { class: 'run-facts' },
+          `${median === null ? '' : `loss ÷ baseline median ${formatNumber(median)} · `}${kind} of ${
+            g.runs.filter((c) => c.flow).length
+          } runs`,
+        ),
+        h(
+          'details',
+          { class: 'group-runs' },
+          h('summary', {}, 'runs'),
+          h(
+            'span',
+            { class: 'group-run-links' },
+            g.runs.map((c) => h('a', { href: runLink(c.key), 'data-run': c.key }, c.label)),
+          ),
+        ),
+      );
+      li.dataset.group = g.label;
+      li.dataset.runs = String(g.runs.length);
+      return li;
+    }),
+  );
 }
 
 /** The compare page's iterations field, as wide as what it holds (never clipped: "20,100,20"). */
@@ -471,7 +601,7 @@ function swatch(color: string): HTMLElement {
   return el;
 }
 
-/** Every compared run: colour, name, cell, the matched layer, status, steps and the last loss. */
+/** Every compared run: colour, name, verdicts, cell, the matched layer, status, steps and the last loss. */
 function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
   return h(
     'ul',
@@ -486,6 +616,7 @@ function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
         { class: 'compare-run' },
         swatch(c.color),
         h('a', { href: runLink(c.key), class: 'run-name' }, c.label),
+        verdictPills(c),
         h('span', { class: `status status-${c.details.status}` }, c.details.status),
         h(
           'span',
@@ -493,9 +624,7 @@ function runLegend(compared: readonly ComparedRun[], kind: Kind): HTMLElement {
           `${c.layer ?? 'no such layer'} · ${cell}${l?.units ? `, ${l.units} units` : ''} · ${kind} at ${
             c.flow?.iterations.length ?? 0
           } iterations${last === null ? '' : ` (last ${last})`} · ${
-            c.lossCount
-              ? `${c.lossCount} loss points, last ${formatNumber(lastLoss ?? Number.NaN)}`
-              : 'no loss'
+            c.loss ? `${c.loss.count} loss points, last ${formatNumber(lastLoss ?? Number.NaN)}` : 'no loss'
           }`,
         ),
       );
