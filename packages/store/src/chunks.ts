@@ -8,9 +8,9 @@
 // of level 0. The levels add about 1/7 to the chunk rows' size.
 // Channel parts follow the whole tensor's position, so a snapshot's parts are at the same levels as it is.
 import type { Statement } from 'better-sqlite3';
+import { CHUNK_STATS, type ChunkStat, statsOfRow } from './columns.js';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
-import type { Db, SeriesChunkRow, StatField } from './schema.js';
-import { STAT_FIELDS } from './schema.js';
+import type { Db, SeriesChunkRow } from './schema.js';
 
 /**
  * Snapshots per row of `series_chunks`. The per-series matrices (flow, histograms) are read from these
@@ -22,8 +22,8 @@ export const LEVEL_STRIDE = 8;
 /** Levels above 0: every 8th, 64th, 512th and 4,096th snapshot. */
 export const MAX_LEVEL = 4;
 
-/** The statistics of a summary that a chunk row keeps (STAT_FIELDS but the snapshot's loss and time). */
-export type SummaryStats = Record<Exclude<StatField, 'loss' | 'time'>, number | null>;
+/** The statistics of a summary that a chunk row keeps (CHUNK_STATS but the snapshot's loss and time). */
+export type SummaryStats = Record<Exclude<ChunkStat, 'loss' | 'time'>, number | null>;
 
 /** One row of a series chunk: what the flow, histogram and index queries read of one snapshot (part). */
 export interface ChunkEntry {
@@ -69,7 +69,7 @@ const COLUMNS = ['ids', 'iterations', 'timestep_norms', 'histograms', 'minmax', 
 
 /** Elements of one row of each column, for timestep norms of `width`. */
 function perRow(width: number): number[] {
-  return [1, 1, width, HISTOGRAM_BUCKETS, 2, STAT_FIELDS.length];
+  return [1, 1, width, HISTOGRAM_BUCKETS, 2, CHUNK_STATS.length];
 }
 
 /** Empty columns with room for a whole chunk, holding the stored bytes of `from`'s columns first when given. */
@@ -81,7 +81,7 @@ function columns(width: number, from?: readonly Uint8Array[]): Columns {
     new Float32Array(n * width),
     new Uint32Array(n * HISTOGRAM_BUCKETS),
     new Float64Array(n * 2),
-    new Float64Array(n * STAT_FIELDS.length),
+    new Float64Array(n * CHUNK_STATS.length),
   ];
   if (from) for (let i = 0; i < cols.length; i++) new Uint8Array(cols[i]!.buffer).set(from[i]!);
   return cols;
@@ -167,7 +167,7 @@ export class ChunkAppender {
     cols[3].set(e.histogram, r * HISTOGRAM_BUCKETS);
     cols[4][2 * r] = e.min;
     cols[4][2 * r + 1] = e.max;
-    statsRow(e.stats, e.loss, e.time, cols[5], r * STAT_FIELDS.length);
+    statsRow(e.stats, e.loss, e.time, cols[5], r * CHUNK_STATS.length);
     c.count++;
     c.dirty = true;
   }
@@ -215,7 +215,7 @@ export class ChunkAppender {
   }
 }
 
-/** Writes the stats row of one summary (STAT_FIELDS in order, NaN for null) into `out` at `at`. */
+/** Writes the stats row of one summary (CHUNK_STATS in order, NaN for null) into `out` at `at`. */
 function statsRow(
   stats: SummaryStats,
   loss: number | null,
@@ -223,8 +223,8 @@ function statsRow(
   out: Float64Array,
   at: number,
 ): void {
-  for (let i = 0; i < STAT_FIELDS.length; i++) {
-    const f = STAT_FIELDS[i]!;
+  for (let i = 0; i < CHUNK_STATS.length; i++) {
+    const f = CHUNK_STATS[i]!;
     out[at + i] = (f === 'loss' ? loss : f === 'time' ? time : stats[f]) ?? Number.NaN;
   }
 }
@@ -271,6 +271,7 @@ export function rebuildSeriesChunks(db: Db, runKey?: number): void {
     }
     const n = (k: string) => r[k] as number | null;
     const norms = r.timestep_norms as Buffer | null;
+    const stats = statsOfRow(r, 'summaries');
     pending.push({
       part: r.channel_part,
       id: r.id,
@@ -279,17 +280,9 @@ export function rebuildSeriesChunks(db: Db, runKey?: number): void {
       time: n('time'),
       norms: norms ? new Float32Array(copy(norms)) : null,
       histogram: new Uint32Array(copy(r.histogram as Buffer)),
-      min: n('min') ?? Number.NaN,
-      max: n('max') ?? Number.NaN,
-      stats: {
-        l2: n('l2'),
-        maxAbs: n('max_abs'),
-        mean: n('mean'),
-        std: n('std'),
-        nonFinite: n('non_finite'),
-        horizon: n('horizon'),
-        t0Ratio: n('t0_ratio'),
-      },
+      min: stats.min,
+      max: stats.max,
+      stats,
     });
   }
   emit();

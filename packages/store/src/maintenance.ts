@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { rebuildSeriesChunks } from './chunks.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import type { CompactPolicy, CompactResult } from './provider.js';
-import { MIGRATIONS } from './schema.js';
+import { createSchema } from './schema.js';
 import { type Db, JOURNAL_MODE, openReaderDb, sleepSync, withBusyRetry } from './sqlite.js';
 
 /** PRAGMA auto_vacuum of a file that compact() has shrunk once (see compact). */
@@ -25,7 +25,7 @@ function currentSchemaObjects(): string[] {
   if (schemaObjects === undefined) {
     const mem = new Database(':memory:');
     try {
-      for (const migrate of MIGRATIONS) migrate(mem);
+      createSchema(mem);
       schemaObjects = objectsOf(mem);
     } finally {
       mem.close();

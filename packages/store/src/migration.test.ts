@@ -39,6 +39,27 @@ function v1Norms(it: number): number[] {
   });
 }
 
+/** Every table's columns (name, type, not null, default, key) and every index's columns, in name order. */
+function schemaOf(db: Database.Database): Record<string, string[]> {
+  const objects = db
+    .prepare("SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all() as { type: string; name: string }[];
+  return Object.fromEntries(
+    objects.map(({ type, name }) => {
+      const rows = db.pragma(`${type === 'table' ? 'table_info' : 'index_info'}(${name})`) as Record<
+        string,
+        unknown
+      >[];
+      const cols = rows.map((c) =>
+        type === 'table'
+          ? `${c.name} ${c.type} ${c.notnull} ${c.dflt_value} ${c.pk}`
+          : `${c.seqno} ${c.name}`,
+      );
+      return [`${type} ${name}`, type === 'table' ? cols.sort() : cols];
+    }),
+  );
+}
+
 function unpack(name: string): string {
   const file = join(dir, name);
   writeFileSync(file, gunzipSync(readFileSync(FIXTURE)));
@@ -83,6 +104,12 @@ describe('a version-1 file', () => {
     await store.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    // The migrated schema is the one a new file gets (schema.ts written out whole), column for column.
+    const fresh = join(dir, 'fresh.gradscope');
+    await openStore(fresh).close();
+    const freshDb = new Database(fresh, { readonly: true });
+    expect(schemaOf(db)).toEqual(schemaOf(freshDb));
+    freshDb.close();
     db.close();
 
     const r = openReader(file);

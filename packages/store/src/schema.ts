@@ -1,10 +1,8 @@
-// The SQLite schema of a gradscope file: its tables, the row types the queries read, and the migrations
-// that take an older file to SCHEMA_VERSION.
-
+// The SQLite schema of a gradscope file as this version writes it, whole: its tables, the row types the
+// queries read. Files of earlier versions are brought here by migrations.ts.
 import type { Kind } from '@gradscope/format';
-import { memoryHorizon } from '@gradscope/format';
 import type Database from 'better-sqlite3';
-import { rebuildSeriesChunks } from './chunks.js';
+import { type SnapshotStatColumns, type SummaryStatColumns, statColumnsSql } from './columns.js';
 import { HISTOGRAM_BUCKETS, HISTOGRAM_MAX_EXP, HISTOGRAM_MIN_EXP } from './histogram.js';
 
 export type Db = Database.Database;
@@ -53,7 +51,7 @@ export interface RunRow {
 }
 
 /** A row of `snapshots` joined with its run's id. */
-export interface SnapshotRow {
+export interface SnapshotRow extends SnapshotStatColumns {
   id: number;
   run: string;
   iteration: number;
@@ -70,35 +68,15 @@ export interface SnapshotRow {
   time: number;
   non_finite: number;
   payload_bytes: number;
-  l2: number | null;
-  max_abs: number | null;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  s_non_finite: number;
-  count: number;
-  horizon: number | null;
-  t0_ratio: number | null;
 }
 
 /** A row of `summaries`: the write-time summary of one snapshot or one channel part of it. */
-export interface SummaryRow {
+export interface SummaryRow extends SummaryStatColumns {
   snapshot_id: number;
   channel_part: string;
-  l2: number | null;
-  max_abs: number | null;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  non_finite: number;
-  count: number;
   timestep_norms: Buffer | null;
   channel_norms: Buffer | null;
   histogram: Buffer;
-  horizon: number | null;
-  t0_ratio: number | null;
 }
 
 /**
@@ -124,20 +102,6 @@ export interface SeriesChunkRow {
   stats: Buffer;
 }
 
-/** The per-row statistics of a series chunk (`stats`), in order; null is stored as NaN. */
-export const STAT_FIELDS = [
-  'loss',
-  'l2',
-  'maxAbs',
-  'mean',
-  'std',
-  'nonFinite',
-  'horizon',
-  't0Ratio',
-  'time',
-] as const;
-export type StatField = (typeof STAT_FIELDS)[number];
-
 /** A row of `scalars`: one training scalar at one iteration. */
 export interface ScalarRow {
   run_key: number;
@@ -148,8 +112,30 @@ export interface ScalarRow {
   time: number;
 }
 
-/** Version 0 → 1: the first schema. */
-function createV1(db: Db): void {
+/** The series_chunks table (also created by the version-2 migration). */
+export const seriesChunksSql = `
+    CREATE TABLE series_chunks (
+      series_key     INTEGER NOT NULL REFERENCES series (key),
+      channel_part   TEXT NOT NULL,
+      level          INTEGER NOT NULL,
+      chunk          INTEGER NOT NULL,
+      count          INTEGER NOT NULL,
+      width          INTEGER NOT NULL,
+      ids            BLOB NOT NULL,
+      iterations     BLOB NOT NULL,
+      minmax         BLOB NOT NULL,
+      stats          BLOB NOT NULL,
+      timestep_norms BLOB NOT NULL,
+      histograms     BLOB NOT NULL,
+      UNIQUE (series_key, channel_part, level, chunk)
+    )`;
+
+/**
+ * Creates the current schema in an empty database. Series chunks keep their small columns first: SQLite
+ * reads a record's overflow pages only up to the last column a query asks for, so the index query never
+ * touches the norms and a flow query never the histograms.
+ */
+export function createSchema(db: Db): void {
   db.exec(`
     CREATE TABLE meta (
       key   TEXT PRIMARY KEY,
@@ -167,9 +153,15 @@ function createV1(db: Db): void {
       backend      TEXT NOT NULL,
       tfjs_version TEXT NOT NULL,
       host         TEXT NOT NULL,
-      meta         TEXT NOT NULL DEFAULT '{}'
+      meta         TEXT NOT NULL DEFAULT '{}',
+      writer       TEXT,
+      heartbeat_at REAL,
+      implicit     INTEGER NOT NULL DEFAULT 0,
+      run_group    TEXT,
+      params       TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX runs_name ON runs (name, started_at);
+    CREATE INDEX runs_group ON runs (run_group);
     CREATE TABLE snapshots (
       id            INTEGER PRIMARY KEY,
       run_key       INTEGER NOT NULL REFERENCES runs (key),
@@ -187,14 +179,7 @@ function createV1(db: Db): void {
       time          REAL NOT NULL,
       non_finite    INTEGER NOT NULL,
       payload_bytes INTEGER NOT NULL,
-      l2            REAL,
-      max_abs       REAL,
-      min           REAL,
-      max           REAL,
-      mean          REAL,
-      std           REAL,
-      s_non_finite  INTEGER NOT NULL,
-      count         INTEGER NOT NULL
+      ${statColumnsSql('snapshots')}
     );
     CREATE INDEX snapshots_flow ON snapshots (run_key, layer, kind, part, iteration);
     CREATE TABLE payloads (
@@ -204,14 +189,7 @@ function createV1(db: Db): void {
     CREATE TABLE summaries (
       snapshot_id    INTEGER NOT NULL REFERENCES snapshots (id),
       channel_part   TEXT NOT NULL,
-      l2             REAL,
-      max_abs        REAL,
-      min            REAL,
-      max            REAL,
-      mean           REAL,
-      std            REAL,
-      non_finite     INTEGER NOT NULL,
-      count          INTEGER NOT NULL,
+      ${statColumnsSql('summaries')},
       timestep_norms BLOB,
       channel_norms  BLOB,
       histogram      BLOB NOT NULL,
@@ -225,19 +203,15 @@ function createV1(db: Db): void {
       part    TEXT NOT NULL,
       UNIQUE (run_key, layer, kind, part)
     );
-    CREATE TABLE series_chunks (
-      series_key     INTEGER NOT NULL REFERENCES series (key),
-      channel_part   TEXT NOT NULL,
-      chunk          INTEGER NOT NULL,
-      count          INTEGER NOT NULL,
-      width          INTEGER NOT NULL,
-      ids            BLOB NOT NULL,
-      iterations     BLOB NOT NULL,
-      timestep_norms BLOB NOT NULL,
-      histograms     BLOB NOT NULL,
-      minmax         BLOB NOT NULL,
-      UNIQUE (series_key, channel_part, chunk)
+    ${seriesChunksSql};
+    CREATE TABLE scalars (
+      run_key   INTEGER NOT NULL REFERENCES runs (key),
+      iteration INTEGER NOT NULL,
+      name      TEXT NOT NULL,
+      value     REAL,
+      time      REAL NOT NULL
     );
+    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value);
   `);
   const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   put.run(
@@ -253,85 +227,3 @@ function createV1(db: Db): void {
   put.run('tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>');
   put.run('norms_encoding', 'float32le');
 }
-
-function f32(buf: Buffer): Float32Array {
-  return new Float32Array(new Uint8Array(buf).buffer);
-}
-
-/**
- * Version 1 → 2: memory horizon beside every summary (computed here from the stored timestep norms, as the
- * summary pass computes it from the same float32 norms), per-row statistics of series chunks, the scalars
- * table, and the writer liveness columns of runs.
- */
-function migrateV2(db: Db): void {
-  db.exec(`
-    ALTER TABLE runs ADD COLUMN writer TEXT;
-    ALTER TABLE runs ADD COLUMN heartbeat_at REAL;
-    ALTER TABLE runs ADD COLUMN implicit INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE snapshots ADD COLUMN horizon INTEGER;
-    ALTER TABLE snapshots ADD COLUMN t0_ratio REAL;
-    ALTER TABLE summaries ADD COLUMN horizon INTEGER;
-    ALTER TABLE summaries ADD COLUMN t0_ratio REAL;
-    CREATE TABLE scalars (
-      run_key   INTEGER NOT NULL REFERENCES runs (key),
-      iteration INTEGER NOT NULL,
-      name      TEXT NOT NULL,
-      value     REAL,
-      time      REAL NOT NULL
-    );
-    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value);
-  `);
-  const setSummary = db.prepare(
-    'UPDATE summaries SET horizon = ?, t0_ratio = ? WHERE snapshot_id = ? AND channel_part = ?',
-  );
-  for (const r of db
-    .prepare(
-      'SELECT snapshot_id, channel_part, timestep_norms FROM summaries WHERE timestep_norms IS NOT NULL',
-    )
-    .all() as Pick<SummaryRow, 'snapshot_id' | 'channel_part' | 'timestep_norms'>[]) {
-    const h = memoryHorizon(f32(r.timestep_norms!));
-    if (h.horizon !== null) setSummary.run(h.horizon, h.t0Ratio, r.snapshot_id, r.channel_part);
-  }
-  db.exec(`
-    UPDATE snapshots SET
-      horizon = (SELECT horizon FROM summaries m WHERE m.snapshot_id = snapshots.id AND m.channel_part = ''),
-      t0_ratio = (SELECT t0_ratio FROM summaries m WHERE m.snapshot_id = snapshots.id AND m.channel_part = '')
-  `);
-  // Series chunks gain levels (see chunks.ts) and per-row statistics: rebuilt from the summaries. The small
-  // columns come first: SQLite reads a record's overflow pages only up to the last column a query asks for,
-  // so the index query never touches the norms and a flow query never the histograms.
-  db.exec(`
-    DROP TABLE series_chunks;
-    CREATE TABLE series_chunks (
-      series_key     INTEGER NOT NULL REFERENCES series (key),
-      channel_part   TEXT NOT NULL,
-      level          INTEGER NOT NULL,
-      chunk          INTEGER NOT NULL,
-      count          INTEGER NOT NULL,
-      width          INTEGER NOT NULL,
-      ids            BLOB NOT NULL,
-      iterations     BLOB NOT NULL,
-      minmax         BLOB NOT NULL,
-      stats          BLOB NOT NULL,
-      timestep_norms BLOB NOT NULL,
-      histograms     BLOB NOT NULL,
-      UNIQUE (series_key, channel_part, level, chunk)
-    );
-  `);
-  rebuildSeriesChunks(db);
-}
-
-/**
- * Version 2 → 3: a run's group and params (RunInfo.group, RunInfo.params). Adding a column with a constant
- * default rewrites nothing: the runs of an older file read with no group and `{}`.
- */
-function migrateV3(db: Db): void {
-  db.exec(`
-    ALTER TABLE runs ADD COLUMN run_group TEXT;
-    ALTER TABLE runs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
-    CREATE INDEX runs_group ON runs (run_group);
-  `);
-}
-
-/** MIGRATIONS[i] takes a database from version i to i + 1. */
-export const MIGRATIONS: ((db: Db) => void)[] = [createV1, migrateV2, migrateV3];

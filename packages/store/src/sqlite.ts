@@ -3,7 +3,8 @@ import { accessSync, closeSync, constants, openSync, readSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
-import { APPLICATION_ID, type Db, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { migrate } from './migrations.js';
+import { APPLICATION_ID, createSchema, type Db, SCHEMA_VERSION } from './schema.js';
 import { checkDbPath } from './validate.js';
 
 export type { Db } from './schema.js';
@@ -240,14 +241,15 @@ export function openWriterDb(path: unknown, options: WriterDbOptions = {}): { db
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma(`cache_size = -${WRITER_CACHE_BYTES / 1024}`);
     if (options.maxPageCount != null) db.pragma(`max_page_count = ${options.maxPageCount}`);
-    const migrate = db.transaction(() => {
+    const upgrade = db.transaction(() => {
       const now = identity(db);
       checkIdentity(now, file, true);
       if (now.applicationId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
-      for (let v = now.version; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+      if (now.version === 0) createSchema(db);
+      else migrate(db, now.version);
       if (now.version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
     });
-    withBusyRetry(() => migrate.immediate(), file, 'creating the schema', timeout);
+    withBusyRetry(() => upgrade.immediate(), file, 'creating the schema', timeout);
   } catch (err) {
     db.close();
     throw fromSqlite(err, file, 'opening the database');

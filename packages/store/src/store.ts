@@ -17,7 +17,7 @@ import {
   summarizerControl,
 } from './summarizer.js';
 import { snapshotMeta } from './tensor.js';
-import type { RunInfo, ScalarPoint, Sink, Snapshot, WrittenRunStatus } from './types.js';
+import type { RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
 import {
   checkDbPath,
   nonEmptyString,

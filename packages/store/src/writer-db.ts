@@ -3,6 +3,7 @@
 // may use it directly.
 import type { Statement, Transaction } from 'better-sqlite3';
 import { ChunkAppender, type ChunkEntry } from './chunks.js';
+import { params, SUMMARY_STATS, statColumns, statValues } from './columns.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
@@ -20,6 +21,25 @@ import type {
   WrittenRunStatus,
 } from './types.js';
 import { validateRunInfo, validateSnapshot, validateStatus } from './validate.js';
+
+/** The columns of a snapshot row before its statistics, in the order insertSnapshot binds them. */
+const SNAPSHOT_FIELDS = [
+  'run_key',
+  'iteration',
+  'epoch',
+  'batch',
+  'layer',
+  'layer_class',
+  'kind',
+  'part',
+  'channel_parts',
+  'shape',
+  'dims',
+  'loss',
+  'time',
+  'non_finite',
+  'payload_bytes',
+];
 
 /** A snapshot ready for the database: everything computed, the tensor already encoded. */
 export interface EncodedSnapshot {
@@ -142,19 +162,17 @@ export class SnapshotWriter {
       getTag: db.prepare('SELECT run_group AS "group", params FROM runs WHERE key = ?'),
       setTag: db.prepare('UPDATE runs SET run_group = ?, params = ? WHERE key = ?'),
       snapshot: db.prepare(`
-        INSERT INTO snapshots (run_key, iteration, epoch, batch, layer, layer_class, kind, part, channel_parts,
-          shape, dims, loss, time, non_finite, payload_bytes, l2, max_abs, min, max, mean, std, s_non_finite, count,
-          horizon, t0_ratio)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        INSERT INTO snapshots (${SNAPSHOT_FIELDS.join(', ')}, ${statColumns('snapshots')})
+        VALUES (${params(SNAPSHOT_FIELDS.length + SUMMARY_STATS.length)})`),
       payload: db.prepare('INSERT INTO payloads (snapshot_id, ipc) VALUES (?, ?)'),
       series: db.prepare('INSERT OR IGNORE INTO series (run_key, layer, kind, part) VALUES (?, ?, ?, ?)'),
       seriesKey: db
         .prepare('SELECT key FROM series WHERE run_key = ? AND layer = ? AND kind = ? AND part = ?')
         .pluck(),
       summary: db.prepare(`
-        INSERT INTO summaries (snapshot_id, channel_part, l2, max_abs, min, max, mean, std, non_finite, count,
-          timestep_norms, channel_norms, histogram, horizon, t0_ratio)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        INSERT INTO summaries (snapshot_id, channel_part, timestep_norms, channel_norms, histogram,
+          ${statColumns('summaries')})
+        VALUES (${params(5 + SUMMARY_STATS.length)})`),
       scalar: db.prepare(
         'INSERT INTO scalars (run_key, iteration, name, value, time) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -310,16 +328,7 @@ export class SnapshotWriter {
         meta.time,
         meta.nonFinite,
         ipc.byteLength,
-        whole.l2,
-        whole.maxAbs,
-        whole.min,
-        whole.max,
-        whole.mean,
-        whole.std,
-        whole.nonFinite,
-        whole.count,
-        whole.horizon,
-        whole.t0Ratio,
+        ...statValues(whole),
       ).lastInsertRowid,
     );
     // better-sqlite3 binds any typed array as a BLOB of its bytes: no Buffer wrappers.
@@ -330,19 +339,10 @@ export class SnapshotWriter {
       this.stmt.summary.run(
         id,
         s.channelPart,
-        s.l2,
-        s.maxAbs,
-        s.min,
-        s.max,
-        s.mean,
-        s.std,
-        s.nonFinite,
-        s.count,
         s.timestepNorms,
         s.channelNorms,
         s.histogram,
-        s.horizon,
-        s.t0Ratio,
+        ...statValues(s),
       );
       entries.push({
         part: s.channelPart,

@@ -3,9 +3,10 @@
 // leaves a NaN row, never a shifted one).
 
 import type { HorizonRows } from '@gradscope/format';
+import { CHUNK_STATS, type ChunkStat } from '../columns.js';
 import { HISTOGRAM_BUCKETS } from '../histogram.js';
 import type { SeriesOptions } from '../provider.js';
-import { type SeriesChunkRow, STAT_FIELDS } from '../schema.js';
+import type { SeriesChunkRow } from '../schema.js';
 
 /** The columns the series queries select. */
 export type ChunkRow = Pick<
@@ -257,11 +258,11 @@ export class SeriesRows {
     return { counts, minmax };
   }
 
-  /** One STAT_FIELDS column of the selected rows (NaN for null and for rows a part lacks). */
-  stat(part: string, field: (typeof STAT_FIELDS)[number]): Float64Array {
+  /** One CHUNK_STATS column of the selected rows (NaN for null and for rows a part lacks). */
+  stat(part: string, field: ChunkStat): Float64Array {
     const { rows, at } = this.sources(part);
-    const j = STAT_FIELDS.indexOf(field);
-    const F = STAT_FIELDS.length;
+    const j = CHUNK_STATS.indexOf(field);
+    const F = CHUNK_STATS.length;
     const out = new Float64Array(at.length).fill(Number.NaN);
     const views = rows.column('stats', f64);
     at.forEach((src, i) => {

@@ -1,6 +1,7 @@
 // The figures of one series (flow matrix, histograms, the index as columns), read from the precomputed chunk
 // levels of series_chunks (chunks.ts): sublinear in the snapshots of the series, downsampled here.
 import type { FlowMatrix, HistogramSeries, HorizonRows, SeriesIndex } from '@gradscope/format';
+import { CHUNK_STATS, type ChunkStat } from '../columns.js';
 import { NotFoundError } from '../errors.js';
 import { HISTOGRAM_BUCKETS, HISTOGRAM_EDGES, histogramPercentiles, PERCENTILES } from '../histogram.js';
 import type { SeriesKey, SeriesOptions } from '../provider.js';
@@ -142,20 +143,16 @@ export function seriesIndex(c: ReadContext, key: SeriesKey, options: SeriesOptio
     min[i] = minmax[2 * i]!;
     max[i] = minmax[2 * i + 1]!;
   }
+  const stats = Object.fromEntries(CHUNK_STATS.map((f) => [f, rows.stat('', f)])) as Record<
+    ChunkStat,
+    Float64Array
+  >;
   return {
     count: rows.count,
     ids: Float64Array.from(rows.ids()),
     iterations: Float64Array.from(rows.iterations()),
-    time: rows.stat('', 'time'),
-    loss: rows.stat('', 'loss'),
-    l2: rows.stat('', 'l2'),
-    maxAbs: rows.stat('', 'maxAbs'),
+    ...stats,
     min,
     max,
-    mean: rows.stat('', 'mean'),
-    std: rows.stat('', 'std'),
-    nonFinite: rows.stat('', 'nonFinite'),
-    horizon: rows.stat('', 'horizon'),
-    t0Ratio: rows.stat('', 't0Ratio'),
   };
 }

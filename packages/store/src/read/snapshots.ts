@@ -1,34 +1,14 @@
 // The snapshot index (its rows with their whole-tensor summaries) and the full summary of one snapshot.
-import type { Kind, ScalarSummary, SnapshotInfo, SnapshotSummary } from '@gradscope/format';
+import type { Kind, SnapshotInfo, SnapshotSummary } from '@gradscope/format';
+import { statColumns, statsOfRow } from '../columns.js';
 import { HISTOGRAM_EDGES } from '../histogram.js';
 import type { SnapshotRow, SummaryRow } from '../schema.js';
 import type { SnapshotQuery } from '../types.js';
 import type { ReadContext } from './context.js';
 import { f32, u32 } from './rows.js';
 
-const num = (v: number | null): number => (v === null ? Number.NaN : v);
-
-function scalar(
-  r: Pick<SummaryRow, 'l2' | 'max_abs' | 'min' | 'max' | 'mean' | 'std' | 'count' | 'horizon' | 't0_ratio'>,
-  nonFinite: number,
-): ScalarSummary {
-  return {
-    l2: num(r.l2),
-    maxAbs: num(r.max_abs),
-    min: num(r.min),
-    max: num(r.max),
-    mean: num(r.mean),
-    std: num(r.std),
-    nonFinite,
-    count: r.count,
-    horizon: r.horizon,
-    t0Ratio: r.t0_ratio,
-  };
-}
-
 const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
-  s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, s.l2, s.max_abs, s.min, s.max,
-  s.mean, s.std, s.s_non_finite, s.count, s.horizon, s.t0_ratio`;
+  s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, ${statColumns('snapshots', 's')}`;
 
 function toInfo(r: SnapshotRow): SnapshotInfo {
   return {
@@ -44,11 +24,11 @@ function toInfo(r: SnapshotRow): SnapshotInfo {
     channelParts: r.channel_parts ? (JSON.parse(r.channel_parts) as string[]) : null,
     shape: JSON.parse(r.shape) as number[],
     dims: JSON.parse(r.dims) as string[],
-    loss: num(r.loss),
+    loss: r.loss ?? Number.NaN,
     time: r.time,
     nonFinite: r.non_finite,
     payloadBytes: r.payload_bytes,
-    summary: scalar(r, r.s_non_finite),
+    summary: statsOfRow(r as unknown as Record<string, unknown>, 'snapshots'),
   };
 }
 
@@ -108,7 +88,7 @@ export function getSummary(c: ReadContext, id: number): SnapshotSummary | undefi
       .all(id) as SummaryRow[];
     if (rows.length === 0) return undefined;
     const one = (r: SummaryRow): Omit<SnapshotSummary, 'parts'> => ({
-      ...scalar(r, r.non_finite),
+      ...statsOfRow(r as unknown as Record<string, unknown>, 'summaries'),
       timestepNorms: r.timestep_norms ? f32(r.timestep_norms) : null,
       channelNorms: r.channel_norms ? f32(r.channel_norms) : null,
       histogram: { edges: HISTOGRAM_EDGES, counts: u32(r.histogram) },
