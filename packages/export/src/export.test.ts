@@ -33,7 +33,8 @@ const scalarRows = Object.keys(scalarSeries)
   .sort()
   .flatMap((name) =>
     scalarSeries[name]!.map(([iteration, value]) => ({
-      run: 'run-1',
+      run: 'exp',
+      run_id: 'run-1',
       name,
       iteration,
       value,
@@ -102,13 +103,14 @@ describe('exportRun', () => {
     const t = tableFromIPC(readFileSync(join(out, 'lstm_1__output-grad.arrow')));
     expect(t.schema.fields.map((f) => f.name)).toEqual([
       'run',
+      'run_id',
       'iteration',
       'epoch',
       'batch',
       'loss',
       'tensor',
     ]);
-    const field = t.schema.fields[5]!;
+    const field = t.schema.fields[6]!;
     expect(field.metadata.get('ARROW:extension:name')).toBe('arrow.fixed_shape_tensor');
     expect(JSON.parse(field.metadata.get('ARROW:extension:metadata')!)).toEqual({
       shape: [2, 5, 6],
@@ -117,7 +119,13 @@ describe('exportRun', () => {
     expect(t.numRows).toBe(4);
     const iterations = Array.from(t.getChild('iteration')!.toArray() as Int32Array);
     expect(iterations).toEqual([0, 20, 200, 400]);
-    expect(t.getChild('run')!.get(0)).toBe('run-1');
+    // The run by its name and by its id.
+    expect(t.getChild('run')!.get(0)).toBe('exp');
+    expect(t.getChild('run_id')!.get(0)).toBe('run-1');
+    expect(JSON.parse(t.schema.metadata.get('gradscope:export')!)).toMatchObject({
+      run: 'exp',
+      run_id: 'run-1',
+    });
     // Rows of the tensor column: 60 float32 each, back to back (several small rows share one batch).
     let row = 0;
     for (const data of t.getChild('tensor')!.data) {
@@ -147,6 +155,7 @@ describe('exportRun', () => {
     const t = tableFromIPC(readFileSync(out));
     expect(t.schema.fields.map((f) => f.name)).toEqual([
       'run',
+      'run_id',
       'layer',
       'kind',
       'part',
@@ -192,12 +201,13 @@ describe('exportRun', () => {
     const con = await instance.connect();
     const file = join(out, 'lstm_1__output-grad.parquet').replaceAll("'", "''");
     const result = await con.runAndReadAll(
-      `SELECT run, layer, kind, part, channel_part, iteration, epoch, batch, loss, sample, timestep, channel, value
+      `SELECT run, run_id, layer, kind, part, channel_part, iteration, epoch, batch, loss, sample, timestep, channel, value
        FROM read_parquet('${file}') ORDER BY iteration, sample, timestep, channel`,
     );
     const rows = result.getRowObjects();
     expect(rows.length).toBe(4 * 60);
     expect(result.columnTypes().map(String)).toEqual([
+      'VARCHAR',
       'VARCHAR',
       'VARCHAR',
       'VARCHAR',
@@ -217,7 +227,13 @@ describe('exportRun', () => {
     rows.forEach((r, i) => {
       const s = find('lstm_1', 'output-grad', r.iteration as number);
       const flat = i % 60;
-      expect([r.run, r.layer, r.kind, r.part]).toEqual(['run-1', 'lstm_1', 'output-grad', null]);
+      expect([r.run, r.run_id, r.layer, r.kind, r.part]).toEqual([
+        'exp',
+        'run-1',
+        'lstm_1',
+        'output-grad',
+        null,
+      ]);
       expect(((r.sample as number) * 5 + (r.timestep as number)) * 6 + (r.channel as number)).toBe(flat);
       f32[0] = r.value as number;
       const expected = new Uint32Array(s.data.buffer)[flat]!;
@@ -388,13 +404,14 @@ describe('scalars export', () => {
     );
   });
 
-  it('Arrow: run, name, iteration, value, time read back with apache-arrow, NaN and Infinity kept', async () => {
+  it('Arrow: run (its name), run_id, name, iteration, value, time read back with apache-arrow, NaN and Infinity kept', async () => {
     const out = join(dir, 'scalars.arrow');
     const res = await exportRun(reader, { run: 'exp', data: 'scalars', out });
     expect([res.rows, res.snapshots]).toEqual([205, 0]);
     const t = tableFromIPC(readFileSync(out));
     expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
       'run:Dictionary<Int32, Utf8>',
+      'run_id:Dictionary<Int32, Utf8>',
       'name:Dictionary<Int32, Utf8>',
       'iteration:Int32',
       'value:Float64',
@@ -410,9 +427,16 @@ describe('scalars export', () => {
     const instance = await DuckDBInstance.create(':memory:');
     const con = await instance.connect();
     const result = await con.runAndReadAll(
-      `SELECT run, name, iteration, value, time FROM read_parquet('${out.replaceAll("'", "''")}')`,
+      `SELECT run, run_id, name, iteration, value, time FROM read_parquet('${out.replaceAll("'", "''")}')`,
     );
-    expect(result.columnTypes().map(String)).toEqual(['VARCHAR', 'VARCHAR', 'INTEGER', 'DOUBLE', 'DOUBLE']);
+    expect(result.columnTypes().map(String)).toEqual([
+      'VARCHAR',
+      'VARCHAR',
+      'VARCHAR',
+      'INTEGER',
+      'DOUBLE',
+      'DOUBLE',
+    ]);
     expect(result.getRowObjects()).toEqual(scalarRows);
     con.closeSync();
     instance.closeSync();
@@ -425,18 +449,18 @@ describe('scalars export', () => {
     expect(res.bytes).toBe(Buffer.byteLength(text));
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual([
-      'run,name,iteration,value,time',
-      'run-1,"a ""quoted"", name",3,0.5,1764000000003',
-      'run-1,acc,0,0,1764000000000',
+      'run,run_id,name,iteration,value,time',
+      'exp,run-1,"a ""quoted"", name",3,0.5,1764000000003',
+      'exp,run-1,acc,0,0,1764000000000',
     ]);
-    expect(lines).toContain('run-1,loss,50,NaN,1764000000050');
-    expect(lines).toContain('run-1,loss,51,Infinity,1764000000051');
-    expect(lines).toContain(`run-1,loss,2,${1 / 3},1764000000002`);
+    expect(lines).toContain('exp,run-1,loss,50,NaN,1764000000050');
+    expect(lines).toContain('exp,run-1,loss,51,Infinity,1764000000051');
+    expect(lines).toContain(`exp,run-1,loss,2,${1 / 3},1764000000002`);
     expect(lines.at(-1)).toBe('');
     const instance = await DuckDBInstance.create(':memory:');
     const con = await instance.connect();
     const result = await con.runAndReadAll(
-      `SELECT run, name, iteration::INTEGER AS iteration, value::DOUBLE AS value, time::DOUBLE AS time FROM read_csv('${out.replaceAll("'", "''")}', header = true)`,
+      `SELECT run, run_id, name, iteration::INTEGER AS iteration, value::DOUBLE AS value, time::DOUBLE AS time FROM read_csv('${out.replaceAll("'", "''")}', header = true)`,
     );
     expect(result.getRowObjects()).toEqual(scalarRows);
     con.closeSync();

@@ -130,12 +130,18 @@ describe('export failures', () => {
     const { sink, out } = collect();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    const rows = await writeArrowBatches(longBatches(reader, 'r', [group], false), sink, 'stream', () => {});
+    const rows = await writeArrowBatches(
+      longBatches(reader, { id: 'r', name: 'run r' }, [group], false),
+      sink,
+      'stream',
+      () => {},
+    );
     out.end();
     expect(rows).toBe(1 + 3 + 4 + 4);
     const table = tableFromIPC(Buffer.concat(chunks));
     expect(table.schema.fields.map((f) => f.name)).toEqual([
       'run',
+      'run_id',
       'layer',
       'kind',
       'part',

@@ -28,7 +28,7 @@ import {
   structBatch,
   utf8FromIndices,
 } from './columns.js';
-import type { ExportGroup } from './types.js';
+import type { ExportGroup, ExportRun } from './types.js';
 
 /**
  * Rows per record batch, a Parquet row group's worth: each column of a batch is a fresh array, and arrays of
@@ -38,6 +38,7 @@ const ROWS_PER_BATCH = PARQUET_ROW_GROUP_ROWS;
 /** Column names a dim must not take; a dim with one of these names becomes `dim_<name>`. */
 const FIXED_COLUMNS = new Set([
   'run',
+  'run_id',
   'layer',
   'kind',
   'part',
@@ -82,7 +83,7 @@ function dictColumn(name: string, values: string[], id: number, nullable: boolea
  */
 export function longBatches(
   reader: RunReader,
-  runId: string,
+  run: ExportRun,
   groups: ExportGroup[],
   plainStrings: boolean,
 ): BatchSource {
@@ -101,23 +102,25 @@ export function longBatches(
   const dimColumn = (d: string) => columnOf.get(d)!;
   const hasChannelParts = snapshots.some((s) => s.channelParts !== null);
   const dicts = [
-    dictColumn('run', [runId], 0, false),
+    // The run by its name (what a user calls it; reruns share it) and by its id (unique).
+    dictColumn('run', [run.name], 0, false),
+    dictColumn('run_id', [run.id], 1, false),
     dictColumn(
       'layer',
       snapshots.map((s) => s.layer),
-      1,
+      2,
       false,
     ),
     dictColumn(
       'kind',
       snapshots.map((s) => s.kind),
-      2,
+      3,
       false,
     ),
     dictColumn(
       'part',
       snapshots.flatMap((s) => (s.part === null ? [] : [s.part])),
-      3,
+      4,
       true,
     ),
     ...(hasChannelParts
@@ -125,7 +128,7 @@ export function longBatches(
           dictColumn(
             'channel_part',
             snapshots.flatMap((s) => s.channelParts ?? []),
-            4,
+            5,
             true,
           ),
         ]
@@ -142,7 +145,7 @@ export function longBatches(
       ...dims.map((d, i) => new Field(dimColumn(d), new Int32(), dimNullable[i])),
       new Field('value', new Float32(), false),
     ],
-    new Map([[EXPORT_METADATA_KEY, JSON.stringify({ layout: 'long', run: runId, dims })]]),
+    new Map([[EXPORT_METADATA_KEY, JSON.stringify({ layout: 'long', run: run.name, run_id: run.id, dims })]]),
   );
 
   async function* batches(): AsyncGenerator<{ batch: RecordBatch; last: boolean }> {
@@ -182,7 +185,8 @@ export function longBatches(
         for (const c of dicts) {
           let value: string | null;
           let perRow: Int32Array | null = null;
-          if (c.name === 'run') value = runId;
+          if (c.name === 'run') value = run.name;
+          else if (c.name === 'run_id') value = run.id;
           else if (c.name === 'layer') value = s.layer;
           else if (c.name === 'kind') value = s.kind;
           else if (c.name === 'part') value = s.part;

@@ -1,5 +1,5 @@
-// Scalars export (the `fit` logs and the probe loss per step): one row per point, columns run, name,
-// iteration, value (float64; NaN and ±Infinity kept), time (float64 wall-clock ms since the epoch, as
+// Scalars export (the `fit` logs and the probe loss per step): one row per point, columns run (its name),
+// run_id, name, iteration, value (float64; NaN and ±Infinity kept), time (float64 wall-clock ms since the epoch, as
 // recorded), ordered by name then iteration. Arrow, Parquet or CSV.
 import type { ScalarSeries } from '@gradscope/format';
 import {
@@ -17,26 +17,32 @@ import type { ByteSink } from './byte-sink.js';
 import { EXPORT_METADATA_KEY, float64Data, int32Data, structBatch, utf8FromIndices } from './columns.js';
 import { type BatchSource, writeArrowBatches } from './long-layout.js';
 import { writeParquet } from './parquet.js';
-import type { ExportPlan } from './types.js';
+import type { ExportPlan, ExportRun } from './types.js';
 
 /** Points per record batch (and CSV chunk). */
 const ROWS_PER_BATCH = 1 << 16;
 
-function scalarBatches(runId: string, series: ScalarSeries[], plainStrings: boolean): BatchSource {
+function scalarBatches(run: ExportRun, series: ScalarSeries[], plainStrings: boolean): BatchSource {
   const names = series.map((s) => s.name);
   const runType = new Dictionary(new Utf8(), new Int32(), 0);
-  const nameType = new Dictionary(new Utf8(), new Int32(), 1);
-  const runDict = vectorFromArray([runId], new Utf8());
+  const runIdType = new Dictionary(new Utf8(), new Int32(), 1);
+  const nameType = new Dictionary(new Utf8(), new Int32(), 2);
+  const runDict = vectorFromArray([run.name], new Utf8());
+  const runIdDict = vectorFromArray([run.id], new Utf8());
   const nameDict = vectorFromArray(names, new Utf8());
   const schema = new Schema(
     [
+      // The run by its name (what a user calls it; reruns share it) and by its id (unique).
       new Field('run', plainStrings ? new Utf8() : runType, false),
+      new Field('run_id', plainStrings ? new Utf8() : runIdType, false),
       new Field('name', plainStrings ? new Utf8() : nameType, false),
       new Field('iteration', new Int32(), false),
       new Field('value', new Float64(), false),
       new Field('time', new Float64(), false),
     ],
-    new Map([[EXPORT_METADATA_KEY, JSON.stringify({ data: 'scalars', run: runId, names })]]),
+    new Map([
+      [EXPORT_METADATA_KEY, JSON.stringify({ data: 'scalars', run: run.name, run_id: run.id, names })],
+    ]),
   );
   const strings = (
     dictionary: string[],
@@ -57,7 +63,8 @@ function scalarBatches(runId: string, series: ScalarSeries[], plainStrings: bool
       for (let start = 0; start < n; start += ROWS_PER_BATCH) {
         const rows = Math.min(ROWS_PER_BATCH, n - start);
         const children = [
-          strings([runId], runType, runDict, 0, rows),
+          strings([run.name], runType, runDict, 0, rows),
+          strings([run.id], runIdType, runIdDict, 0, rows),
           strings(names, nameType, nameDict, k, rows),
           int32Data(Int32Array.from(s.iterations.subarray(start, start + rows))),
           float64Data(s.values.slice(start, start + rows)),
@@ -78,13 +85,13 @@ function csvField(s: string): string {
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-async function writeCsv(runId: string, series: ScalarSeries[], sink: ByteSink): Promise<number> {
+async function writeCsv(run: ExportRun, series: ScalarSeries[], sink: ByteSink): Promise<number> {
   const enc = new TextEncoder();
-  await sink.write(enc.encode('run,name,iteration,value,time\n'));
-  const run = csvField(runId);
+  await sink.write(enc.encode('run,run_id,name,iteration,value,time\n'));
+  const runFields = `${csvField(run.name)},${csvField(run.id)}`;
   let rows = 0;
   for (const s of series) {
-    const prefix = `${run},${csvField(s.name)},`;
+    const prefix = `${runFields},${csvField(s.name)},`;
     for (let start = 0; start < s.iterations.length; start += ROWS_PER_BATCH) {
       const end = Math.min(start + ROWS_PER_BATCH, s.iterations.length);
       let text = '';
@@ -108,11 +115,11 @@ export async function writeScalars(
 ): Promise<number> {
   const series = await plan.reader.scalars(plan.run.id);
   if (plan.format === 'csv') {
-    const rows = await writeCsv(plan.run.id, series, sink);
+    const rows = await writeCsv(plan.run, series, sink);
     tick();
     return rows;
   }
-  const source = scalarBatches(plan.run.id, series, plan.format === 'parquet');
+  const source = scalarBatches(plan.run, series, plan.format === 'parquet');
   return plan.format === 'parquet'
     ? writeParquet(source, sink, tick)
     : writeArrowBatches(source, sink, ipc, tick);

@@ -7,7 +7,7 @@ import type { RunReader } from '@gradscope/store';
 import { Field, Float64, Int32, Schema, Utf8, vectorFromArray } from 'apache-arrow';
 import type { ByteSink } from './byte-sink.js';
 import { EXPORT_METADATA_KEY, float64Data, int32Data, newIpcWriter, structBatch } from './columns.js';
-import type { ExportGroup } from './types.js';
+import type { ExportGroup, ExportRun } from './types.js';
 
 /**
  * Values per record batch when small tensors share one (they are copied into it)… A tensor this large or
@@ -21,7 +21,7 @@ const ROWS_PER_BATCH = 1024;
 /** Writes one group (one shape) as one Arrow IPC file or stream; resolves to the rows written. */
 export async function writeTensorGroup(
   reader: RunReader,
-  runId: string,
+  run: ExportRun,
   group: ExportGroup,
   sink: ByteSink,
   ipc: 'file' | 'stream',
@@ -32,7 +32,9 @@ export async function writeTensorGroup(
   const tensor = tensorField('tensor', shape, group.dims);
   const schema = new Schema(
     [
+      // The run by its name (what a user calls it; reruns share it) and by its id (unique).
       new Field('run', new Utf8(), false),
+      new Field('run_id', new Utf8(), false),
       new Field('iteration', new Int32(), false),
       new Field('epoch', new Int32(), false),
       new Field('batch', new Int32(), false),
@@ -44,7 +46,8 @@ export async function writeTensorGroup(
         EXPORT_METADATA_KEY,
         JSON.stringify({
           layout: 'tensor',
-          run: runId,
+          run: run.name,
+          run_id: run.id,
           layer: group.layer,
           kind: group.kind,
           part: group.part,
@@ -70,7 +73,11 @@ export async function writeTensorGroup(
       schema,
       [
         vectorFromArray(
-          rows.map(() => runId),
+          rows.map(() => run.name),
+          new Utf8(),
+        ).data[0]!,
+        vectorFromArray(
+          rows.map(() => run.id),
           new Utf8(),
         ).data[0]!,
         int32Data(Int32Array.from(rows, (r) => r.iteration)),

@@ -75,11 +75,17 @@ export type ExportTarget =
   | { type: 'file'; path: string }
   | { type: 'directory'; path: string };
 
+/** The run an export is of: every file carries both, `run` (the name) and `run_id` columns. */
+export interface ExportRun {
+  id: string;
+  name: string;
+}
+
 /** A checked export: nothing is written until `writeExport(plan, …)`. */
 export interface ExportPlan {
   readonly reader: RunReader;
   readonly data: ExportData;
-  readonly run: { id: string; name: string };
+  readonly run: ExportRun;
   readonly format: ExportFormat;
   /** 'long' for scalars. */
   readonly layout: ExportLayout;

@@ -22,9 +22,9 @@ async function writeFile(
 ): Promise<number> {
   if (plan.data === 'scalars') return writeScalars(plan, sink, ipc, tick);
   if (plan.layout === 'tensor') {
-    return writeTensorGroup(plan.reader, plan.run.id, file.groups[0]!, sink, ipc, tick);
+    return writeTensorGroup(plan.reader, plan.run, file.groups[0]!, sink, ipc, tick);
   }
-  const source = longBatches(plan.reader, plan.run.id, file.groups, plan.format === 'parquet');
+  const source = longBatches(plan.reader, plan.run, file.groups, plan.format === 'parquet');
   const rows = await (plan.format === 'parquet'
     ? writeParquet(source, sink, tick)
     : writeArrowBatches(source, sink, ipc, tick));

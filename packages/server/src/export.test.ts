@@ -111,12 +111,16 @@ describe('GET /api/runs/:run/export', () => {
     const t = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
     expect(t.schema.fields.map((f) => f.name)).toEqual([
       'run',
+      'run_id',
       'iteration',
       'epoch',
       'batch',
       'loss',
       'tensor',
     ]);
+    // The run by its name and by its id, on every row.
+    expect([...t.getChild('run')!.toArray()]).toEqual(ITERATIONS.map(() => 'two-layers'));
+    expect([...t.getChild('run_id')!.toArray()]).toEqual(ITERATIONS.map(() => 'run-x'));
     expect(Array.from(t.getChild('iteration')!.toArray() as Int32Array)).toEqual(ITERATIONS);
     const values = t.getChild('tensor')!.data[0]!.children[0]!.values as Float32Array;
     expect(Array.from(values.subarray(0, 24))).toEqual([
