@@ -7,7 +7,7 @@ import fastifyCors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import { checkOptions as checkKnownOptions, type OptionKeys } from '@gradscope/format';
-import type { Reader, Store } from '@gradscope/store';
+import type { RunReader, RunWriter } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { requireToken } from './auth.js';
@@ -25,9 +25,9 @@ import { runRoutes } from './routes/runs.js';
 
 export interface GradscopePluginOptions {
   /** Where runs are read from. */
-  reader: Reader;
+  reader: RunReader;
   /** Enables remote ingest (POST /api/ingest…): the store snapshots are written to. */
-  store?: Store;
+  store?: RunWriter;
   /** Required on every request when set (Authorization: Bearer, or ?token= once → cookie). */
   token?: string;
   /** The viewer's built files (apps/viewer/dist), served at the plugin's root. */
@@ -186,10 +186,12 @@ type CheckedOptions = Required<
 /** Checks the plugin's options where they enter; each message names the option and what it must be. */
 function checkOptions(o: GradscopePluginOptions): CheckedOptions {
   if (typeof o?.reader?.listRuns !== 'function') {
-    throw new TypeError('"reader" option must be a store Reader (openReader(file))');
+    throw new TypeError('"reader" option must be a RunReader (openReader(file), or another backend\'s)');
   }
   if (o.store !== undefined && typeof o.store.write !== 'function') {
-    throw new TypeError('"store" option must be a Store (openStore(file)) or undefined');
+    throw new TypeError(
+      '"store" option must be a RunWriter (openStore(file), or another backend\'s) or undefined',
+    );
   }
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '')) {
     throw new TypeError('"token" option must be a non-empty string or undefined');

@@ -11,7 +11,7 @@ import {
   type RunOutcomeJson,
   type RunRecord,
 } from '@gradscope/format';
-import { diagnoseRun, type Reader, StoreError } from '@gradscope/store';
+import { diagnoseRun, type RunReader, StoreError } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
 import { CACHED_LIVE } from '../cache.js';
 import { badRequest } from '../errors.js';
@@ -50,7 +50,7 @@ export class OutcomeCache {
   computed = 0;
 
   constructor(
-    private readonly reader: Reader,
+    private readonly reader: RunReader,
     /** Where a run's failure goes (the server log): the client is told only what kind of failure it was. */
     private readonly logError: (err: unknown, run: string) => void = () => {},
   ) {}
@@ -90,7 +90,7 @@ export class OutcomeCache {
   }
 }
 
-export function outcomeRoutes(app: FastifyInstance, { reader }: { reader: Reader }): void {
+export function outcomeRoutes(app: FastifyInstance, { reader }: { reader: RunReader }): void {
   const cache = new OutcomeCache(reader, (err, run) =>
     app.log.error({ err, run }, `GET /api/outcomes: the diagnosis of run ${run} failed`),
   );
