@@ -197,7 +197,7 @@ export function lossBands(
   });
   if (series.length === 0) return null;
   const names = [...new Set(groups.flatMap((g) => g.runs.flatMap((c) => (c.loss ? [c.loss.name] : []))))];
-  return bandChart(root, series, {
+  const chart = bandChart(root, series, {
     title: `${names.join(' / ')}${o.ratio ? ' ÷ baseline' : ''} over training — ${
       o.band === 'std' ? 'mean ± std' : 'mean, min–max'
     } of each group`,
@@ -209,6 +209,8 @@ export function lossBands(
     levels: o.ratio ? [{ value: 1, label: 'baseline (constant predictor on the probe)' }] : [],
     ariaLabel: `loss of each group over training as a band${o.logY ? ', log scale' : ''}`,
   });
+  chart.root.classList.add('loss-band-chart');
+  return chart;
 }
 
 /** The memory horizon and norm(t = 0) / max over training, one band per group each. */
@@ -217,8 +219,7 @@ export function horizonBands(
   groups: readonly ComparedGroup[],
   o: { band: Band; width: number; height: number },
 ): uPlot[] {
-  const flows = (g: ComparedGroup) =>
-    g.runs.flatMap((c) => (c.flow && c.flow.iterations.length ? [c.flow] : []));
+  const flows = (g: ComparedGroup) => g.runs.flatMap((c) => (c.flow?.iterations.length ? [c.flow] : []));
   const T = Math.max(0, ...groups.flatMap((g) => flows(g).map((f) => f.timesteps)));
   if (T === 0) {
     root.append(
