@@ -120,7 +120,13 @@ describe('2D of a large probe', () => {
     expect(note).toContain('mean |value| over all 64');
     expect(note).toContain(`samples ${TOP3.join(', ')}`);
     const captions = await texts('#figure .compare-block:first-child figcaption');
-    expect(captions).toEqual(['mean |value| (64 samples)', ...TOP3.map((s) => `sample ${s}`)]);
+    // The mean |value| on its own scale (0 to its largest, by hand: the mean amplitude × C at the last step).
+    let meanTop = 0;
+    for (let s = 0; s < S; s++) meanTop += Math.fround(wide.value(20, s, T - 1, C - 1)) / S;
+    expect(captions).toEqual([
+      `mean |value| of 64, own scale 0–${Number(meanTop.toPrecision(3))}`,
+      ...TOP3.map((s) => `sample ${s}`),
+    ]);
     // The shared automatic norm: the largest |value| shown, the top sample at iteration 20.
     expect(await page.textContent('.figure-title')).toContain(`norm=(-${Number(peak(20).toPrecision(3))}, `);
     expect(await page.inputValue('select[aria-label="sample"]')).toBe('auto');

@@ -7,6 +7,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
 import { encodePayload } from './payload.js';
+import { isPostgresUrl, type PostgresUrl, shownUrl } from './postgres/connection.js';
 import type { CompactPolicy, CompactResult, RunTag, RunWriter } from './provider.js';
 import { type Slab, Slabs } from './slabs.js';
 import { openWriterDb } from './sqlite.js';
@@ -66,6 +67,11 @@ export interface StoreOptions {
    * next write(), flush() or close().
    */
   onError?: (error: StoreError) => void;
+  /**
+   * PostgreSQL only: how long a commit is retried while the database server cannot be reached (a restart,
+   * a failover) before its operations fail with EUNAVAILABLE, ms (default 10 000).
+   */
+  unavailableMs?: number;
 }
 
 /** StoreOptions' keys: anything else given to openStore is an error. */
@@ -79,6 +85,7 @@ const STORE_OPTIONS = {
   maxPageCount: true,
   onWarning: true,
   onError: true,
+  unavailableMs: true,
 } as const satisfies OptionKeys<StoreOptions>;
 
 export interface StoreStats {
@@ -135,7 +142,7 @@ interface Pending {
 }
 
 /** Finds a worker module (`writer`, `summarizer`) beside this module, or in ../dist when this one runs from src (tests). */
-function workerUrl(name: 'writer' | 'summarizer'): URL {
+function workerUrl(name: 'writer' | 'summarizer' | 'postgres/writer'): URL {
   const candidates = [
     new URL(`./${name}.worker.js`, import.meta.url),
     new URL(`../dist/${name}.worker.js`, import.meta.url),
@@ -730,8 +737,13 @@ export class Store implements RunWriter {
  * (EREADONLY), a file that is not a gradscope database (ENOTDB) or one of a newer schema (ENEWER) throws a
  * StoreError naming the file and the cause before anything is written.
  */
+export function openStore(url: PostgresUrl, options?: StoreOptions): Store;
+export function openStore(path: string, options?: StoreOptions): Store;
 export function openStore(path: string, options: StoreOptions = {}): Store {
   checkOptions(options, STORE_OPTIONS, 'openStore', (message) => new StoreError('EINVAL', message));
+  if (isPostgresUrl(path)) return openPostgresStore(path, options);
+  if (options.unavailableMs !== undefined)
+    throw new StoreError('EINVAL', 'unavailableMs is an option of a store on PostgreSQL, not of a file');
   const file = checkDbPath(path, false);
   positiveInt(options.maxQueueBytes, 'maxQueueBytes', 1);
   positiveInt(options.maxQueueCount, 'maxQueueCount', 1);
@@ -766,4 +778,29 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     transferList: [writerReplies],
   });
   return new Store(file, writer, replies, options);
+}
+
+/**
+ * A store on PostgreSQL: the same Store, its writer thread committing to the database (postgres/
+ * writer.worker.ts). The tables are created or migrated by that thread on first use, so a database that
+ * cannot be reached, refuses the credentials or holds a newer schema fails the first write, flush or close
+ * (EUNAVAILABLE, EPATH, ENEWER), not this call.
+ */
+function openPostgresStore(url: PostgresUrl, options: StoreOptions): Store {
+  for (const name of ['synchronous', 'busyTimeoutMs', 'maxPageCount'] as const) {
+    if (options[name] !== undefined)
+      throw new StoreError(
+        'EINVAL',
+        `${name} is an option of a store file, not of one on PostgreSQL (${shownUrl(url)})`,
+      );
+  }
+  positiveInt(options.maxQueueBytes, 'maxQueueBytes', 1);
+  positiveInt(options.maxQueueCount, 'maxQueueCount', 1);
+  positiveInt(options.unavailableMs, 'unavailableMs', 1);
+  const { port1: replies, port2: writerReplies } = new MessageChannel();
+  const writer = new Worker(workerUrl('postgres/writer'), {
+    workerData: { url, unavailableMs: options.unavailableMs, replies: writerReplies },
+    transferList: [writerReplies],
+  });
+  return new Store(shownUrl(url), writer, replies, options);
 }

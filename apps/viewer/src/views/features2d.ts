@@ -139,10 +139,16 @@ export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]):
     ...(plan.mean ? [{ cube: meanAbsCube(cube), sample: 0, caption: meanWord, mean: true }] : []),
     ...plan.samples.map((s) => ({ cube, sample: s, caption: `sample ${s}`, mean: false })),
   ]);
-  // The values each block shows: what its automatic norm is computed over.
+  // The values each block's samples show: what its automatic norm is computed over.
   const shown = panelsOf.map((panels) =>
-    panels.map((p) => shownValues(p.cube, [p.sample], halves, rowCount)),
+    panels.filter((p) => !p.mean).map((p) => shownValues(p.cube, [p.sample], halves, rowCount)),
   );
+  // A mean |value| is far below the largest sample's values: on their scale it would be all but white. It has
+  // its own (0, a), named in its caption; a manual norm is the same for every panel.
+  const meanNorm = (p: PanelOf) =>
+    typeof state.norm === 'number'
+      ? state.norm
+      : resolveNorm(state.norm, [shownValues(p.cube, [0], halves, rowCount)]).a;
   // One norm for all (shared), or one per compared iteration; a manual norm is the same for every one.
   const perIteration = state.scale === 'each' && typeof state.norm !== 'number';
   const shared = resolveNorm(state.norm, shown.flat()).a;
@@ -199,6 +205,7 @@ export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]):
     for (const p of panelsOf[i]!) {
       const s = p.sample;
       const pc = p.cube;
+      const pa = p.mean ? meanNorm(p) : a;
       const cell = h('figure', { class: p.mean ? 'cell mean' : 'cell' });
       const halvesEl = h('div', { class: rowsOnX ? 'halves stacked' : 'halves side' });
       for (const half of halves) {
@@ -247,7 +254,7 @@ export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]):
           : { count: rowCount };
         const partName = half.name ? `, ${half.name}` : '';
         const canvas = heatmapPanel({
-          image: imageCanvas(size.width, size.height, (out) => fillDiverging(out, spec, a, table)),
+          image: imageCanvas(size.width, size.height, (out) => fillDiverging(out, spec, pa, table)),
           width: w,
           height: hgt,
           x: rowsOnX ? rowAxis : colAxis,
@@ -293,7 +300,7 @@ export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]):
         );
       }
       const caption = p.mean
-        ? `${meanWord} (${cube.samples} samples)`
+        ? `${meanWord} of ${cube.samples}, own scale 0–${formatNumber(pa)}`
         : count > 1 || first.samples > 1
           ? p.caption
           : '';
