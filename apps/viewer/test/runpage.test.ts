@@ -124,7 +124,7 @@ describe('2D of a large probe', () => {
     let meanTop = 0;
     for (let s = 0; s < S; s++) meanTop += Math.fround(wide.value(20, s, T - 1, C - 1)) / S;
     expect(captions).toEqual([
-      `mean |value| of 64, own scale 0–${Number(meanTop.toPrecision(3))}`,
+      `mean |v| 0–${Number(meanTop.toPrecision(3))}`,
       ...TOP3.map((s) => `sample ${s}`),
     ]);
     // The shared automatic norm: the largest |value| shown, the top sample at iteration 20.

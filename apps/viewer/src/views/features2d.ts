@@ -113,7 +113,7 @@ export function samplePlan(
   return {
     mean: true,
     samples: top,
-    note: `${n} samples: shown are the mean |value| over all ${n} and the ${top.length} with the largest norms (samples ${top.join(', ')}). Pick "all" or samples under Samples to see others.`,
+    note: `${n} samples: shown are the mean |value| over all ${n} (on its own scale, 0 to its largest) and the ${top.length} with the largest norms (samples ${top.join(', ')}). Pick "all" or samples under Samples to see others.`,
   };
 }
 
@@ -300,7 +300,7 @@ export function render2D(root: HTMLElement, fc: ViewContext, items: Compared[]):
         );
       }
       const caption = p.mean
-        ? `${meanWord} of ${cube.samples}, own scale 0–${formatNumber(pa)}`
+        ? `${state.diff ? 'mean |Δ|' : 'mean |v|'} 0–${formatNumber(pa)}`
         : count > 1 || first.samples > 1
           ? p.caption
           : '';
