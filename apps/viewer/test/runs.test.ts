@@ -71,9 +71,7 @@ async function next(action: () => Promise<void>): Promise<void> {
 }
 
 const shownIds = () =>
-  page.$$eval('table.runs-table tbody tr.run-row', (trs) =>
-    trs.map((tr) => (tr as HTMLElement).dataset.run!),
-  );
+  page.$$eval('.runs-table .run-row', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.run!));
 const byId = (id: string) => runs[Number(id.slice('sweep-'.length))]!;
 const ratio = (r: SweepRun) => r.ratioAt(SWEEP_ITERATIONS.at(-1)!);
 
@@ -85,9 +83,9 @@ describe('the runs table of 1,000 runs', () => {
     // Newest first, as the server lists them: the sweep's runs start one second apart.
     expect(ids).toEqual(runs.map((r) => r.id).reverse());
     // A row says what the store's diagnosis says.
-    const first = await page.$eval('tr.run-row[data-run="sweep-0999"]', (tr) => ({
+    const first = await page.$eval('.run-row[data-run="sweep-0999"]', (tr) => ({
       verdict: tr.querySelector('.verdict-pill')!.getAttribute('data-verdict'),
-      cells: [...tr.querySelectorAll('td')].map((td) => td.textContent),
+      cells: [...tr.querySelectorAll('.cell')].map((td) => td.textContent),
     }));
     expect(first.verdict).toBe(verdicts.get('sweep-0999'));
     expect(first.cells).toContain(runs[999]!.group);
@@ -134,7 +132,7 @@ describe('the runs table of 1,000 runs', () => {
 
   it('groups by a column: group rows with counts and verdict tallies; a group collapses; ticked groups open compare', async () => {
     await open('#/runs?by=p.cell');
-    const groups = await page.$$eval('tr.group-row', (trs) =>
+    const groups = await page.$$eval('.group-row', (trs) =>
       trs.map((tr) => ({
         group: (tr as HTMLElement).dataset.group,
         count: Number((tr as HTMLElement).dataset.count),
@@ -155,7 +153,7 @@ describe('the runs table of 1,000 runs', () => {
     expect(groups).toEqual(expected);
     expect(expected.map((g) => g.count)).toEqual([333, 334, 333]);
     // The rows under each group row are its runs, newest first.
-    const order = await page.$$eval('table.runs-table tbody tr', (trs) =>
+    const order = await page.$$eval('.runs-table .tbody > .trow', (trs) =>
       trs.map((tr) => (tr as HTMLElement).dataset.group ?? (tr as HTMLElement).dataset.run),
     );
     const want = expected.flatMap((g) => [
@@ -167,12 +165,12 @@ describe('the runs table of 1,000 runs', () => {
     ]);
     expect(order).toEqual(want);
     // Collapsing LSTM hides its 334 rows and keeps its group row.
-    await page.click('tr.group-row[data-group="LSTM"] button.group-toggle');
+    await page.click('.group-row[data-group="LSTM"] button.group-toggle');
     expect((await shownIds()).length).toBe(N - 334);
-    expect(await page.$$eval('tr.group-row', (t) => t.length)).toBe(3);
+    expect(await page.$$eval('.group-row', (t) => t.length)).toBe(3);
     // Grouped by lr and filtered to one configuration's seeds: ticking two groups opens compare by lr.
     await open('#/runs?by=p.lr&f.p.cell=GRU&f.p.units=16&f.p.seed=..9');
-    const rows = await page.$$eval('tr.group-row', (trs) =>
+    const rows = await page.$$eval('.group-row', (trs) =>
       trs.map((tr) => [(tr as HTMLElement).dataset.group, Number((tr as HTMLElement).dataset.count)]),
     );
     expect(rows).toEqual([
@@ -181,8 +179,8 @@ describe('the runs table of 1,000 runs', () => {
       ['0.01', 10],
       ['0.03', 10],
     ]);
-    await page.check('tr.group-row[data-group="0.001"] input.group-select');
-    await page.check('tr.group-row[data-group="0.03"] input.group-select');
+    await page.check('.group-row[data-group="0.001"] input.group-select');
+    await page.check('.group-row[data-group="0.03"] input.group-select');
     const href = await page.getAttribute('a.compare-link', 'href');
     expect(await page.textContent('a.compare-link')).toBe('Compare selected (20) by lr');
     expect(href).toContain('by=lr');

@@ -96,7 +96,11 @@ export function outcomeChart(
   width: number,
   onX: (key: string) => void,
 ): HTMLElement {
-  const choices = columns.filter((c) => c.key.startsWith('p.') || c.key === 'group' || c.key === 'reach');
+  // The parameters first (the callback's and the user's), then the group and the reach.
+  const choices = [
+    ...columns.filter((c) => c.key.startsWith('p.')),
+    ...columns.filter((c) => c.key === 'group' || c.key === 'reach'),
+  ];
   const column = choices.find((c) => c.key === x) ?? choices[0];
   const block = h('section', { class: 'training-block outcome-chart' });
   if (!column) {
@@ -182,8 +186,9 @@ export function outcomeChart(
             return { v: 10 ** e, label: `1e${e}` };
           })
         : niceTicks(axis.min, axis.max, Math.max(2, Math.floor(plotW / 90)));
-  // Category labels that would overlap are thinned.
-  const every = Math.max(1, Math.ceil((xTicks.length * 70) / plotW));
+  // Labels that would overlap are thinned: every k-th, k from the widest label.
+  const widest = Math.max(0, ...xTicks.map((t) => ctx.measureText(ellipsis(t.label, 14)).width));
+  const every = Math.max(1, Math.ceil((xTicks.length * (widest + 10)) / plotW));
   xTicks.forEach((t, i) => {
     const x = axis.kind === 'category' ? MARGIN.left + (plotW * (t.v - lo)) / (hi - lo) : px(t.v);
     ctx.beginPath();

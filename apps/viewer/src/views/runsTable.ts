@@ -40,10 +40,10 @@ interface Built {
   /** Columns shown (parameters with one value for every run are said once, above the table). */
   shown: Column[];
   constants: string[];
-  trs: Map<RunRow, HTMLTableRowElement>;
+  trs: Map<RunRow, HTMLElement>;
   boxes: Map<RunRow, HTMLInputElement>;
-  table: HTMLTableElement;
-  tbody: HTMLTableSectionElement;
+  table: HTMLElement;
+  tbody: HTMLElement;
   filterInputs: Map<string, HTMLInputElement>;
   sortButtons: Map<string, HTMLButtonElement>;
 }
@@ -56,6 +56,8 @@ export class RunsTablePage {
   private readonly collapsed = new Set<string>();
   private groupedBy: string | null = null;
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the outcome chart on screen was drawn for (filters, x, width). */
+  private chartKey = '';
 
   constructor(private readonly host: CompareHost) {}
 
@@ -87,12 +89,26 @@ export class RunsTablePage {
       this.groupedBy = s.groupBy;
     }
     this.renderHeader();
+    const t0 = performance.now();
     const shown = this.update();
+    const t1 = performance.now();
+    // The chart shows the rows that pass the filters, whatever their order: a sort or a grouping keeps it.
     const width = host.width();
-    const chart = outcomeChart(shown, b.columns, s.x, width, (x) => this.set({ x }));
-    const old = b.table.closest('.runs-page')?.querySelector('.outcome-chart');
-    if (old) old.replaceWith(chart);
-    else b.table.closest('.runs-page')?.append(chart);
+    const chartKey = JSON.stringify([s.filters, s.x, width]);
+    if (chartKey !== this.chartKey || !b.table.closest('.runs-page')?.querySelector('.outcome-chart')) {
+      this.chartKey = chartKey;
+      // Parameters with one value for every run are no axis: the shown columns only.
+      const chart = outcomeChart(shown, b.shown, s.x, width, (x) => this.set({ x }));
+      const old = b.table.closest('.runs-page')?.querySelector('.outcome-chart');
+      if (old) old.replaceWith(chart);
+      else b.table.closest('.runs-page')?.append(chart);
+    }
+    const page = b.table.closest<HTMLElement>('.runs-page');
+    if (page) {
+      // Where the render's time goes, for the bench's notes: rows (filter, sort, group, DOM order) and the rest.
+      page.dataset.rowsMs = (t1 - t0).toFixed(1);
+      page.dataset.chartMs = (performance.now() - t1).toFixed(1);
+    }
     await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
     if (!current()) return;
     hook.lastPaintMs = performance.now() - started;
@@ -122,8 +138,16 @@ export class RunsTablePage {
     });
     const filterInputs = new Map<string, HTMLInputElement>();
     const sortButtons = new Map<string, HTMLButtonElement>();
-    const head = h('tr', { class: 'head-row' }, h('th', { scope: 'col', class: 'select-col' }, ''));
-    const filterRow = h('tr', { class: 'filter-row' }, h('th', { class: 'select-col' }, ''));
+    const head = h(
+      'div',
+      { class: 'trow head-row', role: 'row' },
+      h('div', { class: 'cell select-col', role: 'columnheader' }, ''),
+    );
+    const filterRow = h(
+      'div',
+      { class: 'trow filter-row', role: 'row' },
+      h('div', { class: 'cell select-col', role: 'columnheader' }, ''),
+    );
     for (const c of shown) {
       const sort = button(c.label, () => this.toggleSort(c.key), {
         class: 'sort-button',
@@ -131,30 +155,35 @@ export class RunsTablePage {
         title: `sort by ${c.label}`,
       });
       sortButtons.set(c.key, sort);
-      head.append(h('th', { scope: 'col', class: `col-${c.type}`, 'data-column': c.key }, sort));
+      head.append(
+        h('div', { class: `cell col-${c.type}`, role: 'columnheader', 'data-column': c.key }, sort),
+      );
       const input = h('input', {
         type: 'search',
         class: 'column-filter',
         'data-column': c.key,
         placeholder: c.type === 'number' ? 'min..max' : 'contains',
         'aria-label': `filter ${c.label}${c.type === 'number' ? ' (a range: 0.1..1, <0.5, >=2)' : ''}`,
-        size: c.type === 'number' ? 7 : 9,
       });
       input.addEventListener('input', () => {
         clearTimeout(this.filterTimer);
         this.filterTimer = setTimeout(() => this.setFilter(c.key, input.value), 120);
       });
       filterInputs.set(c.key, input);
-      filterRow.append(h('th', { class: `col-${c.type}` }, input));
+      filterRow.append(h('div', { class: `cell col-${c.type}`, role: 'columnheader' }, input));
     }
-    const tbody = h('tbody', {});
+    // A grid of rows, not a <table>: every row has the columns' widths (computed from the data, not measured)
+    // and is skipped by layout while off screen (content-visibility), so a re-sort of 1,000 rows lays out only
+    // the rows in view.
+    const tbody = h('div', { class: 'tbody', role: 'rowgroup' });
     const table = h(
-      'table',
-      { class: 'runs-table', 'aria-label': 'runs' },
-      h('thead', {}, head, filterRow),
+      'div',
+      { class: 'runs-table', role: 'table', 'aria-label': 'runs', 'aria-rowcount': String(rows.length) },
+      h('div', { class: 'thead', role: 'rowgroup' }, head, filterRow),
       tbody,
     );
-    const trs = new Map<RunRow, HTMLTableRowElement>();
+    table.style.setProperty('--cols', columnWidths(shown, rows).join(' '));
+    const trs = new Map<RunRow, HTMLElement>();
     const boxes = new Map<RunRow, HTMLInputElement>();
     for (const r of rows) {
       const box = h('input', {
@@ -169,7 +198,11 @@ export class RunsTablePage {
         this.updateSelection();
       });
       boxes.set(r, box);
-      const tr = h('tr', { class: 'run-row', 'data-run': r.run.id }, h('td', { class: 'select-col' }, box));
+      const tr = h(
+        'div',
+        { class: 'trow run-row', role: 'row', 'data-run': r.run.id },
+        h('div', { class: 'cell select-col', role: 'cell' }, box),
+      );
       for (const c of shown) tr.append(cell(c, r));
       trs.set(r, tr);
     }
@@ -192,6 +225,7 @@ export class RunsTablePage {
           ]
         : [],
     );
+    this.chartKey = '';
     this.built = {
       answer,
       rows,
@@ -243,11 +277,11 @@ export class RunsTablePage {
       if (document.activeElement !== input) input.value = s.filters[key] ?? '';
     for (const [key, btn] of b.sortButtons) {
       const dir = s.sort?.key === key ? (s.sort.desc ? 'descending' : 'ascending') : 'none';
-      btn.closest('th')!.setAttribute('aria-sort', dir);
+      btn.closest('[role="columnheader"]')!.setAttribute('aria-sort', dir);
       btn.dataset.sort = dir;
     }
     const shown = filterSort(b.rows, b.columns, s);
-    const out: HTMLTableRowElement[] = [];
+    const out: HTMLElement[] = [];
     if (groupColumn) {
       for (const g of groupRows(shown, groupColumn)) {
         out.push(this.groupRow(g, groupColumn));
@@ -263,7 +297,7 @@ export class RunsTablePage {
     return shown;
   }
 
-  private groupRow(g: RowGroup, column: Column): HTMLTableRowElement {
+  private groupRow(g: RowGroup, column: Column): HTMLElement {
     const b = this.built!;
     const open = !this.collapsed.has(g.label);
     const toggle = button(
@@ -307,12 +341,12 @@ export class RunsTablePage {
       ),
     );
     const tr = h(
-      'tr',
-      { class: 'group-row', 'data-group': g.label, 'data-count': String(g.rows.length) },
-      h('td', { class: 'select-col' }, box),
+      'div',
+      { class: 'trow group-row', role: 'row', 'data-group': g.label, 'data-count': String(g.rows.length) },
+      h('div', { class: 'cell select-col', role: 'cell' }, box),
       h(
-        'td',
-        { colspan: String(b.shown.length) },
+        'div',
+        { class: 'cell group-cell', role: 'cell' },
         toggle,
         h('strong', { class: 'group-label' }, `${column.label} = ${g.label}`),
         h('span', { class: 'group-count' }, ` ${g.rows.length} run${g.rows.length === 1 ? '' : 's'} `),
@@ -383,7 +417,8 @@ export class RunsTablePage {
   private updateSelection(): void {
     const b = this.built;
     if (!b) return;
-    const order = [...this.shownRows, ...b.rows.filter((r) => !this.shownRows.includes(r))];
+    const shownSet = new Set(this.shownRows);
+    const order = [...this.shownRows, ...b.rows.filter((r) => !shownSet.has(r))];
     const picked = order.filter((r) => this.selected.has(r.run.id));
     const by = this.groupColumn ? compareKey(this.groupColumn) : null;
     this.compare.textContent = `Compare selected (${picked.length})${by ? ` by ${this.groupColumn!.label}` : ''}`;
@@ -400,7 +435,7 @@ export class RunsTablePage {
       this.compare.removeAttribute('href');
       this.compare.setAttribute('aria-disabled', 'true');
     }
-    for (const g of b.tbody.querySelectorAll<HTMLTableRowElement>('tr.group-row')) {
+    for (const g of b.tbody.querySelectorAll<HTMLElement>('.group-row')) {
       const box = g.querySelector<HTMLInputElement>('input.group-select');
       const label = g.dataset.group;
       const rows = this.groupColumn
@@ -428,15 +463,14 @@ function displayValue(c: Column, r: RunRow): string {
 }
 
 /** One cell of a run's row. */
-function cell(c: Column, r: RunRow): HTMLTableCellElement {
+function cell(c: Column, r: RunRow): HTMLElement {
   const run: RunOutcomeJson = r.run;
   if (c.key === 'name')
-    return h('td', { class: 'col-name' }, h('a', { href: runLink(r.key), title: run.id }, r.label));
+    return td({ class: 'col-name' }, h('a', { href: runLink(r.key), title: run.id }, r.label));
   if (c.key === 'verdict') {
     if (run.verdicts.length === 0)
-      return h('td', { class: 'muted' }, run.diagnosisError ? 'not diagnosed' : 'no recurrent layer');
-    return h(
-      'td',
+      return td({ class: 'muted' }, run.diagnosisError ? 'not diagnosed' : 'no recurrent layer');
+    return td(
       { class: 'col-verdict' },
       run.verdicts.map((v) =>
         h(
@@ -451,10 +485,9 @@ function cell(c: Column, r: RunRow): HTMLTableCellElement {
       ),
     );
   }
-  if (c.key === 'status') return h('td', {}, h('span', { class: `status status-${run.status}` }, run.status));
+  if (c.key === 'status') return td({}, h('span', { class: `status status-${run.status}` }, run.status));
   if (c.key === 'started')
-    return h(
-      'td',
+    return td(
       { class: 'col-number' },
       new Date(run.startedAt).toLocaleString(undefined, {
         month: 'short',
@@ -466,15 +499,58 @@ function cell(c: Column, r: RunRow): HTMLTableCellElement {
   const v = c.value(r);
   if (c.key === 'reach') {
     const first = run.verdicts.find((x) => x.reach !== null);
-    return h(
-      'td',
+    return td(
       { class: 'col-number', title: first ? `${first.reachKind} at ≥ 1% of its peak` : '' },
       v === null ? '—' : `${v}${first?.timesteps ? ` / ${first.timesteps}` : ''}`,
     );
   }
-  return h(
-    'td',
-    { class: c.type === 'number' ? 'col-number' : '' },
-    v === null ? '—' : typeof v === 'number' ? formatNumber(v) : v,
-  );
+  const text = v === null ? '—' : typeof v === 'number' ? formatNumber(v) : v;
+  // The whole text on hover: a long group or parameter ends in an ellipsis in its column.
+  return td({ class: c.type === 'number' ? 'col-number' : '', title: text.length > 20 ? text : '' }, text);
+}
+
+/** A cell of a row. */
+function td(
+  attrs: { class?: string; title?: string },
+  ...children: (Node | string | null | (Node | string)[])[]
+): HTMLElement {
+  return h('div', { ...attrs, class: `cell ${attrs.class ?? ''}`.trim(), role: 'cell' }, ...children);
+}
+
+/** Characters a column's widest cell holds, at most this many (longer ones end in an ellipsis). */
+const MAX_CHARS = 34;
+
+/**
+ * Each column's width in the grid: as many characters as its widest header or cell (capped), in `ch` plus the
+ * cell's padding; the verdict column as its pills need. Computed from the data, so no cell is measured.
+ */
+export function columnWidths(columns: readonly Column[], rows: readonly RunRow[]): string[] {
+  const widths = columns.map((c) => {
+    // The header with its sort mark, and room for the filter's placeholder ("min..max", "contains").
+    let chars = Math.max(c.label.length + 2, 9);
+    if (c.key === 'verdict') {
+      for (const r of rows)
+        chars = Math.max(
+          chars,
+          r.run.verdicts.reduce(
+            (a, v) => a + (r.run.verdicts.length > 1 ? v.layer.length + 2 : 0) + SHORT[v.verdict]!.length + 3,
+            0,
+          ),
+        );
+    } else
+      for (const r of rows) {
+        const v = c.value(r);
+        const text =
+          v === null
+            ? '—'
+            : typeof v === 'number'
+              ? c.key === 'started'
+                ? 'Nov 29, 01:36 AM'
+                : formatNumber(v)
+              : v;
+        if (text.length > chars) chars = text.length;
+      }
+    return `calc(${Math.min(MAX_CHARS, chars)}ch + 18px)`;
+  });
+  return ['28px', ...widths];
 }
