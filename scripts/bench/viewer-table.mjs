@@ -107,11 +107,18 @@ export async function run({ quick = false, log = () => {} } = {}) {
       await browser.close();
       await server.close();
     }
-    log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const load = os.loadavg()[0].toFixed(1);
+    log(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     log(
       `api warm ${api.map((t) => t.toFixed(0)).join(', ')} ms; first paint ${first.map((t) => t.toFixed(0)).join(', ')} ms; sort ${sort.map((t) => t.toFixed(0)).join(', ')}; filter ${filter.map((t) => t.toFixed(0)).join(', ')}; group ${group.map((t) => t.toFixed(0)).join(', ')}`,
     );
-    const note = (xs, what) => `${what}; median of ${xs.length}, max ${Math.max(...xs).toFixed(0)} ms`;
+    const note = (xs, what) =>
+      `${what}; median of ${xs.length}, max ${Math.max(...xs).toFixed(0)} ms; load average ${load} on ${os.cpus().length} cores`;
     return [
       {
         suite: 'viewer-table',
@@ -146,7 +153,10 @@ export async function run({ quick = false, log = () => {} } = {}) {
         value: median(sort),
         unit: 'ms',
         aim: '≤ 100',
-        note: note(sort, 'a click on a header (loss ratio, lr, name, verdict, reach): URL change → next frame'),
+        note: note(
+          sort,
+          'a click on a header (loss ratio, lr, name, verdict, reach): URL change → next frame',
+        ),
       },
       {
         suite: 'viewer-table',
@@ -154,7 +164,10 @@ export async function run({ quick = false, log = () => {} } = {}) {
         value: median(filter),
         unit: 'ms',
         aim: '≤ 100',
-        note: note(filter, 'a range or words typed into a column filter (after its 120 ms debounce) → next frame'),
+        note: note(
+          filter,
+          'a range or words typed into a column filter (after its 120 ms debounce) → next frame',
+        ),
       },
       {
         suite: 'viewer-table',
@@ -162,7 +175,10 @@ export async function run({ quick = false, log = () => {} } = {}) {
         value: median(group),
         unit: 'ms',
         aim: '≤ 100',
-        note: note(group, 'group by cell, lr, group, none: group rows with counts and verdict tallies → next frame'),
+        note: note(
+          group,
+          'group by cell, lr, group, none: group rows with counts and verdict tallies → next frame',
+        ),
       },
     ];
   } finally {
