@@ -21,15 +21,11 @@ import {
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  encodeSnapshot,
-  JOURNAL_MODE,
-  openReader,
-  openStore,
-  openWriterDb,
-  PAGE_SIZE,
-  SnapshotWriter,
-} from '../../packages/store/dist/index.js';
+import { encodeSnapshot } from '../../packages/format/dist/index.js';
+import { openReader, openStore } from '../../packages/store/dist/index.js';
+// Internals, by path: the synchronous writer and the file's settings, for the floors and fast fixtures.
+import { JOURNAL_MODE, openWriterDb, PAGE_SIZE } from '../../packages/store/dist/sqlite.js';
+import { prepareSnapshot, SnapshotWriter } from '../../packages/store/dist/writer-db.js';
 
 const require = createRequire(new URL('../../packages/store/package.json', import.meta.url));
 const Database = require('better-sqlite3');
@@ -137,7 +133,7 @@ function flowDb(file, count, shape) {
   for (let start = 0; start < count; start += 250) {
     const ops = [];
     for (let i = start; i < Math.min(count, start + 250); i++) {
-      ops.push({ type: 'write', encoded: encodeSnapshot(snapshot('flow', i, shape, gradients(n, i + 1))) });
+      ops.push({ type: 'write', snapshot: prepareSnapshot(snapshot('flow', i, shape, gradients(n, i + 1))) });
     }
     for (const r of writer.commit(ops)) if (!r.ok) throw r.error;
   }
@@ -260,7 +256,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     const smallN = smallShape.reduce((a, b) => a * b);
     const smallData = Array.from({ length: 16 }, (_, i) => gradients(smallN, 1000 + i));
     const smallPayloads = smallData.map((d, i) => {
-      const { ipc } = encodeSnapshot(snapshot('small', i, smallShape, d));
+      const ipc = encodeSnapshot(snapshot('small', i, smallShape, d));
       return Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength);
     });
     const PACE = 5000;

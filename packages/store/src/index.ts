@@ -26,13 +26,7 @@ export type {
   SeriesOptions,
 } from './provider.js';
 export { openReader, Reader, type ReaderOptions } from './reader.js';
-export {
-  APPLICATION_ID,
-  JOURNAL_MODE,
-  openWriterDb,
-  PAGE_SIZE,
-  SCHEMA_VERSION,
-} from './sqlite.js';
+export { APPLICATION_ID, openWriterDb, SCHEMA_VERSION } from './sqlite.js';
 export { openStore, Store, type StoreOptions, type StoreStats } from './store.js';
 export { summarize } from './summary.js';
 export {
@@ -44,4 +38,3 @@ export {
   tensorField,
 } from './tensor.js';
 export type * from './types.js';
-export { encodeSnapshot, SnapshotWriter } from './writer-db.js';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import { deserializeError, type SerializedError, StoreError, serializeError } from './errors.js';
+import type { Operation, Posted } from './operations.js';
 import { encodePayload } from './payload.js';
 import { isPostgresUrl, type PostgresUrl, shownUrl } from './postgres/connection.js';
 import type { CompactPolicy, CompactResult, RunTag, RunWriter } from './provider.js';
@@ -17,7 +18,7 @@ import {
   type SummaryJob,
   summarizerControl,
 } from './summarizer.js';
-import { snapshotMeta } from './tensor.js';
+import { encodeTensor, snapshotMeta } from './tensor.js';
 import type { RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
 import {
   checkDbPath,
@@ -30,7 +31,7 @@ import {
   validateSnapshot,
   validateStatus,
 } from './validate.js';
-import type { InMessage, OpMessage, OutMessage } from './writer.worker.js';
+import type { InMessage, OutMessage } from './writer.worker.js';
 
 export interface StoreOptions {
   /** Bytes of snapshot data accepted but not yet committed before write() waits (default 256 MiB). */
@@ -49,11 +50,6 @@ export interface StoreOptions {
    * that do not order writes.
    */
   synchronous?: 'normal' | 'full';
-  /**
-   * Transfer `snapshot.data`'s ArrayBuffer to the writer instead of copying it (the caller's array is
-   * detached afterwards). Only used when the array spans its whole, non-shared buffer.
-   */
-  transfer?: boolean;
   /** How long a write waits for another process's lock before failing with EBUSY (default 10 000 ms). */
   busyTimeoutMs?: number;
   /** SQLite max_page_count for the writer connection: simulates a full disk in tests. */
@@ -80,7 +76,6 @@ const STORE_OPTIONS = {
   maxQueueCount: true,
   durable: true,
   synchronous: true,
-  transfer: true,
   busyTimeoutMs: true,
   maxPageCount: true,
   onWarning: true,
@@ -107,25 +102,24 @@ export interface StoreStats {
   waiting: number;
 }
 
-type OpKind = OpMessage['type'];
+type OpKind = Operation['type'];
 
-/** What a control operation sends (its `seq` is added when it leaves the waiting line). */
-type ControlMessage =
-  Exclude<OpMessage, { type: 'write' | 'writeIpc' | 'flush' | 'close' }> extends infer M
-    ? M extends { seq: number }
-      ? Omit<M, 'seq'>
-      : never
-    : never;
+/**
+ * Where a store is in its life (Store.status):
+ * - 'open': accepts operations and hands them to the writer thread;
+ * - 'closing': close() was called: new operations are refused (ECLOSED), those accepted before are committed;
+ * - 'closed': the writer thread closed the database: the file is complete;
+ * - 'failed': the writer thread died, or stopped after a disk error: everything in flight and everything
+ *   after rejects with the failure (EWORKER, EIO).
+ */
+export type StoreStatus = 'open' | 'closing' | 'closed' | 'failed';
 
 interface Waiting {
   kind: OpKind;
   bytes: number;
   label: string;
-  /**
-   * Builds the message, its transfer list and the slab holding its payload (see slabs.ts) when the op leaves
-   * the waiting line.
-   */
-  make: (seq: number) => [OpMessage, ArrayBuffer[], Slab?];
+  /** Makes the operation (and the slab holding its payload, see slabs.ts) when it leaves the waiting line. */
+  make: (seq: number) => { op: Operation; slab?: Slab | undefined };
   resolve: (value?: unknown) => void;
   reject: (err: StoreError) => void;
   /** Settle at commit (true) or at acceptance (false, non-durable writes). */
@@ -154,17 +148,15 @@ function workerUrl(name: 'writer' | 'summarizer' | 'postgres/writer'): URL {
   );
 }
 
+/** MEASUREMENT ONLY (scripts/bench/store-parts.mjs): moving parts of the write path turned off. */
+const WITHOUT = new Set((process.env.GRADSCOPE_STORE_WITHOUT ?? '').split(','));
+
 const DEFAULT_MAX_QUEUE_BYTES = 256 * 2 ** 20;
-/** The queue is bounded by bytes; the count bound only guards against floods of tiny snapshots. */
-const DEFAULT_MAX_QUEUE_COUNT = 65_536;
-/** The outbox is posted when it holds this many messages or bytes (or at the end of the event-loop turn). */
+/** The outbox is posted when it holds this many operations or bytes (or at the end of the event-loop turn). */
 const OUTBOX_MAX_COUNT = 64;
 const OUTBOX_MAX_BYTES = 2 * 2 ** 20;
-
-/** The snapshot with its values replaced by `data` (the copy handed to the writer thread). */
-function snapshotMessage(s: Snapshot, data: Float32Array): Snapshot {
-  return { ...snapshotMeta(s), shape: [...s.shape], dims: [...s.dims], data };
-}
+/** The queue is bounded by bytes; the count bound only guards against floods of tiny snapshots. */
+const DEFAULT_MAX_QUEUE_COUNT = 65_536;
 
 /**
  * A gradscope database open for writing. Implements the capture's Sink.
@@ -180,8 +172,10 @@ export class Store implements RunWriter {
   private inflightBytes = 0;
   private inflightCount = 0;
   private undelivered: StoreError[] = [];
-  private fatal: StoreError | undefined;
-  private closing = false;
+  /** See StoreStatus. */
+  status: StoreStatus = 'open';
+  /** Why the store failed (status 'failed'). */
+  private failure: StoreError | undefined;
   private closePromise: Promise<void> | undefined;
   private warnedFull = false;
   private readonly printed = new Set<string>();
@@ -193,9 +187,11 @@ export class Store implements RunWriter {
   private readonly slabs = new Slabs();
   /** The summarizer thread of large payloads (see summarizer.ts), started with the first; null: none could start. */
   private summarizer: { worker: Worker; control: Int32Array } | null | undefined;
-  /** Messages for the writer thread not posted yet: posted together (one postMessage per batch, not per snapshot). */
-  private outbox: OpMessage[] = [];
-  private outboxTransfer: ArrayBuffer[] = [];
+  /**
+   * Operations not posted yet: the writes of one event-loop turn go to the writer thread in one message
+   * (see pump), so that a burst of writes is accepted whole before any of it can fail.
+   */
+  private outbox: Posted[] = [];
   private outboxBytes = 0;
   private outboxScheduled = false;
   private readonly postOutbox = () => {
@@ -229,7 +225,7 @@ export class Store implements RunWriter {
     writer.on('exit', (code) => {
       // Its last acknowledgements (a close) may still be on the port: a separate channel is not ordered with this event.
       this.drain();
-      if (!this.closing || this.pending.size > 0) {
+      if (this.status === 'open' || this.pending.size > 0) {
         this.die(
           new StoreError('EWORKER', `${path}: the writer thread exited (code ${code})`, { file: path }),
         );
@@ -243,6 +239,7 @@ export class Store implements RunWriter {
    * from a port of its own); undefined when it cannot start (the writer then summarizes everything).
    */
   private summarizerThread(): { worker: Worker; control: Int32Array } | undefined {
+    if (WITHOUT.has('summarizer')) return undefined;
     if (this.summarizer !== undefined) return this.summarizer ?? undefined;
     this.summarizer = null;
     const control = summarizerControl();
@@ -264,8 +261,7 @@ export class Store implements RunWriter {
       Atomics.notify(control, SUMMARIZER_SLOT.results);
       this.summarizer = null; // later large payloads are summarized by the writer thread
     });
-    const msg: InMessage = { type: 'summarizer', port: port2, control };
-    this.writer.postMessage([msg], [port2]);
+    this.writer.postMessage({ summarizer: { port: port2, control } } satisfies InMessage, [port2]);
     this.summarizer = { worker, control };
     return this.summarizer;
   }
@@ -320,37 +316,32 @@ export class Store implements RunWriter {
       label,
       atCommit: durable,
       make: (seq) => {
-        const src = snapshot.data;
-        const whole =
-          this.options.transfer === true &&
-          src.buffer instanceof ArrayBuffer &&
-          src.byteOffset === 0 &&
-          src.byteLength === src.buffer.byteLength;
-        if (whole) {
-          return [
-            { type: 'write', seq, snapshot: snapshotMessage(snapshot, src), label },
-            [src.buffer as ArrayBuffer],
-          ];
-        }
         // The one copy the training thread makes goes straight into the Arrow IPC payload, in shared memory
         // (a slab, or a shared buffer of its own when it is too large for one: see slabs.ts).
+        const src = snapshot.data;
         const meta = snapshotMeta(snapshot);
         const shape = [...snapshot.shape];
         const dims = [...snapshot.dims];
         let slab: Slab | undefined;
-        const alloc = (size: number): Uint8Array => {
-          const shared = this.slabs.alloc(size);
-          slab = shared.slab;
-          return shared.bytes;
-        };
+        const alloc = WITHOUT.has('slabs')
+          ? undefined
+          : (size: number): Uint8Array => {
+              const shared = this.slabs.alloc(size);
+              slab = shared.slab;
+              return shared.bytes;
+            };
         try {
-          const { ipc, dataOffset } = encodePayload(src, shape, dims, meta, alloc);
-          const job: SummaryJob = { seq, meta, shape, dims, ipc, dataOffset, label };
+          const { ipc, dataOffset } = WITHOUT.has('templates')
+            ? { ipc: encodeTensor(src, shape, dims, meta, alloc), dataOffset: -1 }
+            : encodePayload(src, shape, dims, meta, alloc);
+          const op: Operation = { type: 'write', snapshot: { meta, shape, dims, ipc, dataOffset, label } };
           // A large payload: the summarizer starts on it now, while the writer commits what came before.
           const summarizer = src.length >= SUMMARIZER_MIN_VALUES ? this.summarizerThread() : undefined;
-          summarizer?.worker.postMessage(job);
-          const msg: OpMessage = { type: 'writeIpc', ...job, ...(summarizer ? { summarized: true } : {}) };
-          return [msg, [], slab];
+          if (summarizer) {
+            op.snapshot.summaries = 'summarizer';
+            summarizer.worker.postMessage({ seq, op } satisfies SummaryJob);
+          }
+          return { op, slab };
         } catch (err) {
           if (slab) this.slabs.release(slab);
           throw err;
@@ -465,25 +456,19 @@ export class Store implements RunWriter {
    * its arguments on this thread (throwing a StoreError rejects the call, nothing is queued) and returns
    * what to send, or null when there is nothing to do. Settles when the writer committed it.
    */
-  private control<T = void>(label: string, message: () => ControlMessage | null): Promise<T> {
+  private control<T = void>(label: string, operation: () => Operation | null): Promise<T> {
     this.drain();
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
-    let msg: ControlMessage | null;
+    let op: Operation | null;
     try {
-      msg = message();
+      op = operation();
     } catch (err) {
       return Promise.reject(err);
     }
-    if (msg === null) return Promise.resolve(undefined as T);
-    const body = msg;
-    return this.enqueue<T>({
-      kind: body.type,
-      bytes: 0,
-      label,
-      atCommit: true,
-      make: (seq) => [{ ...body, seq } as OpMessage, []],
-    });
+    if (op === null) return Promise.resolve(undefined as T);
+    const made = { op };
+    return this.enqueue<T>({ kind: op.type, bytes: 0, label, atCommit: true, make: () => made });
   }
 
   /**
@@ -492,15 +477,10 @@ export class Store implements RunWriter {
    */
   flush(): Promise<void> {
     this.drain();
-    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.status === 'failed') return Promise.reject(this.failure);
     if (this.closePromise) return this.closePromise;
-    return this.enqueue({
-      kind: 'flush',
-      bytes: 0,
-      label: 'flush',
-      atCommit: true,
-      make: (seq) => [{ type: 'flush', seq }, []],
-    });
+    const made = { op: { type: 'flush' } as const };
+    return this.enqueue({ kind: 'flush', bytes: 0, label: 'flush', atCommit: true, make: () => made });
   }
 
   /**
@@ -509,17 +489,13 @@ export class Store implements RunWriter {
    */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
-    this.closing = true;
+    if (this.status === 'open') this.status = 'closing';
     this.closePromise = (async () => {
       try {
-        if (!this.fatal) {
-          await this.enqueue({
-            kind: 'close',
-            bytes: 0,
-            label: 'close',
-            atCommit: true,
-            make: (seq) => [{ type: 'close', seq }, []],
-          });
+        if (this.status === 'closing') {
+          const made = { op: { type: 'close' } as const };
+          await this.enqueue({ kind: 'close', bytes: 0, label: 'close', atCommit: true, make: () => made });
+          if (this.status === 'closing') this.status = 'closed';
         }
       } finally {
         // The database is closed before the writer thread acknowledges the close: the file is complete now.
@@ -529,14 +505,14 @@ export class Store implements RunWriter {
         void this.writer.terminate().catch(() => {});
         void this.summarizer?.worker.terminate().catch(() => {});
       }
-      if (this.fatal) throw this.fatal;
+      if (this.status === 'failed') throw this.failure;
     })();
     return this.closePromise;
   }
 
   private refusal(): StoreError | undefined {
-    if (this.fatal) return this.fatal;
-    if (this.closing)
+    if (this.status === 'failed') return this.failure;
+    if (this.status !== 'open')
       return new StoreError('ECLOSED', `${this.path}: the store is closed`, { file: this.path });
     return this.takeUndelivered();
   }
@@ -566,7 +542,7 @@ export class Store implements RunWriter {
   }
 
   private pump(): void {
-    while (this.waiting.length > 0 && !this.fatal) {
+    while (this.waiting.length > 0 && this.status !== 'failed') {
       const w = this.waiting[0]!;
       if (!this.fits(w)) {
         this.warnFull();
@@ -574,11 +550,9 @@ export class Store implements RunWriter {
       }
       this.waiting.shift();
       const seq = ++this.seq;
-      let msg: OpMessage;
-      let transfer: ArrayBuffer[];
-      let slab: Slab | undefined;
+      let made: { op: Operation; slab?: Slab | undefined };
       try {
-        [msg, transfer, slab] = w.make(seq);
+        made = w.make(seq);
       } catch (err) {
         w.reject(
           err instanceof StoreError
@@ -590,7 +564,7 @@ export class Store implements RunWriter {
         );
         continue;
       }
-      const p: Pending = { kind: w.kind, bytes: w.bytes, label: w.label, slab };
+      const p: Pending = { kind: w.kind, bytes: w.bytes, label: w.label, slab: made.slab };
       if (w.atCommit) p.settle = { resolve: w.resolve, reject: w.reject };
       this.pending.set(seq, p);
       if (w.kind === 'write') {
@@ -598,12 +572,10 @@ export class Store implements RunWriter {
         this.inflightCount++;
         this.counters.accepted++;
       }
-      this.outbox.push(msg);
-      for (const b of transfer) this.outboxTransfer.push(b);
+      this.outbox.push({ seq, op: made.op });
       this.outboxBytes += w.bytes;
-      // A transferred caller buffer leaves now, so that write() resolves with the caller's array detached.
       if (
-        msg.type === 'write' ||
+        WITHOUT.has('outbox') ||
         this.outbox.length >= OUTBOX_MAX_COUNT ||
         this.outboxBytes >= OUTBOX_MAX_BYTES
       )
@@ -611,8 +583,8 @@ export class Store implements RunWriter {
       if (!w.atCommit) w.resolve();
     }
     if (this.outbox.length > 0) {
-      // Waiting for room (or an op that settles at commit): the writer must see everything now.
-      if (this.waiting.length > 0 || !this.outbox.every((m) => m.type === 'writeIpc')) this.post();
+      // Waiting for room, or an operation that settles at commit: the writer must see everything now.
+      if (this.waiting.length > 0 || !this.outbox.every((m) => m.op.type === 'write')) this.post();
       else if (!this.outboxScheduled) {
         this.outboxScheduled = true;
         setImmediate(this.postOutbox);
@@ -624,23 +596,19 @@ export class Store implements RunWriter {
   /** Posts the outbox to the writer thread as one message. */
   private post(): void {
     if (this.outbox.length === 0) return;
-    const msgs = this.outbox;
-    const transfer = this.outboxTransfer;
+    const posted = this.outbox;
     this.outbox = [];
-    this.outboxTransfer = [];
     this.outboxBytes = 0;
-    if (this.fatal) return;
+    if (this.status === 'failed') return;
     try {
-      this.writer.postMessage(msgs, transfer);
+      this.writer.postMessage(posted satisfies InMessage);
     } catch (err) {
-      // Cannot happen for the plain, validated messages made here; fail them rather than lose them.
-      const error = serializeError(
-        new StoreError(
-          'EINVAL',
-          `${this.path}: cannot hand ${msgs.length} operations to the writer: ${(err as Error).message}`,
-        ),
+      // Cannot happen for the plain, validated operations made here; fail them rather than lose them.
+      const error = new StoreError(
+        'EINVAL',
+        `${this.path}: cannot hand ${posted.length} operations to the writer: ${(err as Error).message}`,
       );
-      this.onAcks(msgs.map((m) => ({ seq: m.seq, ok: false, error })));
+      this.onAcks(posted.map((m) => ({ seq: m.seq, ok: false, error: serializeError(error) })));
     }
   }
 
@@ -700,8 +668,9 @@ export class Store implements RunWriter {
 
   /** The writer is gone: fail everything in flight and everything after. */
   private die(error: StoreError): void {
-    if (this.fatal) return;
-    this.fatal = error;
+    if (this.status === 'failed') return;
+    this.status = 'failed';
+    this.failure = error;
     this.options.onError?.(error);
     // Accepted (write() resolved) and never committed: lost with the writer, counted as failed.
     const lost = [...this.pending.values()].filter((p) => p.kind === 'write' && !p.settle).length;

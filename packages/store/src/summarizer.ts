@@ -16,10 +16,11 @@
 // acknowledgement), so a summarizer that crashes or hangs loses nothing. A late result is dropped.
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { type SerializedError, serializeError } from './errors.js';
+import type { EncodedSnapshot, Posted } from './operations.js';
 import { payloadValues } from './payload.js';
 import { summarize } from './summary.js';
 import { decodeTensor, product } from './tensor.js';
-import type { SnapshotMeta, TensorSummary } from './types.js';
+import type { TensorSummary } from './types.js';
 
 /** Snapshots of at least this many values (1 MiB of float32) are summarized by the summarizer thread. */
 export const SUMMARIZER_MIN_VALUES = 1 << 18;
@@ -28,18 +29,8 @@ export const PATIENCE_MS = 5_000;
 /** Slots of the shared control array: results posted so far, and 1 once the summarizer thread has exited. */
 export const SLOT = { results: 0, gone: 1 } as const;
 
-/** Training thread → summarizer thread: one payload to summarize. */
-export interface SummaryJob {
-  seq: number;
-  meta: SnapshotMeta;
-  shape: number[];
-  dims: string[];
-  /** The Arrow IPC payload, in shared memory. */
-  ipc: Uint8Array;
-  /** Where the float32 values are in `ipc` (see payload.ts), or -1: decode to find them. */
-  dataOffset: number;
-  label: string;
-}
+/** Training thread → summarizer thread: the write operation of a large snapshot, as the writer gets it too. */
+export type SummaryJob = Posted<{ type: 'write'; snapshot: EncodedSnapshot }>;
 
 /** Summarizer thread → writer thread. */
 export type SummaryResult =
@@ -51,12 +42,15 @@ export function summarizerControl(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
 }
 
-/** Summarizes one job (on the summarizer thread; on the writer thread when it does without). */
-export function summarizeJob(job: SummaryJob): SummaryResult {
+/** The summaries of a snapshot, read from its payload in place (on the summarizer or the writer thread). */
+export function summarizePayload(s: EncodedSnapshot): TensorSummary[] {
+  const data = payloadValues(s.ipc, s.dataOffset, product(s.shape)) ?? decodeTensor(s.ipc, s.label).data;
+  return summarize(data, s.shape, s.dims, s.meta.channelParts);
+}
+
+function summarizeJob(job: SummaryJob): SummaryResult {
   try {
-    const data =
-      payloadValues(job.ipc, job.dataOffset, product(job.shape)) ?? decodeTensor(job.ipc, job.label).data;
-    return { seq: job.seq, summaries: summarize(data, job.shape, job.dims, job.meta.channelParts) };
+    return { seq: job.seq, summaries: summarizePayload(job.op.snapshot) };
   } catch (err) {
     return { seq: job.seq, error: serializeError(err) };
   }

@@ -7,6 +7,7 @@ import { params, SUMMARY_STATS, statColumns, statValues } from './columns.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
+import type { EncodedSnapshot, WriteOp } from './operations.js';
 import { encodePayload } from './payload.js';
 import type { CompactPolicy, CompactResult, RunTag } from './provider.js';
 import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
@@ -41,46 +42,24 @@ const SNAPSHOT_FIELDS = [
   'payload_bytes',
 ];
 
-/** A snapshot ready for the database: everything computed, the tensor already encoded. */
-export interface EncodedSnapshot {
-  meta: SnapshotMeta;
-  shape: number[];
-  dims: string[];
-  ipc: Uint8Array;
-  summaries: TensorSummary[];
-  /** For messages, e.g. 'lstm_1 output-grad iteration 20'. */
-  label: string;
-}
-
-/** Summaries and Arrow encoding of a snapshot (the CPU work of a write). */
-export function encodeSnapshot(snapshot: Snapshot, label = validateSnapshot(snapshot)): EncodedSnapshot {
+/**
+ * A snapshot encoded and summarized on this thread (the bench and tests write through SnapshotWriter
+ * directly; the store's training thread encodes, and its writer thread summarizes).
+ */
+export function prepareSnapshot(snapshot: Snapshot, label = validateSnapshot(snapshot)): EncodedSnapshot {
   const meta = snapshotMeta(snapshot);
   const { shape, dims, data } = snapshot;
-  const { ipc } = encodePayload(data, shape, dims, meta);
-  return { meta, shape, dims, ipc, summaries: summarize(data, shape, dims, meta.channelParts), label };
+  const { ipc, dataOffset } = encodePayload(data, shape, dims, meta);
+  const summaries = summarize(data, shape, dims, meta.channelParts);
+  return { meta, shape: [...shape], dims: [...dims], ipc, dataOffset, label, summaries };
 }
-
-/**
- * Retention of `compact`: per run, the distinct iterations in order; the first `keepFirst` are kept, then every
- * `every`-th one after them, the last one, and any listed in `keep`. Snapshots of the other iterations go.
- */
-/** One operation of a write group. */
-export type WriteOp =
-  | { type: 'write'; encoded: EncodedSnapshot }
-  | { type: 'startRun'; run: RunInfo }
-  | { type: 'endRun'; runId: string; status: WrittenRunStatus }
-  | { type: 'scalars'; runId: string; points: ScalarPoint[] }
-  | { type: 'renameRun'; run: string; name: string }
-  | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
-  | { type: 'tagRun'; run: string; tag: RunTag }
-  | { type: 'deleteRun'; run: string };
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
 function opLabel(op: WriteOp): string {
   switch (op.type) {
     case 'write':
-      return `writing snapshot ${op.encoded.label}`;
+      return `writing snapshot ${op.snapshot.label}`;
     case 'startRun':
       return `starting run ${op.run.id}`;
     case 'endRun':
@@ -303,12 +282,14 @@ export class SnapshotWriter {
         this.deleteRunKey(this.findRun(op.run, `delete run ${JSON.stringify(op.run)}`));
         return undefined;
       case 'write':
-        return this.insertSnapshot(op.encoded);
+        return this.insertSnapshot(op.snapshot);
     }
   }
 
-  private insertSnapshot(encoded: EncodedSnapshot): number {
-    const { meta, shape, dims, ipc, summaries } = encoded;
+  private insertSnapshot(snapshot: EncodedSnapshot): number {
+    const { meta, shape, dims, ipc, summaries } = snapshot;
+    if (!Array.isArray(summaries))
+      throw new StoreError('EINVAL', `${this.file}: ${snapshot.label} is not summarized`);
     const whole = summaries[0]!;
     const runKey = this.runKey(meta.run, meta.time);
     const id = Number(
@@ -435,7 +416,7 @@ export class SnapshotWriter {
 
   /** Synchronous convenience: encode and commit one snapshot; returns its id. Throws on failure. */
   writeSnapshot(snapshot: Snapshot): number {
-    return this.one({ type: 'write', encoded: encodeSnapshot(snapshot) })!;
+    return this.one({ type: 'write', snapshot: prepareSnapshot(snapshot) })!;
   }
 
   startRun(run: RunInfo): void {

@@ -1,58 +1,31 @@
-// The writer thread: the write-time summaries and the SQLite commits of every snapshot, in the order the
-// training thread handed them over:
+// The writer thread: the write-time summaries and the SQLite commits of every operation, in the order the
+// training thread posted them:
 //
 //   training thread ──► writer thread (summaries, SQLite commits) ──► acknowledgements to the training thread
 //         │                    └─ writeback thread (writeback.worker.ts)
 //         └──► summarizer thread: the summaries of large snapshots (summarizer.ts), taken by the writer thread
 //
-// One thread, not an encoder thread ahead of a database thread: with the summary in WebAssembly SIMD (about
-// 15 µs for 16×50×8, 4.6 ms for 8 MB) the second hop cost more than it overlapped: every snapshot crossed two
-// message ports and was warmed up by two V8 isolates on two cores. In alternating runs one thread wrote 1,000
-// small snapshots 7% faster (median of four), 20,000 as fast, and 8 MB ones 4% slower (306 against 318 MB/s,
-// still above a bare better-sqlite3 insert loop, which waits for every fsync). The writeback thread lets the
-// disk write a commit's pages while the commit is still being built. Acknowledgements come back in the order
-// the writes were accepted. Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in
-// sqlite.ts): a copy of the file taken between commits holds what was committed.
+// One thread, not an encoder thread ahead of a database thread: with the summary in WebAssembly SIMD the
+// second hop cost more than it overlapped (every snapshot crossed two message ports and was warmed up by two
+// V8 isolates on two cores; docs/benchmarks.md). The writeback thread lets the disk write a commit's pages
+// while the commit is still being built. Acknowledgements come back in the order the operations were posted.
+// Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of the file
+// taken between commits holds what was committed.
 import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
-import type { CompactPolicy, RunTag } from './provider.js';
+import { isWriteOp, type Posted, type WriteOp } from './operations.js';
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
-import { Summaries, type SummaryJob, summarizeJob } from './summarizer.js';
-import type { RunInfo, ScalarPoint, Snapshot, WrittenRunStatus } from './types.js';
+import { Summaries, summarizePayload } from './summarizer.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
-import { type EncodedSnapshot, encodeSnapshot, SnapshotWriter, type WriteOp } from './writer-db.js';
+import { SnapshotWriter } from './writer-db.js';
 
-/** Training thread → writer thread. */
-export type InMessage =
-  | { type: 'write'; seq: number; snapshot: Snapshot; label: string }
-  | (SummaryJob & {
-      type: 'writeIpc';
-      /** Handed to the summarizer thread too: take its summaries (see summarizer.ts). */
-      summarized?: true;
-    })
-  | { type: 'summarizer'; port: MessagePort; control: Int32Array }
-  | { type: 'startRun'; seq: number; run: RunInfo }
-  | { type: 'endRun'; seq: number; runId: string; status: WrittenRunStatus }
-  | { type: 'scalars'; seq: number; runId: string; points: ScalarPoint[] }
-  | { type: 'renameRun'; seq: number; run: string; name: string }
-  | { type: 'updateRunMeta'; seq: number; run: string; meta: Record<string, unknown> }
-  | { type: 'tagRun'; seq: number; run: string; tag: RunTag }
-  | { type: 'deleteRun'; seq: number; run: string }
-  | { type: 'vacuum'; seq: number }
-  | { type: 'compact'; seq: number; policy: CompactPolicy }
-  | { type: 'flush'; seq: number }
-  | { type: 'close'; seq: number };
-
-/** A message that is an operation (acknowledged by its seq). */
-export type OpMessage = Exclude<InMessage, { type: 'summarizer' }>;
-
-/** A message of the training thread with its snapshot summarized: what a commit group is made of. */
-type Item =
-  | Exclude<InMessage, { type: 'write' | 'writeIpc' | 'summarizer' }>
-  | { type: 'encoded'; seq: number; encoded: EncodedSnapshot }
-  | { type: 'failed'; seq: number; error: SerializedError };
+/**
+ * Training thread → writer thread: the operations of one post (see Store.pump), or (once) the port of the
+ * summarizer thread and the control array the three threads share (see summarizer.ts).
+ */
+export type InMessage = Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
 
 /** Writer thread → training thread, on the replies port (which the training thread can drain synchronously). */
 export type OutMessage =
@@ -78,27 +51,20 @@ const MAX_GROUP_BYTES = 32 * 2 ** 20;
  */
 const MIN_COMMIT_INTERVAL_MS = 50;
 /**
- * Summarizes a snapshot write (encoding it first unless the training thread did), or takes its summaries
- * from the summarizer thread; other messages pass.
+ * Gives a write its summaries: the summarizer thread's when it was handed the snapshot too and answers,
+ * else computed here. Returns the failure, if any (a payload that cannot be read).
  */
-function summarized(msg: OpMessage, summaries: Summaries | undefined): Item {
-  if (msg.type !== 'write' && msg.type !== 'writeIpc') return msg;
-  if (msg.type === 'write') {
-    try {
-      return { type: 'encoded', seq: msg.seq, encoded: encodeSnapshot(msg.snapshot, msg.label) };
-    } catch (err) {
-      return { type: 'failed', seq: msg.seq, error: serializeError(err) };
-    }
+function summarized(p: Posted, summarizer: Summaries | undefined): SerializedError | undefined {
+  if (p.op.type !== 'write') return undefined;
+  const snapshot = p.op.snapshot;
+  const r = (snapshot.summaries === 'summarizer' && summarizer?.take(p.seq)) || undefined;
+  if (r && 'error' in r) return r.error;
+  try {
+    snapshot.summaries = r ? r.summaries : summarizePayload(snapshot);
+  } catch (err) {
+    return serializeError(err);
   }
-  // Already encoded by the training thread (its copy of the data): summarized in place, here or there.
-  const r = (msg.summarized && summaries?.take(msg.seq)) || summarizeJob(msg);
-  if ('error' in r) return { type: 'failed', seq: msg.seq, error: r.error };
-  const { meta, shape, dims, ipc, label } = msg;
-  return {
-    type: 'encoded',
-    seq: msg.seq,
-    encoded: { meta, shape, dims, ipc, summaries: r.summaries, label },
-  };
+  return undefined;
 }
 
 /** Starts the writeback thread on the writer connection's descriptor (see writeback.ts); none without one. */
@@ -130,7 +96,9 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
       fd,
     } = openedDescriptor(path, () => openWriterDb(path, options));
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
-    writeback = startWriteback(fd);
+    writeback = process.env.GRADSCOPE_STORE_WITHOUT?.split(',').includes('writeback')
+      ? undefined
+      : startWriteback(fd);
     replies.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
     // Named: a file whose tables cannot be prepared (one was dropped) fails here with SQLite's words alone.
@@ -148,7 +116,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
   let seqs: number[] = [];
   let pendingBytes = 0;
   let results: Extract<OutMessage, { type: 'acks' }>['results'] = [];
-  let summaries: Summaries | undefined;
+  let summarizer: Summaries | undefined;
   let lastCommit = 0;
   let timer: NodeJS.Timeout | undefined;
   /** Sends every acknowledgement gathered so far. */
@@ -199,107 +167,79 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
     sendAcks();
   };
 
-  const handle = (first: InMessage[]) => {
-    const batch: Item[] = [];
-    const add = (msgs: InMessage[]) => {
-      for (const msg of msgs) {
-        if (msg.type === 'summarizer') {
-          summaries = new Summaries(msg.port, msg.control);
-          continue;
-        }
-        const m = summarized(msg, summaries);
-        batch.push(m);
-        if (m.type === 'encoded') pendingBytes += m.encoded.ipc.byteLength;
+  const handle = (first: InMessage) => {
+    const batch: { posted: Posted; failed?: SerializedError }[] = [];
+    const add = (msg: InMessage) => {
+      if ('summarizer' in msg) {
+        summarizer = new Summaries(msg.summarizer.port, msg.summarizer.control);
+        return;
+      }
+      for (const posted of msg) {
+        const failed = summarized(posted, summarizer);
+        batch.push(failed ? { posted, failed } : { posted });
+        if (posted.op.type === 'write') pendingBytes += posted.op.snapshot.ipc.byteLength;
       }
     };
     add(first);
     // Group what is already waiting (a writer that fell behind commits several snapshots at once).
     while (ops.length + batch.length < MAX_GROUP_OPS && pendingBytes < MAX_GROUP_BYTES) {
       const last = batch[batch.length - 1];
-      if (last && ['flush', 'close', 'vacuum', 'compact'].includes(last.type)) break;
+      if (last && !isWriteOp(last.posted.op)) break;
       const next = receiveMessageOnPort(parentPort!);
       if (!next) break;
-      add(next.message as InMessage[]);
+      add(next.message as InMessage);
     }
     // Anything but a snapshot write is awaited by its caller (flush, startRun, …), and so is every write of a
     // durable store.
-    const urgent = durable || batch.some((m) => m.type !== 'encoded');
-    for (const m of batch) {
+    const urgent = durable || batch.some((m) => m.posted.op.type !== 'write');
+    for (const { posted, failed } of batch) {
+      const { seq, op } = posted;
       if (closed) {
         results.push({
-          seq: m.seq,
+          seq,
           ok: false,
           error: serializeError(new StoreError('ECLOSED', `${writer.file}: the store is closed`)),
         });
         continue;
       }
-      switch (m.type) {
-        case 'encoded':
-          ops.push({ type: 'write', encoded: m.encoded });
-          seqs.push(m.seq);
-          break;
-        case 'startRun':
-          ops.push({ type: 'startRun', run: m.run });
-          seqs.push(m.seq);
-          break;
-        case 'endRun':
-          ops.push({ type: 'endRun', runId: m.runId, status: m.status });
-          seqs.push(m.seq);
-          break;
-        case 'scalars':
-          ops.push({ type: 'scalars', runId: m.runId, points: m.points });
-          seqs.push(m.seq);
-          break;
-        case 'renameRun':
-          ops.push({ type: 'renameRun', run: m.run, name: m.name });
-          seqs.push(m.seq);
-          break;
-        case 'updateRunMeta':
-          ops.push({ type: 'updateRunMeta', run: m.run, meta: m.meta });
-          seqs.push(m.seq);
-          break;
-        case 'tagRun':
-          ops.push({ type: 'tagRun', run: m.run, tag: m.tag });
-          seqs.push(m.seq);
-          break;
-        case 'deleteRun':
-          ops.push({ type: 'deleteRun', run: m.run });
-          seqs.push(m.seq);
-          break;
+      if (failed) {
+        commit();
+        results.push({ seq, ok: false, error: failed });
+        continue;
+      }
+      if (isWriteOp(op)) {
+        ops.push(op);
+        seqs.push(seq);
+        continue;
+      }
+      // An operation that ends the group: what came before it is committed first.
+      commit();
+      if (closed) continue; // the commit failed the store (see commit)
+      switch (op.type) {
         case 'vacuum':
         case 'compact':
-          commit();
-          if (closed) continue; // the commit failed the store (see commit)
           try {
             const value =
-              m.type === 'vacuum'
+              op.type === 'vacuum'
                 ? writer.vacuum()
-                : writer.compact(m.policy, () => statSync(writer.file).size);
-            results.push({ seq: m.seq, ok: true, ...(value === undefined ? {} : { value }) });
+                : writer.compact(op.policy, () => statSync(writer.file).size);
+            results.push({ seq, ok: true, ...(value === undefined ? {} : { value }) });
           } catch (err) {
-            results.push({ seq: m.seq, ok: false, error: serializeError(err) });
+            results.push({ seq, ok: false, error: serializeError(err) });
           }
           break;
-        case 'failed':
-          commit();
-          results.push({ seq: m.seq, ok: false, error: m.error });
-          break;
         case 'flush':
-          commit();
-          if (closed) continue;
-          results.push({ seq: m.seq, ok: true });
+          results.push({ seq, ok: true });
           break;
         case 'close':
-          commit();
-          if (closed) continue;
           closed = true;
           clearInterval(beat);
           writeback?.stop();
           try {
             writer.close();
-            results.push({ seq: m.seq, ok: true });
+            results.push({ seq, ok: true });
           } catch (err) {
-            results.push({ seq: m.seq, ok: false, error: serializeError(err) });
+            results.push({ seq, ok: false, error: serializeError(err) });
           }
           break;
       }

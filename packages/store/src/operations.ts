@@ -1,0 +1,55 @@
+// The shapes of a write, one per stage. The training thread validates a snapshot and encodes its payload
+// (EncodedSnapshot, in shared memory); it posts the writer thread the very operation the writer will commit
+// (Posted: an Operation and its sequence number); the writer thread fills in the snapshot's summaries, or
+// takes them from the summarizer thread, and hands the operation as it is to SnapshotWriter.commit.
+import type { CompactPolicy, RunTag } from './provider.js';
+import type { RunInfo, ScalarPoint, SnapshotMeta, TensorSummary, WrittenRunStatus } from './types.js';
+
+/** A snapshot as the writer commits it: its metadata and its Arrow IPC payload, then its summaries. */
+export interface EncodedSnapshot {
+  meta: SnapshotMeta;
+  shape: number[];
+  dims: string[];
+  /** The Arrow IPC payload (see payload.ts), in shared memory when the training thread made it. */
+  ipc: Uint8Array;
+  /** Where the float32 values are in `ipc` (a multiple of 4), or -1: decode the payload to find them. */
+  dataOffset: number;
+  /** For messages, e.g. 'lstm_1 output-grad iteration 20'. */
+  label: string;
+  /**
+   * The write-time summaries (whole tensor first, then each channel part): absent until the writer thread
+   * computes them; 'summarizer' while the summarizer thread computes them (see summarizer.ts).
+   */
+  summaries?: TensorSummary[] | 'summarizer';
+}
+
+/** What SnapshotWriter.commit runs, several in one transaction. */
+export type WriteOp =
+  | { type: 'write'; snapshot: EncodedSnapshot }
+  | { type: 'startRun'; run: RunInfo }
+  | { type: 'endRun'; runId: string; status: WrittenRunStatus }
+  | { type: 'scalars'; runId: string; points: ScalarPoint[] }
+  | { type: 'renameRun'; run: string; name: string }
+  | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
+  | { type: 'tagRun'; run: string; tag: RunTag }
+  | { type: 'deleteRun'; run: string };
+
+/** Everything the writer thread does: a WriteOp, or an operation that ends a commit group. */
+export type Operation =
+  | WriteOp
+  | { type: 'flush' }
+  | { type: 'close' }
+  | { type: 'vacuum' }
+  | { type: 'compact'; policy: CompactPolicy };
+
+/** Training thread → writer thread (and, for a large snapshot, → summarizer thread): one operation. */
+export interface Posted<O extends Operation = Operation> {
+  /** Acknowledgements name the operation by it; it grows by one per operation. */
+  seq: number;
+  op: O;
+}
+
+/** Whether `op` is committed in a group (true) or ends one (flush, close, vacuum, compact). */
+export function isWriteOp(op: Operation): op is WriteOp {
+  return op.type !== 'flush' && op.type !== 'close' && op.type !== 'vacuum' && op.type !== 'compact';
+}
