@@ -47,6 +47,8 @@ export interface GradscopeHook {
 const SPARK_POINTS = 200;
 /** How often a followed run's loss is asked again while it lags the snapshots (the capture sends it in batches). */
 const LOSS_POLL_MS = 2000;
+/** The longest wait between two such polls while the loss does not move. */
+const LOSS_POLL_MAX_MS = 30_000;
 
 /** The iteration a diagnosis was read at: the newest of its layers' evidence (null: none). */
 function diagnosisIteration(d: RunDiagnosis): number | null {
@@ -94,6 +96,8 @@ export class App {
   /** The frame of the run page on screen (frame.ts), and the loss poll while the loss holds it back. */
   private frame: RunFrame | null = null;
   private lossPoll: ReturnType<typeof setTimeout> | undefined;
+  /** The frame bound the last polls found, and how many polls in a row found it unchanged. */
+  private lossStall: { upTo: number | null; polls: number } = { upTo: null, polls: 0 };
   private currentRun: RunDetails | null = null;
   /** The render that asked for the diagnosis on screen, and its run. */
   private verdictSeq = 0;
@@ -513,12 +517,19 @@ export class App {
    */
   private scheduleLossPoll(frame: RunFrame): void {
     clearTimeout(this.lossPoll);
-    if (!frame.heldByLoss || !this.state.follow) return;
+    if (!frame.heldByLoss || !this.state.follow) {
+      this.lossStall = { upTo: null, polls: 0 };
+      return;
+    }
+    // A loss that does not move (a capture that stopped sending it) is asked less and less often.
+    const stalled = frame.upTo === this.lossStall.upTo;
+    this.lossStall = { upTo: frame.upTo, polls: stalled ? this.lossStall.polls + 1 : 0 };
+    const delay = Math.min(LOSS_POLL_MAX_MS, LOSS_POLL_MS * 2 ** this.lossStall.polls);
     this.lossPoll = setTimeout(() => {
       if (this.frame !== frame || this.route.page !== 'run' || !this.state.follow) return;
       if (this.currentRun) this.data.forgetRun(this.currentRun.id);
       void this.render();
-    }, LOSS_POLL_MS);
+    }, delay);
   }
 
   /** Whether a stored snapshot changes what is on screen. */

@@ -199,10 +199,32 @@ describe('2D of a large probe', () => {
   });
 });
 
+/** The newest iteration each part of the run page shows. */
+interface ShownParts {
+  selector: number | null;
+  options: number | null;
+  status: number | null;
+  verdicts: number[];
+  evidenceMaps: number[];
+  evidenceNorms: number | null;
+  flowMap: number[];
+  flowNorms: number | null;
+  lossSteps: number | null;
+  lossLast: number;
+}
+
 describe('live follow while the run is written', () => {
-  /** What every part of the page says is the newest iteration it shows. */
-  async function shown() {
-    return page.evaluate(() => {
+  /**
+   * Installed in the page before it loads: what every part of the page says is the newest iteration it shows
+   * (window.__shownNow), recorded after every completed render (window.__seen), every one of them.
+   */
+  function recorder() {
+    const w = window as unknown as {
+      __shownNow: () => Record<string, unknown>;
+      __seen: Record<string, unknown>[];
+      __gradscope?: { ready: boolean; renders: number };
+    };
+    w.__shownNow = () => {
       const last = (xs: number[]) => (xs.length ? Math.max(...xs) : null);
       const selects = [...document.querySelectorAll<HTMLSelectElement>('select[aria-label^="iteration "]')];
       const numbers = (sel: string, re: RegExp) =>
@@ -232,11 +254,26 @@ describe('live follow while the run is written', () => {
         lossSteps: lossTitle ? Number(lossTitle[1]) - 1 : null,
         lossLast: Number(document.querySelector<HTMLElement>('.training .loss-chart')?.dataset.lastStep),
       };
-    });
+    };
+    w.__seen = [];
+    let last = -1;
+    const tick = () => {
+      const g = w.__gradscope;
+      if (g?.ready && g.renders !== last && document.querySelector('.evidence-norm-chart')) {
+        last = g.renders;
+        w.__seen.push({ renders: g.renders, ...w.__shownNow() });
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+
+  async function shown() {
+    return page.evaluate(() => (window as unknown as { __shownNow: () => ShownParts }).__shownNow());
   }
 
   /** Every part at iteration `it` (the loss recorded every step from 0, so it counts it + 1 steps). */
-  function expectAllAt(s: Awaited<ReturnType<typeof shown>>, it: number) {
+  function expectAllAt(s: ShownParts, it: number) {
     expect(s).toEqual({
       selector: it,
       options: it,
@@ -257,6 +294,7 @@ describe('live follow while the run is written', () => {
   }
 
   it('selectors, status, verdicts, evidence, flow, norms and loss show the same iterations at every render', async () => {
+    await page.addInitScript(recorder);
     await open('#/run?run=live-follow&view=flow&follow=1');
     await page.waitForSelector('.evidence-norm-chart');
     expectAllAt(await shown(), 80);
@@ -289,6 +327,15 @@ describe('live follow while the run is written', () => {
       { timeout: 30_000 },
     );
     expectAllAt(await shown(), 100);
+    // Not only at these four: at every render of the test, every part showed one iteration (80, then 100).
+    const seen = (await page.evaluate(
+      () => (window as unknown as { __seen: ShownParts[] }).__seen,
+    )) as (ShownParts & {
+      renders: number;
+    })[];
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    for (const { renders: _r, ...parts } of seen) expectAllAt(parts, parts.selector!);
+    expect([...new Set(seen.map((x) => x.selector))]).toEqual([80, 100]);
     expect(errors).toEqual([]);
   });
 });
