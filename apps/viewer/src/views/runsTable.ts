@@ -527,7 +527,7 @@ const MAX_CHARS = 34;
 export function columnWidths(columns: readonly Column[], rows: readonly RunRow[]): string[] {
   const widths = columns.map((c) => {
     // The header with its sort mark, and room for the filter's placeholder ("min..max", "contains").
-    let chars = Math.max(c.label.length + 2, 9);
+    let chars = Math.max(c.label.length + 2, 10);
     if (c.key === 'verdict') {
       for (const r of rows)
         chars = Math.max(
