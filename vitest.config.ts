@@ -12,6 +12,8 @@ export default defineConfig({
     ],
     // tfjs backends and native addons are process-global: one fork per test file.
     pool: 'forks',
+    // One PostgreSQL cluster per run for the store's second provider (see the file).
+    globalSetup: ['scripts/postgres.global-setup.mjs'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

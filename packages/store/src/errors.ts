@@ -27,6 +27,8 @@ export type StoreErrorCode =
   | 'ECLOSED'
   /** The writer worker died. */
   | 'EWORKER'
+  /** A database server (PostgreSQL) could not be reached, for longer than the store retries. */
+  | 'EUNAVAILABLE'
   /** Any other I/O or SQLite failure. */
   | 'EIO';
 

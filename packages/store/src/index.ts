@@ -1,4 +1,4 @@
-// @gradscope/store: the SQLite store of record for gradscope snapshots.
+// @gradscope/store: the store of record for gradscope snapshots, on SQLite (a file) or PostgreSQL.
 
 export type { SeriesIndex } from '@gradscope/format';
 export { diagnoseReader, diagnoseRun, observeRun } from './diagnosis.js';
@@ -14,6 +14,9 @@ export {
 } from './histogram.js';
 export { HEARTBEAT_MS, STALE_AFTER_MS } from './liveness.js';
 export { checkFile } from './maintenance.js';
+export { isPostgresUrl, type PostgresUrl, shownUrl } from './postgres/connection.js';
+export type { PostgresReader, PostgresReaderOptions } from './postgres/reader.js';
+export { PG_SCHEMA_VERSION } from './postgres/schema.js';
 export type {
   Awaitable,
   CompactPolicy,
@@ -25,7 +28,7 @@ export type {
   SeriesKey,
   SeriesOptions,
 } from './provider.js';
-export { openReader, Reader, type ReaderOptions } from './reader.js';
+export { openReader, openRunReader, Reader, type ReaderOptions } from './reader.js';
 export { APPLICATION_ID, openWriterDb, SCHEMA_VERSION } from './sqlite.js';
 export { openStore, Store, type StoreOptions, type StoreStats } from './store.js';
 export { summarize } from './summary.js';

@@ -126,6 +126,12 @@ export interface RunReader {
   seriesIndex(key: SeriesKey, options?: SeriesOptions): Awaitable<SeriesIndex>;
   /** The training scalars of a run, one series per name (sorted by name), in iteration order. */
   scalars(run: string, options?: ScalarsOptions): Awaitable<ScalarSeries[]>;
+  /**
+   * Optional: calls `onChange` soon after anything is committed, by any writer of the store, so that live
+   * updates need not wait for the next dataVersion() poll (PostgreSQL: LISTEN/NOTIFY, whichever server
+   * wrote). Returns the function that stops it. A backend without it is polled.
+   */
+  watch?(onChange: () => void): () => void;
   /** 'ok', or the problems the backend's own consistency check finds. */
   integrityCheck(): Awaitable<string>;
   close(): Awaitable<void>;

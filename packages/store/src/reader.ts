@@ -16,6 +16,8 @@ import type {
 } from '@gradscope/format';
 import { fromSqlite } from './errors.js';
 import { STALE_AFTER_MS } from './liveness.js';
+import { isPostgresUrl, type PostgresUrl } from './postgres/connection.js';
+import { openPostgresReader, type PostgresReader, type PostgresReaderOptions } from './postgres/reader.js';
 import type { RunReader, ScalarsOptions, SeriesKey, SeriesOptions } from './provider.js';
 import { ReadContext } from './read/context.js';
 import { Payloads } from './read/payloads.js';
@@ -157,7 +159,27 @@ export class Reader implements RunReader {
  * EPATH / ENOENT (bad or missing path), ENOTDB (not a gradscope database), ENEWER (newer schema), EOLDER
  * (an older schema: open it once with openStore to migrate it).
  */
-export function openReader(path: string, options: ReaderOptions = {}): Reader {
-  const { db, file } = openReaderDb(path, options);
-  return new Reader(db, file, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.staleAfterMs);
+export function openReader(url: PostgresUrl, options?: PostgresReaderOptions): PostgresReader;
+export function openReader(path: string, options?: ReaderOptions): Reader;
+export function openReader(
+  path: string,
+  options: ReaderOptions | PostgresReaderOptions = {},
+): Reader | PostgresReader {
+  if (isPostgresUrl(path)) return openPostgresReader(path, options as PostgresReaderOptions);
+  const o = options as ReaderOptions;
+  const { db, file } = openReaderDb(path, o);
+  return new Reader(db, file, o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, o.staleAfterMs);
+}
+
+/**
+ * Opens a reader on a store file or, for a `postgres://` URL, on a store in PostgreSQL: what a caller
+ * holding either (a command-line argument) uses, typed by the interface both implement.
+ */
+export function openRunReader(
+  target: string,
+  options: ReaderOptions | PostgresReaderOptions = {},
+): RunReader {
+  return isPostgresUrl(target)
+    ? openPostgresReader(target, options as PostgresReaderOptions)
+    : openReader(target, options as ReaderOptions);
 }

@@ -58,13 +58,14 @@ function runRows(c: ReadContext, where: string, args: unknown[]): RunRow[] {
 }
 
 /** 'interrupted' for a run left 'running' by a writer that is gone (see liveness.ts). */
-function status(c: ReadContext, r: RunRow): RunRecord['status'] {
+function status(c: Pick<ReadContext, 'staleAfterMs'>, r: RunRow): RunRecord['status'] {
   if (r.status !== 'running') return r.status;
   const lastSign = Math.max(r.heartbeat_at ?? 0, r.started_at, r.last_time ?? 0);
   return writerGone(r.writer, lastSign, Date.now(), c.staleAfterMs) ? 'interrupted' : 'running';
 }
 
-function toRun(c: ReadContext, r: RunRow): RunRecord {
+/** A run's record from its row (any backend's: `c` gives the staleness bound of liveness). */
+export function toRun(c: Pick<ReadContext, 'staleAfterMs'>, r: RunRow): RunRecord {
   return {
     id: r.id,
     name: r.name,
@@ -84,13 +85,13 @@ function toRun(c: ReadContext, r: RunRow): RunRecord {
 }
 
 /** The model summary of a run recorded without one (a sink that only calls write()), or a partial one. */
-function modelOf(json: string): ModelSummary {
+export function modelOf(json: string): ModelSummary {
   const stored = JSON.parse(json) as Partial<ModelSummary>;
   return { name: '', className: '', layers: [], inputShape: [], outputShape: [], losses: [], ...stored };
 }
 
 /** Capture options as recorded, with `capture` and `layers` derived from the snapshots when missing. */
-function optionsOf(json: string, row: RunRow): CaptureOptions {
+export function optionsOf(json: string, row: RunRow): CaptureOptions {
   const stored = JSON.parse(json) as Partial<CaptureOptions>;
   return {
     mode: 'batch',

@@ -6,7 +6,7 @@ import type { ScalarsOptions } from '../provider.js';
 import type { ReadContext } from './context.js';
 
 /** One scalar's points as columns. */
-type ScalarColumns = Pick<ScalarSeries, 'iterations' | 'values' | 'times'>;
+export type ScalarColumns = Pick<ScalarSeries, 'iterations' | 'values' | 'times'>;
 
 /** Scalar points gathered column by column (see ScalarPoints.read); the arrays grow by doubling. */
 class PointColumns {
@@ -55,7 +55,7 @@ class PointColumns {
 }
 
 /** Downsamples one name's points: per bucket of consecutive points, its first, last, min and max. */
-function bucketPoints(p: ScalarColumns, maxPoints: number | undefined): ScalarSeries {
+export function bucketPoints(p: ScalarColumns, maxPoints: number | undefined): ScalarSeries {
   const { iterations: its, values: vals, times } = p;
   const n = its.length;
   if (maxPoints === undefined || n <= maxPoints) return { name: '', count: n, ...p };

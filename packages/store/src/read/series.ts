@@ -32,7 +32,7 @@ function series(
         .all(...args) as { level: number; n: number }[],
   );
   const total = levels.find((l) => l.level === 0)?.n ?? 0;
-  if (total === 0) throw noSeries(c, key, what, '');
+  if (total === 0) throw noSeries(c.path, key, what, '');
   let level = 0;
   if (options.maxRows !== undefined) {
     for (const l of levels) if (l.level > level && l.n >= options.maxRows) level = l.level;
@@ -52,11 +52,12 @@ function series(
   return new SeriesRows(rows, options, level, total);
 }
 
-function noSeries(c: ReadContext, key: SeriesKey, what: string, why: string): NotFoundError {
+/** ENOTFOUND naming the series (and why, when it exists but holds no such data). */
+export function noSeries(path: string, key: SeriesKey, what: string, why: string): NotFoundError {
   return new NotFoundError(
     { what: 'series', run: key.run, layer: key.layer, kind: key.kind, part: key.part ?? null },
     `no ${what} data for run ${JSON.stringify(key.run)} layer ${JSON.stringify(key.layer)} kind ${key.kind}${key.part ? ` part ${JSON.stringify(key.part)}` : ''}${why}`,
-    c.path,
+    path,
   );
 }
 
@@ -67,7 +68,12 @@ function noSeries(c: ReadContext, key: SeriesKey, what: string, why: string): No
  */
 export function flowMatrix(c: ReadContext, key: SeriesKey, options: SeriesOptions): FlowMatrix {
   const rows = series(c, key, 'flow', "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats", options);
-  if (rows.width === 0) throw noSeries(c, key, 'flow', ": its tensors have no 'timestep' axis");
+  if (rows.width === 0) throw noSeries(c.path, key, 'flow', ": its tensors have no 'timestep' axis");
+  return flowOf(rows);
+}
+
+/** The flow matrix of a series' rows (any backend's: see SeriesRows). */
+export function flowOf(rows: SeriesRows): FlowMatrix {
   const flow: FlowMatrix = {
     ids: rows.ids(),
     iterations: rows.iterations(),
@@ -96,6 +102,11 @@ export function histogramSeries(c: ReadContext, key: SeriesKey, options: SeriesO
     "x'' AS timestep_norms, c.histograms, c.minmax, x'' AS stats",
     options,
   );
+  return histogramsOf(rows);
+}
+
+/** The histogram series of a series' rows (any backend's). */
+export function histogramsOf(rows: SeriesRows): HistogramSeries {
   const { counts, minmax } = rows.histograms('');
   const n = minmax.length / 2;
   const B = HISTOGRAM_BUCKETS;
@@ -135,6 +146,11 @@ export function seriesIndex(c: ReadContext, key: SeriesKey, options: SeriesOptio
     "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
     options,
   );
+  return indexOf(rows);
+}
+
+/** The series index of a series' rows (any backend's). */
+export function indexOf(rows: SeriesRows): SeriesIndex {
   const { minmax } = rows.histograms('');
   const n = minmax.length / 2;
   const min = new Float64Array(n);

@@ -10,7 +10,8 @@ import { f32, u32 } from './rows.js';
 const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
   s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, ${statColumns('snapshots', 's')}`;
 
-function toInfo(r: SnapshotRow): SnapshotInfo {
+/** A snapshot's index entry from its row (any backend's). */
+export function toInfo(r: SnapshotRow): SnapshotInfo {
   return {
     id: r.id,
     run: r.run,
@@ -82,21 +83,23 @@ export function getSnapshot(c: ReadContext, id: number): SnapshotInfo | undefine
 
 /** The full write-time summary of a snapshot, with per-part summaries for bidirectional layers. */
 export function getSummary(c: ReadContext, id: number): SnapshotSummary | undefined {
-  return c.q('reading a summary', () => {
-    const rows = c
-      .stmt('SELECT * FROM summaries WHERE snapshot_id = ? ORDER BY rowid')
-      .all(id) as SummaryRow[];
-    if (rows.length === 0) return undefined;
-    const one = (r: SummaryRow): Omit<SnapshotSummary, 'parts'> => ({
-      ...statsOfRow(r as unknown as Record<string, unknown>, 'summaries'),
-      timestepNorms: r.timestep_norms ? f32(r.timestep_norms) : null,
-      channelNorms: r.channel_norms ? f32(r.channel_norms) : null,
-      histogram: { edges: HISTOGRAM_EDGES, counts: u32(r.histogram) },
-    });
-    const whole = rows.find((r) => r.channel_part === '')!;
-    const out: SnapshotSummary = one(whole);
-    const parts = rows.filter((r) => r.channel_part !== '');
-    if (parts.length > 0) out.parts = Object.fromEntries(parts.map((r) => [r.channel_part, one(r)]));
-    return out;
+  return c.q('reading a summary', () =>
+    summaryOf(c.stmt('SELECT * FROM summaries WHERE snapshot_id = ? ORDER BY rowid').all(id) as SummaryRow[]),
+  );
+}
+
+/** A snapshot's full summary from its summary rows in the order written (any backend's); undefined for none. */
+export function summaryOf(rows: SummaryRow[]): SnapshotSummary | undefined {
+  if (rows.length === 0) return undefined;
+  const one = (r: SummaryRow): Omit<SnapshotSummary, 'parts'> => ({
+    ...statsOfRow(r as unknown as Record<string, unknown>, 'summaries'),
+    timestepNorms: r.timestep_norms ? f32(r.timestep_norms) : null,
+    channelNorms: r.channel_norms ? f32(r.channel_norms) : null,
+    histogram: { edges: HISTOGRAM_EDGES, counts: u32(r.histogram) },
   });
+  const whole = rows.find((r) => r.channel_part === '')!;
+  const out: SnapshotSummary = one(whole);
+  const parts = rows.filter((r) => r.channel_part !== '');
+  if (parts.length > 0) out.parts = Object.fromEntries(parts.map((r) => [r.channel_part, one(r)]));
+  return out;
 }
