@@ -24,6 +24,7 @@ const STATUS_OF: Partial<Record<StoreError['code'], number>> = {
   EFULL: 507,
   EREADONLY: 503,
   EBUSY: 503,
+  EUNAVAILABLE: 503,
 };
 
 /** What a client is told about a server-side failure, by StoreError code; the rest is in the log. */
@@ -31,6 +32,7 @@ const PUBLIC_5XX: Partial<Record<StoreError['code'], string>> = {
   EFULL: 'the disk holding the store is full',
   EREADONLY: 'the store is read-only',
   EBUSY: 'the store is busy: retry in a moment',
+  EUNAVAILABLE: "the store's database server cannot be reached: retry in a moment",
 };
 
 const NAMES: Record<number, string> = {

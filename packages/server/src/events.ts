@@ -57,6 +57,11 @@ export class EventHub {
     }
   }
 
+  /** Polls now, when clients listen (the store said something was committed: RunReader.watch). */
+  nudge(): void {
+    if (this.timer !== undefined) this.tick(true);
+  }
+
   close(): void {
     this.idle();
     for (const client of this.clients) client.reply.raw.end();

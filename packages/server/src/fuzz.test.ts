@@ -302,15 +302,15 @@ describe('fuzz', () => {
     expect(sent).toBeGreaterThan(50);
     expect(accepted).toBeGreaterThan(0);
 
-    expect(server.reader.integrityCheck()).toBe('ok');
-    for (const run of server.reader.listRuns()) {
+    expect(await server.reader.integrityCheck()).toBe('ok');
+    for (const run of await server.reader.listRuns()) {
       expect(run.name.length).toBeLessThanOrEqual(512);
-      for (const s of server.reader.listSnapshots({ run: run.id })) {
+      for (const s of await server.reader.listSnapshots({ run: run.id })) {
         expect(Number.isSafeInteger(s.iteration) && s.iteration >= 0, JSON.stringify(s)).toBe(true);
         expect(isKind(s.kind), s.kind).toBe(true);
         expect(s.layer.length).toBeGreaterThan(0);
         expect(s.layer.length).toBeLessThanOrEqual(512);
-        const tensor = server.reader.readTensor(s.id);
+        const tensor = await server.reader.readTensor(s.id);
         expect(tensor.data.length).toBe(tensor.shape.reduce((a, b) => a * b, 1));
         expect(tensor.shape).toEqual(s.shape);
       }
@@ -484,9 +484,9 @@ describe('fuzz: ingest bodies built field by field, then every stored run export
     // What was stored is what was accepted, each field in its range and agreeing with its tensor.
     let stored = 0;
     // A snapshot of a run never started starts it (the store's rule): every run the file holds is checked.
-    const runs = built.reader.listRuns().map((x) => x.id);
+    const runs = (await built.reader.listRuns()).map((x) => x.id);
     for (const run of runs) {
-      for (const s of built.reader.listSnapshots({ run })) {
+      for (const s of await built.reader.listSnapshots({ run })) {
         stored++;
         const where = JSON.stringify(s);
         expect(s.iteration, where).toBeLessThanOrEqual(MAX_SNAPSHOT_INDEX);
@@ -497,7 +497,7 @@ describe('fuzz: ingest bodies built field by field, then every stored run export
           expect(s.shape.length, where).toBeGreaterThan(0);
           expect(s.shape.at(-1)! % s.channelParts.length, where).toBe(0);
         }
-        const t = built.reader.readTensor(s.id);
+        const t = await built.reader.readTensor(s.id);
         expect(s.nonFinite, where).toBe(t.data.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0));
         expect(t.data.length).toBe(product(s.shape));
       }

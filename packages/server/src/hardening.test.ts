@@ -126,7 +126,7 @@ describe('out-of-range and malformed parameters are 4xx', () => {
     expect(res.body.message).toContain(
       'snapshot.layer is 1000000 characters long: names are at most 512 characters',
     );
-    expect(server.reader.listLayers(RUN.id).map((l) => l.layer)).toEqual(['lstm_1']);
+    expect((await server.reader.listLayers(RUN.id)).map((l) => l.layer)).toEqual(['lstm_1']);
   });
 });
 
@@ -149,7 +149,7 @@ describe('DNS rebinding: the Host header must name this server', () => {
       body: JSON.stringify({ ...RUN, id: 'rebound', name: 'rebound' }),
     });
     expect(write.status).toBe(403);
-    expect(server.reader.getRun('rebound')).toBeUndefined();
+    expect(await server.reader.getRun('rebound')).toBeUndefined();
   });
 
   it.each([
@@ -217,7 +217,9 @@ describe('ingest memory bounds', () => {
         body: encodeSnapshot(snapshot(800)),
       });
       expect(ok.status).toBe(201);
-      expect(small.reader.listSnapshots({ run: RUN.id }).map((s) => s.iteration)).toEqual([20, 200, 800]);
+      expect((await small.reader.listSnapshots({ run: RUN.id })).map((s) => s.iteration)).toEqual([
+        20, 200, 800,
+      ]);
     } finally {
       await small.close();
     }
@@ -275,7 +277,7 @@ describe('errors shown to clients', () => {
   it('a server-side failure says so without a path or a stack', async () => {
     const broken = await buildServer({ db: fx.db, port: 0, ingest: false });
     try {
-      broken.reader.close();
+      await broken.reader.close();
       const res = await request(`${broken.url}/api/runs/run-1/snapshots`);
       expect(res.status).toBe(500);
       expect(res.body).toEqual({

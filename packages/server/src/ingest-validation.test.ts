@@ -37,7 +37,7 @@ function body(
   return encodeTensor(data, shape, tensor?.dims ?? s.dims, meta);
 }
 
-const stored = () => server.reader.listSnapshots({ run: RUN.id }).map((s) => s.iteration);
+const stored = async () => (await server.reader.listSnapshots({ run: RUN.id })).map((s) => s.iteration);
 
 describe('POST /api/ingest validates every field before storing', () => {
   it('a 0-d snapshot with channelParts is 400 (it used to be stored and break the run export)', async () => {
@@ -50,12 +50,12 @@ describe('POST /api/ingest validates every field before storing', () => {
     const odd = await ingest(body(31, { channelParts: ['a', 'b'] }, { shape: [3], dims: ['channel'] }));
     expect(odd.status).toBe(400);
     expect(odd.body.message).toContain('must split the last axis evenly, but shape [3] ends in 3');
-    expect(stored()).toEqual([20]);
+    expect(await stored()).toEqual([20]);
     // The well-formed 0-d and 1-d snapshots are stored.
     expect((await ingest(body(32, {}, { shape: [], dims: [], data: Float32Array.of(5) }))).status).toBe(201);
     const even = body(33, { channelParts: ['a', 'b'] }, { shape: [4], dims: ['channel'] });
     expect((await ingest(even)).status).toBe(201);
-    expect(stored()).toEqual([20, 32, 33]);
+    expect(await stored()).toEqual([20, 32, 33]);
   });
 
   it('nonFinite is counted by the server: a body that disagrees is 400', async () => {
@@ -70,11 +70,11 @@ describe('POST /api/ingest validates every field before storing', () => {
     const hidden = await ingest(body(41, { nonFinite: 0 }, { shape: s.shape, dims: s.dims, data }));
     expect(hidden.status).toBe(400);
     expect(hidden.body.message).toContain('tensor, 8, got 0');
-    expect(stored()).not.toContain(40);
-    expect(stored()).not.toContain(41);
+    expect(await stored()).not.toContain(40);
+    expect(await stored()).not.toContain(41);
     const told = await ingest(body(42, { nonFinite: 8 }, { shape: s.shape, dims: s.dims, data }));
     expect(told.status).toBe(201);
-    const [row] = server.reader.listSnapshots({ run: RUN.id, iterations: [42] });
+    const [row] = await server.reader.listSnapshots({ run: RUN.id, iterations: [42] });
     expect(row!.nonFinite).toBe(8);
     expect(row!.summary.nonFinite).toBe(8);
   });
@@ -97,11 +97,11 @@ describe('POST /api/ingest validates every field before storing', () => {
       expect(res.status, JSON.stringify(override)).toBe(400);
       expect(res.body.message).toContain(message);
     }
-    expect(stored()).not.toContain(50);
-    expect(server.reader.getRun(RUN.id)!.lastIteration).toBeLessThan(2 ** 31);
+    expect(await stored()).not.toContain(50);
+    expect((await server.reader.getRun(RUN.id))!.lastIteration).toBeLessThan(2 ** 31);
     // The largest documented iteration is stored as sent.
     expect((await ingest(body(2 ** 31 - 1, {}))).status).toBe(201);
-    expect(server.reader.getRun(RUN.id)!.lastIteration).toBe(2 ** 31 - 1);
+    expect((await server.reader.getRun(RUN.id))!.lastIteration).toBe(2 ** 31 - 1);
   });
 
   it('scalars and runs: iterations and times outside their ranges are 400', async () => {
@@ -114,7 +114,7 @@ describe('POST /api/ingest validates every field before storing', () => {
       });
       expect(res.status, JSON.stringify(bad)).toBe(400);
     }
-    expect(server.reader.scalars(RUN.id)).toEqual([]);
+    expect(await server.reader.scalars(RUN.id)).toEqual([]);
     const run = await request(`${server.url}/api/ingest/runs`, {
       method: 'POST',
       headers: JSON_TYPE,
@@ -122,13 +122,13 @@ describe('POST /api/ingest validates every field before storing', () => {
     });
     expect(run.status).toBe(400);
     expect(run.body.message).toContain('startedAt');
-    expect(server.reader.getRun('late')).toBeUndefined();
+    expect(await server.reader.getRun('late')).toBeUndefined();
   });
 
   it('a body made by encodeSnapshot is still stored as sent', async () => {
     const res = await ingest(encodeSnapshot(snapshot(60, RUN.id, { part: 'forward' })));
     expect(res.status).toBe(201);
-    const [row] = server.reader.listSnapshots({ run: RUN.id, iterations: [60] });
+    const [row] = await server.reader.listSnapshots({ run: RUN.id, iterations: [60] });
     expect(row).toMatchObject({ part: 'forward', iteration: 60, nonFinite: 0, shape: [2, 5, 3] });
   });
 
@@ -156,8 +156,8 @@ describe('POST /api/ingest validates every field before storing', () => {
       );
       const fits = await chunked(body(71, {}));
       expect(fits.status).toBe(201);
-      expect(stored()).toContain(71);
-      expect(stored()).not.toContain(70);
+      expect(await stored()).toContain(71);
+      expect(await stored()).not.toContain(70);
     } finally {
       await small.close();
     }

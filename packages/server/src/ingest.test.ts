@@ -111,7 +111,7 @@ describe('HttpSink → POST /api/ingest', () => {
     try {
       await http.close();
       expect(http.stats().failed).toBe(0);
-      expect(server.reader.listSnapshots({ run: cb.runId })).toHaveLength(memory.snapshots.length);
+      expect(await server.reader.listSnapshots({ run: cb.runId })).toHaveLength(memory.snapshots.length);
     } finally {
       await server.close();
     }
@@ -163,7 +163,7 @@ describe('HttpSink → POST /api/ingest', () => {
       await http.close();
       expect(history.history.loss).toHaveLength(2);
       expect(logged).toHaveLength(4); // 4 samples / batch 2 × 2 epochs
-      const series = server.reader.scalars(cb.runId);
+      const series = await server.reader.scalars(cb.runId);
       const loss = series.find((s) => s.name === 'loss')!;
       expect(loss.count).toBe(4);
       expect(Array.from(loss.iterations)).toEqual([1, 2, 3, 4]);
@@ -184,7 +184,7 @@ describe('HttpSink → POST /api/ingest', () => {
         { iteration: 4, name: 'loss', value: Number.NaN, time: 4 },
       ]);
       await http.close();
-      const [loss] = server.reader.scalars('diverged');
+      const [loss] = await server.reader.scalars('diverged');
       expect(Array.from(loss!.iterations)).toEqual([1, 2, 3, 4]);
       expect(Array.from(loss!.values)).toEqual([
         0.5,

@@ -92,7 +92,7 @@ describe('route matrices', () => {
       const key = { run: 'run-1', layer: 'lstm_1', kind: 'output-grad' as const, part: null };
       const flow = await request(`${server.url}/api/runs/run-1/flow?layer=lstm_1&kind=output-grad`);
       expect(flow.status).toBe(200);
-      const norms = server.reader.flowMatrix(key).norms;
+      const norms = (await server.reader.flowMatrix(key)).norms;
       expect(flow.body.norms).toEqual(encodeMatrix(norms, [2, T]));
       // Independently: the per-timestep L2 norm of snapshot(iteration) at each t.
       const decoded = decodeMatrix(flow.body.norms);
@@ -105,7 +105,7 @@ describe('route matrices', () => {
         }
       }
       const hist = await request(`${server.url}/api/runs/run-1/histograms?layer=lstm_1&kind=output-grad`);
-      const counts = server.reader.histogramSeries(key).counts;
+      const counts = (await server.reader.histogramSeries(key)).counts;
       expect(hist.body.counts).toEqual(encodeMatrix(counts, [2, counts.length / 2]));
       const series = await request(`${server.url}/api/runs/run-1/series?layer=lstm_1&kind=output-grad`);
       expect(Array.from(decodeMatrix(series.body.iterations))).toEqual([20, 200]);

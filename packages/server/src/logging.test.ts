@@ -67,7 +67,7 @@ describe('server logs', () => {
 
   it('a 5xx body carries the request id of its error log line, which holds the details the body leaves out', async () => {
     lines.length = 0;
-    server.reader.close();
+    await server.reader.close();
     const res = await rawRequest(`${server.url}/api/runs/${RUN.id}/snapshots`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });

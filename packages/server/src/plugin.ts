@@ -132,7 +132,12 @@ async function gradscope(app: FastifyInstance, options: GradscopePluginOptions):
 
   installResponseCache(app, reader, opts.cacheBytes);
   const hub = new EventHub(pollChanges(reader), opts.pollMs);
-  app.addHook('onClose', async () => hub.close());
+  // A store that says when anything is committed (PostgreSQL: by any server on the database) is polled then.
+  const unwatch = reader.watch?.(() => hub.nudge());
+  app.addHook('onClose', async () => {
+    unwatch?.();
+    hub.close();
+  });
 
   readRoutes(app, { reader, hub });
   exportRoutes(app, { reader });

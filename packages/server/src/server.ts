@@ -2,7 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { checkOptions, DEFAULT_PORT, type OptionKeys } from '@gradscope/format';
-import { openReader, openStore, type Reader, type Store } from '@gradscope/store';
+import {
+  isPostgresUrl,
+  openReader,
+  openRunReader,
+  openStore,
+  type RunReader,
+  type Store,
+} from '@gradscope/store';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { type GradscopePluginOptions, gradscopePlugin, MAX_PARAM_LENGTH } from './plugin.js';
 
@@ -66,7 +73,8 @@ export interface RunningServer {
   app: FastifyInstance;
   /** e.g. http://127.0.0.1:6006 */
   url: string;
-  reader: Reader;
+  /** The store's reader: of the file, or of the database (a postgres:// `db`). */
+  reader: RunReader;
   close(): Promise<void>;
 }
 
@@ -191,9 +199,11 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
   };
   let store: Store | undefined;
   if (options.ingest !== false) store = await openStore(options.db);
-  let reader: Reader;
+  let reader: RunReader;
   try {
-    reader = openReader(options.db, SERVER_READER);
+    // A store in PostgreSQL: the server holds no state of its own (runs' liveness by heartbeat, live updates
+    // from the database's notifications), so several servers may share the database.
+    reader = isPostgresUrl(options.db) ? openRunReader(options.db) : openReader(options.db, SERVER_READER);
   } catch (err) {
     await store?.close();
     throw err;
@@ -210,7 +220,7 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
   });
   app.addHook('onClose', async () => {
     await store?.close();
-    reader.close();
+    await reader.close();
   });
   try {
     await app.register(gradscopePlugin, { reader, ...(store ? { store } : {}), ...pluginOptions });

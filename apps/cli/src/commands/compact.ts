@@ -24,7 +24,7 @@ export function registerCompact(program: Command): void {
     .description(
       'keep, per run, the first K iterations, every N-th after them, the last one and the listed ones; remove the other snapshots (scalars stay) and shrink the file',
     )
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .requiredOption('--keep-every <n>', 'keep every n-th captured iteration (1 keeps everything)')
     .option('--keep-first <k>', 'keep the first k captured iterations of each run', '0')
     .option('--keep-iterations <list>', 'always keep these iterations, comma-separated (e.g. 20,200,400)')

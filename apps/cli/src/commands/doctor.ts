@@ -14,7 +14,7 @@ import {
   type Spread,
   VERDICTS,
 } from '@gradscope/format';
-import { diagnoseReader, openReader, type Reader } from '@gradscope/store';
+import { diagnoseReader, openRunReader, type RunReader } from '@gradscope/store';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { table } from './list.js';
@@ -121,14 +121,16 @@ export function formatGroups(groups: RunGroup[]): string {
  * then the groups of the runs that have one.
  */
 export async function doctorTable(db: string, groupBy?: string): Promise<string> {
-  const reader = openReader(db);
+  const reader = openRunReader(db);
   try {
     const report = await diagnoseReader(reader);
     const groups =
-      groupBy === undefined ? [] : groupReport(reader, report, groupBy).filter((g) => g.group !== null);
+      groupBy === undefined
+        ? []
+        : (await groupReport(reader, report, groupBy)).filter((g) => g.group !== null);
     return `${formatDiagnosis(report.runs)}${groups.length > 0 ? `\n\n${formatGroups(groups)}` : ''}`;
   } finally {
-    reader.close();
+    await reader.close();
   }
 }
 
@@ -136,8 +138,8 @@ export async function doctorTable(db: string, groupBy?: string): Promise<string>
  * The diagnosed runs grouped by `key` ('group' or a parameter). A key no run has is an error naming the
  * parameters the runs do have (a misspelt key would otherwise put every run in one group).
  */
-export function groupReport(reader: Reader, report: DoctorReport, key: string): RunGroup[] {
-  const records = new Map(reader.listRuns().map((r) => [r.id, r]));
+export async function groupReport(reader: RunReader, report: DoctorReport, key: string): Promise<RunGroup[]> {
+  const records = new Map((await reader.listRuns()).map((r) => [r.id, r]));
   const runs = report.runs.map((diagnosis) => {
     const r = records.get(diagnosis.id);
     return { group: r?.group ?? null, params: r?.params ?? {}, diagnosis };
@@ -167,7 +169,7 @@ export function registerDoctor(program: Command): void {
     .description(
       'diagnose every recurrent layer: learning a long-term dependency, a short one, or nothing, and why',
     )
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .option('--run <run...>', 'only these runs (names or ids; default: every run)')
     .option('--json', 'print { runs: [{ id, name, layers: [{ layer, verdict, causes, evidence }] }] }')
     .option(
@@ -183,18 +185,18 @@ export function registerDoctor(program: Command): void {
         const failOn = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
         if (opts.groupBy !== undefined && opts.groupBy.trim() === '')
           throw new UserError("--group-by needs a key: 'group' or a parameter name such as cell or lr");
-        const reader = openReader(db);
+        const reader = openRunReader(db);
         let report: DoctorReport;
         let groups: RunGroup[] | undefined;
         try {
           for (const run of opts.run ?? []) {
-            if (reader.getRun(run) === undefined)
+            if ((await reader.getRun(run)) === undefined)
               throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
           }
           report = await diagnoseReader(reader, opts.run);
-          if (opts.groupBy !== undefined) groups = groupReport(reader, report, opts.groupBy);
+          if (opts.groupBy !== undefined) groups = await groupReport(reader, report, opts.groupBy);
         } finally {
-          reader.close();
+          await reader.close();
         }
         if (opts.json)
           process.stdout.write(`${JSON.stringify(groups ? { ...report, groups } : report, null, 2)}\n`);

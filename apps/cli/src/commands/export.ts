@@ -7,7 +7,7 @@ import {
   writeExport,
 } from '@gradscope/export';
 import { KINDS, type Kind } from '@gradscope/format';
-import { openReader } from '@gradscope/store';
+import { openRunReader } from '@gradscope/store';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { parseIterations, size } from '../args.js';
@@ -42,7 +42,7 @@ export function registerExport(program: Command): void {
     .description(
       'export the tensors of a run as Arrow IPC (tensor or long layout) or Parquet (long layout), or its scalars (--scalars) as Arrow, Parquet or CSV',
     )
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .requiredOption('--run <name|id>', 'run to export (id, or name of the latest run with that name)')
     .option('--scalars', 'export the loss and metrics per step (columns run, name, iteration, value, time)')
     .option('--layer <layer>', 'only this layer')
@@ -78,7 +78,7 @@ export function registerExport(program: Command): void {
         ...(flags.format !== undefined ? { format: flags.format } : {}),
         ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
       };
-      const reader = openReader(db);
+      const reader = openRunReader(db);
       const bar = progressBar();
       let started = false;
       try {
@@ -102,7 +102,7 @@ export function registerExport(program: Command): void {
         }
       } finally {
         if (started) bar?.stop();
-        reader.close();
+        await reader.close();
       }
     });
 }

@@ -1,5 +1,5 @@
-// gradscope list <db>: the runs of a database.
-import { openReader, type RunRecord } from '@gradscope/store';
+// gradscope list <db>: the runs of a database (a file, or a postgres:// URL).
+import { openRunReader, type RunRecord } from '@gradscope/store';
 import type { Command } from 'commander';
 
 export function table(rows: string[][]): string {
@@ -26,17 +26,17 @@ export function registerList(program: Command): void {
   program
     .command('list')
     .description('list the runs stored in a gradscope database')
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .option('--json', 'print the runs as JSON')
-    .action((db: string, opts: { json?: boolean }) => {
-      const reader = openReader(db);
+    .action(async (db: string, opts: { json?: boolean }) => {
+      const reader = openRunReader(db);
       try {
-        const runs = reader.listRuns();
+        const runs = await reader.listRuns();
         if (opts.json) process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
         else if (runs.length === 0) process.stdout.write(`no runs in ${reader.path}\n`);
         else process.stdout.write(`${formatRuns(runs)}\n`);
       } finally {
-        reader.close();
+        await reader.close();
       }
     });
 }

@@ -47,12 +47,12 @@ export function registerRuns(program: Command): void {
   runs
     .command('rename')
     .description('give a run a new name (its id stays)')
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .argument('<run>', 'run id, or name (the latest run of that name)')
     .argument('<name>', 'the new name')
     .action(async (db: string, run: string, name: string) => {
       await withStoreFile(db, 'renaming a run', async (reader, store) => {
-        const found = reader.getRun(run);
+        const found = await reader.getRun(run);
         if (!found) throw notFound(reader.path, run);
         await store.renameRun(found.id, name);
         process.stdout.write(
@@ -65,7 +65,7 @@ export function registerRuns(program: Command): void {
     .description(
       "set a run's group and params: --group replaces the group, each --param sets one key over the stored ones",
     )
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .argument('<run>', 'run id, or name (the latest run of that name)')
     .option('--group <group>', 'the group (e.g. the seed-free name of a configuration)')
     .option('--ungroup', 'remove the group')
@@ -91,10 +91,10 @@ export function registerRuns(program: Command): void {
         if (tag.group === undefined && tag.params === undefined)
           throw new UserError('runs tag: nothing to set: give --group, --ungroup or --param key=value');
         await withStoreFile(db, 'tagging a run', async (reader, store) => {
-          const found = reader.getRun(run);
+          const found = await reader.getRun(run);
           if (!found) throw notFound(reader.path, run);
           await store.tagRun(found.id, tag);
-          const after = reader.getRun(found.id)!;
+          const after = (await reader.getRun(found.id))!;
           process.stdout.write(
             `tagged run ${found.id} (${JSON.stringify(found.name)}): ${describeTag(after.group, after.params)}\n`,
           );
@@ -106,11 +106,11 @@ export function registerRuns(program: Command): void {
     .description(
       'delete a run with its snapshots and scalars (in one transaction); `gradscope vacuum` then shrinks the file',
     )
-    .argument('<db>', 'database file (e.g. runs.gradscope)')
+    .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .argument('<run>', 'run id, or name (the latest run of that name)')
     .action(async (db: string, run: string) => {
       await withStoreFile(db, 'deleting a run', async (reader, store) => {
-        const found = reader.getRun(run);
+        const found = await reader.getRun(run);
         if (!found) throw notFound(reader.path, run);
         await store.deleteRun(found.id);
         process.stdout.write(

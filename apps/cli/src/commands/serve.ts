@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_PORT } from '@gradscope/format';
 import type { LogLevel, RunningServer } from '@gradscope/server';
+import { isPostgresUrl } from '@gradscope/store';
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
 
@@ -77,7 +78,8 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
 
 /** A file to serve exists, or --create asks for a new store there; a missing file is likely a typo. */
 export function checkServedFile(db: string, create: boolean): void {
-  if (create || existsSync(db)) return;
+  // A store in PostgreSQL is created in its database on first use.
+  if (create || isPostgresUrl(db) || existsSync(db)) return;
   throw new UserError(
     `${db} does not exist: check the path, or pass --create to start a new, empty store there (for trainers logging in over HTTP)`,
   );
@@ -100,7 +102,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve the viewer and the HTTP API (docs/api.md) for a gradscope database')
-    .argument('<db>', 'database file (it must exist, unless --create)')
+    .argument('<db>', 'database file (it must exist, unless --create), or a postgres:// URL')
     .option(
       '--create',
       'start a new, empty store when the file does not exist (for remote trainers to log into)',

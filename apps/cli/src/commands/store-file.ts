@@ -1,5 +1,14 @@
-// Opening an existing store file for a management command: never creates one (openStore would).
-import { checkFile, openReader, openStore, type Reader, type Store, StoreError } from '@gradscope/store';
+// Opening an existing store for a management command: a file (never created here, as openStore would) or a
+// store in PostgreSQL (a postgres:// URL).
+import {
+  checkFile,
+  isPostgresUrl,
+  openRunReader,
+  openStore,
+  type RunReader,
+  type Store,
+  StoreError,
+} from '@gradscope/store';
 
 /**
  * Runs `fn` with a reader (to look things up and report) and a store (to change the file) over `db`, which
@@ -11,8 +20,9 @@ import { checkFile, openReader, openStore, type Reader, type Store, StoreError }
 export async function withStoreFile<T>(
   db: string,
   doing: string,
-  fn: (reader: Reader, store: Store) => Promise<T>,
+  fn: (reader: RunReader, store: Store) => Promise<T>,
 ): Promise<T> {
+  if (isPostgresUrl(db)) return withStore(db, fn);
   try {
     checkFile(db, doing);
   } catch (err) {
@@ -22,14 +32,23 @@ export async function withStoreFile<T>(
     await openStore(db, { onError: () => {} }).close();
     checkFile(db, doing);
   }
-  const reader = openReader(db);
+  return withStore(db, fn);
+}
+
+/**
+ * A reader and a store over `target`, both closed after `fn`. On PostgreSQL the reader refuses a database
+ * without a gradscope store (ENOTDB) before the store could create one: the reader's first query comes first.
+ */
+async function withStore<T>(target: string, fn: (reader: RunReader, store: Store) => Promise<T>): Promise<T> {
+  const reader = openRunReader(target);
   let store: Store | undefined;
   try {
+    await reader.dataVersion();
     // Every operation is awaited and its failure reported by the command: the store prints nothing itself.
-    store = openStore(reader.path, { onError: () => {} });
+    store = openStore(isPostgresUrl(target) ? target : reader.path, { onError: () => {} });
     return await fn(reader, store);
   } finally {
     await store?.close();
-    reader.close();
+    await reader.close();
   }
 }
