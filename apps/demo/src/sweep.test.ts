@@ -110,8 +110,9 @@ describe('pnpm sweep --size tiny --seeds 2', () => {
       const cells = line.split(/\s{2,}/);
       expect(cells.slice(0, 3)).toEqual([group, '1', '2']);
       // The run's ratio is its evaluate() after the last step; the doctor's, the probe pass's loss there.
-      expect(cells[7]).toBe(`${formatNumber((a + b) / 2)} (${formatNumber(a)}–${formatNumber(b)})`);
-      expect(table.some((l) => l.startsWith(`  ${group}: layer 1 `) && l.includes(' of 2 runs'))).toBe(true);
+      expect(cells[8]).toBe(`${formatNumber((a + b) / 2)} (${formatNumber(a)}–${formatNumber(b)})`);
+      // One configuration at two seeds: counted in seeds.
+      expect(table.some((l) => l.startsWith(`  ${group}: layer 1 `) && l.includes(' of 2 seeds'))).toBe(true);
     }
   });
 });

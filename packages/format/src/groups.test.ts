@@ -11,6 +11,7 @@ function layer(
   farRatio: number | null,
   reach1e2 = 0,
   causes: Cause[] = [],
+  share = 0,
 ): LayerDiagnosis {
   return {
     layer: name,
@@ -50,7 +51,7 @@ function layer(
                 decadesPerStep: 0.5,
                 reach1e2: 1,
                 reach1e4: 2,
-                shareBeyondHalf: 0,
+                shareBeyondHalf: share,
                 farRatio: 0.9,
                 growth: 0.5,
               },
@@ -135,12 +136,17 @@ describe('groupRuns', () => {
     expect(first!.farRatio).toMatchObject({ n: 5, median: 0.1, min: 1e-4, max: 0.3 });
     // Reach 40, 45, 2, 30, 4: sorted 2, 4, 30, 40, 45; mean 121 / 5.
     expect(first!.reach1e2).toMatchObject({ n: 5, median: 30, min: 2, max: 45, mean: 24.2 });
+    expect(first!.runsByVerdict).toEqual({
+      'learning-long': ['g1', 'g2', 'g4'],
+      'not-learning': ['g3', 'g5'],
+    });
+    expect(first!.shareBeyondHalf).toMatchObject({ n: 5, median: 0, min: 0, max: 0 });
     expect(second).toMatchObject({ position: 1, layers: ['gru_4'], runs: 1, causes: {} });
     expect(second!.lossRatio).toMatchObject({ n: 1, median: 0.5, std: 0 });
     expect(gru.summary).toEqual([
       'layer 1 (gru_1, gru_2, gru_3, …): learning-long in 3 of 5 runs, not-learning in 2; vanishing in 2 ' +
-        '(loss ÷ baseline median 0.04, range 0.01–1; far/peak median 0.1, range 1.0e-4–0.3)',
-      'layer 2 (gru_4): learning-short in 1 of 1 run (loss ÷ baseline 0.5; far/peak median 0.002)',
+        '(loss ÷ baseline median 0.04, range 0.01–1; loss gradient beyond T/2 0% in all 5; far/peak median 0.1, range 1.0e-4–0.3)',
+      'layer 2 (gru_4): learning-short in 1 of 1 run (loss ÷ baseline 0.5; loss gradient beyond T/2 0%; far/peak 0.002)',
     ]);
     const lstm = groups[1]!;
     // l2 has no reach: its far ratio is left out of the spread, its loss ratio is not.
@@ -165,6 +171,70 @@ describe('groupRuns', () => {
       'insufficient-data': 0,
     });
     expect(groups[1]!.evidence[0]!.lossRatio).toMatchObject({ median: 0.04, min: 0.02, max: 0.8 });
+  });
+
+  it('a group of one configuration at several seeds counts seeds and names them per verdict', () => {
+    const seeded = [
+      run('s1', { seed: 1 }, [layer('rnn_1', 'learning-long', 0.03, 1, 47, [], 0.62)], 'rnn-lr0.005'),
+      run('s2', { seed: 2 }, [layer('rnn_2', 'not-learning', 1, 0.17, 20, [], 0.0017)], 'rnn-lr0.005'),
+      run('s10', { seed: 10 }, [layer('rnn_3', 'not-learning', 1, 0.014, 9, vanishing, 5e-5)], 'rnn-lr0.005'),
+    ];
+    const [g] = groupRuns(seeded, 'group');
+    expect(g!.evidence[0]!.runsByVerdict).toEqual({ 'learning-long': ['s1'], 'not-learning': ['s2', 's10'] });
+    // Shares 0.62, 0.0017, 5e-5: median 0.0017.
+    expect(g!.evidence[0]!.shareBeyondHalf).toMatchObject({ n: 3, median: 0.0017, min: 5e-5, max: 0.62 });
+    expect(g!.summary).toEqual([
+      'layer 1 (rnn_1, rnn_2, rnn_3): not-learning in 2 of 3 seeds (seeds 2, 10), learning-long in 1 (seed 1); ' +
+        'vanishing in 1 (loss ÷ baseline median 1, range 0.03–1; loss gradient beyond T/2 median 0.17%, ' +
+        'range 0.005%–62%; far/peak median 0.17, range 0.014–1)',
+    ]);
+    // One verdict for every seed: counted in seeds, none named.
+    expect(groupRuns(seeded.slice(1), 'group')[0]!.summary[0]).toMatch(
+      /: not-learning in 2 of 2 seeds; vanishing/,
+    );
+    // Two runs of one seed, or a run without one: counted as runs.
+    const twice = [
+      ...seeded,
+      run('s1b', { seed: 1 }, [layer('rnn_4', 'not-learning', 1, 0.1)], 'rnn-lr0.005'),
+    ];
+    expect(groupRuns(twice, 'group')[0]!.summary[0]).toMatch(
+      /: not-learning in 3 of 4 runs, learning-long in 1; vanishing in 1 \(/,
+    );
+    const unseeded = [...seeded, run('x', {}, [layer('rnn_5', 'not-learning', 1, 0.1)], 'rnn-lr0.005')];
+    expect(groupRuns(unseeded, 'group')[0]!.summary[0]).toMatch(
+      /: not-learning in 3 of 4 runs, learning-long in 1; vanishing in 1 \(/,
+    );
+    // Seeds of their own but another parameter apart: not one configuration, counted as runs.
+    const mixed = [
+      ...seeded,
+      run('s3', { seed: 3, lr: 0.01 }, [layer('rnn_6', 'not-learning', 1, 0.1)], 'rnn-lr0.005'),
+    ];
+    expect(groupRuns(mixed, 'group')[0]!.summary[0]).toMatch(
+      /: not-learning in 3 of 4 runs, learning-long in 1; vanishing in 1 \(/,
+    );
+  });
+
+  it('text in natural order with the numbers in it compared by value: lr0.005 before lr0.01, seed 2 before 10', () => {
+    const named = [
+      'gru-lr0.01',
+      'gru-lr0.005',
+      'lstm-lr1e-3',
+      'lstm-lr0.002',
+      'gru-lr0.005 seed 10',
+      'gru-lr0.005 seed 2',
+    ];
+    const grouped = groupRuns(
+      named.map((g, i) => run(`r${i}`, {}, [layer('l', 'not-learning', 1, 0.1)], g)),
+      'group',
+    );
+    expect(grouped.map((g) => g.group)).toEqual([
+      'gru-lr0.005',
+      'gru-lr0.005 seed 2',
+      'gru-lr0.005 seed 10',
+      'gru-lr0.01',
+      'lstm-lr1e-3',
+      'lstm-lr0.002',
+    ]);
   });
 
   it("by 'group': the runs' group field; a key no run has puts every run in one group", () => {

@@ -108,6 +108,8 @@ interface GroupJson {
   evidence: {
     runs: number;
     layers: string[];
+    runsByVerdict: Record<string, string[]>;
+    shareBeyondHalf: { n: number; median: number } | null;
     lossRatio: { n: number; median: number; min: number; max: number; mean: number };
     farRatio: { n: number; median: number; min: number; max: number };
   }[];
@@ -124,20 +126,23 @@ describe('gradscope doctor --group-by', () => {
     expect(Object.keys(report)).toEqual(['runs', 'groups']);
 
     const groups = report.groups;
-    // Runs newest first within a group (the doctor's order); groups in natural order of their names
-    // (digit runs compared as numbers: 'lr0.01' before 'lr0.005', as 01 < 005).
+    // Runs newest first within a group (the doctor's order); groups in natural order of their names, the
+    // numbers in them compared by value ('lr0.005' before 'lr0.01').
     expect(groups.map((g) => [g.key, g.group, g.runs])).toEqual([
-      ['group', 'gru-lr0.01', ['g10-s2', 'g10-s1']],
       ['group', 'gru-lr0.005', ['g5-s3', 'g5-s2', 'g5-s1']],
+      ['group', 'gru-lr0.01', ['g10-s2', 'g10-s1']],
       ['group', 'lstm-lr0.005', ['l5-s1']],
     ]);
     const none = { 'learning-long': 0, 'learning-short': 0, 'not-learning': 0, 'insufficient-data': 0 };
     expect(groups.map((g) => g.verdicts)).toEqual([
-      [{ ...none, 'learning-short': 1, 'not-learning': 1 }], // 0.3 with far 10^-2.4 = 0.004; 0.9
       [{ ...none, 'learning-long': 2, 'not-learning': 1 }], // ratios 0.04, 0.01 (far 0.25, 0.5) and 1.0
+      [{ ...none, 'learning-short': 1, 'not-learning': 1 }], // 0.3 with far 10^-2.4 = 0.004; 0.9
       [{ ...none, 'learning-long': 1 }],
     ]);
-    const [b, a, c] = groups.map((g) => g.evidence[0]!);
+    const [a, b, c] = groups.map((g) => g.evidence[0]!);
+    expect(a!.runsByVerdict).toEqual({ 'learning-long': ['g5-s2', 'g5-s1'], 'not-learning': ['g5-s3'] });
+    // Jacobians only: no input gradient, no share of the loss gradient beyond T/2.
+    expect(a!.shareBeyondHalf).toBeNull();
     expect(a!.runs).toBe(3);
     expect(a!.layers).toEqual(['gru_3', 'gru_2', 'gru_1']);
     // Loss ratios 1.0, 0.01, 0.04 (float32 losses over a baseline of 1): median 0.04, range 0.01–1, mean 1.05 / 3.
@@ -153,8 +158,9 @@ describe('gradscope doctor --group-by', () => {
     expect(b!.farRatio.median).toBeCloseTo(far(0.4), 6);
     expect(c!.lossRatio).toMatchObject({ n: 1 });
     expect(c!.lossRatio.median).toBeCloseTo(0.2, 7);
-    expect(groups[1]!.summary).toEqual([
-      'layer 1 (gru_3, gru_2, gru_1): learning-long in 2 of 3 runs, not-learning in 1 ' +
+    // Each run of the group has its own seed: counted in seeds, named per verdict.
+    expect(groups[0]!.summary).toEqual([
+      'layer 1 (gru_3, gru_2, gru_1): learning-long in 2 of 3 seeds (seeds 1, 2), not-learning in 1 (seed 3) ' +
         '(loss ÷ baseline median 0.04, range 0.01–1; far/peak median 0.251, range 0.251–0.501)',
     ]);
   });
@@ -173,7 +179,9 @@ describe('gradscope doctor --group-by', () => {
       'LEARNING-SHORT',
       'NOT-LEARNING',
       'INSUFFICIENT-DATA',
+      'CAUSES',
       'LOSS/BASELINE MEDIAN (RANGE)',
+      'LOSS GRAD>T/2 MEDIAN (RANGE)',
       'FAR/PEAK MEDIAN (RANGE)',
     ]);
     // lr 0.005: GRU ratios 1.0, 0.01, 0.04 and LSTM 0.2 → median (0.04 + 0.2) / 2 = 0.12; 3 long, 1 not.
@@ -185,7 +193,9 @@ describe('gradscope doctor --group-by', () => {
       '0',
       '1',
       '0',
+      '-',
       '0.12 (0.01–1)',
+      '-',
       '0.251 (0.251–0.501)',
     ]);
     // lr 0.01: 0.9 and 0.3 → 0.6; far 10^-2.4 = 0.00398 twice.
@@ -197,13 +207,17 @@ describe('gradscope doctor --group-by', () => {
       '1',
       '1',
       '0',
+      '-',
       '0.6 (0.3–0.9)',
+      '-',
       '0.00398 (0.00398–0.00398)',
     ]);
+    // lr 0.005 holds a GRU and the LSTM (seed 1 twice): counted as runs; lr 0.01 is one configuration (GRU)
+    // at seeds 1 and 2: counted in seeds.
     expect(lines.slice(-2)).toEqual([
       '  0.005: layer 1 (lstm_6, gru_3, gru_2, …): learning-long in 3 of 4 runs, not-learning in 1 (loss ÷ baseline median 0.12, range 0.01–1; far/peak median 0.251, range 0.251–0.501)',
       // A tie: the verdicts in their order (learning-long, learning-short, not-learning, insufficient-data).
-      '  0.01: layer 1 (gru_5, gru_4): learning-short in 1 of 2 runs, not-learning in 1 (loss ÷ baseline median 0.6, range 0.3–0.9; far/peak median 0.00398, range 0.00398–0.00398)',
+      '  0.01: layer 1 (gru_5, gru_4): learning-short in 1 of 2 seeds (seed 2), not-learning in 1 (seed 1) (loss ÷ baseline median 0.6, range 0.3–0.9; far/peak 0.00398 in all 2)',
     ]);
   });
 

@@ -90,6 +90,13 @@ const range = (s: Spread | null, digits = 2): string =>
       ? formatNumber(s.median, digits)
       : `${formatNumber(s.median, digits)} (${formatNumber(s.min, digits)}–${formatNumber(s.max, digits)})`;
 
+/** A share (0–1) over a group's runs in percent, as the runs' LOSS GRAD>T/2 column: "62% (0.0051–75%)". */
+const percent = (s: Spread | null): string => {
+  if (s === null) return '-';
+  const f = (v: number) => formatNumber(100 * v);
+  return s.n === 1 ? `${f(s.median)}%` : `${f(s.median)}% (${f(s.min)}–${f(s.max)}%)`;
+};
+
 /** The groups as a table (one line per group and layer position), then each in words. */
 export function formatGroups(groups: RunGroup[]): string {
   const key = groups[0]?.key ?? 'group';
@@ -98,7 +105,9 @@ export function formatGroups(groups: RunGroup[]): string {
     'LAYER',
     'RUNS',
     ...VERDICTS.map((v) => v.toUpperCase()),
+    'CAUSES',
     'LOSS/BASELINE MEDIAN (RANGE)',
+    'LOSS GRAD>T/2 MEDIAN (RANGE)',
     'FAR/PEAK MEDIAN (RANGE)',
   ];
   const label = (g: RunGroup) => g.group ?? `(no ${key})`;
@@ -108,7 +117,11 @@ export function formatGroups(groups: RunGroup[]): string {
       String(e.position + 1),
       String(e.runs),
       ...VERDICTS.map((v) => String(g.verdicts[p]![v])),
+      Object.entries(e.causes)
+        .map(([cause, n]) => `${cause} ${n}`)
+        .join(',') || '-',
       range(e.lossRatio),
+      percent(e.shareBeyondHalf),
       range(e.farRatio, 3),
     ]),
   );
