@@ -2,7 +2,7 @@ import { decodeMatrix, encodeMatrix } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
 import type { FlowResponse, HistogramsResponse, RunDetails, RunRecord, ScalarsResponse } from './api';
 import type { DataCache } from './data';
-import { clipFlow, clipHistograms, clipScalars, frameBound, lossLast, RunFrame } from './frame';
+import { boundOf, clipFlow, clipHistograms, clipScalars, frameBound, lossLast, RunFrame } from './frame';
 
 const T = 3;
 /** A flow of rows at `iterations`, norm(row r, t) = 10·r + t. */
@@ -158,5 +158,26 @@ describe('one frame of a running run', () => {
     const whole = await RunFrame.of({ ...input, run: { id: 'r', status: 'finished' } as RunDetails });
     expect(whole.upTo).toBeNull();
     expect(reads).toEqual([]);
+  });
+});
+
+describe('which pieces bound a frame', () => {
+  it('a series at most one capture behind, the loss at most 100 steps (two batches) behind; staler ones do not', () => {
+    const captures = [0, 20, 40, 60, 80, 100];
+    // A jacobian one capture behind (80) bounds; the loss at 80 too.
+    expect(boundOf([100, 80, 100], 80, captures)).toEqual({ upTo: 80, heldByLoss: false });
+    // Every series at 100, the loss batch at 60: it holds the page (40 steps behind, within a batch).
+    expect(boundOf([100, 100], 60, captures)).toEqual({ upTo: 60, heldByLoss: true });
+    // A kind last recorded at 20 (two captures or more behind) has stopped: it bounds nothing.
+    expect(boundOf([100, 20, 100], 100, captures)).toEqual({ upTo: 100, heldByLoss: false });
+    // A loss 120 steps behind, more than two batches and a capture: no longer sent, it bounds nothing.
+    expect(boundOf([220, 220], 100, [...captures, 120, 140, 160, 180, 200, 220])).toEqual({
+      upTo: 220,
+      heldByLoss: false,
+    });
+    // Captures every 200 steps: a loss 150 behind is within one capture, it bounds.
+    expect(boundOf([400, 400], 250, [0, 200, 400])).toEqual({ upTo: 250, heldByLoss: true });
+    // Nothing recorded but the loss.
+    expect(boundOf([null], 5, [])).toEqual({ upTo: 5, heldByLoss: false });
   });
 });

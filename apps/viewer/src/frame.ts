@@ -128,6 +128,37 @@ export function lossLast(res: ScalarsResponse): number | null {
   );
 }
 
+/**
+ * How far the loss may lag the snapshots in flight: the capture sends it in batches of 50 steps (capture's
+ * SCALAR_BATCH_STEPS), read back and written after the snapshots; two batches leave room for that.
+ */
+export const LOSS_LAG_STEPS = 100;
+
+/**
+ * A frame's bound from the newest iteration of each piece (series, diagnosis) and of the loss, and the shown
+ * series' capture iterations. Only pieces in flight bound it: a series at most one capture behind the newest
+ * piece, the loss at most LOSS_LAG_STEPS (or one capture) behind. A piece further behind has stopped (a kind
+ * no longer recorded, a loss no longer sent): waiting for it would stop the page; its view ends where it ends.
+ */
+export function boundOf(
+  lasts: readonly (number | null)[],
+  loss: number | null,
+  captures: readonly number[],
+): { upTo: number | null; heldByLoss: boolean } {
+  const newest = lasts.reduce<number | null>(
+    (m, v) => (v === null ? m : m === null ? v : Math.max(m, v)),
+    null,
+  );
+  if (newest === null) return { upTo: loss, heldByLoss: false };
+  const previous = captures.filter((c) => c < newest).at(-1);
+  const interval = previous === undefined ? newest : newest - previous;
+  const inFlight = lasts.filter((v): v is number => v !== null && v >= newest - interval);
+  const withoutLoss = frameBound(inFlight);
+  const lossBounds = loss !== null && loss >= newest - Math.max(interval, LOSS_LAG_STEPS);
+  const upTo = lossBounds ? frameBound([withoutLoss, loss]) : withoutLoss;
+  return { upTo, heldByLoss: lossBounds && withoutLoss !== null && loss! < withoutLoss };
+}
+
 /** What a frame is made from: the run, and the pieces' newest iterations as the page read them. */
 export interface FrameInput {
   data: DataCache;
@@ -177,16 +208,14 @@ export class RunFrame implements SeriesData {
       Promise.all(input.keys.map((k) => data.flow(run.id, k).catch(() => null))),
       data.scalars(record, input.lossPoints).catch(() => null),
     ]);
-    const seriesLast = input.snapshots.length ? Math.max(...input.snapshots.map((x) => x.iteration)) : null;
+    const captures = [...new Set(input.snapshots.map((x) => x.iteration))].sort((a, b) => a - b);
     const lasts = [
-      seriesLast,
+      captures.at(-1) ?? null,
       input.diagnosisIteration,
       ...flows.map((f) => (f?.iterations.length ? f.iterations[f.iterations.length - 1]! : null)),
     ];
-    const withoutLoss = frameBound(lasts);
-    const loss = scalars ? lossLast(scalars) : null;
-    const upTo = frameBound([withoutLoss, loss]);
-    const frame = new RunFrame(data, upTo, loss !== null && withoutLoss !== null && loss < withoutLoss);
+    const { upTo, heldByLoss } = boundOf(lasts, scalars ? lossLast(scalars) : null, captures);
+    const frame = new RunFrame(data, upTo, heldByLoss);
     // The reads just made are the frame's: the views get these, clipped, not newer ones.
     input.keys.forEach((k, i) => {
       const f = flows[i];
