@@ -3,7 +3,7 @@
 // snapshots arrive layer by layer and kind by kind, the capture sends the loss in batches of 50 steps. Drawn as
 // they came, the iteration selectors said 160/320, the flow map 144/304 and the loss chart 300 steps. A frame
 // fixes one bound, the newest iteration that every piece has reached, and clips every piece to it.
-import { decodeMatrix, encodeMatrix, type HorizonRows } from '@gradscope/format';
+import { decodeMatrix, type EncodedMatrix, encodeMatrix, type HorizonRows } from '@gradscope/format';
 import type {
   FlowResponse,
   HistogramsResponse,
@@ -38,7 +38,7 @@ function rowsUpTo(iterations: ArrayLike<number>, upTo: number): number {
 }
 
 /** The first `n` rows of a row-major encoded matrix of `rows` rows. */
-function firstRows(m: Parameters<typeof decodeMatrix>[0], rows: number, n: number) {
+function firstRows(m: EncodedMatrix, rows: number, n: number): EncodedMatrix {
   if (n === rows) return m;
   const a = decodeMatrix(m);
   const cols = rows > 0 ? a.length / rows : 0;
