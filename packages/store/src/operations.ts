@@ -2,6 +2,8 @@
 // (EncodedSnapshot, in shared memory); it posts the writer thread the very operation the writer will commit
 // (Posted: an Operation and its sequence number); the writer thread fills in the snapshot's summaries, or
 // takes them from the summarizer thread, and hands the operation as it is to SnapshotWriter.commit.
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from './errors.js';
 import type { CompactPolicy, RunTag } from './provider.js';
 import type { RunInfo, ScalarPoint, SnapshotMeta, TensorSummary, WrittenRunStatus } from './types.js';
 
@@ -53,3 +55,18 @@ export interface Posted<O extends Operation = Operation> {
 export function isWriteOp(op: Operation): op is WriteOp {
   return op.type !== 'flush' && op.type !== 'close' && op.type !== 'vacuum' && op.type !== 'compact';
 }
+
+/**
+ * Training thread → writer thread: the operations of one post (see WriterQueue.pump), or (once) the port of the
+ * summarizer thread and the control array the three threads share (see summarizer.ts).
+ */
+export type InMessage = Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
+
+/** Writer thread → training thread, on the replies port (which the training thread can drain synchronously). */
+export type OutMessage =
+  | { type: 'ready'; file: string }
+  | { type: 'fatal'; error: SerializedError }
+  | {
+      type: 'acks';
+      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
+    };

@@ -14,9 +14,9 @@
 // thread sets `gone` when the thread exits, and when no result has come for PATIENCE_MS the writer gives up
 // on it. Either way the writer summarizes the payload itself (it still holds it: a payload is released at its
 // acknowledgement), so a summarizer that crashes or hangs loses nothing. A late result is dropped.
-import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { type SerializedError, serializeError } from './errors.js';
-import type { EncodedSnapshot, Posted } from './operations.js';
+import type { EncodedSnapshot, InMessage, Posted } from './operations.js';
 import { payloadValues } from './payload.js';
 import { summarize } from './summary.js';
 import { decodeTensor, product } from './tensor.js';
@@ -108,4 +108,34 @@ export class Summaries {
     this.results.clear();
     return undefined;
   }
+}
+
+/**
+ * Starts the summarizer thread and introduces it to the writer thread (which takes its results from a port of
+ * its own); undefined when it cannot start (the writer then summarizes everything). `exited` is called when
+ * the thread is gone, after the writer thread has been told to stop waiting for it (SLOT.gone).
+ */
+export function startSummarizer(
+  url: URL,
+  writer: Worker,
+  exited: () => void,
+): { worker: Worker; control: Int32Array } | undefined {
+  const control = summarizerControl();
+  const { port1, port2 } = new MessageChannel();
+  let worker: Worker;
+  try {
+    worker = new Worker(url, { workerData: { out: port1, control }, transferList: [port1] });
+  } catch {
+    return undefined;
+  }
+  worker.unref();
+  // It only saves time: a failure or an exit only means the writer thread summarizes by itself.
+  worker.on('error', () => {});
+  worker.on('exit', () => {
+    Atomics.store(control, SLOT.gone, 1);
+    Atomics.notify(control, SLOT.results);
+    exited();
+  });
+  writer.postMessage({ summarizer: { port: port2, control } } satisfies InMessage, [port2]);
+  return { worker, control };
 }

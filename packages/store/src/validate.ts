@@ -143,6 +143,21 @@ export function validateRunInfo(run: unknown): RunInfo {
 }
 
 /** Checks what tagRun sets; returns a plain copy (safe to post to the writer thread). */
+/** A run's `meta` (updateRunMeta): a JSON object, returned as a plain copy. */
+export function validateRunMeta(meta: unknown): Record<string, unknown> {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+    throw new StoreError(
+      'EINVAL',
+      `meta must be a JSON object, got ${Array.isArray(meta) ? 'an array' : String(meta)}`,
+    );
+  }
+  try {
+    return JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+  } catch (err) {
+    throw new StoreError('EINVAL', `meta is not JSON: ${(err as Error).message}`);
+  }
+}
+
 export function validateRunTag(tag: unknown): RunTag {
   checkOptions(tag, ['group', 'params'], 'tagRun', invalid);
   if (tag === undefined) throw invalid('tagRun needs { group } or { params }, got undefined');

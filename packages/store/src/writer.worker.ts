@@ -15,26 +15,15 @@ import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
-import { isWriteOp, type Posted, type WriteOp } from './operations.js';
+import { type InMessage, isWriteOp, type OutMessage, type Posted, type WriteOp } from './operations.js';
+
+/** The protocol's types, for the writer threads of other backends (postgres/writer.worker.ts). */
+export type { InMessage, OutMessage } from './operations.js';
+
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { Summaries, summarizePayload } from './summarizer.js';
 import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import { SnapshotWriter } from './writer-db.js';
-
-/**
- * Training thread → writer thread: the operations of one post (see Store.pump), or (once) the port of the
- * summarizer thread and the control array the three threads share (see summarizer.ts).
- */
-export type InMessage = Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
-
-/** Writer thread → training thread, on the replies port (which the training thread can drain synchronously). */
-export type OutMessage =
-  | { type: 'ready'; file: string }
-  | { type: 'fatal'; error: SerializedError }
-  | {
-      type: 'acks';
-      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
-    };
 
 /**
  * Largest group committed in one transaction, by count and by payload bytes. A commit costs fsyncs of the
