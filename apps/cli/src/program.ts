@@ -3,6 +3,7 @@
 import { StoreError } from '@gradscope/store';
 import { Command } from 'commander';
 import { registerCompact } from './commands/compact.js';
+import { registerCopy } from './commands/copy.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExport } from './commands/export.js';
 import { registerList } from './commands/list.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerVacuum(program);
   registerCompact(program);
+  registerCopy(program);
   registerMovedDemo(program);
   return program;
 }

@@ -29,7 +29,7 @@ export interface EncodedSnapshot {
 export type WriteOp =
   | { type: 'write'; snapshot: EncodedSnapshot }
   | { type: 'startRun'; run: RunInfo }
-  | { type: 'endRun'; runId: string; status: WrittenRunStatus }
+  | { type: 'endRun'; runId: string; status: WrittenRunStatus; endedAt?: number }
   | { type: 'scalars'; runId: string; points: ScalarPoint[] }
   | { type: 'renameRun'; run: string; name: string }
   | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }

@@ -148,8 +148,8 @@ export interface RunWriter extends Sink {
   write(snapshot: Snapshot): Promise<void>;
   /** Records (or re-opens) a run. */
   startRun(run: RunInfo): Promise<void>;
-  /** Records a run's end status. */
-  endRun(runId: string, status: WrittenRunStatus): Promise<void>;
+  /** Records a run's end status, at `endedAt` (ms since the epoch; default now). */
+  endRun(runId: string, status: WrittenRunStatus, endedAt?: number): Promise<void>;
   /** Training scalars of a run. */
   writeScalars(run: string, points: ScalarPoint[]): Promise<void>;
   /** Renames a run (by id or name). ENOTFOUND. */

@@ -169,11 +169,19 @@ export class Store implements RunWriter {
     });
   }
 
-  /** Records a run's end status. Resolves when committed. */
-  endRun(runId: string, status: WrittenRunStatus): Promise<void> {
+  /**
+   * Records a run's end status, at `endedAt` (ms since the epoch; default now: a copy of a run keeps its
+   * end). Resolves when committed.
+   */
+  endRun(runId: string, status: WrittenRunStatus, endedAt?: number): Promise<void> {
     return this.control(`run ${runId}`, () => {
       validateStatus(status);
-      return { type: 'endRun', runId, status };
+      if (endedAt !== undefined && !Number.isFinite(endedAt))
+        throw new StoreError(
+          'EINVAL',
+          `endedAt must be a time in ms since the epoch, got ${String(endedAt)}`,
+        );
+      return { type: 'endRun', runId, status, ...(endedAt !== undefined ? { endedAt } : {}) };
     });
   }
 

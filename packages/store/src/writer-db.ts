@@ -134,7 +134,7 @@ export class SnapshotWriter {
         return undefined;
       }
       case 'endRun': {
-        const changed = this.stmt.endRun.run(op.status, Date.now(), op.runId).changes;
+        const changed = this.stmt.endRun.run(op.status, op.endedAt ?? Date.now(), op.runId).changes;
         if (changed === 0)
           throw new StoreError('ENOTFOUND', `${this.file}: cannot end run ${op.runId}: no such run`, {
             file: this.file,

@@ -242,7 +242,7 @@ export class PgWriter {
       case 'endRun': {
         const { rowCount } = await c.query(
           'UPDATE gradscope.runs SET status = $1, ended_at = $2 WHERE id = $3',
-          [op.status, Date.now(), op.runId],
+          [op.status, op.endedAt ?? Date.now(), op.runId],
         );
         if (rowCount === 0)
           throw new StoreError('ENOTFOUND', `${this.where}: cannot end run ${op.runId}: no such run`, {
@@ -436,11 +436,15 @@ export class PgWriter {
     };
   }
 
-  /** VACUUM of the store's tables: their free space is reused, and the end of each table given back. */
-  async vacuum(): Promise<void> {
+  /**
+   * VACUUM of the store's tables. `full` (RunWriter.vacuum): VACUUM FULL rewrites them, giving the space of
+   * removed rows back to the file system as the SQLite file's VACUUM does (it locks each table while it
+   * runs); plain (after compact): the space is reused by later writes, without locking out readers.
+   */
+  async vacuum(full = true): Promise<void> {
     try {
       for (const t of ['payloads', 'summaries', 'snapshots', 'series', 'scalars', 'runs', 'commits'])
-        await this.pool.query(`VACUUM gradscope.${t}`);
+        await this.pool.query(`VACUUM ${full ? 'FULL ' : ''}gradscope.${t}`);
     } catch (err) {
       throw fromPg(err, this.url, 'vacuuming');
     }

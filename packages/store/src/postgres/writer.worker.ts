@@ -13,11 +13,23 @@ import { HEARTBEAT_MS } from '../liveness.js';
 import { isWriteOp, type Posted, type WriteOp } from '../operations.js';
 import type { CompactPolicy } from '../provider.js';
 import { Summaries, summarizePayload } from '../summarizer.js';
-import type { InMessage, OutMessage } from '../writer.worker.js';
 import type { OpResult } from '../writer-db.js';
 import { createPool, fromPg, isUnavailable, shownUrl } from './connection.js';
 import { ensureSchema } from './schema.js';
 import { PgWriter } from './writer.js';
+
+/**
+ * The training thread's messages (one operation, several, or once the summarizer's port) and the replies it
+ * drains: the SQLite writer thread's protocol, which the Store speaks to either thread.
+ */
+type InMessage = Posted | Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
+type OutMessage =
+  | { type: 'ready'; file: string }
+  | { type: 'fatal'; error: SerializedError }
+  | {
+      type: 'acks';
+      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
+    };
 
 /** Largest group committed in one transaction, by count and by payload bytes. */
 const MAX_GROUP_OPS = 4096;
@@ -59,7 +71,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
   let summaries: Summaries | undefined;
   let wake: (() => void) | undefined;
   // One operation a message, or several (the training thread's protocol: writer.worker.ts's InMessage).
-  parentPort!.on('message', (msg: InMessage | Posted[]) => {
+  parentPort!.on('message', (msg: InMessage) => {
     if ('summarizer' in msg) summaries = new Summaries(msg.summarizer.port, msg.summarizer.control);
     else for (const posted of Array.isArray(msg) ? msg : [msg]) queue.push(itemOf(posted, summaries));
     wake?.();
@@ -161,7 +173,8 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
       case 'vacuum':
       case 'compact':
         try {
-          const value = next.type === 'compact' ? await writer.compact(next.policy) : await writer.vacuum();
+          const value =
+            next.type === 'compact' ? await writer.compact(next.policy) : await writer.vacuum(true);
           ack([{ seq: next.seq, ok: true, ...(value === undefined ? {} : { value }) }]);
         } catch (err) {
           ack([{ seq: next.seq, ok: false, error: serializeError(fromPg(err, url, next.type)) }]);

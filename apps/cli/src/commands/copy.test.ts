@@ -1,0 +1,221 @@
+// gradscope copy, as a user runs it: a store file made by real writes (several runs, layers, kinds, channel
+// parts, non-finite values, scalars with NaN, a tagged and an ended run) copied into PostgreSQL and back into
+// a new file; every tensor's stored bytes, every run record, snapshot index entry and scalar compared with the
+// original's, and the series read through both files equal.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kind, RunInfo, Snapshot } from '@gradscope/format';
+import { openRunReader, openStore, type RunReader } from '@gradscope/store';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresUrl: string;
+  }
+}
+
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+let dir: string;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A new database in the tests' cluster (vitest's globalSetup), through the store's own pg. */
+async function createDatabase(): Promise<string> {
+  const url = inject('postgresUrl');
+  if (!url) throw new Error('no PostgreSQL for the tests: run `node scripts/ensure-postgres.mjs`');
+  const require = createRequire(new URL('../../../../packages/store/package.json', import.meta.url));
+  const pg = require('pg') as {
+    Client: new (o: {
+      connectionString: string;
+    }) => {
+      connect(): Promise<void>;
+      query(sql: string): Promise<unknown>;
+      end(): Promise<void>;
+    };
+  };
+  const name = `copy_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function runInfo(id: string, name: string): RunInfo {
+  return {
+    id,
+    name,
+    startedAt: 1_764_000_000_000 + id.length,
+    model: {
+      name: 'm',
+      className: 'Sequential',
+      layers: [],
+      inputShape: [],
+      outputShape: [],
+      losses: ['mse'],
+    },
+    options: { mode: 'probe', capture: ['output-grad', 'input-grad'], layers: ['lstm_1'] },
+    backend: 'cpu',
+    tfjsVersion: '4.22.0',
+    host: 'h',
+    meta: { note: 'copied' },
+    group: 'g',
+    params: { lr: 0.01, cell: 'LSTM' },
+  };
+}
+
+function snap(
+  run: string,
+  iteration: number,
+  kind: Kind,
+  shape: number[],
+  o: Partial<Snapshot> = {},
+): Snapshot {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let x = (iteration * 2654435761 + n) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    data[i] = ((x / 2 ** 32 - 0.5) * 10 ** ((x % 7) - 4)) as number;
+  }
+  if (n > 5) {
+    data[3] = Number.NaN;
+    data[4] = -0;
+  }
+  return {
+    run,
+    iteration,
+    epoch: Math.floor(iteration / 10),
+    batch: iteration % 10,
+    layer: 'lstm_1',
+    layerClass: 'LSTM',
+    kind,
+    shape,
+    dims: shape.length === 3 ? ['sample', 'timestep', 'channel'] : ['input', 'unit'],
+    data,
+    loss: iteration === 4 ? Number.NaN : 1 / (iteration + 1),
+    time: 1_764_000_000_000 + iteration * 1000,
+    nonFinite: n > 5 ? 1 : 0,
+    ...o,
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gradscope-copy-'));
+  const store = openStore(join(dir, 'src.gradscope'));
+  await store.startRun(runInfo('run-a', 'alpha'));
+  await store.startRun(runInfo('run-bb', 'beta'));
+  for (let it = 0; it < 60; it++) {
+    const i = (it * 13) % 60; // out of order
+    await store.write(snap('run-a', i, 'output-grad', [2, 8, 4], { channelParts: ['forward', 'backward'] }));
+    await store.write(snap('run-a', i, 'input-grad', [2, 8, 3]));
+    if (i % 5 === 0) await store.write(snap('run-a', i, 'weight-grad', [3, 4], { part: 'kernel' }));
+    await store.write(snap('run-bb', i, 'output-grad', [1, 16, 2]));
+  }
+  await store.writeScalars(
+    'run-a',
+    Array.from({ length: 500 }, (_, i) => ({
+      name: i % 3 === 0 ? 'acc' : 'loss',
+      iteration: i,
+      value: i % 41 === 0 ? Number.NaN : Math.cos(i),
+      time: 1_764_000_000_000 + i,
+    })),
+  );
+  await store.endRun('run-a', 'finished');
+  await store.endRun('run-bb', 'failed');
+  await store.tagRun('run-bb', { params: { lr: null, seed: 3 } });
+  await store.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Everything a reader holds of its runs, tensors as their stored bytes. */
+async function contents(r: RunReader): Promise<unknown> {
+  const out: Record<string, unknown> = {};
+  for (const run of await r.listRuns()) {
+    out[`run ${run.id}`] = await r.requireRun(run.id);
+    const snaps = await r.listSnapshots({ run: run.id });
+    // Ids are the destination's own; everything else of each entry, and its tensor's bytes, as stored.
+    out[`snapshots ${run.id}`] = snaps.map(({ id: _, ...rest }) => rest);
+    out[`tensors ${run.id}`] = await Promise.all(
+      snaps.map(async (s) => Buffer.from(await r.getTensor(s.id)).toString('base64')),
+    );
+    out[`summaries ${run.id}`] = await Promise.all(snaps.map((s) => r.getSummary(s.id)));
+    out[`scalars ${run.id}`] = await r.scalars(run.id);
+    out[`layers ${run.id}`] = await r.listLayers(run.id);
+    for (const [kind, maxRows] of [
+      ['output-grad', undefined],
+      ['output-grad', 9],
+      ['input-grad', 20],
+    ] as const) {
+      const key = { run: run.id, layer: 'lstm_1', kind };
+      const opts = maxRows === undefined ? {} : { maxRows };
+      const flow = await Promise.resolve()
+        .then(() => r.flowMatrix(key, opts))
+        .catch(() => undefined);
+      out[`flow ${run.id} ${kind} ${maxRows}`] = flow && { ...flow, ids: flow.ids.length };
+    }
+  }
+  return out;
+}
+
+describe('gradscope copy', () => {
+  it('copies a store file into PostgreSQL and back: every tensor byte-identical, runs and scalars equal', async () => {
+    const src = join(dir, 'src.gradscope');
+    const url = await createDatabase();
+    const back = join(dir, 'back.gradscope');
+    const there = cli('copy', src, url);
+    expect(there.stderr).toBe('');
+    expect(there.code).toBe(0);
+    expect(there.stdout).toContain('alpha (run-a): 132 snapshots, 500 scalar points');
+    expect(there.stdout).toContain('copied 2 runs into');
+    const home = cli('copy', url, back);
+    expect(home.code, home.stderr).toBe(0);
+
+    const original = openRunReader(src);
+    const inPostgres = openRunReader(url);
+    const copied = openRunReader(back);
+    const want = await contents(original);
+    // The store is what it claims to be: both runs, ended, with tensors, scalars and a tag.
+    expect((want as Record<string, { status: string }>)['run run-a']!.status).toBe('finished');
+    expect((want as Record<string, unknown[]>)['tensors run-a']).toHaveLength(132);
+    for (const r of [inPostgres, copied]) {
+      const got = (await contents(r)) as Record<string, unknown>;
+      expect(Object.keys(got)).toEqual(Object.keys(want as object));
+      for (const [k, v] of Object.entries(want as object)) expect(got[k], `${r.path}: ${k}`).toEqual(v);
+    }
+    await original.close();
+    await inPostgres.close();
+    await copied.close();
+  });
+
+  it('copies selected runs, and refuses a run the destination already holds, naming it, before writing', async () => {
+    const src = join(dir, 'src.gradscope');
+    const dst = join(dir, 'one.gradscope');
+    expect(cli('copy', src, dst, '--run', 'beta').code).toBe(0);
+    const r = openRunReader(dst);
+    expect((await r.listRuns()).map((x) => x.id)).toEqual(['run-bb']);
+    await r.close();
+    const again = cli('copy', src, dst);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`run 'beta' (run-bb) is already in ${dst}`);
+    const after = openRunReader(dst);
+    expect((await after.listRuns()).map((x) => x.id)).toEqual(['run-bb']);
+    await after.close();
+    const missing = cli('copy', src, dst, '--run', 'nope');
+    expect(missing.stderr).toContain("--run: no run with id or name 'nope'");
+  });
+});
