@@ -19,7 +19,7 @@ export interface SweepSize {
 export const SWEEP_SIZES: Record<SweepSize['name'], SweepSize> = {
   // Lag 40–47 (LONG), 16 units, batch 64: the labelled benchmark's long runs, whose outcomes runs.ts records
   // (a SimpleRNN learns it at seed 1 in 600 steps, not at seeds 2 and 3; the gated cells with their keeping
-  // gate open in 300). About 12 minutes of training for 18 runs on the wasm backend, one core.
+  // gate open in 300). One run after another on one core: the sweep's time is in apps/demo/README.md.
   default: {
     name: 'default',
     task: LONG,
