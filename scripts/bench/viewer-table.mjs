@@ -12,7 +12,7 @@ import { viewerDir } from '../../apps/viewer/index.js';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
 import { launchChromium } from '../chromium.mjs';
-import { writeSweep } from './lib/sweep.mjs';
+import { sweepRun, writeSweep } from './lib/sweep.mjs';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -56,6 +56,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     const sort = [];
     const filter = [];
     const group = [];
+    const groupCompare = { 40: [], all: [] };
     let cold = 0;
     let bytes = 0;
     try {
@@ -102,6 +103,25 @@ export async function run({ quick = false, log = () => {} } = {}) {
       for (let i = 0; i < reps; i++) {
         const k = keys[i % keys.length];
         group.push(await timed(page, () => page.selectOption('select[aria-label="group runs by"]', k)));
+      }
+      // Groups in compare: navigation → painted page (every run's details shared by its stand-in, its scalars
+      // and its flow asked), for one configuration's 10 seeds at 4 learning rates, and for every GRU run.
+      const names = (keep) => {
+        const out = [];
+        for (let i = 0; i < n; i++) if (keep(sweepRun(i))) out.push(sweepRun(i).name);
+        return out;
+      };
+      for (const [key, runs, count] of [
+        ['40', names((r) => r.cell === 'GRU' && r.params.units === 16 && r.params.seed < 10), reps],
+        ['all', names((r) => r.cell === 'GRU'), quick ? 1 : 3],
+      ]) {
+        for (let i = 0; i <= count; i++) {
+          await page.goto('about:blank');
+          await page.goto(`${server.url}/#/compare?runs=${runs.join(',')}&by=lr`);
+          const h = await rendered(page, 0);
+          if (h.view !== 'compare') throw new Error(`the compare page did not render: ${h.view}`);
+          if (i > 0) groupCompare[key].push({ ms: h.readyAt, runs: runs.length });
+        }
       }
     } finally {
       await browser.close();
@@ -180,6 +200,17 @@ export async function run({ quick = false, log = () => {} } = {}) {
           'group by cell, lr, group, none: group rows with counts and verdict tallies → next frame',
         ),
       },
+      ...Object.values(groupCompare).map((xs) => ({
+        suite: 'viewer-table',
+        metric: `navigation → painted compare page, ${xs[0].runs} runs in 4 groups by lr`,
+        value: median(xs.map((x) => x.ms)),
+        unit: 'ms',
+        aim: '',
+        note: note(
+          xs.map((x) => x.ms),
+          'bands of the loss ÷ baseline, horizon, norm(t=0)/max and norms at 3 iterations; per run its scalars and its flow (2 requests), the model of one run standing for its sweep',
+        ),
+      })),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@
 import type { RunOutcomeJson, Verdict } from '@gradscope/format';
 import { VERDICTS } from '@gradscope/format';
 import uPlot from 'uplot';
-import type { FlowResponse, RunRecord } from '../api';
+import type { FlowResponse, LayerInfo, RunDetails, RunRecord } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut, SEQUENTIAL } from '../colormap';
 import {
@@ -121,21 +121,44 @@ export class ComparePage {
     const picked = pickRecords(s, runs);
     const records = picked.records;
     const width = host.width();
+    // Runs of a sweep share their model: with groups, one run's details and layer list stand for every run
+    // recording the same layers (a group of 300 runs then costs two requests a run, its scalars and its flow).
+    const stands = new Map<string, RunRecord>();
+    const standIn = (r: RunRecord) => {
+      if (s.by === null) return r;
+      const sig = JSON.stringify(r.layers);
+      if (!stands.has(sig)) stands.set(sig, r);
+      return stands.get(sig)!;
+    };
+    const once = new Map<string, Promise<[RunDetails, LayerInfo[]]>>();
+    const model = (r: RunRecord) => {
+      const rep = standIn(r);
+      let p = once.get(rep.id);
+      if (!p) {
+        p = Promise.all([host.data.run(rep.id), host.data.layers(rep.id)]);
+        once.set(rep.id, p);
+      }
+      // The run's own record (name, status, params…) over its stand-in's model and options.
+      return p.then(([d, l]): [RunDetails, LayerInfo[]] => [rep === r ? d : { ...d, ...r }, l]);
+    };
     // Every run's verdicts come in one answer (GET /api/outcomes); a page without them still draws.
-    const [details, layerLists, scalars, outcomes] = await Promise.all([
-      Promise.all(records.map((r) => host.data.run(r.id))),
-      Promise.all(records.map((r) => host.data.layers(r.id))),
+    const [models, scalars, outcomes] = await Promise.all([
+      Promise.all(records.map(model)),
       Promise.all(records.map((r) => host.data.scalars(r, scalarPoints(width / 2)).catch(() => null))),
       host.data.api.outcomes().then(
         (o) => o.runs,
         (): RunOutcomeJson[] | null => null,
       ),
     ]);
+    const details = models.map((m) => m[0]);
+    const layerLists = models.map((m) => m[1]);
     const series = matchSeries(s, details, layerLists);
     const flows = await Promise.all(
       records.map((r, i) => {
         const key = series.flowKeys[i];
-        return key ? host.data.flow(r.id, key) : null;
+        if (!key) return null;
+        // A grouped run whose layers differ from its stand-in's in kinds has no such flow: left out, not fatal.
+        return s.by === null ? host.data.flow(r.id, key) : host.data.flow(r.id, key).catch(() => null);
       }),
     );
     if (!current()) return;
