@@ -1,9 +1,8 @@
 // Shared memory for payloads in flight. The training thread encodes a snapshot's payload straight into a
 // slab of shared memory, and the writer thread reads it there: no ArrayBuffer is allocated,
 // transferred or collected per snapshot, and the memory stays mapped from one snapshot to the next (fresh
-// buffers cost page faults on every first touch). Measured on 20,000 snapshots of 25.6 KB through the store
-// (two alternating runs each): 4,884–4,943/s and 278–286 µs of CPU per snapshot over all threads, against
-// 4,233–4,283/s and 349–352 µs with a transferred buffer per snapshot.
+// buffers cost page faults on every first touch). Without slabs the training thread's time per snapshot
+// rises on a trainer's large snapshots (docs/benchmarks.md, store-parts).
 //
 // A slab is filled front to back; each payload in it is released when its write is acknowledged (committed
 // or failed: no thread reads it after that), and a slab whose payloads are all released is reused from the

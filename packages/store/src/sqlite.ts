@@ -16,8 +16,8 @@ export const PAGE_SIZE = 32768;
  * The journal of gradscope files: SQLite's rollback journal, truncated after each commit, not WAL. The store
  * mostly appends, and a rollback-journal commit writes the pages it appends once, into the file (only pages
  * that existed before it go to the journal), where WAL writes every byte twice: into the log, then into the
- * file at the checkpoint. Measured here on 20,000 snapshots of 25.6 KB: 0.72 GB written instead of 1.42 GB, and
- * the bare INSERT loop 8,700–8,900/s instead of 4,400–4,600/s. What it costs: readers wait while a commit
+ * file at the checkpoint (about half the bytes written, and a faster bare INSERT loop: the store README's
+ * Performance, docs/benchmarks.md). What it costs: readers wait while a commit
  * writes its pages (milliseconds; busy_timeout covers it), and the writer waits for reads in progress to
  * finish before it writes. A file another connection holds open in WAL mode (written by an older gradscope)
  * stays in WAL until a writer opens it alone.
@@ -27,8 +27,7 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /**
  * The writer connection's page cache: much smaller than a commit group (up to 32 MiB of payloads), so that
  * SQLite spills pages into the file while it builds the group and the writeback thread can have the disk
- * write them before the commit (writeback.ts). Of 1, 2 and 8 MiB, 2 measured fastest (20,000 snapshots of
- * 25.6 KB, four alternating runs: 4,446–5,398/s against 3,941–4,752/s with 8 MiB).
+ * write them before the commit (writeback.ts). Of 1, 2 and 8 MiB, 2 was the fastest.
  */
 export const WRITER_CACHE_BYTES = 2 * 2 ** 20;
 

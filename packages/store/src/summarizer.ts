@@ -3,8 +3,8 @@
 //   training thread ──► writer thread (commits) ──► acknowledgements
 //         └──► summarizer thread (summaries of snapshots of ≥ SUMMARIZER_MIN_VALUES values) ──┘
 //
-// A large snapshot's summary pass takes about a third of the writer thread's time on it (4.6 ms of about 17
-// for 16×500×256, whose insert and commit take the rest), and nothing else the writer does can overlap it.
+// A large snapshot's summary pass is a good part of the writer thread's time on it (its insert and commit
+// take the rest), and nothing else the writer does can overlap it.
 // So the training thread hands a large payload to both: the summarizer starts on it at once, reading it where
 // it is (shared memory, see slabs.ts), and the writer takes the result when it gets to that snapshot, having
 // committed the ones before it meanwhile. Small snapshots stay on the writer thread: for them a second

@@ -5,10 +5,8 @@
 // commit group (WRITER_CACHE_BYTES in sqlite.ts), so SQLite spills pages into the file while it builds the
 // group, which is safe (the journal is synced first, as at a commit). While a commit is in progress, a
 // writeback thread fdatasyncs the file every WRITEBACK_INTERVAL_MS, so that the disk writes those pages
-// meanwhile, and the commit's own fsync finds little left to write. Measured on 20,000 snapshots of 25.6 KB
-// (SnapshotWriter directly, groups of 1,024, four alternating runs each): 6,241–7,775/s against
-// 4,418–4,824/s without it; spilling alone, without the writeback thread, was no faster. Through the store
-// (one schedstat run each), the db thread spent 1.05 s blocked instead of 1.8 s.
+// meanwhile, and the commit's own fsync finds little left to write (spilling alone, without the writeback
+// thread, was no faster). What it gains is in docs/benchmarks.md (store-parts): the 8 MB snapshots' floor.
 //
 // The writeback thread uses the writer connection's own file descriptor, found in /proc/self/fd (Linux). It
 // never opens or closes the file: closing any descriptor of a file drops every POSIX lock the process holds

@@ -34,8 +34,8 @@ const MAX_GROUP_OPS = 4096;
 const MAX_GROUP_BYTES = 32 * 2 ** 20;
 /**
  * Snapshots nobody waits for (writes of a store that is not `durable`) are committed at most this often: each commit holds the
- * file's lock while it writes and fsyncs, and reads wait meanwhile, so a trainer writing 1,000 small
- * snapshots/s commits 20 groups a second, not hundreds of small ones. Anything a caller waits for (flush,
+ * file's lock while it writes and fsyncs, and reads wait meanwhile, so a trainer writing many small
+ * snapshots commits a few groups a second, not hundreds of small ones. Anything a caller waits for (flush,
  * a durable write, startRun, …) commits at once, with everything before it.
  */
 const MIN_COMMIT_INTERVAL_MS = 50;
