@@ -45,7 +45,7 @@ import {
   pickLoss,
   trainingWidths,
 } from '../training';
-import { horizonBands, lossBands, normBands } from './compareBands';
+import { groupFlow, horizonBands, lossBands, normBands } from './compareBands';
 
 export type { ComparedRun } from '../compareData';
 export { pickKind } from '../compareData';
@@ -245,13 +245,32 @@ export class ComparePage {
         charts.push(norms.chart);
         panels++;
       }
-      figure.append(
-        h(
-          'p',
-          { class: 'axis-note' },
-          'Flow maps are drawn per run: open a group with fewer runs, or compare its runs without grouping.',
-        ),
+      // Row 3: each group's flow map, the geometric mean of its runs' norms, on one colour scale.
+      const maps = flowMaps(
+        groups.flatMap((g) => {
+          const flow = groupFlow(g);
+          const c = g.runs.find((x) => x.flow);
+          return flow && c
+            ? [
+                {
+                  ...c,
+                  flow,
+                  key: g.label,
+                  label: `${g.label} (geometric mean of ${g.runs.filter((x) => x.flow).length})`,
+                  color: g.color,
+                },
+              ]
+            : [];
+        }),
+        chosen,
+        width,
+        s.flowCmap,
+        labels,
       );
+      if (maps) {
+        figure.append(maps.block);
+        panels += maps.panels;
+      }
     } else {
       const curves = compared.flatMap((c) => lossCurve(c, ratio) ?? []);
       if (curves.length > 0) {
@@ -498,15 +517,14 @@ export class ComparePage {
         }),
       ),
     );
-    if (!view.groups)
-      row1.append(
-        select(
-          'Colormap',
-          SEQUENTIAL.map((c) => ({ value: c, label: c })),
-          s.flowCmap,
-          (v) => this.set({ flowCmap: v as CompareState['flowCmap'] }),
-        ),
-      );
+    row1.append(
+      select(
+        'Colormap',
+        SEQUENTIAL.map((c) => ({ value: c, label: c })),
+        s.flowCmap,
+        (v) => this.set({ flowCmap: v as CompareState['flowCmap'] }),
+      ),
+    );
     this.host.controls.replaceChildren(row1);
   }
 }

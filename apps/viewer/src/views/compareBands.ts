@@ -2,7 +2,9 @@
 // legend) in its colour, for the loss (÷ its baseline when every run has one), the memory horizon and the norm
 // at t = 0 over training, and the per-timestep norm at the chosen iterations (dash: iteration). Each chart keeps
 // what it drew in `data-bands` (JSON: per band its group, n, x, mean, lo, hi) for tests and readers.
+import { encodeMatrix } from '@gradscope/format';
 import uPlot from 'uplot';
+import type { FlowResponse } from '../api';
 import { fitYAxis, timestepLogAxes, xAxisSize } from '../axes';
 import { bandColumns, type Curve, curveBand, unionGrid } from '../bands';
 import type { ComparedGroup, ComparedRun } from '../compareData';
@@ -358,4 +360,36 @@ export function normBands(
   inner?.querySelector('h3')?.remove();
   chart.root.classList.add('norm-chart');
   return { block, chart };
+}
+
+/**
+ * A group's flow map: per iteration of its first run with a flow and per timestep, the geometric mean of its runs'
+ * norms (each run at its recorded iteration nearest; norms that are not finite and positive left out), as a flow
+ * of its own for the page's flow maps. null when no run of the group has a flow.
+ */
+export function groupFlow(g: ComparedGroup): FlowResponse | null {
+  const flows = g.runs.flatMap((c) => (c.flow?.iterations.length && c.flow.timesteps ? [c.flow] : []));
+  const first = flows[0];
+  if (!first) return null;
+  const T = first.timesteps;
+  const I = first.iterations.length;
+  const sums = new Float64Array(I * T);
+  const counts = new Uint32Array(I * T);
+  for (const f of flows) {
+    if (f.timesteps !== T) continue;
+    const norms = matrixValues(f.norms);
+    first.iterations.forEach((it, r) => {
+      const row = nearestIndex(f.iterations, it);
+      for (let t = 0; t < T; t++) {
+        const v = norms[row * T + t]!;
+        if (v > 0 && Number.isFinite(v)) {
+          sums[r * T + t]! += Math.log10(v);
+          counts[r * T + t]!++;
+        }
+      }
+    });
+  }
+  const mean = new Float32Array(I * T);
+  for (let k = 0; k < mean.length; k++) mean[k] = counts[k]! > 0 ? 10 ** (sums[k]! / counts[k]!) : Number.NaN;
+  return { ...first, ids: [...first.ids], count: I, norms: encodeMatrix(mean, [I, T]) };
 }
