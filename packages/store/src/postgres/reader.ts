@@ -72,6 +72,11 @@ interface SeriesEnds {
   last_time: number;
 }
 
+/** The key of run $1 by id, or by name (the most recently started run of that name): at most one row. */
+const RUN_KEY = `(SELECT key FROM gradscope.runs WHERE id = $1)
+  UNION ALL (SELECT key FROM gradscope.runs WHERE name = $1 ORDER BY started_at DESC, key DESC LIMIT 1)
+  LIMIT 1`;
+
 const f64 = (...xs: number[]) => Buffer.from(Float64Array.from(xs).buffer);
 const EMPTY = Buffer.alloc(0);
 
@@ -131,12 +136,7 @@ export class PostgresReader implements RunReader {
 
   private async runKey(run: string): Promise<number> {
     const key = await this.q('finding a run', async (p) => {
-      const { rows } = await p.query(
-        `(SELECT key FROM gradscope.runs WHERE id = $1)
-         UNION ALL (SELECT key FROM gradscope.runs WHERE name = $1 ORDER BY started_at DESC, key DESC LIMIT 1)
-         LIMIT 1`,
-        [run],
-      );
+      const { rows } = await p.query({ name: 'gs_run_key', text: RUN_KEY, values: [run] });
       return rows[0]?.key as number | undefined;
     });
     if (key === undefined) throw NotFoundError.run(run, this.path);
@@ -302,16 +302,19 @@ export class PostgresReader implements RunReader {
   async dataVersion(): Promise<number> {
     return this.q(
       'reading the data version',
-      async (p) => (await p.query('SELECT version FROM gradscope.state')).rows[0].version as number,
+      async (p) =>
+        (await p.query({ name: 'gs_version', text: 'SELECT version FROM gradscope.state' })).rows[0]
+          .version as number,
     );
   }
 
   async getSnapshot(id: number): Promise<SnapshotInfo | undefined> {
     return this.q('reading a snapshot', async (p) => {
-      const { rows } = await p.query(
-        `SELECT ${SNAPSHOT_COLUMNS} FROM gradscope.snapshots s JOIN gradscope.runs r ON r.key = s.run_key WHERE s.id = $1`,
-        [id],
-      );
+      const { rows } = await p.query({
+        name: 'gs_snapshot',
+        text: `SELECT ${SNAPSHOT_COLUMNS} FROM gradscope.snapshots s JOIN gradscope.runs r ON r.key = s.run_key WHERE s.id = $1`,
+        values: [id],
+      });
       return rows[0] ? toInfo(rows[0] as SnapshotRow) : undefined;
     });
   }
@@ -329,11 +332,12 @@ export class PostgresReader implements RunReader {
     const row = await this.q('reading a tensor', async (p) => {
       // As hex text, which pg turns into a Buffer natively (pg's binary results decode every field as
       // UTF-8 text, which would mangle the bytes).
-      const { rows } = await p.query(
-        `SELECT p.ipc, s.payload_bytes FROM gradscope.snapshots s
-         LEFT JOIN gradscope.payloads p ON p.snapshot_id = s.id WHERE s.id = $1`,
-        [id],
-      );
+      const { rows } = await p.query({
+        name: 'gs_tensor',
+        text: `SELECT p.ipc, s.payload_bytes FROM gradscope.snapshots s
+               LEFT JOIN gradscope.payloads p ON p.snapshot_id = s.id WHERE s.id = $1`,
+        values: [id],
+      });
       return rows[0] as { ipc: Buffer | null; payload_bytes: number } | undefined;
     });
     if (!row) throw NotFoundError.snapshot(id, this.path);
@@ -371,23 +375,28 @@ export class PostgresReader implements RunReader {
     columns: { norms?: boolean; histograms?: boolean },
     options: SeriesOptions,
   ): Promise<SeriesRows> {
-    const runKey = await this.runKey(key.run);
     return this.q(`reading a ${what} series`, async (p) => {
+      // The run and the series in one round trip: no row, no run; a row without a series key, no series.
       const k = (
-        await p.query(
-          'SELECT key, count FROM gradscope.series WHERE run_key = $1 AND layer = $2 AND kind = $3 AND part = $4',
-          [runKey, key.layer, key.kind, key.part ?? ''],
-        )
-      ).rows[0] as { key: number; count: number } | undefined;
-      if (!k || k.count === 0) throw noSeries(this.path, key, what, '');
+        await p.query({
+          name: 'gs_series_key',
+          text: `WITH r AS (${RUN_KEY})
+            SELECT r.key AS run_key, k.key, k.count FROM r LEFT JOIN gradscope.series k
+            ON k.run_key = r.key AND k.layer = $2 AND k.kind = $3 AND k.part = $4`,
+          values: [key.run, key.layer, key.kind, key.part ?? ''],
+        })
+      ).rows[0] as { run_key: number; key: number | null; count: number | null } | undefined;
+      if (!k) throw NotFoundError.run(key.run, this.path);
+      if (k.key === null || !k.count) throw noSeries(this.path, key, what, '');
       const level = levelFor(k.count, options.maxRows);
-      const { rows } = await p.query(
-        `SELECT s.id, s.iteration, s.loss, s.time, m.channel_part, ${statColumns('summaries', 'm')}
+      const { rows } = await p.query({
+        name: `gs_series_${level > 0 ? 'level' : 'all'}_${columns.norms ? 'n' : ''}${columns.histograms ? 'h' : ''}`,
+        text: `SELECT s.id, s.iteration, s.loss, s.time, m.channel_part, ${statColumns('summaries', 'm')}
            ${columns.norms ? ', m.timestep_norms' : ''}${columns.histograms ? ', m.histogram' : ''}
          FROM gradscope.snapshots s JOIN gradscope.summaries m ON m.snapshot_id = s.id
          WHERE s.series_key = $1 ${level > 0 ? 'AND (s.pos % $2 = 0 OR s.pos = $3)' : ''}`,
-        level > 0 ? [k.key, LEVEL_STRIDE ** level, k.count - 1] : [k.key],
-      );
+        values: level > 0 ? [k.key, LEVEL_STRIDE ** level, k.count - 1] : [k.key],
+      });
       const chunks: ChunkRow[] = rows.map((r) => {
         const stats = statsOfRow(r, 'summaries') as unknown as Record<string, number | null>;
         const norms = (r.timestep_norms as Buffer | null | undefined) ?? null;
@@ -432,14 +441,14 @@ export class PostgresReader implements RunReader {
     if (options.maxPoints !== undefined && (!Number.isInteger(options.maxPoints) || options.maxPoints < 4)) {
       throw new StoreError('EINVAL', `maxPoints must be an integer >= 4, got ${String(options.maxPoints)}`);
     }
-    const key = await this.runKey(run);
-    return this.q('reading scalars', async (p) => {
+    const out = await this.q('reading scalars', async (p) => {
       // Names in byte order (as SQLite sorts them), whatever the database's collation.
       const { rows } = await p.query({
-        text: `SELECT name, iteration, value, time FROM gradscope.scalars WHERE run_key = $1
+        name: options.names ? 'gs_scalars_named' : 'gs_scalars',
+        text: `SELECT name, iteration, value, time FROM gradscope.scalars WHERE run_key = (${RUN_KEY})
                ${options.names ? 'AND name = ANY($2::text[])' : ''}
                ORDER BY name COLLATE "C", iteration, seq`,
-        values: options.names ? [key, options.names] : [key],
+        values: options.names ? [run, options.names] : [run],
         rowMode: 'array',
       });
       const out: ScalarSeries[] = [];
@@ -461,6 +470,9 @@ export class PostgresReader implements RunReader {
       }
       return out;
     });
+    // No points: of a run without scalars, or of no run (NotFoundError).
+    if (out.length === 0) await this.runKey(run);
+    return out;
   }
 
   /** 'ok', or the snapshots whose payload or summary is missing or of the wrong length. */
