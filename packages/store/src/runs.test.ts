@@ -2,11 +2,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.js';
 import { checkFile } from './maintenance.js';
-import { openReader } from './reader.js';
+import { openReader, openRunReader } from './reader.js';
 import { openStore } from './store.js';
+import { BACKENDS } from './test-util/backends.js';
 import { bytesOf, runInfo, snapshot, tempDir, zeroPages } from './test-util/fixtures.js';
 import type { ScalarPoint } from './types.js';
 
@@ -56,9 +57,11 @@ function runKeyOf(db: string, id: string): number {
   return key;
 }
 
-describe('scalars', () => {
+describe.each(BACKENDS)('scalars ($name provider)', (backend) => {
+  afterAll(() => backend.cleanup());
+
   it('are written through the writer thread and read back per name in iteration order, NaN kept', async () => {
-    const db = join(dir, 's.gradscope');
+    const db = await backend.fresh();
     const store = openStore(db);
     await store.startRun(runInfo());
     const loss = lossCurve(1000);
@@ -77,8 +80,8 @@ describe('scalars', () => {
     ).rejects.toThrow('scalar point 0.iteration must be an integer >= 0, got -1');
     await store.close();
 
-    const r = openReader(db);
-    const series = r.scalars('run-1');
+    const r = openRunReader(db);
+    const series = await r.scalars('run-1');
     expect(series.map((s) => [s.name, s.count])).toEqual([
       ['acc', 334],
       ['loss', 1000],
@@ -91,13 +94,13 @@ describe('scalars', () => {
     expect(Array.from(series[0]!.times)).toEqual(Array.from({ length: 334 }, (_, k) => 1000 + 3 * k));
     expect(Array.from(series[2]!.times)).toEqual([5]);
     expect(Number.isNaN(series[2]!.values[0]!)).toBe(true);
-    expect(r.scalars('never-started')[0]!.values[0]).toBe(2);
-    expect(r.scalars('run-1', { names: ['acc'] }).map((s) => s.name)).toEqual(['acc']);
-    r.close();
+    expect((await r.scalars('never-started'))[0]!.values[0]).toBe(2);
+    expect((await r.scalars('run-1', { names: ['acc'] })).map((s) => s.name)).toEqual(['acc']);
+    await r.close();
   });
 
   it('a caller that never returns to the event loop (as model.fit) sees each commit acknowledged at its next call', async () => {
-    const db = join(dir, 'no-yield.gradscope');
+    const db = await backend.fresh();
     const store = openStore(db);
     await store.startRun(runInfo());
     const sleep = new Int32Array(new SharedArrayBuffer(4));
@@ -122,15 +125,15 @@ describe('scalars', () => {
       queued: 0,
     });
     await store.close();
-    const r = openReader(db);
-    const [loss] = r.scalars('run-1');
+    const r = openRunReader(db);
+    const [loss] = await r.scalars('run-1');
     expect(Array.from(loss!.iterations)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-    expect(r.listRuns()[0]!.snapshots).toBe(30);
-    r.close();
+    expect((await r.listRuns())[0]!.snapshots).toBe(30);
+    await r.close();
   });
 
   it('points of one iteration come back in the order they were written, whatever their values', async () => {
-    const db = join(dir, 'ties.gradscope');
+    const db = await backend.fresh();
     const store = openStore(db);
     // The index orders one iteration's points by value (NaN, stored as NULL, first); the reader must not.
     const at3 = [5, Number.NaN, -1, 7, 2];
@@ -141,16 +144,16 @@ describe('scalars', () => {
     ]);
     await store.writeScalars('run-1', [{ iteration: 3, name: 'loss', value: -5, time: 20 }]);
     await store.close();
-    const r = openReader(db);
-    const [s] = r.scalars('run-1');
+    const r = openRunReader(db);
+    const [s] = await r.scalars('run-1');
     expect(Array.from(s!.iterations)).toEqual([1, 2, 3, 3, 3, 3, 3, 3]);
     expect(Array.from(s!.times)).toEqual([1, 2, 10, 11, 12, 13, 14, 20]);
     expect(Array.from(s!.values)).toEqual([9, 4, ...at3, -5]);
-    r.close();
+    await r.close();
   });
 
   it('downsampling keeps the first, last, smallest and largest point of every bucket', async () => {
-    const db = join(dir, 'ds.gradscope');
+    const db = await backend.fresh();
     const store = openStore(db);
     const loss = lossCurve(1000);
     await store.writeScalars(
@@ -158,8 +161,8 @@ describe('scalars', () => {
       loss.map((value, i) => ({ iteration: i * 2, name: 'loss', value, time: i })),
     );
     await store.close();
-    const r = openReader(db);
-    const [s] = r.scalars('run-1', { maxPoints: 100 });
+    const r = openRunReader(db);
+    const [s] = await r.scalars('run-1', { maxPoints: 100 });
     expect(s!.count).toBe(1000);
     expect(s!.values.length).toBeLessThanOrEqual(100);
     // Independently: 25 buckets of 40 consecutive points; each keeps its first, last, argmin, argmax.
@@ -178,8 +181,10 @@ describe('scalars', () => {
     expect(Array.from(s!.values)).toContain(50);
     expect(Array.from(s!.values)).toContain(-3);
     expect([s!.iterations[0], s!.iterations[s!.iterations.length - 1]]).toEqual([0, 1998]);
-    expect(() => r.scalars('run-1', { maxPoints: 3 })).toThrow('maxPoints must be an integer >= 4, got 3');
-    r.close();
+    await expect(Promise.resolve().then(() => r.scalars('run-1', { maxPoints: 3 }))).rejects.toThrow(
+      'maxPoints must be an integer >= 4, got 3',
+    );
+    await r.close();
   });
 });
 
