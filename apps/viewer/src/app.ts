@@ -3,6 +3,7 @@
 import type { RunDiagnosis } from '@gradscope/format';
 import type uPlot from 'uplot';
 import { Api, type RunDetails, type SeriesKey } from './api';
+import { viewContext } from './context';
 import { describe, FIGURE_ID, followButton, renderControls, renderHeader } from './controls';
 import { DataCache, type SnapshotEvent, scalarPoints } from './data';
 import { h } from './dom';
@@ -347,23 +348,23 @@ export class App {
     this.current = series;
     this.currentRun = run;
     renderHeader(this.header, run);
+    // One context for every view of this render: its state, the series, the frame's data and bound.
+    const ctx = viewContext(series, {
+      state,
+      width,
+      data: frame,
+      upTo: frame.upTo,
+      current: () => seq === this.seq,
+      set: (patch, push) => this.set(patch, push),
+    });
     // Drawn when it arrives, the figure not waiting for it; the render is not ready before it is shown.
     const verdictsShown = diagnosis.then(async (d) => {
       if (seq !== this.seq) return;
       this.showVerdicts(d, series.key.layer, frame.upTo);
       if (d instanceof Error || d === null) return;
-      await this.evidence.render(this.verdicts, {
-        diagnosis: d,
-        run,
-        layers,
-        data: frame,
-        // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
-        width: Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8),
-        chosen: series.iterations,
-        upTo: frame.upTo,
-        flowCmap: state.flowCmap,
-        current: () => seq === this.seq,
-      });
+      // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
+      const evidenceWidth = Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8);
+      await this.evidence.render(this.verdicts, { ...ctx, width: evidenceWidth, charts: [] }, d);
     });
     renderControls(this.controls, series, state, runs, {
       set: (patch, push) => this.set(patch, push),
@@ -374,17 +375,10 @@ export class App {
     this.status.textContent = describe(series);
     this.status.dataset.upTo = frame.upTo === null ? '' : String(frame.upTo);
     this.lastWidth = width;
-    const result = await drawFigure({
-      series,
-      state,
-      data: frame,
-      width,
-      current: () => seq === this.seq,
-      mount: (figure, charts) => {
-        this.clearFigure();
-        this.main.append(figure);
-        this.charts = charts;
-      },
+    const result = await drawFigure(ctx, (figure, charts) => {
+      this.clearFigure();
+      this.main.append(figure);
+      this.charts = charts;
     });
     if (!result) return;
     // The paint is done when the browser has produced the next frame with it.
@@ -392,14 +386,7 @@ export class App {
     if (seq !== this.seq) return;
     window.__gradscope.lastPaintMs = performance.now() - result.arrived;
     window.__gradscope.panels = result.panels;
-    const lossPaintMs = await this.strip.render({
-      series,
-      state,
-      data: frame,
-      width,
-      current: () => seq === this.seq,
-      set: (patch, push) => this.set(patch, push),
-    });
+    const lossPaintMs = await this.strip.render({ ...ctx, charts: [] });
     if (seq !== this.seq) return;
     window.__gradscope.lossPaintMs = lossPaintMs ?? 0;
     await verdictsShown;

@@ -1,28 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotInfo } from './api';
-import { seriesName, viewContext } from './context';
+import { type PageContext, seriesName, viewContext } from './context';
+import type { DataCache } from './data';
+import type { Series } from './resolve';
 import { defaultState } from './state';
 
 function snap(iteration: number, channelParts: string[] | null): SnapshotInfo {
   return { iteration, channelParts } as unknown as SnapshotInfo;
 }
+function series(kind: Series['key']['kind'], snapshots: SnapshotInfo[], iterations: number[]): Series {
+  return { key: { layer: 'lstm_1', kind, part: null }, snapshots, iterations } as unknown as Series;
+}
+const page = (): PageContext => ({
+  state: { ...defaultState(), view: 'flow' },
+  width: 800,
+  data: {} as DataCache,
+  upTo: 40,
+  current: () => true,
+  set: () => {},
+});
 
 describe('the one context every view takes', () => {
-  it('names the series, carries the state, width, kind, iterations and snapshots, and collects the charts', () => {
-    const state = { ...defaultState(), view: 'flow' as const };
-    const snapshots = [snap(0, null), snap(20, null)];
-    const series = {
-      key: { layer: 'lstm_1', kind: 'jacobian' as const, part: null },
-      snapshots,
-      iterations: [20],
-    };
-    const ctx = viewContext(series, state, 800);
+  it('carries the render (state, width, data, bound, current, set), the series and its name, and collects charts', () => {
+    const p = page();
+    const s = series('jacobian', [snap(0, null), snap(20, null)], [20]);
+    const ctx = viewContext(s, p);
+    expect(ctx.series).toBe(s);
     expect(ctx.seriesName).toBe('lstm_1 · jacobian');
-    expect(ctx.kind).toBe('jacobian');
-    expect(ctx.state).toBe(state);
-    expect(ctx.width).toBe(800);
-    expect(ctx.iterations).toEqual([20]);
-    expect(ctx.snapshots).toBe(snapshots);
+    expect([ctx.state, ctx.width, ctx.data, ctx.upTo, ctx.current, ctx.set]).toEqual([
+      p.state,
+      800,
+      p.data,
+      40,
+      p.current,
+      p.set,
+    ]);
     expect(ctx.charts).toEqual([]);
     expect('channelParts' in ctx).toBe(false);
     expect(seriesName({ key: { layer: 'gru', kind: 'weight', part: 'forward/kernel/z' } })).toBe(
@@ -31,20 +43,15 @@ describe('the one context every view takes', () => {
   });
 
   it('takes the channel parts of the first compared snapshot, else of any snapshot of the series', () => {
-    const key = { layer: 'bi', kind: 'output-grad' as const, part: null };
     const both = ['forward', 'backward'];
-    expect(
-      viewContext({ key, snapshots: [snap(0, both)], iterations: [0] }, defaultState(), 1).channelParts,
-    ).toEqual(both);
+    expect(viewContext(series('output-grad', [snap(0, both)], [0]), page()).channelParts).toEqual(both);
     // A weight's compared snapshot has none (its columns are gates): none, even if another snapshot had some.
     expect(
-      viewContext({ key, snapshots: [snap(0, null), snap(5, both)], iterations: [0] }, defaultState(), 1)
-        .channelParts,
+      viewContext(series('output-grad', [snap(0, null), snap(5, both)], [0]), page()).channelParts,
     ).toBeUndefined();
     // Nothing compared yet: any snapshot's.
     expect(
-      viewContext({ key, snapshots: [snap(0, null), snap(5, both)], iterations: [] }, defaultState(), 1)
-        .channelParts,
+      viewContext(series('output-grad', [snap(0, null), snap(5, both)], []), page()).channelParts,
     ).toEqual(both);
   });
 });

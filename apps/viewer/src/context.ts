@@ -1,24 +1,30 @@
-// The one context every figure view takes (2D, 1D, 0D, flow, distribution, weights): the page's state, the room
-// the figure has, what it shows, and where its uPlot charts go (the page destroys them with the figure).
-import type { Kind } from '@gradscope/format';
+// The one context every view of a run page takes (the figures — 2D, 1D, 0D, flow, distribution, weights — the
+// training strip and the evidence under the verdicts): the page's state, the room the view has, the series shown,
+// the run's data as of the page's frame (frame.ts), whether the render is still current, the way to change the
+// state, and where its uPlot charts go (the page destroys them with the view). One is made per render.
 import type uPlot from 'uplot';
-import type { SnapshotInfo } from './api';
+import type { SeriesData } from './data';
 import type { Series } from './resolve';
 import type { ViewState } from './state';
 
 export interface ViewContext {
   state: ViewState;
-  /** Width available to the figure, CSS pixels. */
+  /** Width available to the view, CSS pixels. */
   width: number;
+  /** The series the page shows (its run, layers, compared iterations, snapshots). */
+  series: Series;
   /** "lstm_1 · output-grad" (+ " · part"): what the titles name. */
   seriesName: string;
-  kind: Kind;
-  /** The compared iterations, in the order the page compares them. */
-  iterations: readonly number[];
-  /** The series' snapshots (one per recorded iteration), ascending by iteration. */
-  snapshots: readonly SnapshotInfo[];
   /** The layer's channel parts (['forward', 'backward'] for a concat bidirectional layer); absent otherwise. */
   channelParts?: readonly string[];
+  /** The run's data as of the page's frame: every piece clipped to `upTo`. */
+  data: SeriesData;
+  /** The newest iteration every view of the page shows (frame.ts); null: every one (a finished run). */
+  upTo: number | null;
+  /** False once a newer render started: the view stops without touching the page. */
+  current(): boolean;
+  /** Changes the page's state (its URL), a new history entry when `push`. */
+  set(patch: Partial<ViewState>, push?: boolean): void;
   /** Where a view puts the uPlot charts it creates. */
   charts: uPlot[];
 }
@@ -29,27 +35,23 @@ export function seriesName(series: Pick<Series, 'key'>): string {
   return `${k.layer} · ${k.kind}${k.part ? ` · ${k.part}` : ''}`;
 }
 
+/** What a render gives every view besides the series. */
+export type PageContext = Pick<ViewContext, 'state' | 'width' | 'data' | 'upTo' | 'current' | 'set'>;
+
 /**
- * The context of a resolved series' figure. Its channel parts are those of the first compared snapshot (a
- * weight's columns are gates, not directions: its snapshots carry none), else of any snapshot of the series.
+ * The context of a render's views of a resolved series. Its channel parts are those of the first compared
+ * snapshot (a weight's columns are gates, not directions: its snapshots carry none), else of any snapshot of
+ * the series.
  */
-export function viewContext(
-  series: Pick<Series, 'key' | 'snapshots' | 'iterations'>,
-  state: ViewState,
-  width: number,
-  charts: uPlot[] = [],
-): ViewContext {
+export function viewContext(series: Series, page: PageContext, charts: uPlot[] = []): ViewContext {
   const first = series.snapshots.find((x) => x.iteration === series.iterations[0]);
   const channelParts = first
     ? first.channelParts
     : series.snapshots.find((x) => x.channelParts?.length)?.channelParts;
   return {
-    state,
-    width,
+    ...page,
+    series,
     seriesName: seriesName(series),
-    kind: series.key.kind,
-    iterations: series.iterations,
-    snapshots: series.snapshots,
     ...(channelParts?.length ? { channelParts } : {}),
     charts,
   };

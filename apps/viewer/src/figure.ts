@@ -1,13 +1,12 @@
 // One run page's figure: fetches what the resolved view needs (tensors, flow matrix, histograms) through the
-// caches, then draws it with the view modules. Returns when the data arrived, for the paint hook.
+// render's context (its frame of the run's data), then draws it with the view modules. Returns when the data arrived, for the paint hook.
 import type uPlot from 'uplot';
 import type { FlowResponse } from './api';
-import { viewContext } from './context';
+import type { ViewContext } from './context';
 import type { SeriesData } from './data';
 import { h } from './dom';
 import { matrixValues } from './matrix';
 import type { Series } from './resolve';
-import type { ViewState } from './state';
 import { type Compared, comparedLabel } from './views/common';
 import { renderDistribution } from './views/distribution';
 import { render0D } from './views/features0d';
@@ -16,57 +15,45 @@ import { render2D } from './views/features2d';
 import { type FlowLine, renderFlow } from './views/flowView';
 import { renderWeights, type WeightsItem } from './views/weights';
 
-export interface FigureRequest {
-  series: Series;
-  state: ViewState;
-  /** The run's data as of one frame (frame.ts). */
-  data: SeriesData;
-  /** Width available to the figure, CSS pixels. */
-  width: number;
-  /** False once a newer render started: stop without touching the page. */
-  current(): boolean;
-  /** Puts the (still empty) figure element on the page, replacing the previous figure. */
-  mount(figure: HTMLElement, charts: uPlot[]): void;
-}
-
 export interface FigureResult {
   panels: number;
   /** performance.now() when the figure's data had arrived. */
   arrived: number;
 }
 
-/** Draws the series' figure; null when a newer render took over first. */
-export async function drawFigure(req: FigureRequest): Promise<FigureResult | null> {
-  const { series, state, data, width } = req;
+/** Puts the (still empty) figure element on the page, replacing the previous figure, with its charts. */
+export type Mount = (figure: HTMLElement, charts: uPlot[]) => void;
+
+/** Draws the series' figure of the render's context; null when a newer render took over first. */
+export async function drawFigure(ctx: ViewContext, mount: Mount): Promise<FigureResult | null> {
+  const { series, state, data, charts } = ctx;
   const figure = h('div', { class: 'figure-inner' });
-  const ctx = viewContext(series, state, width);
-  const { charts } = ctx;
   const run = series.run.id;
   if (state.view === 'flow') {
     const flow = await data.flow(run, series.key);
     const extra = await summaryNorms(series, flow, data);
-    if (!req.current()) return null;
+    if (!ctx.current()) return null;
     const arrived = performance.now();
-    req.mount(figure, charts);
+    mount(figure, charts);
     return { panels: renderFlow(figure, ctx, flow, extra).panels, arrived };
   }
   if (state.view === 'dist') {
     const hist = await data.histograms(run, series.key);
-    if (!req.current()) return null;
+    if (!ctx.current()) return null;
     const arrived = performance.now();
-    req.mount(figure, charts);
+    mount(figure, charts);
     return { panels: renderDistribution(figure, ctx, hist), arrived };
   }
-  if (state.view === 'weights') return drawWeights(req);
+  if (state.view === 'weights') return drawWeights(ctx, mount);
   if (series.iterations.length === 0) {
-    req.mount(figure, charts);
+    mount(figure, charts);
     figure.append(h('div', { class: 'empty' }, 'No snapshots of this series yet.'));
     return { panels: 0, arrived: performance.now() };
   }
   const byIteration = new Map(series.snapshots.map((x) => [x.iteration, x]));
   const infos = series.iterations.map((it) => byIteration.get(it)!);
   const tensors = await Promise.all(infos.map((info) => data.api.tensor(info)));
-  if (!req.current()) return null;
+  if (!ctx.current()) return null;
   const arrived = performance.now();
   const first = series.iterations[0]!;
   const items: Compared[] = infos.map((info, i) => ({
@@ -75,7 +62,7 @@ export async function drawFigure(req: FigureRequest): Promise<FigureResult | nul
     tensor: tensors[i]!,
     label: comparedLabel(info.iteration, first, i, state.diff),
   }));
-  req.mount(figure, charts);
+  mount(figure, charts);
   let panels: number;
   if (state.view === '1d') panels = render1D(figure, ctx, items);
   else if (state.view === '0d') panels = render0D(figure, ctx, items);
@@ -84,8 +71,8 @@ export async function drawFigure(req: FigureRequest): Promise<FigureResult | nul
 }
 
 /** The weights page: every part (direction × weight × gate) of the layer's kind at the compared iterations. */
-async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
-  const { series, state, data, width } = req;
+async function drawWeights(ctx: ViewContext, mount: Mount): Promise<FigureResult | null> {
+  const { series, state, data } = ctx;
   const figure = h('div', { class: 'figure-inner' });
   const parts = series.layer.kinds[series.key.kind] ?? [null];
   const chosen = series.iterations;
@@ -94,7 +81,7 @@ async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
   const tensors = await Promise.all(
     perIteration.map((infos) => Promise.all(infos.map((info) => data.api.tensor(info)))),
   );
-  if (!req.current()) return null;
+  if (!ctx.current()) return null;
   const arrived = performance.now();
   const first = chosen[0] ?? 0;
   const items: WeightsItem[] = chosen.map((it, i) => ({
@@ -102,17 +89,14 @@ async function drawWeights(req: FigureRequest): Promise<FigureResult | null> {
     label: comparedLabel(it, first, i, state.diff),
     parts: perIteration[i]!.map((info, k) => ({ info, tensor: tensors[i]![k]! })),
   }));
-  req.mount(figure, []);
+  mount(figure, []);
   if (items.length === 0 || items.every((x) => x.parts.length === 0)) {
     figure.append(h('div', { class: 'empty' }, 'No snapshots of these weights yet.'));
     return { panels: 0, arrived };
   }
   // Every part of the layer's kind: the title names the layer and kind, no part.
-  const ctx = {
-    ...viewContext(series, state, width),
-    seriesName: `${series.key.layer} · ${series.key.kind}`,
-  };
-  return { panels: renderWeights(figure, ctx, items, parts), arrived };
+  const weightsCtx = { ...ctx, seriesName: `${series.key.layer} · ${series.key.kind}` };
+  return { panels: renderWeights(figure, weightsCtx, items, parts), arrived };
 }
 
 /**

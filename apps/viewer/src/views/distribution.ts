@@ -40,7 +40,8 @@ export function renderDistribution(
   ctx: ViewContext,
   response: HistogramsResponse,
 ): number {
-  const { state, width, seriesName, charts, iterations: chosen } = ctx;
+  const { state, width, seriesName, charts } = ctx;
+  const chosen = ctx.series.iterations;
   const I = response.iterations.length;
   if (state.hist !== 'bands') {
     root.append(

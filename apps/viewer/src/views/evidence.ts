@@ -6,16 +6,17 @@
 // the Theil–Sen one, the median of log10 norm + slope × lag, only to place the line.
 import { decisiveReach, type LayerDiagnosis, type ReachEvidence, type RunDiagnosis } from '@gradscope/format';
 import uPlot from 'uplot';
-import type { FlowResponse, LayerInfo, RunDetails, SeriesKey } from '../api';
+import type { FlowResponse, LayerInfo, SeriesKey } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
-import { type SeriesData, scalarPoints } from '../data';
+import type { ViewContext } from '../context';
+import { scalarPoints } from '../data';
 import { h } from '../dom';
 import { flowMapPanel, leftMarginFor } from '../draw';
 import { flowLabels } from '../flow';
 import { matrixValues } from '../matrix';
 import { iterationColor, logRange, nearestIndex, sharedLogNorms, timestepSplits } from '../scales';
-import { formatNumber, type ViewState } from '../state';
+import { formatNumber } from '../state';
 import {
   BASELINE_COLOR,
   baselineCurve,
@@ -95,33 +96,25 @@ export function evidenceKeys(diagnosis: RunDiagnosis, layers: readonly LayerInfo
   return diagnosis.layers.flatMap((l) => evidenceKey(l, infos.get(l.layer))?.key ?? []);
 }
 
-export interface EvidenceRequest {
-  diagnosis: RunDiagnosis;
-  run: RunDetails;
-  layers: readonly LayerInfo[];
-  data: SeriesData;
-  /** The row's width (px). */
-  width: number;
-  /** The page's iterations: their norm lines are drawn and their rows marked on the flow map. */
-  chosen: readonly number[];
-  /** The page's frame (frame.ts): the loss ratio quoted is the verdict's as of that iteration. */
-  upTo: number | null;
-  flowCmap: ViewState['flowCmap'];
-  current(): boolean;
-}
-
 const HEIGHT = 170;
 const GAP = 16;
 
 /**
- * Fills every `.evidence[data-layer]` slot under `root`'s verdict rows with that layer's evidence; resolves with
- * the charts drawn (null when a newer render took over). A layer whose series cannot be loaded says so.
+ * Fills every `.evidence[data-layer]` slot under `root`'s verdict rows with that layer's evidence of `diagnosis`,
+ * as of the render's context (its width the row's; the page's iterations drawn and marked; the loss ratio the
+ * verdict's as of the frame); resolves with the charts drawn (null when a newer render took over). A layer whose
+ * series cannot be loaded says so.
  */
-export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): Promise<uPlot[] | null> {
+export async function renderEvidence(
+  root: HTMLElement,
+  ctx: ViewContext,
+  diagnosis: RunDiagnosis,
+): Promise<uPlot[] | null> {
+  const run = ctx.series.run;
   const slots = [...root.querySelectorAll<HTMLElement>('.evidence[data-layer]')];
-  const byLayer = new Map(req.diagnosis.layers.map((l) => [l.layer, l]));
-  const infos = new Map(req.layers.map((l) => [l.layer, l]));
-  const colWidth = Math.max(260, Math.floor((req.width - 2 * GAP) / 3));
+  const byLayer = new Map(diagnosis.layers.map((l) => [l.layer, l]));
+  const infos = new Map(ctx.series.layers.map((l) => [l.layer, l]));
+  const colWidth = Math.max(260, Math.floor((ctx.width - 2 * GAP) / 3));
   const jobs = slots.map(async (slot) => {
     const layer = byLayer.get(slot.dataset.layer ?? '');
     if (!layer) return null;
@@ -131,7 +124,7 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
     // A direction stored as its own series is asked for by part; one stored as a channel part of the whole is
     // in the flow's `parts`.
     const { which, own, key } = picked;
-    const flow = await req.data.flow(req.run.id, key).catch(() => null);
+    const flow = await ctx.data.flow(run.id, key).catch(() => null);
     const matrix = flow
       ? !own && which.part && flow.parts?.[which.part]
         ? matrixValues(flow.parts[which.part]!)
@@ -140,10 +133,10 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
     return { slot, layer, which, flow, matrix };
   });
   const [scalars, drawn] = await Promise.all([
-    req.data.scalars(req.run, scalarPoints(colWidth)).catch(() => null),
+    ctx.data.scalars(run, scalarPoints(colWidth)).catch(() => null),
     Promise.all(jobs),
   ]);
-  if (!req.current()) return null;
+  if (!ctx.current()) return null;
   const losses = scalars ? pickLosses(decodeScalars(scalars)) : [];
   const charts: uPlot[] = [];
   for (const d of drawn) {
@@ -176,12 +169,12 @@ export async function renderEvidence(root: HTMLElement, req: EvidenceRequest): P
         ),
       );
     } else {
-      row.append(flowBlock(layer, which, flow, matrix, colWidth, req));
-      const norms = normBlock(layer, which, flow, matrix, colWidth, req.chosen);
+      row.append(flowBlock(layer, which, flow, matrix, colWidth, ctx));
+      const norms = normBlock(layer, which, flow, matrix, colWidth, ctx.series.iterations);
       row.append(norms.block);
       charts.push(norms.chart);
     }
-    const loss = lossBlock(layer, losses, colWidth, req.upTo);
+    const loss = lossBlock(layer, losses, colWidth, ctx.upTo);
     row.append(loss.block);
     if (loss.chart) charts.push(loss.chart);
   }
@@ -211,7 +204,7 @@ function flowBlock(
   flow: FlowResponse,
   matrix: Float32Array,
   width: number,
-  req: EvidenceRequest,
+  ctx: ViewContext,
 ): HTMLElement {
   const T = flow.timesteps;
   const I = flow.iterations.length;
@@ -231,7 +224,7 @@ function flowBlock(
   const height = Math.min(HEIGHT, Math.max(90, I * 8));
   const left = leftMarginFor({ count: I, value: (k) => flow.iterations[k]! }, height);
   const gutter = 14;
-  const rows = req.chosen.map((it) => nearestIndex(flow.iterations, it));
+  const rows = ctx.series.iterations.map((it) => nearestIndex(flow.iterations, it));
   block.append(
     flowMapPanel({
       log: logs[0]!,
@@ -239,7 +232,7 @@ function flowBlock(
       T,
       lo,
       hi,
-      table: lut(req.flowCmap),
+      table: lut(ctx.state.flowCmap),
       width: Math.max(120, width - left - gutter - 4),
       height,
       left,
@@ -408,8 +401,8 @@ export class EvidencePanel {
     this.charts = [];
   }
 
-  async render(root: HTMLElement, req: EvidenceRequest): Promise<void> {
-    const charts = await renderEvidence(root, req);
+  async render(root: HTMLElement, ctx: ViewContext, diagnosis: RunDiagnosis): Promise<void> {
+    const charts = await renderEvidence(root, ctx, diagnosis);
     if (!charts) return;
     this.clear();
     this.charts = charts;

@@ -70,7 +70,9 @@ export function renderFlow(
   flow: FlowResponse,
   extra: ReadonlyMap<number, Record<string, FlowLine>> = new Map(),
 ): { panels: number } {
-  const { state, width, seriesName, charts, snapshots, kind, iterations: chosen } = ctx;
+  const { state, width, seriesName, charts } = ctx;
+  const { snapshots, iterations: chosen } = ctx.series;
+  const kind = ctx.series.key.kind;
   const T = flow.timesteps;
   const I = flow.iterations.length;
   const labels = flowLabels(kind);

@@ -4,14 +4,15 @@
 // have no memory horizon: left out). Every loss is drawn, named by what it is, and the baseline as a line.
 import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
+import type { ViewContext } from '../context';
 import { smoothingSlider } from '../controls';
-import { type SeriesData, scalarPoints } from '../data';
+import { scalarPoints } from '../data';
 import { checkbox, h, select } from '../dom';
 import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
 import { hasTimeAxis } from '../roles';
 import { iterationColor } from '../scales';
-import { formatNumber, KINDS, type Kind, type ViewState } from '../state';
+import { formatNumber, KINDS, type Kind } from '../state';
 import {
   baselineCurve,
   decodeScalars,
@@ -31,15 +32,6 @@ import {
 
 /** Most horizon lines on the run page (layers × kinds). */
 const MAX_HORIZON_LINES = 8;
-
-export interface StripRequest {
-  series: Series;
-  state: ViewState;
-  data: SeriesData;
-  width: number;
-  current(): boolean;
-  set(patch: Partial<ViewState>, push?: boolean): void;
-}
 
 export interface StripResult {
   charts: uPlot[];
@@ -63,13 +55,13 @@ export function horizonKeys(
     .slice(0, MAX_HORIZON_LINES);
 }
 
-/** Draws the strip into `root` (replacing what was there); null when a newer render took over. */
+/** Draws the strip of the render's context into `root` (replacing what was there); null when a newer render took over. */
 export async function renderTrainingStrip(
   root: HTMLElement,
-  req: StripRequest,
+  ctx: ViewContext,
   clear: () => void = () => root.replaceChildren(),
 ): Promise<StripResult | null> {
-  const { series, state, data, width } = req;
+  const { series, state, data, width } = ctx;
   const run = series.run;
   // The horizon of every layer × gradient kind that has a timestep axis (weights have none; a horizon of
   // activations says nothing about how far back the gradient reaches).
@@ -80,7 +72,7 @@ export async function renderTrainingStrip(
       keys.map((k) => data.flow(run.id, { layer: k.layer, kind: k.kind, part: k.part }).catch(() => null)),
     ),
   ]);
-  if (!req.current()) return null;
+  if (!ctx.current()) return null;
   const arrived = performance.now();
   const charts: uPlot[] = [];
   clear();
@@ -124,7 +116,7 @@ export async function renderTrainingStrip(
         chosenColor: iterationColor,
         onPick: (it, add) => {
           const next = add ? [...new Set([...chosen, it])].sort((a, b) => a - b).slice(-4) : [it];
-          req.set({ iterations: next, follow: false }, true);
+          ctx.set({ iterations: next, follow: false }, true);
         },
       },
     });
@@ -139,8 +131,8 @@ export async function renderTrainingStrip(
       h(
         'div',
         { class: 'control-row training-options' },
-        smoothingSlider(state.smooth, setSmoothing, (v) => req.set({ smooth: v })),
-        checkbox('log y', state.logY, (v) => req.set({ logY: v })),
+        smoothingSlider(state.smooth, setSmoothing, (v) => ctx.set({ smooth: v })),
+        checkbox('log y', state.logY, (v) => ctx.set({ logY: v })),
         select(
           'x',
           [
@@ -148,7 +140,7 @@ export async function renderTrainingStrip(
             { value: 'time', label: 'wall time' },
           ],
           state.lossX,
-          (v) => req.set({ lossX: v === 'time' ? 'time' : 'step' }),
+          (v) => ctx.set({ lossX: v === 'time' ? 'time' : 'step' }),
           { 'aria-label': 'loss x axis' },
         ),
         timeX
@@ -190,14 +182,14 @@ export async function renderTrainingStrip(
   if (loss) {
     await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
     lossPaintMs = performance.now() - arrived;
-    if (!req.current()) {
+    if (!ctx.current()) {
       for (const c of charts) c.destroy();
       return null;
     }
   }
   const horizonCol = h('div', { class: 'training-col training-pair' });
   row.append(horizonCol);
-  if (req.current())
+  if (ctx.current())
     charts.push(
       ...horizonCharts(
         horizonCol,
@@ -222,8 +214,8 @@ export class TrainingStrip {
   }
 
   /** Draws the strip; resolves with ms from the scalars' arrival to the painted loss chart (null: none, or superseded). */
-  async render(req: StripRequest): Promise<number | null> {
-    const result = await renderTrainingStrip(this.el, req, () => this.clear());
+  async render(ctx: ViewContext): Promise<number | null> {
+    const result = await renderTrainingStrip(this.el, ctx, () => this.clear());
     if (!result) return null;
     this.charts = result.charts;
     return result.lossPaintMs;
