@@ -148,7 +148,9 @@ export class PostgresReader implements RunReader {
     return this.q('listing runs', async (p) => {
       const runs = (
         await p.query(
-          `SELECT r.*, (SELECT count(*) FROM gradscope.snapshots s WHERE s.run_key = r.key) AS snapshots
+          // Snapshots per run from the series' counts (kept by the writer): no scan of a run's snapshots.
+          `SELECT r.*, (SELECT coalesce(sum(k.count), 0)::bigint FROM gradscope.series k WHERE k.run_key = r.key)
+             AS snapshots
            FROM gradscope.runs r ${where}`,
           args,
         )

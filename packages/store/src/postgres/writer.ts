@@ -34,13 +34,23 @@ const SNAPSHOT_INSERT = `
     INSERT INTO gradscope.series AS x (run_key, layer, kind, part, count) VALUES ($1, $5, $7, $8, 1)
     ON CONFLICT (run_key, layer, kind, part) DO UPDATE SET count = x.count + 1
     RETURNING key, count - 1 AS pos)
-  INSERT INTO gradscope.snapshots (run_key, series_key, pos, iteration, epoch, batch, layer, layer_class, kind,
-    part, channel_parts, shape, dims, loss, time, non_finite, payload_bytes, ${statColumns('snapshots')})
+  , s AS (INSERT INTO gradscope.snapshots (run_key, series_key, pos, iteration, epoch, batch, layer, layer_class,
+    kind, part, channel_parts, shape, dims, loss, time, non_finite, payload_bytes, ${statColumns('snapshots')})
   SELECT $1, k.key, k.pos, ${params(14 + SUMMARY_STATS.length, 2)} FROM k
-  RETURNING id`;
+  RETURNING id)`;
+/** Parameters of SNAPSHOT_INSERT; the payload comes next, then the summaries' rows. */
+const SNAPSHOT_PARAMS = 15 + SUMMARY_STATS.length;
 
 const SUMMARY_COLUMNS = `snapshot_id, channel_part, ord, timestep_norms, channel_norms, histogram, ${statColumns('summaries')}`;
-const SUMMARY_WIDTH = 6 + SUMMARY_STATS.length;
+/** The types of a summary row's values after its snapshot id (a VALUES list gives them no context). */
+const SUMMARY_TYPES = [
+  'text',
+  'integer',
+  'bytea',
+  'bytea',
+  'bytea',
+  ...SUMMARY_STATS.map((m) => (m.sql.startsWith('REAL') ? 'double precision' : 'bigint')),
+];
 
 /** A typed array as a Buffer over the same bytes (pg sends Buffers as binary parameters). */
 function bytes(a: ArrayBufferView | null): Buffer | null {
@@ -124,13 +134,17 @@ export class PgWriter {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query(
-        'UPDATE gradscope.state SET version = version + 1 RETURNING version',
-      );
+      // Round trips are most of a small group's time: BEGIN with the version, the token with the NOTIFY.
+      const begun = (await client.query(
+        'BEGIN; UPDATE gradscope.state SET version = version + 1 RETURNING version',
+      )) as unknown as pg.QueryResult[];
+      const version = String(begun[1]!.rows[0].version);
       const value = await fn(client);
-      await client.query('INSERT INTO gradscope.commits (token, at) VALUES ($1, $2)', [token, Date.now()]);
-      await client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(rows[0].version)]);
+      await client.query({
+        name: 'gs_commit',
+        text: 'WITH c AS (INSERT INTO gradscope.commits (token, at) VALUES ($1, $2)) SELECT pg_notify($3, $4)',
+        values: [token, Date.now(), CHANNEL, version],
+      });
       await client.query('COMMIT');
       return value;
     } catch (err) {
@@ -158,21 +172,24 @@ export class PgWriter {
   ): Promise<number> {
     const known = keys.get(runId);
     if (known !== undefined) return known;
-    const now = Date.now();
-    await c.query(
-      `INSERT INTO gradscope.runs (id, name, started_at, status, model, options, backend, tfjs_version, host,
-         writer, heartbeat_at, implicit)
-       VALUES ($1, $1, $2, 'running', $3, '{}', '', '', '', $4, $5, 1) ON CONFLICT (id) DO NOTHING`,
-      [runId, time, NO_MODEL, this.writer, now],
-    );
-    // A run this process writes to is its to keep alive; a run made by a snapshot runs again when written.
-    const { rows } = await c.query(
-      `UPDATE gradscope.runs SET writer = $1, heartbeat_at = $2,
-         status = CASE WHEN implicit = 1 THEN 'running' ELSE status END,
-         ended_at = CASE WHEN implicit = 1 THEN NULL ELSE ended_at END
-       WHERE id = $3 RETURNING key`,
-      [this.writer, now, runId],
-    );
+    // One statement: a run never started is recorded with what is known; a known one is claimed (a run this
+    // process writes to is its to keep alive; one made by a snapshot runs again when written). The UPDATE
+    // does not see the INSERT's row, so exactly one of them answers.
+    const { rows } = await c.query({
+      name: 'gs_run_claim',
+      text: `WITH i AS (
+          INSERT INTO gradscope.runs (id, name, started_at, status, model, options, backend, tfjs_version, host,
+            writer, heartbeat_at, implicit)
+          VALUES ($1, $1, $2, 'running', $3, '{}', '', '', '', $4, $5, 1) ON CONFLICT (id) DO NOTHING
+          RETURNING key),
+        u AS (
+          UPDATE gradscope.runs SET writer = $4, heartbeat_at = $5,
+            status = CASE WHEN implicit = 1 THEN 'running' ELSE status END,
+            ended_at = CASE WHEN implicit = 1 THEN NULL ELSE ended_at END
+          WHERE id = $1 RETURNING key)
+        SELECT key FROM i UNION ALL SELECT key FROM u`,
+      values: [runId, time, NO_MODEL, this.writer, Date.now()],
+    });
     const key = rows[0].key as number;
     keys.set(runId, key);
     return key;
@@ -320,7 +337,8 @@ export class PgWriter {
     // Summarized by the writer thread before the group (see writer.worker.ts).
     const summaries = encoded.summaries as TensorSummary[];
     const runKey = await this.runKey(c, meta.run, meta.time, keys);
-    const { rows } = await c.query(SNAPSHOT_INSERT, [
+    // One statement per snapshot: its series position, index row, payload and summaries.
+    const values: unknown[] = [
       runKey,
       meta.iteration,
       meta.epoch,
@@ -337,24 +355,31 @@ export class PgWriter {
       meta.nonFinite,
       ipc.byteLength,
       ...statValues(summaries[0]!).map(numberParam),
-    ]);
-    const id = rows[0].id as number;
-    await c.query('INSERT INTO gradscope.payloads (snapshot_id, ipc) VALUES ($1, $2)', [id, bytes(ipc)]);
-    const values: unknown[] = [];
+      bytes(ipc),
+    ];
     const tuples: string[] = [];
-    summaries.forEach((s, i) => {
-      tuples.push(`(${params(SUMMARY_WIDTH, values.length + 1)})`);
+    summaries.forEach((m, i) => {
+      const from = values.length + 1;
+      tuples.push(`(${SUMMARY_TYPES.map((t, k) => `$${from + k}::${t}`).join(', ')})`);
       values.push(
-        id,
-        s.channelPart,
+        m.channelPart,
         i,
-        bytes(s.timestepNorms),
-        bytes(s.channelNorms),
-        bytes(s.histogram),
-        ...statValues(s).map(numberParam),
+        bytes(m.timestepNorms),
+        bytes(m.channelNorms),
+        bytes(m.histogram),
+        ...statValues(m).map(numberParam),
       );
     });
-    await c.query(`INSERT INTO gradscope.summaries (${SUMMARY_COLUMNS}) VALUES ${tuples.join(', ')}`, values);
+    const { rows } = await c.query({
+      name: `gs_snapshot_${summaries.length}`,
+      text: `${SNAPSHOT_INSERT},
+        p AS (INSERT INTO gradscope.payloads (snapshot_id, ipc) SELECT id, $${SNAPSHOT_PARAMS + 1}::bytea FROM s),
+        m AS (INSERT INTO gradscope.summaries (${SUMMARY_COLUMNS})
+          SELECT s.id, v.* FROM s, (VALUES ${tuples.join(', ')}) AS v)
+        SELECT id FROM s`,
+      values,
+    });
+    const id = rows[0].id as number;
     return id;
   }
 
