@@ -447,8 +447,8 @@ describe('gradscope export --scalars', () => {
     expect(r.stdout).toBe(`${out}  12 points, ${statSync(out).size} B\n`);
     expect(readFileSync(out, 'utf8')).toBe(
       [
-        'run,name,iteration,value,time',
-        ...SCALARS.map((p) => `run-abc,${p.name},${p.iteration},${p.value},${p.time}`),
+        'run,run_id,name,iteration,value,time',
+        ...SCALARS.map((p) => `lstm-demo,run-abc,${p.name},${p.iteration},${p.value},${p.time}`),
         '',
       ].join('\n'),
     );
@@ -461,7 +461,14 @@ describe('gradscope export --scalars', () => {
     expect(readdirSync(out)).toEqual(['lstm-demo__scalars.arrow']);
     const t = tableFromIPC(readFileSync(join(out, 'lstm-demo__scalars.arrow')));
     expect(t.toArray().map((row) => ({ ...row.toJSON() }))).toEqual(
-      SCALARS.map(({ name, iteration, value, time }) => ({ run: 'run-abc', name, iteration, value, time })),
+      SCALARS.map(({ name, iteration, value, time }) => ({
+        run: 'lstm-demo',
+        run_id: 'run-abc',
+        name,
+        iteration,
+        value,
+        time,
+      })),
     );
   });
 
