@@ -13,7 +13,10 @@ import {
   SWEEP_BASELINE,
   SWEEP_ITERATIONS,
   type SweepRun,
+  sweepRun,
+  sweepRunInfo,
   writeSweep,
+  writeSweepRun,
 } from '../../../scripts/bench/lib/sweep.mjs';
 import { hook, launchBrowser, rendered, VIEWER_DIST } from './harness';
 
@@ -408,4 +411,42 @@ describe('layouts hold at 1280, 1440 and 1920 px', () => {
       }
     });
   }
+});
+
+describe('live', () => {
+  it('a run that starts while the table is open gets its row, and the row follows its captures', async () => {
+    await open('#/runs?f.name=live');
+    expect(await shownIds()).toEqual([]);
+    const store = await openStore(db);
+    try {
+      const r = { ...sweepRun(1), id: 'live-1', name: 'live-gru', startedAt: Date.now() };
+      await store.startRun(sweepRunInfo(r));
+      await store.flush();
+      await page.waitForSelector('.run-row[data-run="live-1"]');
+      expect(await page.textContent('.run-row[data-run="live-1"] .status')).toBe('running');
+      // The typed filter keeps its focus through the rebuild a live update makes.
+      await page.focus('input.column-filter[data-column="name"]');
+      await writeSweepRun(store, r);
+      await store.flush();
+      await page.waitForSelector('.run-row[data-run="live-1"] .verdict-pill');
+      const reader2 = openReader(db);
+      try {
+        const [d] = (await (await import('@gradscope/store')).diagnoseReader(reader2, ['live-1'])).runs;
+        expect(await page.getAttribute('.run-row[data-run="live-1"] .verdict-pill', 'data-verdict')).toBe(
+          d!.layers[0]!.verdict,
+        );
+      } finally {
+        reader2.close();
+      }
+      const cells = await page.$$eval('.run-row[data-run="live-1"] .cell', (c) =>
+        c.map((x) => x.textContent),
+      );
+      // loss ÷ baseline at the last capture, as the sweep wrote it (shown to three significant digits).
+      expect(cells).toContain(String(Number(r.ratioAt(200).toPrecision(3))));
+      expect(await page.evaluate(() => (document.activeElement as HTMLElement)?.dataset.column)).toBe('name');
+      expect(await page.inputValue('input.column-filter[data-column="name"]')).toBe('live');
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 // Types of sweep.mjs (a synthetic sweep written into a store) for the TypeScript tests that use it.
-import type { Store } from '@gradscope/store';
+import type { RunInfo, Store } from '@gradscope/store';
 
 export declare const SWEEP_CELLS: string[];
 export declare const SWEEP_LRS: number[];
@@ -49,3 +49,5 @@ export declare function writeSweep(
   n: number,
   options?: { running?: number },
 ): Promise<SweepRun[]>;
+export declare function sweepRunInfo(run: SweepRun): RunInfo;
+export declare function writeSweepRun(store: Store, run: SweepRun): Promise<void>;

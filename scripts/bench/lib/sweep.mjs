@@ -84,7 +84,8 @@ export function sweepValue(r, kind, it, t, c) {
   return (kind === 'input-grad' ? 0.5 : 1) * (c + 1) * 1e-2 * Math.exp(-lag / tau);
 }
 
-function runInfo(r) {
+/** The RunInfo of run r (its model: one recurrent layer and a Dense head). */
+export function sweepRunInfo(r) {
   return {
     id: r.id,
     name: r.name,
@@ -118,6 +119,35 @@ function runInfo(r) {
   };
 }
 
+/** Writes run r's captures (jacobian and input-grad at every iteration), its baseline and its training loss. */
+export async function writeSweepRun(store, r) {
+  for (const it of SWEEP_ITERATIONS)
+    for (const kind of ['jacobian', 'input-grad']) {
+      const data = new Float32Array(SWEEP_T * 2);
+      for (let t = 0; t < SWEEP_T; t++)
+        for (let c = 0; c < 2; c++) data[t * 2 + c] = sweepValue(r, kind, it, t, c);
+      await store.write({
+        run: r.id,
+        iteration: it,
+        epoch: 0,
+        batch: it,
+        layer: r.layer,
+        layerClass: r.cell,
+        kind,
+        shape: [1, SWEEP_T, 2],
+        dims: ['sample', 'timestep', 'channel'],
+        data,
+        loss: SWEEP_BASELINE * r.ratioAt(it),
+        time: r.startedAt + it,
+        nonFinite: 0,
+      });
+    }
+  const points = [{ iteration: 0, name: 'probe/baseline', value: SWEEP_BASELINE, time: r.startedAt }];
+  for (let it = 0; it <= SWEEP_ITERATIONS.at(-1); it += SWEEP_LOSS_EVERY)
+    points.push({ iteration: it, name: 'loss', value: r.lossAt(it), time: r.startedAt + it });
+  await store.writeScalars(r.id, points);
+}
+
 /**
  * Writes runs 0 … n−1 of the sweep into `store` (an open @gradscope/store Store); the last `running` of them
  * are left running. Returns sweepRun(i) of each.
@@ -127,32 +157,8 @@ export async function writeSweep(store, n, { running = 0 } = {}) {
   for (let i = 0; i < n; i++) {
     const r = sweepRun(i);
     runs.push(r);
-    await store.startRun(runInfo(r));
-    for (const it of SWEEP_ITERATIONS)
-      for (const kind of ['jacobian', 'input-grad']) {
-        const data = new Float32Array(SWEEP_T * 2);
-        for (let t = 0; t < SWEEP_T; t++)
-          for (let c = 0; c < 2; c++) data[t * 2 + c] = sweepValue(r, kind, it, t, c);
-        await store.write({
-          run: r.id,
-          iteration: it,
-          epoch: 0,
-          batch: it,
-          layer: r.layer,
-          layerClass: r.cell,
-          kind,
-          shape: [1, SWEEP_T, 2],
-          dims: ['sample', 'timestep', 'channel'],
-          data,
-          loss: SWEEP_BASELINE * r.ratioAt(it),
-          time: r.startedAt + it,
-          nonFinite: 0,
-        });
-      }
-    const points = [{ iteration: 0, name: 'probe/baseline', value: SWEEP_BASELINE, time: r.startedAt }];
-    for (let it = 0; it <= SWEEP_ITERATIONS.at(-1); it += SWEEP_LOSS_EVERY)
-      points.push({ iteration: it, name: 'loss', value: r.lossAt(it), time: r.startedAt + it });
-    await store.writeScalars(r.id, points);
+    await store.startRun(sweepRunInfo(r));
+    await writeSweepRun(store, r);
     if (i < n - running) await store.endRun(r.id, 'finished');
   }
   await store.flush();

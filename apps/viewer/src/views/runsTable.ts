@@ -81,7 +81,18 @@ export class RunsTablePage {
       host.status.textContent = 'loading runs…';
       const answer = await host.data.api.outcomes();
       if (!current()) return;
+      // A live update rebuilds the rows: a filter being typed into keeps its focus and caret.
+      const typing = document.activeElement as HTMLInputElement | null;
+      const column = typing?.matches?.('input.column-filter') ? typing.dataset.column : undefined;
+      const caret = column ? typing!.selectionStart : null;
+      const typed = column ? typing!.value : '';
       this.build(answer);
+      if (column) {
+        const input = this.built!.filterInputs.get(column);
+        if (input) input.value = typed;
+        input?.focus();
+        if (input && caret !== null) input.setSelectionRange(caret, caret);
+      }
     }
     const b = this.built!;
     if (this.groupedBy !== s.groupBy) {
