@@ -146,26 +146,34 @@ export class PostgresReader implements RunReader {
   /** Run rows (in the order of `where`) with what the reader derives from their snapshots. */
   private async runRows(where: string, args: unknown[]): Promise<RunRow[]> {
     return this.q('listing runs', async (p) => {
-      const runs = (
+      // One round trip: each run with its snapshot count (from the series' counts, kept by the writer) and
+      // the ends of its series (two index seeks each), in the order the series first appear.
+      const rows = (
         await p.query(
-          // Snapshots per run from the series' counts (kept by the writer): no scan of a run's snapshots.
-          `SELECT r.*, (SELECT coalesce(sum(k.count), 0)::bigint FROM gradscope.series k WHERE k.run_key = r.key)
-             AS snapshots
+          `SELECT r.*,
+             (SELECT coalesce(sum(k.count), 0)::bigint FROM gradscope.series k WHERE k.run_key = r.key) AS snapshots,
+             (SELECT coalesce(json_agg(json_build_object('layer', k.layer, 'kind', k.kind, 'iteration', l.iteration,
+                 'time', l.time) ORDER BY f.id), '[]')
+              FROM gradscope.series k
+              CROSS JOIN LATERAL (SELECT id FROM gradscope.snapshots s
+                WHERE s.series_key = k.key ORDER BY iteration, id LIMIT 1) f
+              CROSS JOIN LATERAL (SELECT iteration, time FROM gradscope.snapshots s
+                WHERE s.series_key = k.key ORDER BY iteration DESC, id DESC LIMIT 1) l
+              WHERE k.run_key = r.key) AS ends
            FROM gradscope.runs r ${where}`,
           args,
         )
-      ).rows as Omit<RunRow, 'last_iteration' | 'last_time' | 'layers' | 'kinds'>[];
-      if (runs.length === 0) return [];
-      const ends = (await p.query(SERIES_ENDS, [runs.map((r) => r.key)])).rows as SeriesEnds[];
-      return runs.map((r) => {
-        const series = ends.filter((e) => e.run_key === r.key);
+      ).rows as (Omit<RunRow, 'last_iteration' | 'last_time' | 'layers' | 'kinds'> & {
+        ends: { layer: string; kind: RunRow['kinds'][number]; iteration: number; time: number }[];
+      })[];
+      return rows.map(({ ends, ...r }) => {
         const most = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
         return {
           ...r,
-          last_iteration: most(series.map((e) => e.last_iteration)),
-          last_time: most(series.map((e) => e.last_time)),
-          layers: [...new Set(series.map((e) => e.layer))],
-          kinds: [...new Set(series.map((e) => e.kind))],
+          last_iteration: most(ends.map((e) => e.iteration)),
+          last_time: most(ends.map((e) => e.time)),
+          layers: [...new Set(ends.map((e) => e.layer))],
+          kinds: [...new Set(ends.map((e) => e.kind))],
         };
       });
     });
