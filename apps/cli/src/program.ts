@@ -40,6 +40,7 @@ export function buildProgram(): Command {
 function registerMovedDemo(program: Command): void {
   program
     .command('demo', { hidden: true })
+    .description('moved out of the gradscope command: `pnpm demo` in a clone of the gradscope repository')
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption(false)
