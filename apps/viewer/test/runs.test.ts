@@ -196,6 +196,15 @@ describe('the runs table of 1,000 runs', () => {
         [0.001, 0.03].includes(r.params.lr),
     );
     expect(picked.sort()).toEqual(wantPicked.map((r) => r.name).sort());
+    // Ungrouped: up to 8 ticked runs are lines; a ninth makes the selection bands of the runs' groups.
+    await open('#/runs?f.p.cell=GRU&f.p.units=16&f.p.seed=..9');
+    const boxes = page.locator('.run-row input.run-select');
+    for (let i = 0; i < 8; i++) await boxes.nth(i).check();
+    expect(await page.textContent('a.compare-link')).toBe('Compare selected (8)');
+    expect(await page.getAttribute('a.compare-link', 'href')).not.toContain('by=');
+    await boxes.nth(8).check();
+    expect(await page.textContent('a.compare-link')).toBe('Compare selected (9) by group');
+    expect(await page.getAttribute('a.compare-link', 'href')).toContain('by=group');
   });
 
   it('charts the outcome against a parameter: one point per run shown, verdict counts in the legend', async () => {

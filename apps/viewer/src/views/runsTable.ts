@@ -6,7 +6,7 @@
 // (views/outcome.ts). Rows are built once per answer and reordered, not rebuilt, on every sort and filter.
 import type { OutcomesResponse, RunOutcomeJson } from '@gradscope/format';
 import { VERDICTS } from '@gradscope/format';
-import { compareLink } from '../compareState';
+import { compareLink, MAX_RUNS } from '../compareState';
 import { button, h, select } from '../dom';
 import { runKey, runLabel } from '../runNames';
 import {
@@ -431,9 +431,15 @@ export class RunsTablePage {
     const shownSet = new Set(this.shownRows);
     const order = [...this.shownRows, ...b.rows.filter((r) => !shownSet.has(r))];
     const picked = order.filter((r) => this.selected.has(r.run.id));
-    const by = this.groupColumn ? compareKey(this.groupColumn) : null;
-    this.compare.textContent = `Compare selected (${picked.length})${by ? ` by ${this.groupColumn!.label}` : ''}`;
-    if (picked.length >= 2 || (by && picked.length >= 1)) {
+    // Grouped as the table is; ungrouped, more runs than compare draws as lines go as bands of their groups.
+    const tableBy = this.groupColumn ? compareKey(this.groupColumn) : null;
+    const by = tableBy ?? (picked.length > MAX_RUNS && picked.some((r) => r.run.group) ? 'group' : null);
+    this.compare.textContent = `Compare selected (${picked.length})${by ? ` by ${by === 'group' ? 'group' : this.groupColumn!.label}` : ''}`;
+    this.compare.title =
+      !by && picked.length > MAX_RUNS
+        ? `compare draws at most ${MAX_RUNS} runs as lines: group the table to compare more as bands`
+        : '';
+    if ((picked.length >= 2 && (by || picked.length <= MAX_RUNS)) || (by && picked.length >= 1)) {
       this.compare.setAttribute(
         'href',
         compareLink(
