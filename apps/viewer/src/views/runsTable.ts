@@ -58,6 +58,11 @@ export class RunsTablePage {
   private filterTimer: ReturnType<typeof setTimeout> | undefined;
   /** What the outcome chart on screen was drawn for (filters, x, width). */
   private chartKey = '';
+  /** The toolbar's link to the compare page of the ticked runs. */
+  private readonly compare = h('a', { class: 'button-link compare-link' }, 'Compare');
+  /** The rows passing the filters, in the order shown, and the column they are grouped by. */
+  private shownRows: RunRow[] = [];
+  private groupColumn: Column | null = null;
 
   constructor(private readonly host: CompareHost) {}
 
@@ -100,11 +105,12 @@ export class RunsTablePage {
       this.groupedBy = s.groupBy;
     }
     this.renderHeader();
+    // Read before the rows move: asked after, it would make the browser lay them out at once.
+    const width = host.width();
     const t0 = performance.now();
     const shown = this.update();
     const t1 = performance.now();
     // The chart shows the rows that pass the filters, whatever their order: a sort or a grouping keeps it.
-    const width = host.width();
     const chartKey = JSON.stringify([s.filters, s.x, width]);
     if (chartKey !== this.chartKey || !b.table.closest('.runs-page')?.querySelector('.outcome-chart')) {
       this.chartKey = chartKey;
@@ -130,10 +136,17 @@ export class RunsTablePage {
   private build(answer: OutcomesResponse): void {
     const host = this.host;
     const runs = answer.runs;
+    // Labels and URL keys look only at the runs sharing a name: those, not all 1,000, for each run.
+    const byName = new Map<string, RunOutcomeJson[]>();
+    for (const r of runs) {
+      const same = byName.get(r.name);
+      if (same) same.push(r);
+      else byName.set(r.name, [r]);
+    }
     const rows = rowsOf(
       answer,
-      (r) => runLabel(r, runs),
-      (r) => runKey(r, runs),
+      (r) => runLabel(r, byName.get(r.name)!),
+      (r) => runKey(r, byName.get(r.name)!),
     );
     const present = new Set(runs.map((r) => r.id));
     for (const id of this.selected) if (!present.has(id)) this.selected.delete(id);
@@ -385,10 +398,6 @@ export class RunsTablePage {
       ),
     );
   }
-
-  private compare = h('a', { class: 'button-link compare-link' }, 'Compare');
-  private shownRows: RunRow[] = [];
-  private groupColumn: Column | null = null;
 
   private renderControls(shown: RunRow[], groupColumn: Column | null): void {
     const b = this.built!;
