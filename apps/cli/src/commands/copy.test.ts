@@ -1,8 +1,8 @@
 // gradscope copy, as a user runs it: a store file made by real writes (several runs, layers, kinds, channel
 // parts, non-finite values, scalars with NaN, a tagged and an ended run) copied into PostgreSQL and back into
 // a new file; every tensor's stored bytes, every run record, snapshot index entry and scalar compared with the
-// original's, and the series read through both files equal.
-import { spawnSync } from 'node:child_process';
+// original's, and the series read through both files equal. Then the other commands on the database's URL.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -217,5 +217,47 @@ describe('gradscope copy', () => {
     await after.close();
     const missing = cli('copy', src, dst, '--run', 'nope');
     expect(missing.stderr).toContain("--run: no run with id or name 'nope'");
+  });
+
+  it('list, doctor and serve take a postgres:// URL; a refused password or a database without a store is one line, no password in it', async () => {
+    const url = await createDatabase();
+    expect(cli('copy', join(dir, 'src.gradscope'), url, '--run', 'alpha').code).toBe(0);
+    const list = cli('list', url);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^alpha\s+run-a\s+finished\s+132\s+59\s+lstm_1$/m);
+    expect(cli('doctor', url, '--json').code).toBe(0);
+    // A wrong password (the tests' cluster trusts every local login, so a wrong user stands for it).
+    const wrong = new URL(url);
+    wrong.username = 'nobody';
+    wrong.password = 's3cret-pw';
+    const refused = cli('list', wrong.toString());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('role "nobody" does not exist');
+    expect(refused.stderr).not.toContain('s3cret-pw');
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    const empty = cli('list', await createDatabase());
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('no gradscope store in this database');
+    // serve: the URL it prints, the run through the API.
+    const child = spawn(process.execPath, [MAIN, 'serve', url, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const open = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /open (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${out}`)));
+      });
+      const runs = (await (await fetch(`${new URL(open).origin}/api/runs`)).json()) as {
+        runs?: { id: string }[];
+      };
+      expect((runs.runs ?? (runs as unknown as { id: string }[])).map((r) => r.id)).toEqual(['run-a']);
+    } finally {
+      child.kill('SIGINT');
+    }
   });
 });
