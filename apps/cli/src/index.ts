@@ -2,5 +2,5 @@
 // errors, the server with the viewer, and the doctor's table. The `gradscope` binary is main.ts.
 export { doctorTable } from './commands/doctor.js';
 export { openUrl, parsePort, startServer } from './commands/serve.js';
-export { UserError } from './errors.js';
+export { UserError, type UserErrorCode } from './errors.js';
 export { buildProgram, runProgram, VERSION } from './program.js';

@@ -188,6 +188,7 @@ export class HttpSink implements Sink {
     const snapshots = unsent.snapshots === 1 ? '1 snapshot' : `${unsent.snapshots} snapshots`;
     throw new GradscopeError(
       `HttpSink: not stored by ${this.url}: ${named} (${unsent.count} request${unsent.count === 1 ? '' : 's'}, ${snapshots}); the first failed with ${unsent.why}`,
+      'ESINK',
     );
   }
 
@@ -261,6 +262,7 @@ export class HttpSink implements Sink {
     if (request.snapshot === true) this.stats_.failed++;
     const error = new GradscopeError(
       `HttpSink: could not send ${request.what} to ${this.url}${request.path}: ${why}`,
+      'ESINK',
     );
     this.unsent ??= { whats: [], count: 0, snapshots: 0, why };
     this.unsent.count++;

@@ -1,7 +1,5 @@
 // @gradscope/capture: record per-timestep RNN gradients (BPTT) during TensorFlow.js training.
 
-// The snapshot codec (from @gradscope/format), as the '@gradscope/capture/arrow' entry has it.
-export * from './arrow.js';
 export {
   type CaptureStats,
   GradientCallback,
@@ -9,7 +7,7 @@ export {
   gradientCallback,
 } from './callback.js';
 export type { Batch } from './capture.js';
-export { GradscopeError } from './errors.js';
+export { GradscopeError, type GradscopeErrorCode } from './errors.js';
 export { HttpSink, type HttpSinkOptions, type HttpSinkStats } from './http-sink.js';
 export type { LayerSpec } from './layers.js';
 export { getLayerGradients, type LayerGradientsArgs } from './one-off.js';

@@ -4,19 +4,46 @@
 import { StoreError } from '@gradscope/store';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** An error with the HTTP status it should answer with. */
-export class HttpError extends Error {
+/** What went wrong. */
+export type ServerErrorCode =
+  /** An option of buildServer or of the plugin is invalid: the message names it, the value and the rule. */
+  | 'EINVAL'
+  /** The host name does not resolve (the system's code; EAI_AGAIN when the resolver failed). */
+  | 'ENOTFOUND'
+  | 'EAI_AGAIN'
+  /** The host is not an address of this machine. */
+  | 'EADDRNOTAVAIL'
+  /** The port is taken. */
+  | 'EADDRINUSE'
+  /** A request the routes refuse: `statusCode` says how (400, 404, 405, 413, 415, 503). */
+  | 'EREQUEST';
+
+/** The server's one error type: a code to branch on, and for a refused request the status it answers with. */
+export class ServerError extends Error {
+  override readonly name = 'ServerError';
+  readonly code: ServerErrorCode;
+  /** The HTTP status of a refused request (code EREQUEST). */
+  readonly statusCode: number | undefined;
+  /** Headers of that answer (e.g. Retry-After). */
+  readonly headers: Record<string, string>;
+
   constructor(
-    readonly statusCode: number,
+    code: ServerErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {},
+    options: { statusCode?: number; headers?: Record<string, string> } = {},
   ) {
     super(message);
+    this.code = code;
+    this.statusCode = options.statusCode;
+    this.headers = options.headers ?? {};
   }
 }
 
-export const notFound = (message: string) => new HttpError(404, message);
-export const badRequest = (message: string) => new HttpError(400, message);
+/** A request refused with `statusCode`. */
+export const httpError = (statusCode: number, message: string, headers: Record<string, string> = {}) =>
+  new ServerError('EREQUEST', message, { statusCode, headers });
+export const notFound = (message: string) => httpError(404, message);
+export const badRequest = (message: string) => httpError(400, message);
 
 const STATUS_OF: Partial<Record<StoreError['code'], number>> = {
   ENOTFOUND: 404,
@@ -62,9 +89,9 @@ export function errorHandler(err: Error & { statusCode?: number }, req: FastifyR
   // Every 5xx is logged, under the request's id (reqId), which its body carries as requestId.
   if (status >= 500) reply.log[status === 500 ? 'error' : 'warn']({ err, statusCode: status }, err.message);
   if (reply.sent || reply.raw.headersSent) return;
-  if (err instanceof HttpError) reply.headers(err.headers);
+  if (err instanceof ServerError) reply.headers(err.headers);
   const message =
-    status < 500 || err instanceof HttpError
+    status < 500 || err instanceof ServerError
       ? withoutFile(err)
       : ((err instanceof StoreError ? PUBLIC_5XX[err.code] : undefined) ??
         'the server failed to answer this request (the details are in its log)');

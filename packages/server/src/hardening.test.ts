@@ -314,14 +314,14 @@ describe('buildServer: --host values are checked, not looked up', () => {
     ['256.1.1.1', '--host 256.1.1.1 is not an IPv4 address (four numbers 0-255, such as 127.0.0.1)'],
     ['[127.0.0.1]', '--host [127.0.0.1] is not an IPv6 address in brackets'],
     ['', '--host must be a host name or an IP address, got ""'],
-  ])('--host %j → ServerConfigError', async (host, message) => {
+  ])('--host %j → ServerError', async (host, message) => {
     await expect(buildServer({ db: fx.db, port: 0, host, ingest: false })).rejects.toThrow(message);
   });
 
-  it('a port in use is a ServerConfigError with its code', async () => {
+  it('a port in use is a ServerError with its code', async () => {
     const port = Number(new URL(server.url).port);
     await expect(buildServer({ db: fx.db, port, ingest: false })).rejects.toMatchObject({
-      name: 'ServerConfigError',
+      name: 'ServerError',
       code: 'EADDRINUSE',
       message: `port ${port} on 127.0.0.1 is already in use: pick another with --port`,
     });

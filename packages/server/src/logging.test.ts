@@ -2,7 +2,7 @@
 // in every 5xx body that finds its log line, and no secret (token, cookie, authorization header) in any line.
 // A real server on loopback, its log stream captured.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer, type RunningServer, ServerConfigError } from './index.js';
+import { buildServer, type RunningServer, ServerError } from './index.js';
 import { type Fixture, RUN, rawRequest, storeWith } from './test-util/fixture.js';
 
 const TOKEN = 'logging-secret-token-42';
@@ -87,11 +87,12 @@ describe('server logs', () => {
     expect(lines.join('')).not.toContain(TOKEN);
   });
 
-  it('a wrong level or logger is a ServerConfigError naming it', async () => {
+  it('a wrong level or logger is a ServerError naming it', async () => {
     await expect(
       buildServer({ db: fx.db, port: 0, logger: { level: 'loud' as never, stream } }),
     ).rejects.toThrow(
-      new ServerConfigError(
+      new ServerError(
+        'EINVAL',
         '--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       ),
     );

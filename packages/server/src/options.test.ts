@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openReader } from '@gradscope/store';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer, gradscopePlugin, MAX_PARAM_LENGTH, ServerConfigError } from './index.js';
+import { buildServer, gradscopePlugin, MAX_PARAM_LENGTH, ServerError } from './index.js';
 import { type Fixture, storeWith } from './test-util/fixture.js';
 
 let fx: Fixture;
@@ -26,7 +26,7 @@ describe('buildServer', () => {
   it('refuses an unknown option before it opens or creates the store', async () => {
     const db = join(dir, 'new.gradscope');
     const built = buildServer({ db, port: 0, tokn: 'secret-token-123' } as never);
-    await expect(built).rejects.toThrow(ServerConfigError);
+    await expect(built).rejects.toThrow(ServerError);
     await expect(built).rejects.toThrow("unknown option 'tokn' for buildServer; did you mean 'token'?");
     await expect(buildServer({ db, port: 0, ingestlimit: 1024 } as never)).rejects.toThrow(
       "unknown option 'ingestlimit' for buildServer; did you mean 'ingestLimit'?",

@@ -4,13 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunInfo, Snapshot } from '@gradscope/capture';
-import {
-  encodeTensor,
-  openStore,
-  SNAPSHOT_METADATA_KEY,
-  type Store,
-  snapshotFromIpc,
-} from '@gradscope/store';
+import { encodeTensor, SNAPSHOT_METADATA_KEY } from '@gradscope/format';
+import { openStore, type Store, snapshotFromIpc } from '@gradscope/store';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type RunningServer } from './index.js';

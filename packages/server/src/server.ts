@@ -11,6 +11,7 @@ import {
   type Store,
 } from '@gradscope/store';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { ServerError } from './errors.js';
 import { type GradscopePluginOptions, gradscopePlugin, MAX_PARAM_LENGTH } from './plugin.js';
 
 export interface ServerOptions {
@@ -78,16 +79,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export class ServerConfigError extends Error {
-  override name = 'ServerConfigError';
-  /** The system error code behind it (EADDRINUSE, ENOTFOUND, …), when there is one. */
-  code: string | undefined;
-  constructor(message: string, code?: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -98,12 +89,16 @@ export function isLoopback(host: string): boolean {
 function checkHost(host: string): string {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (bare === '' || /\s/.test(bare))
-    throw new ServerConfigError(`--host must be a host name or an IP address, got ${JSON.stringify(host)}`);
+    throw new ServerError(
+      'EINVAL',
+      `--host must be a host name or an IP address, got ${JSON.stringify(host)}`,
+    );
   if (host.startsWith('[') && isIP(bare) !== 6) {
-    throw new ServerConfigError(`--host ${host} is not an IPv6 address in brackets`);
+    throw new ServerError('EINVAL', `--host ${host} is not an IPv6 address in brackets`);
   }
   if (/^[\d.]+$/.test(bare) && isIP(bare) !== 4) {
-    throw new ServerConfigError(
+    throw new ServerError(
+      'EINVAL',
       `--host ${host} is not an IPv4 address (four numbers 0-255, such as 127.0.0.1)`,
     );
   }
@@ -120,13 +115,15 @@ function loggerOptions(logger: ServerOptions['logger']): FastifyServerOptions['l
   if (logger === undefined || logger === false) return false;
   const o = logger === true ? {} : logger;
   if (typeof o !== 'object' || o === null) {
-    throw new ServerConfigError(
+    throw new ServerError(
+      'EINVAL',
       `logger must be true, false or { level, stream }, got ${JSON.stringify(logger)}`,
     );
   }
   const level = o.level ?? 'info';
   if (!LOG_LEVELS.includes(level)) {
-    throw new ServerConfigError(
+    throw new ServerError(
+      'EINVAL',
       `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(o.level)}`,
     );
   }
@@ -166,19 +163,26 @@ const SERVER_READER = { mmapBytes: 0, pageCacheBytes: 16 * 2 ** 20 } as const;
 
 /** Checks the options, opens the store, builds the app and starts listening. */
 export async function buildServer(options: ServerOptions): Promise<RunningServer> {
-  checkOptions(options ?? null, SERVER_OPTIONS, 'buildServer', (message) => new ServerConfigError(message));
+  checkOptions(
+    options ?? null,
+    SERVER_OPTIONS,
+    'buildServer',
+    (message) => new ServerError('EINVAL', message),
+  );
   const host = checkHost(options.host ?? '127.0.0.1');
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ServerConfigError(
+    throw new ServerError(
+      'EINVAL',
       `--port must be an integer from 0 to 65535, got ${JSON.stringify(options.port)}`,
     );
   }
   if (options.token !== undefined && options.token.length < 8) {
-    throw new ServerConfigError('--token must be at least 8 characters long');
+    throw new ServerError('EINVAL', '--token must be at least 8 characters long');
   }
   if (!isLoopback(host) && options.token === undefined) {
-    throw new ServerConfigError(
+    throw new ServerError(
+      'EINVAL',
       `--host ${host} would expose the server beyond this machine: set a token (--token or GRADSCOPE_TOKEN) to allow it`,
     );
   }
@@ -229,15 +233,12 @@ export async function buildServer(options: ServerOptions): Promise<RunningServer
     await app.close();
     const code = (err as { code?: string }).code;
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-      throw new ServerConfigError(`--host ${host} is no host name this machine can resolve`, code);
+      throw new ServerError(code, `--host ${host} is no host name this machine can resolve`);
     if (code === 'EADDRNOTAVAIL')
-      throw new ServerConfigError(`--host ${host} is not an address of this machine`, code);
+      throw new ServerError(code, `--host ${host} is not an address of this machine`);
     if (code === 'EADDRINUSE')
-      throw new ServerConfigError(
-        `port ${port} on ${host} is already in use: pick another with --port`,
-        code,
-      );
-    if (err instanceof TypeError) throw new ServerConfigError(err.message);
+      throw new ServerError(code, `port ${port} on ${host} is already in use: pick another with --port`);
+    if (err instanceof TypeError) throw new ServerError('EINVAL', err.message);
     throw err;
   }
   const address = app.server.address();

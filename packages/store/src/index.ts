@@ -29,15 +29,8 @@ export type {
   SeriesOptions,
 } from './provider.js';
 export { openReader, openRunReader, Reader, type ReaderOptions } from './reader.js';
-export { APPLICATION_ID, openWriterDb, SCHEMA_VERSION } from './sqlite.js';
-export { openStore, Store, type StoreOptions, type StoreStats } from './store.js';
+export { APPLICATION_ID, SCHEMA_VERSION } from './sqlite.js';
+export { openStore, Store, type StoreOptions, type StoreStats, type StoreStatus } from './store.js';
 export { summarize } from './summary.js';
-export {
-  decodeTensor,
-  encodeTensor,
-  SNAPSHOT_METADATA_KEY,
-  snapshotFromIpc,
-  TENSOR_EXTENSION_NAME,
-  tensorField,
-} from './tensor.js';
+export { snapshotFromIpc } from './tensor.js';
 export type * from './types.js';

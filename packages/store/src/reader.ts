@@ -88,6 +88,7 @@ export class Reader implements RunReader {
 
   /** Changes whenever another connection commits (SQLite's data_version): cheap polling for live updates. */
   dataVersion(): number {
+    this.c.checkOpen();
     return this.c.q(
       'reading data_version',
       () => this.c.db.pragma('data_version', { simple: true }) as number,
@@ -135,6 +136,7 @@ export class Reader implements RunReader {
 
   /** Runs SQLite's integrity check; returns 'ok' or the problems found. */
   integrityCheck(): string {
+    this.c.checkOpen();
     return this.c.q('checking integrity', () =>
       (this.c.db.pragma('integrity_check') as { integrity_check: string }[])
         .map((r) => r.integrity_check)

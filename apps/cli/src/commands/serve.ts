@@ -48,7 +48,7 @@ export function parsePort(value: string, flag = '--port'): number {
 export async function startServer(db: string, opts: ServeOptions): Promise<RunningServer> {
   // Loaded here, not at the top: Fastify and its plugins take a second to load, which every other command
   // (list, export, …) would pay too.
-  const [{ buildServer, ServerConfigError }, { viewerDir }] = await Promise.all([
+  const [{ buildServer, ServerError }, { viewerDir }] = await Promise.all([
     import('@gradscope/server'),
     import('@gradscope/viewer'),
   ]);
@@ -66,7 +66,7 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
       ...(opts.allowedHost?.length ? { allowedHosts: opts.allowedHost } : {}),
     });
   } catch (err) {
-    if (err instanceof ServerConfigError) throw new UserError(asFlags(err.message));
+    if (err instanceof ServerError) throw new UserError(asFlags(err.message));
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE')
       throw new UserError(`port ${opts.port} on ${opts.host} is already in use: pick another with --port`);

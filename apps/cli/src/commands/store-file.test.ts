@@ -12,12 +12,13 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { RunInfo } from '@gradscope/format';
-import { openStore, openWriterDb } from '@gradscope/store';
+import { openStore } from '@gradscope/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -89,9 +90,14 @@ function zeroPages(file: string): void {
   closeSync(fd);
 }
 
+/** better-sqlite3 as the store resolves it (the CLI does not depend on it): to damage a file on purpose. */
+const Database = createRequire(import.meta.resolve('@gradscope/store'))('better-sqlite3') as new (
+  file: string,
+) => { exec(sql: string): void; close(): void };
+
 function dropTable(table: string) {
   return (file: string) => {
-    const { db } = openWriterDb(file);
+    const db = new Database(file);
     db.exec(`DROP TABLE ${table}`);
     db.close();
   };

@@ -10,7 +10,7 @@ import {
 } from '@gradscope/format';
 import { type RunWriter, snapshotFromIpc } from '@gradscope/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, HttpError } from '../errors.js';
+import { badRequest, httpError } from '../errors.js';
 import type { EventHub } from '../events.js';
 import * as S from '../schemas.js';
 
@@ -42,7 +42,7 @@ export function ingestRoutes(app: FastifyInstance, options: IngestRouteOptions):
 
   app.post('/api/ingest', { bodyLimit, onRequest: admit }, async (req: FastifyRequest, reply) => {
     if (!Buffer.isBuffer(req.body)) {
-      throw new HttpError(415, `expected Content-Type ${ARROW_STREAM} (one snapshot as an Arrow IPC stream)`);
+      throw httpError(415, `expected Content-Type ${ARROW_STREAM} (one snapshot as an Arrow IPC stream)`);
     }
     let snapshot: ReturnType<typeof snapshotFromIpc>;
     try {
@@ -116,7 +116,7 @@ function admission(inflight: { bytes: number }, maxBytes: number, bodyLimit: num
     if (Number.isFinite(declared) && declared > bodyLimit) return;
     const bytes = Number.isFinite(declared) && declared >= 0 ? declared : bodyLimit;
     if (inflight.bytes > 0 && inflight.bytes + bytes > maxBytes) {
-      throw new HttpError(
+      throw httpError(
         503,
         `the server is receiving ${mib(inflight.bytes)} of ingest bodies already (at most ${mib(maxBytes)} at once): retry shortly`,
         { 'retry-after': '1' },
@@ -142,7 +142,7 @@ async function readBody(
   limit: number,
 ): Promise<Buffer> {
   const tooLarge = () =>
-    new HttpError(413, `the body is larger than this route's limit of ${limit} bytes (ingestLimit)`);
+    httpError(413, `the body is larger than this route's limit of ${limit} bytes (ingestLimit)`);
   const declared =
     typeof contentLength === 'string' && /^\d+$/.test(contentLength) ? Number(contentLength) : undefined;
   if (declared !== undefined && declared > limit) throw tooLarge();

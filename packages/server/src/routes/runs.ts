@@ -2,13 +2,13 @@
 // server's writable store. Behind the plugin's token like every route; without a store (ingest off) they say why they cannot.
 import type { RunTag, RunWriter } from '@gradscope/store';
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '../errors.js';
+import { httpError } from '../errors.js';
 import * as S from '../schemas.js';
 
 export function runRoutes(app: FastifyInstance, { store }: { store: RunWriter | undefined }): void {
   const writable = () => {
     if (store === undefined) {
-      throw new HttpError(
+      throw httpError(
         405,
         'this server has no writable store (it was started with ingest off): rename or delete runs with `gradscope runs`',
       );
@@ -22,7 +22,7 @@ export function runRoutes(app: FastifyInstance, { store }: { store: RunWriter | 
     async (req) => {
       const { name, group, params } = req.body;
       if (name === undefined && group === undefined && params === undefined)
-        throw new HttpError(400, 'PATCH /api/runs/:run needs a name, group or params');
+        throw httpError(400, 'PATCH /api/runs/:run needs a name, group or params');
       const store = writable();
       // The tag first: it checks the run and the values, so a bad one changes nothing (not even the name).
       if (group !== undefined || params !== undefined)
