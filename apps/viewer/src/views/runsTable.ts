@@ -112,7 +112,10 @@ export class RunsTablePage {
     const t1 = performance.now();
     // The chart shows the rows that pass the filters, whatever their order: a sort or a grouping keeps it.
     const chartKey = JSON.stringify([s.filters, s.x, width]);
-    if (chartKey !== this.chartKey || !b.table.closest('.runs-page')?.querySelector('.outcome-chart')) {
+    if (
+      b.rows.length > 0 &&
+      (chartKey !== this.chartKey || !b.table.closest('.runs-page')?.querySelector('.outcome-chart'))
+    ) {
       this.chartKey = chartKey;
       // Parameters with one value for every run are no axis: the shown columns only.
       const chart = outcomeChart(shown, b.shown, s.x, width, (x) => this.set({ x }));
@@ -237,7 +240,20 @@ export class RunsTablePage {
       constants.length
         ? h('p', { class: 'run-facts runs-constants' }, `Same for every run: ${constants.join(' · ')}`)
         : null,
-      h('div', { class: 'table-scroll' }, table),
+      rows.length === 0
+        ? h(
+            'div',
+            { class: 'empty', role: 'status' },
+            h('p', {}, h('strong', {}, 'No runs recorded yet.')),
+            h(
+              'p',
+              {},
+              'Runs appear here as they start, one row each with their parameters and verdicts; see the ',
+              h('a', { href: '#/gallery' }, 'gallery'),
+              ' for how to record one.',
+            ),
+          )
+        : h('div', { class: 'table-scroll' }, table),
     );
     host.mount(page, []);
     host.showNotices(
