@@ -25,7 +25,8 @@ import { encodeSnapshot } from '../../packages/format/dist/index.js';
 import { openReader, openStore } from '../../packages/store/dist/index.js';
 // Internals, by path: the synchronous writer and the file's settings, for the floors and fast fixtures.
 import { JOURNAL_MODE, openWriterDb, PAGE_SIZE } from '../../packages/store/dist/sqlite.js';
-import { prepareSnapshot, SnapshotWriter } from '../../packages/store/dist/writer-db.js';
+import { SnapshotWriter } from '../../packages/store/dist/writer-db.js';
+import { prepareSnapshot } from '../../packages/store/dist/writer-sql.js';
 
 const require = createRequire(new URL('../../packages/store/package.json', import.meta.url));
 const Database = require('better-sqlite3');
