@@ -5,7 +5,7 @@ import type { RunDetails, RunRecord } from '../api';
 import { h } from '../dom';
 import { runKey, runLabel } from '../runNames';
 import { sparkline } from '../sparkline';
-import { defaultState, formatNumber, formatState, type Kind, type View } from '../state';
+import { defaultState, formatNumber, formatState, type Kind, runLink, type View } from '../state';
 import { lossName, pickBaseline, pickLosses, type Scalar } from '../training';
 import { runList } from './runList';
 import { VERDICT_WORDS } from './verdict';
@@ -54,7 +54,7 @@ export function entryLink(run: RunRecord, entry: GalleryEntry): string {
     kind: v.kind,
     view: v.view,
     iterations: v.iterations ?? [],
-    sample: v.sample ?? 'all',
+    sample: v.sample ?? 'auto',
     norm: v.norm ?? 'auto',
     rows: v.rows ?? null,
     reflect: v.reflectHalf ?? defaultState().reflect,
@@ -102,10 +102,6 @@ export function runDescription(run: RunRecord): string {
   if (typeof run.description === 'string' && run.description) return run.description;
   const d = run.meta?.description;
   return typeof d === 'string' ? d : '';
-}
-
-export function runLink(run: string): string {
-  return formatState({ ...defaultState(), page: 'run', run });
 }
 
 function shape(s: unknown): string {
