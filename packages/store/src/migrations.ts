@@ -3,7 +3,7 @@
 // the store of commit fb927bb) and compares the migrated schema with a new file's.
 import { memoryHorizon } from '@gradscope/format';
 import { rebuildSeriesChunks } from './chunks.js';
-import { type Db, SCHEMA_VERSION, type SummaryRow, seriesChunksSql } from './schema.js';
+import { type Db, SCHEMA_VERSION, type SummaryRow, scalarsSql, seriesChunksSql } from './schema.js';
 
 function f32(buf: Buffer): Float32Array {
   return new Float32Array(new Uint8Array(buf).buffer);
@@ -23,14 +23,7 @@ function migrateV2(db: Db): void {
     ALTER TABLE snapshots ADD COLUMN t0_ratio REAL;
     ALTER TABLE summaries ADD COLUMN horizon INTEGER;
     ALTER TABLE summaries ADD COLUMN t0_ratio REAL;
-    CREATE TABLE scalars (
-      run_key   INTEGER NOT NULL REFERENCES runs (key),
-      iteration INTEGER NOT NULL,
-      name      TEXT NOT NULL,
-      value     REAL,
-      time      REAL NOT NULL
-    );
-    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value);
+    ${scalarsSql};
   `);
   const setSummary = db.prepare(
     'UPDATE summaries SET horizon = ?, t0_ratio = ? WHERE snapshot_id = ? AND channel_part = ?',

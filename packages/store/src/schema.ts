@@ -112,6 +112,17 @@ export interface ScalarRow {
   time: number;
 }
 
+/** The scalars table and its index (also created by the version-2 migration). */
+export const scalarsSql = `
+    CREATE TABLE scalars (
+      run_key   INTEGER NOT NULL REFERENCES runs (key),
+      iteration INTEGER NOT NULL,
+      name      TEXT NOT NULL,
+      value     REAL,
+      time      REAL NOT NULL
+    );
+    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value)`;
+
 /** The series_chunks table (also created by the version-2 migration). */
 export const seriesChunksSql = `
     CREATE TABLE series_chunks (
@@ -204,14 +215,7 @@ export function createSchema(db: Db): void {
       UNIQUE (run_key, layer, kind, part)
     );
     ${seriesChunksSql};
-    CREATE TABLE scalars (
-      run_key   INTEGER NOT NULL REFERENCES runs (key),
-      iteration INTEGER NOT NULL,
-      name      TEXT NOT NULL,
-      value     REAL,
-      time      REAL NOT NULL
-    );
-    CREATE INDEX scalars_series ON scalars (run_key, name, iteration, value);
+    ${scalarsSql};
   `);
   const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   put.run(

@@ -12,13 +12,20 @@ import { type ChunkRow, SeriesRows } from './rows.js';
  * The chunk rows of one series, or a NotFoundError naming it. With `maxRows`, the rows come from the
  * sparsest level that still holds at least maxRows snapshots (see chunks.ts), plus the newest snapshot.
  */
+/** The chunk columns each figure reads (SQLite reads a row's overflow pages only up to the last one asked). */
+const COLUMNS = {
+  flow: "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats",
+  histogram: "x'' AS timestep_norms, c.histograms, c.minmax, x'' AS stats",
+  index: "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
+} as const;
+
 function series(
   c: ReadContext,
   key: SeriesKey,
-  what: string,
-  columns: string,
+  what: keyof typeof COLUMNS,
   options: SeriesOptions,
 ): SeriesRows {
+  const columns = COLUMNS[what];
   const runKey = c.runKey(key.run);
   const args = [runKey, key.layer, key.kind, key.part ?? ''];
   const levels = c.q(
@@ -67,7 +74,7 @@ export function noSeries(path: string, key: SeriesKey, what: string, why: string
  * some iteration gives a NaN row).
  */
 export function flowMatrix(c: ReadContext, key: SeriesKey, options: SeriesOptions): FlowMatrix {
-  const rows = series(c, key, 'flow', "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats", options);
+  const rows = series(c, key, 'flow', options);
   if (rows.width === 0) throw noSeries(c.path, key, 'flow', ": its tensors have no 'timestep' axis");
   return flowOf(rows);
 }
@@ -95,13 +102,7 @@ export function flowOf(rows: SeriesRows): FlowMatrix {
  * interpolated percentiles. Per channel part too (zero counts where a part is missing at some iteration).
  */
 export function histogramSeries(c: ReadContext, key: SeriesKey, options: SeriesOptions): HistogramSeries {
-  const rows = series(
-    c,
-    key,
-    'histogram',
-    "x'' AS timestep_norms, c.histograms, c.minmax, x'' AS stats",
-    options,
-  );
+  const rows = series(c, key, 'histogram', options);
   return histogramsOf(rows);
 }
 
@@ -139,13 +140,7 @@ export function histogramsOf(rows: SeriesRows): HistogramSeries {
  * horizon), at most `maxRows` rows evenly spaced: what a page needs to draw a series without its JSON rows.
  */
 export function seriesIndex(c: ReadContext, key: SeriesKey, options: SeriesOptions): SeriesIndex {
-  const rows = series(
-    c,
-    key,
-    'index',
-    "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
-    options,
-  );
+  const rows = series(c, key, 'index', options);
   return indexOf(rows);
 }
 
