@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE = /\.(ts|tsx|mts|mjs|js)$/;
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"`;]*?\sfrom\s*['"](\.{1,2}\/[^'"]+)['"]|(?:^|\n)\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"`;]*?\sfrom\s*['"](\.{1,2}\/[^'"]+)['"]|(?:^|\n)\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/g;
 
 function files(dir) {
   const out = [];
@@ -25,7 +26,15 @@ function files(dir) {
 function resolveImport(from, spec) {
   const base = resolve(dirname(from), spec);
   const stem = base.replace(/\.(js|mjs|ts)$/, '');
-  for (const c of [base, `${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, `${stem}.mjs`, `${stem}.js`, join(base, 'index.ts')]) {
+  for (const c of [
+    base,
+    `${stem}.ts`,
+    `${stem}.tsx`,
+    `${stem}.mts`,
+    `${stem}.mjs`,
+    `${stem}.js`,
+    join(base, 'index.ts'),
+  ]) {
     if (existsSync(c) && statSync(c).isFile()) return c;
   }
   return undefined;
