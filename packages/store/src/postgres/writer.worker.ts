@@ -77,7 +77,17 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
     wake?.();
   });
   try {
-    await ensureSchema(pool, url);
+    // A database still starting (or restarting) is waited for, as a commit would wait for it.
+    for (const started = performance.now(); ; ) {
+      try {
+        await ensureSchema(pool, url);
+        break;
+      } catch (err) {
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        if (!isUnavailable(cause) || performance.now() - started >= unavailableMs) throw err;
+        await sleep(500);
+      }
+    }
   } catch (err) {
     replies.postMessage({ type: 'fatal', error: serializeError(err) } satisfies OutMessage);
     await pool.end().catch(() => {});
