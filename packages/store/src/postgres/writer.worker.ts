@@ -115,23 +115,26 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
         return res;
       } catch (err) {
         const now = performance.now();
-        if (outage === undefined) {
+        if (outage === undefined && isUnavailable(err)) {
           outage = now;
           process.stderr.write(
             `gradscope store: ${fromPg(err, url, 'committing').message}; retrying for up to ${unavailableMs / 1000} s\n`,
           );
         }
-        if (!isUnavailable(err) || now - outage >= unavailableMs) {
+        if (!isUnavailable(err) || now - (outage ?? now) >= unavailableMs) {
           const error = fromPg(err, url, `committing ${ops.length} operations`);
-          const failed = new StoreError(
-            'EUNAVAILABLE',
-            `${error.message}; gave up after ${Math.round((now - outage) / 1000)} s (nothing of it was written)`,
-            { file: where },
-          );
-          outage = now; // the next group tries again, for as long
+          // Unreachable for too long: EUNAVAILABLE; refused (a password changed, a privilege revoked): its own code.
+          const failed = isUnavailable(err)
+            ? new StoreError(
+                'EUNAVAILABLE',
+                `${error.message}; gave up after ${Math.round((now - (outage ?? now)) / 1000)} s (nothing of it was written)`,
+                { file: where },
+              )
+            : error;
+          outage = isUnavailable(err) ? now : undefined; // the next group tries again, for as long
           return ops.map(() => ({ ok: false, error: failed }));
         }
-        await sleep(Math.min(1000, 50 * 2 ** Math.min(5, Math.floor((now - outage) / 200))));
+        await sleep(Math.min(1000, 50 * 2 ** Math.min(5, Math.floor((now - (outage ?? now)) / 200))));
       }
     }
   };
