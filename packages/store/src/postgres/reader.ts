@@ -345,7 +345,7 @@ export class PostgresReader implements RunReader {
       const { rows } = await p.query({
         name: 'gs_tensor',
         text: `SELECT p.ipc, s.payload_bytes FROM gradscope.snapshots s
-               LEFT JOIN gradscope.payloads p ON p.snapshot_id = s.id WHERE s.id = $1`,
+               LEFT JOIN gradscope.payloads p ON p.key = s.payload_key WHERE s.id = $1`,
         values: [id],
       });
       return rows[0] as { ipc: Buffer | null; payload_bytes: number } | undefined;
@@ -491,7 +491,7 @@ export class PostgresReader implements RunReader {
       const { rows } = await p.query(
         `SELECT s.id, s.payload_bytes, octet_length(pl.ipc) AS stored,
            EXISTS (SELECT 1 FROM gradscope.summaries m WHERE m.snapshot_id = s.id AND m.channel_part = '') AS summary
-         FROM gradscope.snapshots s LEFT JOIN gradscope.payloads pl ON pl.snapshot_id = s.id
+         FROM gradscope.snapshots s LEFT JOIN gradscope.payloads pl ON pl.key = s.payload_key
          WHERE pl.ipc IS NULL OR octet_length(pl.ipc) <> s.payload_bytes
            OR NOT EXISTS (SELECT 1 FROM gradscope.summaries m WHERE m.snapshot_id = s.id AND m.channel_part = '')
          ORDER BY s.id LIMIT 100`,

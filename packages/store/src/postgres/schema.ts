@@ -72,6 +72,15 @@ function createSql(): string {
       count   bigint NOT NULL DEFAULT 0,
       UNIQUE (run_key, layer, kind, part)
     );
+    -- The Arrow IPC stream of each snapshot as bytea, stored out of line without compression (float32
+    -- tensors do not compress; see the store README for bytea against large objects).
+    -- A payload has a key of its own, so that a write transaction uploads its payloads before it takes
+    -- the state row's lock (see postgres/writer.ts): two servers' uploads overlap.
+    CREATE TABLE gradscope.payloads (
+      key bigserial PRIMARY KEY,
+      ipc bytea NOT NULL
+    );
+    ALTER TABLE gradscope.payloads ALTER COLUMN ipc SET STORAGE EXTERNAL;
     CREATE TABLE gradscope.snapshots (
       id            bigserial PRIMARY KEY,
       run_key       bigint NOT NULL REFERENCES gradscope.runs (key),
@@ -91,18 +100,12 @@ function createSql(): string {
       time          double precision NOT NULL,
       non_finite    bigint NOT NULL,
       payload_bytes bigint NOT NULL,
+      payload_key   bigint NOT NULL REFERENCES gradscope.payloads (key),
       ${pgStatColumnsSql('snapshots')}
     );
     CREATE INDEX snapshots_series ON gradscope.snapshots (series_key, iteration, id);
     CREATE INDEX snapshots_pos ON gradscope.snapshots (series_key, pos);
     CREATE INDEX snapshots_run ON gradscope.snapshots (run_key, iteration, id);
-    -- The Arrow IPC stream of each snapshot as bytea, stored out of line without compression (float32
-    -- tensors do not compress; see the store README for bytea against large objects).
-    CREATE TABLE gradscope.payloads (
-      snapshot_id bigint PRIMARY KEY REFERENCES gradscope.snapshots (id),
-      ipc         bytea NOT NULL
-    );
-    ALTER TABLE gradscope.payloads ALTER COLUMN ipc SET STORAGE EXTERNAL;
     CREATE TABLE gradscope.summaries (
       snapshot_id    bigint NOT NULL REFERENCES gradscope.snapshots (id),
       channel_part   text NOT NULL,

@@ -35,11 +35,10 @@ const SNAPSHOT_INSERT = `
     ON CONFLICT (run_key, layer, kind, part) DO UPDATE SET count = x.count + 1
     RETURNING key, count - 1 AS pos)
   , s AS (INSERT INTO gradscope.snapshots (run_key, series_key, pos, iteration, epoch, batch, layer, layer_class,
-    kind, part, channel_parts, shape, dims, loss, time, non_finite, payload_bytes, ${statColumns('snapshots')})
-  SELECT $1, k.key, k.pos, ${params(14 + SUMMARY_STATS.length, 2)} FROM k
+    kind, part, channel_parts, shape, dims, loss, time, non_finite, payload_bytes, ${statColumns('snapshots')},
+    payload_key)
+  SELECT $1, k.key, k.pos, ${params(15 + SUMMARY_STATS.length, 2)} FROM k
   RETURNING id)`;
-/** Parameters of SNAPSHOT_INSERT; the payload comes next, then the summaries' rows. */
-const SNAPSHOT_PARAMS = 15 + SUMMARY_STATS.length;
 
 const SUMMARY_COLUMNS = `snapshot_id, channel_part, ord, timestep_norms, channel_norms, histogram, ${statColumns('summaries')}`;
 /** The types of a summary row's values after its snapshot id (a VALUES list gives them no context). */
@@ -112,7 +111,14 @@ export class PgWriter {
   async commit(ops: WriteOp[], token: string = randomUUID()): Promise<OpResult[]> {
     if (ops.length === 0) return [];
     try {
-      const ids = await this.transaction(token, (c) => this.applyAll(c, ops));
+      let payloads: number[] = [];
+      const ids = await this.transaction(
+        token,
+        (c) => this.applyAll(c, ops, payloads),
+        async (c) => {
+          payloads = await this.insertPayloads(c, ops);
+        },
+      );
       return ids.map((id) => (id === undefined ? { ok: true } : { ok: true, id }));
     } catch (err) {
       if (isUnavailable(err)) throw err;
@@ -130,15 +136,25 @@ export class PgWriter {
     return r.rows.length > 0;
   }
 
-  private async transaction<T>(token: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction marked by `token`, after `before` (work that needs no lock: the payloads'
+   * upload). The state row is locked from its version raise to the COMMIT.
+   */
+  private async transaction<T>(
+    token: string,
+    fn: (c: pg.PoolClient) => Promise<T>,
+    before?: (c: pg.PoolClient) => Promise<void>,
+  ): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      // Round trips are most of a small group's time: BEGIN with the version, the token with the NOTIFY.
-      const begun = (await client.query(
-        'BEGIN; UPDATE gradscope.state SET version = version + 1 RETURNING version',
-      )) as unknown as pg.QueryResult[];
-      const version = String(begun[1]!.rows[0].version);
+      await client.query('BEGIN');
+      await before?.(client);
+      const { rows } = await client.query({
+        name: 'gs_version',
+        text: 'UPDATE gradscope.state SET version = version + 1 RETURNING version',
+      });
+      const version = String(rows[0].version);
       const value = await fn(client);
       await client.query({
         name: 'gs_commit',
@@ -156,10 +172,21 @@ export class PgWriter {
     }
   }
 
-  private async applyAll(c: pg.PoolClient, ops: WriteOp[]): Promise<(number | undefined)[]> {
+  /** Applies the group's operations; `payloads` are the keys of its writes' payloads, in order. */
+  private async applyAll(
+    c: pg.PoolClient,
+    ops: WriteOp[],
+    payloads: number[],
+  ): Promise<(number | undefined)[]> {
     const runKeys = new Map<string, number>();
     const ids: (number | undefined)[] = [];
-    for (const op of ops) ids.push(await this.apply(c, op, runKeys));
+    let write = 0;
+    for (const op of ops)
+      ids.push(
+        op.type === 'write'
+          ? await this.insertSnapshot(c, op.snapshot, runKeys, payloads[write++]!)
+          : await this.apply(c, op, runKeys),
+      );
     return ids;
   }
 
@@ -213,7 +240,11 @@ export class PgWriter {
     return rows[0].key as number;
   }
 
-  private async apply(c: pg.PoolClient, op: WriteOp, keys: Map<string, number>): Promise<number | undefined> {
+  private async apply(
+    c: pg.PoolClient,
+    op: Exclude<WriteOp, { type: 'write' }>,
+    keys: Map<string, number>,
+  ): Promise<number | undefined> {
     switch (op.type) {
       case 'startRun': {
         const r = op.run;
@@ -327,17 +358,38 @@ export class PgWriter {
         await deleteRunKey(c, await this.findRun(c, op.run, `delete run ${JSON.stringify(op.run)}`));
         keys.clear();
         return undefined;
-      case 'write':
-        return this.insertSnapshot(c, op.snapshot, keys);
     }
   }
 
-  private async insertSnapshot(c: pg.PoolClient, encoded: EncodedSnapshot, keys: Map<string, number>) {
+  /**
+   * Uploads the group's payloads, before the transaction takes the state row's lock: another server's
+   * transaction commits meanwhile. Their keys, in the order of the group's writes.
+   */
+  private async insertPayloads(c: pg.PoolClient, ops: WriteOp[]): Promise<number[]> {
+    const keys: number[] = [];
+    for (const op of ops) {
+      if (op.type !== 'write') continue;
+      const { rows } = await c.query({
+        name: 'gs_payload',
+        text: 'INSERT INTO gradscope.payloads (ipc) VALUES ($1::bytea) RETURNING key',
+        values: [bytes(op.snapshot.ipc)],
+      });
+      keys.push(rows[0].key as number);
+    }
+    return keys;
+  }
+
+  private async insertSnapshot(
+    c: pg.PoolClient,
+    encoded: EncodedSnapshot,
+    keys: Map<string, number>,
+    payloadKey: number,
+  ) {
     const { meta, shape, dims, ipc } = encoded;
     // Summarized by the writer thread before the group (see writer.worker.ts).
     const summaries = encoded.summaries as TensorSummary[];
     const runKey = await this.runKey(c, meta.run, meta.time, keys);
-    // One statement per snapshot: its series position, index row, payload and summaries.
+    // One statement per snapshot: its series position, index row (its payload's key last) and summaries.
     const values: unknown[] = [
       runKey,
       meta.iteration,
@@ -355,7 +407,7 @@ export class PgWriter {
       meta.nonFinite,
       ipc.byteLength,
       ...statValues(summaries[0]!).map(numberParam),
-      bytes(ipc),
+      payloadKey,
     ];
     const tuples: string[] = [];
     summaries.forEach((m, i) => {
@@ -373,7 +425,6 @@ export class PgWriter {
     const { rows } = await c.query({
       name: `gs_snapshot_${summaries.length}`,
       text: `${SNAPSHOT_INSERT},
-        p AS (INSERT INTO gradscope.payloads (snapshot_id, ipc) SELECT id, $${SNAPSHOT_PARAMS + 1}::bytea FROM s),
         m AS (INSERT INTO gradscope.summaries (${SUMMARY_COLUMNS})
           SELECT s.id, v.* FROM s, (VALUES ${tuples.join(', ')}) AS v)
         SELECT id FROM s`,
@@ -436,10 +487,12 @@ export class PgWriter {
           const ids =
             'SELECT id FROM gradscope.snapshots WHERE run_key = $1 AND iteration = ANY($2::bigint[])';
           await c.query(`DELETE FROM gradscope.summaries WHERE snapshot_id IN (${ids})`, [key, drop]);
-          await c.query(`DELETE FROM gradscope.payloads WHERE snapshot_id IN (${ids})`, [key, drop]);
+          // The snapshots and their payloads in one statement (the foreign key is checked at its end).
           removed += (
             await c.query(
-              'DELETE FROM gradscope.snapshots WHERE run_key = $1 AND iteration = ANY($2::bigint[])',
+              `WITH d AS (DELETE FROM gradscope.snapshots WHERE run_key = $1 AND iteration = ANY($2::bigint[])
+                 RETURNING payload_key)
+               DELETE FROM gradscope.payloads WHERE key IN (SELECT payload_key FROM d)`,
               [key, drop],
             )
           ).rowCount!;
@@ -491,8 +544,8 @@ async function deleteRunKey(c: pg.ClientBase, key: number): Promise<void> {
   const snapshots = 'SELECT id FROM gradscope.snapshots WHERE run_key = $1';
   for (const sql of [
     `DELETE FROM gradscope.summaries WHERE snapshot_id IN (${snapshots})`,
-    `DELETE FROM gradscope.payloads WHERE snapshot_id IN (${snapshots})`,
-    'DELETE FROM gradscope.snapshots WHERE run_key = $1',
+    `WITH d AS (DELETE FROM gradscope.snapshots WHERE run_key = $1 RETURNING payload_key)
+     DELETE FROM gradscope.payloads WHERE key IN (SELECT payload_key FROM d)`,
     'DELETE FROM gradscope.series WHERE run_key = $1',
     'DELETE FROM gradscope.scalars WHERE run_key = $1',
     'DELETE FROM gradscope.runs WHERE key = $1',
