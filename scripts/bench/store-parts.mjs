@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const SELF = fileURLToPath(import.meta.url);
-const PARTS = ['slabs', 'summarizer', 'templates', 'outbox'];
+const PARTS = ['slabs', 'writeback', 'summarizer', 'templates', 'outbox'];
 const CONFIGS = ['all', ...PARTS];
 const WORKLOADS = ['memory', 'lstm256', 'small', 'large'];
 
@@ -304,17 +304,25 @@ export async function run({ quick = false, log = () => {} } = {}) {
   return { rows, section: section(med, reps) };
 }
 
-/** Why each part is kept (what it pays for on the loads above), or was removed. */
-const VERDICTS = {
-  slabs:
-    'kept: without them the training thread spends more per LSTM-256 snapshot, and every thread more CPU',
+/** Why each part is kept: what it pays for, on the trainers' loads or at the floors. */
+const WHY = {
+  slabs: 'the training thread and every thread spend less per large snapshot',
+  writeback:
+    "on the trainers' loads it saves nothing; it keeps 8 MB snapshots at the floor (the store suite alternated with and without it: 8 MB ÷ bare 1.06 and 0.87 with, 0.87, 0.89 and 0.91 without; ÷ fs.writeSync 0.58 against 0.46–0.51)",
   summarizer:
-    "kept for the 8 MB floor (flat out, the summary pass otherwise runs between the inserts); on the trainers' loads it saves nothing and costs the start of a thread",
-  templates:
-    'kept: without them the CPU per snapshot rises on both trainer loads, and 16×50×8 falls below 3,000/s',
+    "on the trainers' loads it saves nothing and its thread costs CPU to start; it keeps 8 MB snapshots at the floor (the summary pass otherwise runs between the inserts: 666 against 545 MB/s in earlier alternating runs)",
+  templates: 'the CPU per snapshot is lower on both trainer loads, and on small snapshots flat out',
   outbox:
-    'kept though it saves nothing measurable: the writes of one event-loop turn reach the writer together, so a failure is reported after the burst, not inside it (lifecycle tests)',
+    'it saves nothing measurable; the writes of one event-loop turn reach the writer together, so a failure is reported after the burst, not inside it (the lifecycle tests pin this)',
 };
+
+/** The difference a part makes in this run (with → without), and why it is kept. */
+function verdict(part, med) {
+  const cpu = (w, c) => med(w, c, 'cpuMsPerSnapshot').toFixed(2);
+  const main = (w, c) => med(w, c, 'trainingMsPerSnapshot').toFixed(3);
+  const small = (c) => (1000 * med('small', c, 'cpuMsPerSnapshot')).toFixed(0);
+  return `- ${part}: kept. This run, with → without: LSTM-256 training thread ${main('lstm256', 'all')} → ${main('lstm256', part)} ms, CPU ${cpu('lstm256', 'all')} → ${cpu('lstm256', part)} ms; memory set CPU ${cpu('memory', 'all')} → ${cpu('memory', part)} ms; 16×50×8 CPU ${small('all')} → ${small(part)} µs. Why: ${WHY[part]}.`;
+}
 
 /** The with/without table of this run, the verdicts, the parts removed, and the measurements behind the rest. */
 function section(med, reps) {
@@ -330,8 +338,8 @@ function section(med, reps) {
     '| --- | --- | --- | --- | --- |',
     ...CONFIGS.map(line),
     '',
-    ...PARTS.map((p) => `- ${p}: ${VERDICTS[p]}.`),
-    "- writeback (a thread fdatasyncing the file, through SQLite's own descriptor, while a commit was built): removed on 2026-12-07. In the run of these suites before its removal (3 repetitions) every figure with it was within the noise of the figure without: demo memory set 1.064 / 2.00 with, 1.015 / 2.00 without; LSTM-256 0.347 / 1.75 with, 0.330 / 1.74 without; 16×50×8 3,599 against 3,643/s; 8 MB ÷ bare 0.97 against 0.86 (7 more alternating runs each: 0.81 against 0.83).",
+    ...PARTS.map((p) => verdict(p, med)),
+    "- removed: `transfer: true` (a second write path, handing the caller's buffer over; one test used it).",
     '',
     'Earlier measurements behind the rest of the write path (December 2026, this VM; not rerun by this suite):',
     '',

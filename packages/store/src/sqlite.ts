@@ -25,9 +25,9 @@ export const PAGE_SIZE = 32768;
 export const JOURNAL_MODE = 'truncate';
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /**
- * The writer connection's page cache: smaller than a commit group (up to 32 MiB of payloads): the group's
- * pages spill into the file while it is built (the journal is synced first, as at a commit), so the
- * connection's memory stays small whatever the group. Of 1, 2 and 8 MiB, 2 was the fastest.
+ * The writer connection's page cache: much smaller than a commit group (up to 32 MiB of payloads), so that
+ * SQLite spills pages into the file while it builds the group and the writeback thread can have the disk
+ * write them before the commit (writeback.ts). Of 1, 2 and 8 MiB, 2 was the fastest.
  */
 export const WRITER_CACHE_BYTES = 2 * 2 ** 20;
 

@@ -312,7 +312,7 @@ export class Store implements RunWriter {
         }
       } finally {
         // The database is closed before the writer thread acknowledges the close: the file is complete now.
-        // The thread's teardown (its V8 isolate) is not waited for; it no
+        // The thread's teardown (its V8 isolate and the writeback thread) is not waited for; it no
         // longer keeps the process alive.
         this.writer.unref();
         void this.writer.terminate().catch(() => {});

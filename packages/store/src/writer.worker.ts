@@ -2,15 +2,17 @@
 // training thread posted them:
 //
 //   training thread ──► writer thread (summaries, SQLite commits) ──► acknowledgements to the training thread
+//         │                    └─ writeback thread (writeback.worker.ts)
 //         └──► summarizer thread: the summaries of large snapshots (summarizer.ts), taken by the writer thread
 //
 // One thread, not an encoder thread ahead of a database thread: with the summary in WebAssembly SIMD the
 // second hop cost more than it overlapped (every snapshot crossed two message ports and was warmed up by two
-// V8 isolates on two cores; docs/benchmarks.md). Acknowledgements come back in the order the operations were posted.
+// V8 isolates on two cores; docs/benchmarks.md). The writeback thread lets the disk write a commit's pages
+// while the commit is still being built. Acknowledgements come back in the order the operations were posted.
 // Each commit leaves the file complete (rollback journal, see JOURNAL_MODE in sqlite.ts): a copy of the file
 // taken between commits holds what was committed.
 import { statSync } from 'node:fs';
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
 import { type InMessage, isWriteOp, type OutMessage, type Posted, type WriteOp } from './operations.js';
@@ -20,6 +22,7 @@ export type { InMessage, OutMessage } from './operations.js';
 
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { Summaries, summarizePayload } from './summarizer.js';
+import { openedDescriptor, Writeback, writebackControl } from './writeback.js';
 import { SnapshotWriter } from './writer-db.js';
 
 /**
@@ -53,12 +56,38 @@ function summarized(p: Posted, summarizer: Summaries | undefined): SerializedErr
   return undefined;
 }
 
+/** Starts the writeback thread on the writer connection's descriptor (see writeback.ts); none without one. */
+function startWriteback(fd: number | null): Writeback | undefined {
+  if (fd === null) return undefined;
+  const control = writebackControl();
+  try {
+    const worker = new Worker(new URL('./writeback.worker.js', import.meta.url), {
+      workerData: { fd, control },
+    });
+    worker.unref();
+    // Writeback only saves time: without the thread, commits wait for their own fsync.
+    worker.on('error', () => {});
+  } catch {
+    return undefined;
+  }
+  const writeback = new Writeback(control);
+  writeback.started(2000);
+  return writeback;
+}
+
 /** `durable`: every write() waits for its commit, so each batch commits at once (see MIN_COMMIT_INTERVAL_MS). */
 function runWriter(path: string, options: WriterDbOptions, durable: boolean, replies: MessagePort): void {
   let writer: SnapshotWriter;
+  let writeback: Writeback | undefined;
   try {
-    const { db, file } = openWriterDb(path, options);
+    const {
+      value: { db, file },
+      fd,
+    } = openedDescriptor(path, () => openWriterDb(path, options));
     writer = new SnapshotWriter(db, file, options.busyTimeoutMs);
+    writeback = process.env.GRADSCOPE_STORE_WITHOUT?.split(',').includes('writeback')
+      ? undefined
+      : startWriteback(fd);
     replies.postMessage({ type: 'ready', file } satisfies OutMessage);
   } catch (err) {
     // Named: a file whose tables cannot be prepared (one was dropped) fails here with SQLite's words alone.
@@ -87,7 +116,26 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
   };
   const commit = () => {
     if (ops.length === 0 || closed) return;
+    writeback?.begin();
     const res = writer.commit(ops);
+    if (writeback?.settle()) {
+      // The disk failed a write of this commit's pages, and SQLite's own fsync may not have seen it: none of
+      // it is acknowledged, and the store stops (the file keeps what was acknowledged before).
+      const error = new StoreError(
+        'EIO',
+        `${writer.file}: the disk reported a write error while a commit was being written (fdatasync failed): ` +
+          'its snapshots may not be on disk, and the store stops; what was acknowledged before is kept',
+        { file: writer.file },
+      );
+      sendAcks(); // earlier commits, whose syncs succeeded
+      replies.postMessage({ type: 'fatal', error: serializeError(error) } satisfies OutMessage);
+      writeback.stop();
+      closed = true;
+      ops = [];
+      seqs = [];
+      parentPort!.close();
+      return;
+    }
     lastCommit = performance.now();
     res.forEach((r, i) => {
       results.push(
@@ -175,6 +223,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
         case 'close':
           closed = true;
           clearInterval(beat);
+          writeback?.stop();
           try {
             writer.close();
             results.push({ seq, ok: true });
