@@ -16,7 +16,7 @@ import type {
 import { checkOptions, type OptionKeys } from '@gradscope/format';
 import pg from 'pg';
 import { LEVEL_STRIDE, MAX_LEVEL } from '../chunks.js';
-import { CHUNK_STATS, statColumns, statsOfRow } from '../columns.js';
+import { CHUNK_STATS, SUMMARY_STATS, statColumns } from '../columns.js';
 import { NotFoundError, StoreError } from '../errors.js';
 import { STALE_AFTER_MS } from '../liveness.js';
 import type { RunReader, ScalarsOptions, SeriesKey, SeriesOptions } from '../provider.js';
@@ -77,20 +77,66 @@ const RUN_KEY = `(SELECT key FROM gradscope.runs WHERE id = $1)
   UNION ALL (SELECT key FROM gradscope.runs WHERE name = $1 ORDER BY started_at DESC, key DESC LIMIT 1)
   LIMIT 1`;
 
-const f64 = (...xs: number[]) => Buffer.from(Float64Array.from(xs).buffer);
 const EMPTY = Buffer.alloc(0);
 
+/** The numbers of a series' snapshots gathered per channel part (float8s, NaN for null, in id order). */
+const PART_ARRAYS = ['id', 'iteration', 'loss', 'time', ...SUMMARY_STATS.map((m) => m.column)] as const;
+const COLUMN_OF = Object.fromEntries(SUMMARY_STATS.map((m) => [m.field, m.column])) as Record<string, string>;
+
 /**
- * The level of the SQLite provider's series chunks a query with `maxRows` reads (chunks.ts): the sparsest
- * level L ≤ MAX_LEVEL still holding at least maxRows snapshots, level L holding positions p with
- * p % LEVEL_STRIDE^L = 0 (ceil(n / stride^L) of n).
+ * One channel part's rows as one chunk (read/rows.ts's ChunkRow, as the file's series_chunks hold them):
+ * timestep norms padded with NaN to the widest row, the per-row statistics in CHUNK_STATS order, NaN for null.
  */
-function levelFor(n: number, maxRows: number | undefined): number {
-  let level = 0;
-  if (maxRows === undefined) return 0;
-  for (let l = 1, stride = LEVEL_STRIDE; l <= MAX_LEVEL; l++, stride *= LEVEL_STRIDE)
-    if (Math.ceil(n / stride) >= maxRows) level = l;
-  return level;
+function partChunk(r: Record<string, unknown>, level: number): ChunkRow {
+  const n = Number(r.n);
+  // Row after row, PART_ARRAYS then the norms' byte length, each a big-endian float8 (float8send).
+  const rows = r.rows as Buffer;
+  const K = PART_ARRAYS.length + 1;
+  const col = (c: string) => {
+    const k = PART_ARRAYS.indexOf(c as (typeof PART_ARRAYS)[number]);
+    return Float64Array.from({ length: n }, (_, i) => rows.readDoubleBE(8 * (i * K + k)));
+  };
+  const widths = Array.from({ length: n }, (_, i) => rows.readDoubleBE(8 * (i * K + K - 1)) / 4);
+  const width = Math.max(0, ...widths);
+  let norms = EMPTY;
+  if (width > 0 && r.norms) {
+    const all = new Float32Array(n * width).fill(Number.NaN);
+    const src = r.norms as Buffer;
+    let at = 0;
+    widths.forEach((w, i) => {
+      if (w === 0) return;
+      const row = new Float32Array(new Uint8Array(src.subarray(at, at + w * 4)).buffer);
+      all.set(row, i * width);
+      at += w * 4;
+    });
+    norms = Buffer.from(all.buffer);
+  }
+  const f64 = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const min = col('min');
+  const max = col('max');
+  const minmax = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    minmax[2 * i] = min[i]!;
+    minmax[2 * i + 1] = max[i]!;
+  }
+  const F = CHUNK_STATS.length;
+  const stats = new Float64Array(n * F);
+  CHUNK_STATS.forEach((f, j) => {
+    const values = col(f === 'loss' || f === 'time' ? f : COLUMN_OF[f]!);
+    for (let i = 0; i < n; i++) stats[i * F + j] = values[i]!;
+  });
+  return {
+    channel_part: r.channel_part as string,
+    level,
+    count: n,
+    width,
+    ids: f64(col('id')),
+    iterations: f64(col('iteration')),
+    timestep_norms: norms,
+    histograms: (r.hists as Buffer | null | undefined) ?? EMPTY,
+    minmax: f64(minmax),
+    stats: Buffer.from(stats.buffer),
+  };
 }
 
 export class PostgresReader implements RunReader {
@@ -386,50 +432,39 @@ export class PostgresReader implements RunReader {
     options: SeriesOptions,
   ): Promise<SeriesRows> {
     return this.q(`reading a ${what} series`, async (p) => {
-      // The run and the series in one round trip: no row, no run; a row without a series key, no series.
-      const k = (
-        await p.query({
-          name: 'gs_series_key',
-          text: `WITH r AS (${RUN_KEY})
-            SELECT r.key AS run_key, k.key, k.count FROM r LEFT JOIN gradscope.series k
-            ON k.run_key = r.key AND k.layer = $2 AND k.kind = $3 AND k.part = $4`,
-          values: [key.run, key.layer, key.kind, key.part ?? ''],
-        })
-      ).rows[0] as { run_key: number; key: number | null; count: number | null } | undefined;
-      if (!k) throw NotFoundError.run(key.run, this.path);
-      if (k.key === null || !k.count) throw noSeries(this.path, key, what, '');
-      const level = levelFor(k.count, options.maxRows);
-      const { rows } = await p.query({
-        name: `gs_series_${level > 0 ? 'level' : 'all'}_${columns.norms ? 'n' : ''}${columns.histograms ? 'h' : ''}`,
-        text: `SELECT s.id, s.iteration, s.loss, s.time, m.channel_part, ${statColumns('summaries', 'm')}
-           ${columns.norms ? ', m.timestep_norms' : ''}${columns.histograms ? ', m.histogram' : ''}
-         FROM gradscope.snapshots s JOIN gradscope.summaries m ON m.snapshot_id = s.id
-         WHERE s.series_key = $1 ${level > 0 ? 'AND (s.pos % $2 = 0 OR s.pos = $3)' : ''}`,
-        values: level > 0 ? [k.key, LEVEL_STRIDE ** level, k.count - 1] : [k.key],
+      // One round trip: the run, the series, the level of the SQLite provider's series chunks a query with
+      // maxRows reads (chunks.ts: the sparsest level L <= MAX_LEVEL still holding maxRows snapshots, level L
+      // holding the positions p with p % LEVEL_STRIDE^L = 0, ceil(n / stride^L) of n) and the rows there. No row: no run; a row without a series key: no series (or an empty one).
+      // Per channel part one row: its snapshots' numbers as one bytea of big-endian float8s (PART_ARRAYS and
+      // the norms' bytes, row after row), the norms and the histograms concatenated: one chunk for SeriesRows,
+      // not an object, a Buffer and a hex string per snapshot, and one sort per column set.
+      const { rows: found } = await p.query({
+        name: `gs_series_${columns.norms ? 'n' : ''}${columns.histograms ? 'h' : ''}`,
+        text: `WITH r AS (${RUN_KEY}),
+          k AS (SELECT r.key AS run_key, x.key, x.count FROM r LEFT JOIN gradscope.series x
+            ON x.run_key = r.key AND x.layer = $2 AND x.kind = $3 AND x.part = $4),
+          l AS (SELECT k.*, (SELECT coalesce(max(v), 0) FROM generate_series(1, ${MAX_LEVEL}) v
+            WHERE $5::bigint IS NOT NULL AND (k.count + (${LEVEL_STRIDE}::bigint ^ v)::bigint - 1)
+              / (${LEVEL_STRIDE}::bigint ^ v)::bigint >= $5::bigint) AS level FROM k),
+          x AS (SELECT m.*, s.id, s.iteration, s.loss, s.time
+            FROM l JOIN gradscope.snapshots s ON s.series_key = l.key
+              AND (l.level = 0 OR s.pos % (${LEVEL_STRIDE}::bigint ^ l.level)::bigint = 0 OR s.pos = l.count - 1)
+            JOIN gradscope.summaries m ON m.snapshot_id = s.id)
+          SELECT l.run_key, l.key AS series, l.count AS total, l.level, p.* FROM l LEFT JOIN (
+            SELECT channel_part, count(*) AS n,
+              string_agg(${PART_ARRAYS.map((c) => `float8send(coalesce(${c}::float8, 'NaN'))`).join(' || ')}
+                || float8send(coalesce(octet_length(timestep_norms), 0)::float8), ''::bytea ORDER BY id) AS rows
+              ${columns.norms ? ", string_agg(timestep_norms, ''::bytea ORDER BY id) AS norms" : ''}
+              ${columns.histograms ? ", string_agg(histogram, ''::bytea ORDER BY id) AS hists" : ''}
+            FROM x GROUP BY channel_part) p ON true`,
+        values: [key.run, key.layer, key.kind, key.part ?? '', options.maxRows ?? null],
       });
-      const chunks: ChunkRow[] = rows.map((r) => {
-        const stats = statsOfRow(r, 'summaries') as unknown as Record<string, number | null>;
-        const norms = (r.timestep_norms as Buffer | null | undefined) ?? null;
-        return {
-          channel_part: r.channel_part as string,
-          level,
-          count: 1,
-          width: norms ? norms.byteLength / 4 : 0,
-          ids: f64(r.id as number),
-          iterations: f64(r.iteration as number),
-          timestep_norms: norms ?? EMPTY,
-          histograms: (r.histogram as Buffer | undefined) ?? EMPTY,
-          minmax: f64(stats.min!, stats.max!),
-          stats: f64(
-            ...CHUNK_STATS.map(
-              (f) =>
-                (f === 'loss' ? (r.loss as number | null) : f === 'time' ? (r.time as number) : stats[f]) ??
-                Number.NaN,
-            ),
-          ),
-        };
-      });
-      return new SeriesRows(chunks, options, level, k.count);
+      const head = found[0] as { series: number | null; total: number | null; level: number } | undefined;
+      if (!head) throw NotFoundError.run(key.run, this.path);
+      if (head.series === null || !head.total) throw noSeries(this.path, key, what, '');
+      const level = Number(head.level);
+      const chunks = found.filter((r) => r.channel_part !== null).map((r) => partChunk(r, level));
+      return new SeriesRows(chunks, options, level, head.total);
     });
   }
 

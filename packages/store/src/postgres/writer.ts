@@ -1,7 +1,7 @@
 // The write side on PostgreSQL: the same operations as the SQLite SnapshotWriter (writer-db.ts), each group
-// in one transaction. A group first raises gradscope.state's version: the row lock this takes orders the
-// write transactions of every server on the database, so snapshot ids become visible in id order (what
-// RunReader.snapshotsAfter relies on), and its NOTIFY tells every reader when it commits.
+// in one transaction. A group uploads its payloads, then raises gradscope.state's version: the row lock this
+// takes orders the write transactions of every server on the database, so snapshot ids become visible in id
+// order (what RunReader.snapshotsAfter relies on), and its NOTIFY tells every reader when it commits.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SUMMARY_STATS, statColumns, statValues } from '../columns.js';
