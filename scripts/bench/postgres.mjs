@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpSink } from '../../packages/capture/dist/http-sink.js';
-import { openRunReader } from '../../packages/store/dist/index.js';
+import { openRunReader, openStore } from '../../packages/store/dist/index.js';
 import { startCluster } from '../postgres.mjs';
 import { childServer, RUN, snapshot } from './server.mjs';
 
@@ -138,7 +138,15 @@ export async function run({ quick, log }) {
       }
     }
 
-    // Reads over the same data (the 32-trainer runs), uncached, one server each.
+    // Reads over the same data (the 32-trainer runs), uncached, one server each; and one long series (2,000
+    // snapshots of 4 × 20 × 8, written straight into both stores), whose flow route reads every row.
+    const long = quick ? 500 : 2000;
+    for (const db of [file, pg.url]) {
+      const store = openStore(db, { onWarning: () => {} });
+      await store.startRun({ ...RUN, id: 'long', name: 'long', startedAt: Date.now() });
+      for (let it = 0; it < long; it++) store.write(snapshot(it, [4, 20, 8], 1e-3, 'lstm', 'long'));
+      await store.close();
+    }
     const sqliteServer = await childServer(dir, { db: file, port: 0, ingest: false, cacheBytes: 0 });
     stops.push(sqliteServer.stop);
     const pgServer = await childServer(dir, { db: pg.url, port: 0, ingest: false, cacheBytes: 0 });
@@ -158,12 +166,17 @@ export async function run({ quick, log }) {
     const a = await routes(sqliteServer.url, file, 't32-1-sqlite');
     const b = await routes(pgServer.url, pg.url, 't32-1-pg');
     const n = quick ? 10 : 40;
-    for (const route of ['runs', 'flow', 'tensor', 'scalars']) {
+    a.long = `${sqliteServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
+    b.long = `${pgServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
+    for (const route of ['runs', 'flow', 'tensor', 'scalars', 'long']) {
       const onSqlite = await median(a[route], n);
       const onPg = await median(b[route], n);
       rows.push({
         suite: 'postgres',
-        metric: `read ${route}: PostgreSQL ÷ SQLite`,
+        metric:
+          route === 'long'
+            ? `read flow of ${long} snapshots: PostgreSQL ÷ SQLite`
+            : `read ${route}: PostgreSQL ÷ SQLite`,
         value: onPg / onSqlite,
         unit: '×',
         aim: '≤ 2',
