@@ -96,7 +96,7 @@ export async function copyStore(src: string, dst: string, runs?: string[]): Prom
     const chosen: RunDetails[] = [];
     for (const r of runs ?? all.map((x) => x.id).reverse()) {
       const found = await reader.getRun(r);
-      if (!found) throw new UserError(`--run: no run with id or name '${r}' in ${reader.path}`);
+      if (!found) throw new UserError(`--run: no run with id or name '${r}' in ${reader.path}`, 'EINPUT');
       if (!chosen.some((c) => c.id === found.id)) chosen.push(found);
     }
     const there = await existing(dst);
@@ -106,6 +106,7 @@ export async function copyStore(src: string, dst: string, runs?: string[]): Prom
           if ((await there.getRun(r.id))?.id === r.id)
             throw new UserError(
               `run '${r.name}' (${r.id}) is already in ${there.path}: delete it there first (gradscope runs delete), or copy other runs with --run`,
+              'EINPUT',
             );
         }
       } finally {
