@@ -11,7 +11,7 @@ describe("a server's memory bounds", () => {
     const fx = await storeWith([1, 2]);
     const server = await buildServer({ db: fx.db, port: 0, ingest: false });
     try {
-      const db = (server.reader as unknown as { db: Pragma }).db;
+      const db = (server.reader as unknown as { c: { db: Pragma } }).c.db;
       // A negative cache_size is KiB.
       expect(db.pragma('cache_size', { simple: true })).toBe(-16 * 1024);
       expect(db.pragma('mmap_size', { simple: true })).toBe(0);

@@ -54,7 +54,7 @@ export function entryLink(run: RunRecord, entry: GalleryEntry): string {
     kind: v.kind,
     view: v.view,
     iterations: v.iterations ?? [],
-    sample: v.sample ?? 'auto',
+    sample: v.sample ?? 'all',
     norm: v.norm ?? 'auto',
     rows: v.rows ?? null,
     reflect: v.reflectHalf ?? defaultState().reflect,
