@@ -2,8 +2,7 @@
 // Writes are queued (bounded) and sent in order by one background loop that retries with backoff what may
 // pass (network errors, 408, 429, 5xx) and gives up at once on what will not (4xx, and 507: the server's
 // disk is full), so close() against a server that cannot store returns in seconds, naming what it lost.
-import { checkOptions, type OptionKeys } from '@gradscope/format';
-import { encodeSnapshot } from './arrow.js';
+import { checkOptions, encodeSnapshot, type OptionKeys } from '@gradscope/format';
 import { GradscopeError } from './errors.js';
 import type { RunInfo, RunStatus, ScalarPoint, Sink, Snapshot } from './types.js';
 
