@@ -88,7 +88,11 @@ const COLUMN_OF = Object.fromEntries(SUMMARY_STATS.map((m) => [m.field, m.column
  * timestep norms padded with NaN to the widest row, the per-row statistics in CHUNK_STATS order, NaN for null.
  */
 function partChunk(r: Record<string, unknown>, level: number): ChunkRow {
-  const n = Number(r.n);
+  const n = Number(r.n ?? 0);
+  if (n === 0) {
+    const none = { ids: EMPTY, iterations: EMPTY, timestep_norms: EMPTY, histograms: EMPTY, minmax: EMPTY };
+    return { channel_part: r.channel_part as string, level, count: 0, width: 0, ...none, stats: EMPTY };
+  }
   // Row after row, PART_ARRAYS then the norms' byte length, each a big-endian float8 (float8send).
   const rows = r.rows as Buffer;
   const K = PART_ARRAYS.length + 1;
@@ -446,17 +450,33 @@ export class PostgresReader implements RunReader {
           l AS (SELECT k.*, (SELECT coalesce(max(v), 0) FROM generate_series(1, ${MAX_LEVEL}) v
             WHERE $5::bigint IS NOT NULL AND (k.count + (${LEVEL_STRIDE}::bigint ^ v)::bigint - 1)
               / (${LEVEL_STRIDE}::bigint ^ v)::bigint >= $5::bigint) AS level FROM k),
-          x AS (SELECT m.*, s.id, s.iteration, s.loss, s.time
+          w AS (SELECT s.id, row_number() OVER (ORDER BY s.iteration, s.id) - 1 AS rk
             FROM l JOIN gradscope.snapshots s ON s.series_key = l.key
-              AND (l.level = 0 OR s.pos % (${LEVEL_STRIDE}::bigint ^ l.level)::bigint = 0 OR s.pos = l.count - 1)
-            JOIN gradscope.summaries m ON m.snapshot_id = s.id)
-          SELECT l.run_key, l.key AS series, l.count AS total, l.level, p.* FROM l LEFT JOIN (
+              AND (l.level = 0 OR s.pos % (${LEVEL_STRIDE}::bigint ^ l.level)::bigint = 0 OR s.pos = l.count - 1)),
+          nn AS (SELECT count(*) AS n FROM w),
+          -- The rows evenRows (read/rows.ts) keeps of n, by rank in (iteration, id) order: round(i (n-1) / (m-1)),
+          -- halves up, for i < m; the last alone for m <= 1. Only these are read.
+          picks AS (SELECT DISTINCT CASE WHEN $5::bigint <= 1 THEN nn.n - 1
+              ELSE (2 * i * (nn.n - 1) + ($5::bigint - 1)) / (2 * ($5::bigint - 1)) END AS rk
+            FROM nn, generate_series(0, greatest(coalesce($5::bigint, 1), 1) - 1) i
+            WHERE $5::bigint IS NOT NULL AND nn.n > $5::bigint),
+          x AS (SELECT m.*, s.id, s.iteration, s.loss, s.time
+            FROM w JOIN gradscope.snapshots s ON s.id = w.id
+            JOIN gradscope.summaries m ON m.snapshot_id = s.id
+            WHERE NOT EXISTS (SELECT 1 FROM picks) OR w.rk IN (SELECT rk FROM picks))
+          -- Every part of the level's rows, also one no picked row has (its rows then all NaN, as the file's).
+          SELECT l.run_key, l.key AS series, l.count AS total, l.level, pa.channel_part, p.n, p.rows
+            ${columns.norms ? ', p.norms' : ''}${columns.histograms ? ', p.hists' : ''}
+          FROM l LEFT JOIN (SELECT DISTINCT m.channel_part FROM w
+            JOIN gradscope.summaries m ON m.snapshot_id = w.id) pa ON true
+          LEFT JOIN (
             SELECT channel_part, count(*) AS n,
               string_agg(${PART_ARRAYS.map((c) => `float8send(coalesce(${c}::float8, 'NaN'))`).join(' || ')}
                 || float8send(coalesce(octet_length(timestep_norms), 0)::float8), ''::bytea ORDER BY id) AS rows
               ${columns.norms ? ", string_agg(timestep_norms, ''::bytea ORDER BY id) AS norms" : ''}
               ${columns.histograms ? ", string_agg(histogram, ''::bytea ORDER BY id) AS hists" : ''}
-            FROM x GROUP BY channel_part) p ON true`,
+            FROM x GROUP BY channel_part) p ON p.channel_part = pa.channel_part
+          ORDER BY pa.channel_part COLLATE "C"`,
         values: [key.run, key.layer, key.kind, key.part ?? '', options.maxRows ?? null],
       });
       const head = found[0] as { series: number | null; total: number | null; level: number } | undefined;
