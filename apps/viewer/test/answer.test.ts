@@ -2,8 +2,6 @@
 // verdict with the evidence it rests on drawn under it), every loss named by what it is with the baseline as a
 // line, a run with only the loss-free jacobian gets its horizon, the gallery shows outcomes, and the pages hold
 // at 1280, 1440 and 1920 px. With GRADSCOPE_SHOTS=DIR it saves screenshots of gallery, run and compare pages.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DiagnosisResponse } from '@gradscope/format';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,14 +9,18 @@ import {
   type Fixture,
   hook,
   launchBrowser,
+  newPage,
+  openView,
+  overflows,
   rendered,
   runInfo,
   type SeriesSpec,
+  shot,
   snapshotOf,
   startServer,
+  textsOf,
 } from './harness';
 
-const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
 const ITERATIONS = [0, 100, 200, 300, 400];
 const T = 24;
 
@@ -52,22 +54,8 @@ let browser: Browser;
 let page: Page;
 const errors: string[] = [];
 
-async function open(hash: string, width = 1440): Promise<void> {
-  await page.setViewportSize({ width, height: 1000 });
-  await page.goto('about:blank');
-  await page.goto(`${fx.url}${hash}`);
-  await rendered(page);
-}
-
-async function texts(selector: string): Promise<string[]> {
-  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
-}
-
-async function shot(name: string): Promise<void> {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
+const open = (hash: string, width = 1440) => openView(page, `${fx.url}${hash}`, width);
+const texts = (selector: string) => textsOf(page, selector);
 
 beforeAll(async () => {
   fx = await startServer([
@@ -106,11 +94,7 @@ beforeAll(async () => {
   }
   await fx.store.flush();
   browser = await launchBrowser();
-  page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
+  ({ page } = await newPage(browser, errors, { viewport: { width: 1440, height: 1000 } }));
 });
 
 afterAll(async () => {
@@ -263,7 +247,7 @@ describe('the gallery shows outcomes; runs sharing a name stay apart', () => {
     await rendered(page, 1);
     expect(await page.textContent('.figure-title')).toContain('Compare 2 runs');
     expect((await texts('.compare-run .run-name')).sort()).toEqual(['rerun #1', 'rerun #2']);
-    await shot('compare-reruns');
+    await shot(page, 'compare-reruns');
   });
 });
 
@@ -318,27 +302,14 @@ describe('layouts hold at 1280, 1440 and 1920 px', () => {
       ] as const) {
         await open(hash, width);
         if (name === 'run') await page.waitForSelector('.evidence-norm-chart');
-        const over = await page.evaluate(() => {
-          const vw = document.documentElement.clientWidth;
-          const out: string[] = [];
-          if (document.documentElement.scrollWidth > vw)
-            out.push(`page ${document.documentElement.scrollWidth}`);
-          for (const el of document.querySelectorAll<HTMLElement>(
-            '.evidence-block, .run-card, .verdict-row, .training-block, .compare-block, .controls > *, .controls input',
-          )) {
-            const r = el.getBoundingClientRect();
-            if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
-            // A card or block wider than its parent spills into its neighbour.
-            const p = el.parentElement!.getBoundingClientRect();
-            if (el instanceof HTMLInputElement && el.scrollWidth > el.clientWidth)
-              out.push(`${el.getAttribute('aria-label')} clipped: ${el.scrollWidth} > ${el.clientWidth}`);
-            if (p.width > 0 && r.right > p.right + 1 && !el.matches('.controls > *, .controls input'))
-              out.push(`${el.className} ends at ${r.right} past its parent's ${p.right}`);
-          }
-          return out;
-        });
+        // A card or block (not a control) wider than its parent spills into its neighbour.
+        const over = await overflows(
+          page,
+          '.evidence-block, .run-card, .verdict-row, .training-block, .compare-block, .controls > *, .controls input',
+          '.controls > *, .controls input',
+        );
         expect(over, `${name} at ${width}`).toEqual([]);
-        await shot(`${name}-${width}`);
+        await shot(page, `${name}-${width}`);
       }
     });
   }

@@ -8,7 +8,17 @@ import { buildServer, type RunningServer } from '@gradscope/server';
 import { type Kind, openStore, type ScalarPoint, type Snapshot, type Store } from '@gradscope/store';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hook, launchBrowser, rendered, runInfo, type SeriesSpec, VIEWER_DIST } from './harness';
+import {
+  hook,
+  launchBrowser,
+  newPage,
+  openView,
+  rendered,
+  runInfo,
+  type SeriesSpec,
+  shot,
+  VIEWER_DIST,
+} from './harness';
 
 const T = 30;
 /** Time constant of the decay back from the last timestep: grows over training for the gated cells. */
@@ -138,12 +148,7 @@ beforeAll(async () => {
   server = await buildServer({ db, port: 0, pollMs: 100, viewerDir: VIEWER_DIST });
   url = `${server.url}/`;
   browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
+  ({ page } = await newPage(browser, errors, { viewport: { width: 1400, height: 1000 } }));
 });
 
 afterAll(async () => {
@@ -155,11 +160,7 @@ afterAll(async () => {
 
 const COMPARE = '#/compare?runs=memory-lstm,memory-gru,memory-simplernn&kind=input-grad';
 
-async function open(hash: string): Promise<void> {
-  await page.goto('about:blank');
-  await page.goto(`${url}${hash}`);
-  await rendered(page);
-}
+const open = (hash: string) => openView(page, `${url}${hash}`);
 
 /** Pixels of a canvas within 40 (per channel) of a colour. */
 async function colourPixels(selector: string, colour: string): Promise<number[]> {
@@ -203,18 +204,13 @@ async function distinctColours(selector: string): Promise<number[]> {
 // schemeTableau10's first three: the runs' colours in the order of the URL.
 const COLOURS = ['#4e79a7', '#f28e2c', '#e15759'];
 
-async function shot(name: string): Promise<void> {
-  const out = process.env.GRADSCOPE_SHOTS;
-  if (out) await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-}
-
 describe('the compare page', () => {
   it('paints the three runs: loss curves, horizon charts, norm lines and flow maps, each run named', async () => {
     await open(COMPARE);
     const h = await hook(page);
     expect(h).toMatchObject({ view: 'compare', error: null, panels: 7 }); // loss, 2 horizon, norms, 3 maps
     expect(h.lastPaintMs).toBeGreaterThan(0);
-    await shot('compare');
+    await shot(page, 'compare');
     expect(
       await page.$$eval('.compare-run', (els) => els.map((e) => (e as HTMLElement).dataset.run)),
     ).toEqual(NAMES);
@@ -344,7 +340,7 @@ describe('the compare page', () => {
     expect(await texts('.training-pair .horizon-empty')).toEqual([
       'No memory horizon for output (activation norms): it measures how far back a gradient reaches; pick jacobian, input-grad or output-grad.',
     ]);
-    await shot('compare-output');
+    await shot(page, 'compare-output');
   });
 
   it('follows the run that is still training, live', async () => {
@@ -374,7 +370,7 @@ describe('the compare page', () => {
     expect(facts).toContain('141 loss points');
     expect(await page.textContent('.norm-chart .u-legend')).toContain('memory-simplernn @140');
     expect(await page.textContent('.status')).toContain('following memory-simplernn live');
-    await shot('compare-live');
+    await shot(page, 'compare-live');
   });
 });
 
@@ -402,7 +398,7 @@ describe('the gallery run list and the run page training strip', () => {
     await page.check('input[aria-label="select memory-lstm to compare"]');
     expect(await page.getAttribute('a.compare-link', 'aria-disabled')).toBe('true');
     await page.check('input[aria-label="select memory-gru to compare"]');
-    await shot('gallery-run-list');
+    await shot(page, 'gallery-run-list');
     expect(await page.getAttribute('a.compare-link', 'href')).toBe('#/compare?runs=memory-gru,memory-lstm');
     await page.click('a.compare-link');
     await page.waitForFunction(() => window.__gradscope.view === 'compare' && window.__gradscope.ready);
@@ -424,7 +420,7 @@ describe('the gallery run list and the run page training strip', () => {
       );
       expect(labels).toEqual(['iteration', 'gru · output-grad', 'gru · input-grad']);
     }
-    await shot('run-training');
+    await shot(page, 'run-training');
     const marks = JSON.parse((await page.getAttribute('.training .loss-chart', 'data-marks'))!) as [
       number,
       number,

@@ -1,7 +1,6 @@
 // The viewer in headless Chromium over the real server and a real store: every figure, the URL state, live
 // follow, PNG download, the Arrow export link, tokens, the empty state, and no CSP violation anywhere.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DiagnosisResponse } from '@gradscope/format';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,10 +8,14 @@ import {
   type Fixture,
   hook,
   launchBrowser,
+  newPage,
+  openView,
   rendered,
   type SeriesSpec,
+  shot,
   snapshotOf,
   startServer,
+  textsOf,
 } from './harness';
 
 const every20 = Array.from({ length: 21 }, (_, i) => i * 20); // 0 … 400
@@ -109,14 +112,10 @@ const visited = new Set<string>();
 /** A fresh page load of a view (through about:blank, so that a hash-only change still reloads). */
 async function open(hash: string): Promise<void> {
   visited.add(hash);
-  await page.goto('about:blank');
-  await page.goto(`${fx.url}${hash}`);
-  await rendered(page);
+  await openView(page, `${fx.url}${hash}`);
 }
 
-async function texts(selector: string): Promise<string[]> {
-  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
-}
+const texts = (selector: string) => textsOf(page, selector);
 
 beforeAll(async () => {
   fx = await startServer([
@@ -133,16 +132,11 @@ beforeAll(async () => {
   ]);
   await fx.store.flush();
   browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  // Which request failed, beside the browser's "Failed to load resource".
-  page.on('response', (r) => {
-    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
-  });
+  ({ context, page } = await newPage(browser, errors, {
+    viewport: { width: 1400, height: 900 },
+    acceptDownloads: true,
+    failedResponses: true,
+  }));
 });
 
 afterAll(async () => {
@@ -326,8 +320,7 @@ describe('the viewer over the real server', () => {
           .length,
     );
     expect(clipped).toBe(0);
-    const out = process.env.GRADSCOPE_SHOTS;
-    if (out) await page.screenshot({ path: join(out, 'run-verdict.png'), fullPage: false });
+    await shot(page, 'run-verdict', false);
 
     // A click on another layer's row shows that layer (a new history entry) and marks its row.
     const before = (await hook(page)).renders;

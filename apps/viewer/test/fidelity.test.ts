@@ -1,13 +1,24 @@
 // Issue 12 in a real browser: every figure true to its data (one test per defect, on pixels or DOM), the weights
 // page of a Bidirectional LSTM, hover readouts that show what the API returns, keyboard, histogram modes.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tableFromIPC } from 'apache-arrow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatNorm } from '../src/state';
-import { type Fixture, hook, launchBrowser, rendered, type SeriesSpec, startServer } from './harness';
+import {
+  type Fixture,
+  hook,
+  launchBrowser,
+  newPage,
+  openView,
+  rendered,
+  type SeriesSpec,
+  SHOTS,
+  shot,
+  startServer,
+  textsOf,
+} from './harness';
 
-const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
 const every20 = Array.from({ length: 21 }, (_, i) => i * 20); // 0 … 400
 
 /** The e2e suite's ex1: 3 samples × 20 timesteps × 4 channels, decaying back from the last timestep. */
@@ -95,21 +106,8 @@ let context: BrowserContext;
 let page: Page;
 const errors: string[] = [];
 
-async function open(hash: string, p: Page = page): Promise<void> {
-  await p.goto('about:blank');
-  await p.goto(`${fx.url}${hash}`);
-  await rendered(p);
-}
-
-async function shot(name: string, p: Page = page): Promise<void> {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
-}
-
-async function texts(selector: string, p: Page = page): Promise<string[]> {
-  return p.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
-}
+const open = (hash: string, p: Page = page) => openView(p, `${fx.url}${hash}`);
+const texts = (selector: string, p: Page = page) => textsOf(p, selector);
 
 /** Hovers the centre of cell (x, y) of a heatmap canvas and returns its readout. */
 async function hoverCell(selector: string, x: number, y: number, nx: number, ny: number): Promise<string> {
@@ -166,16 +164,11 @@ beforeAll(async () => {
     { id: 'run-long', name: 'long-gru', specs: [long] },
   ]);
   browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  // Which request failed, beside the browser's "Failed to load resource".
-  page.on('response', (r) => {
-    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
-  });
+  ({ context, page } = await newPage(browser, errors, {
+    viewport: { width: 1400, height: 900 },
+    acceptDownloads: true,
+    failedResponses: true,
+  }));
 });
 
 afterAll(async () => {
@@ -218,7 +211,7 @@ describe('issue 12: every figure true to its data', () => {
       return [at(px + pw / 24), at(px + pw - pw / 24)];
     });
     expect(first![1]).toBeGreaterThan(last![1]!); // less red: closer to white
-    await shot('2-reflect-half');
+    await shot(page, '2-reflect-half');
   });
 
   it('3. 1D y axes are as wide as their labels: "-0.00201" keeps its minus sign', async () => {
@@ -230,7 +223,7 @@ describe('issue 12: every figure true to its data', () => {
       return { room: over.offsetLeft, need: ctx.measureText('-0.00201').width };
     });
     expect(room).toBeGreaterThanOrEqual(need + 5);
-    await shot('3-1d-axes');
+    await shot(page, '3-1d-axes');
   });
 
   for (const width of [1400, 1920]) {
@@ -261,7 +254,7 @@ describe('issue 12: every figure true to its data', () => {
             const overlap = a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
             expect(overlap).toBe(false);
           }
-        if (width === 1400) await shot('4-1d-16-channels-1400', p);
+        if (width === 1400) await shot(p, '4-1d-16-channels-1400');
       } finally {
         await p.close();
       }
@@ -278,7 +271,7 @@ describe('issue 12: every figure true to its data', () => {
         client: m.clientWidth,
       }));
       expect(scroll).toBeLessThanOrEqual(client);
-      await shot('4-2d-800px', p);
+      await shot(p, '4-2d-800px');
     } finally {
       await p.close();
     }
@@ -319,7 +312,7 @@ describe('issue 12: every figure true to its data', () => {
     // the end of the scale (RdBu's dark red, green ≈ 0), where the norm over every timestep left it pale
     expect(red[1]!).toBeLessThan(60);
     expect(red[0]! - red[2]!).toBeGreaterThan(50);
-    await shot('6-norm-shown');
+    await shot(page, '6-norm-shown');
   });
 
   it('7. flow: whole-timestep ticks, markers beside the map (not on its cells), forward before backward', async () => {
@@ -349,7 +342,7 @@ describe('issue 12: every figure true to its data', () => {
     expect(await hoverCell('canvas[aria-label^="gradient flow (forward)"]', 3, 0, 12, 3)).toMatch(
       /iteration 20 · timestep 3 · norm /,
     );
-    await shot('7-flow');
+    await shot(page, '7-flow');
   });
 
   it('8. a requested iteration that was not recorded is replaced, the URL fixed, and the user told', async () => {
@@ -524,7 +517,7 @@ describe('See RNN weight figures, hover, keyboard, histograms', () => {
       2 * UNITS + 1,
     );
     expectReadout(readout, api);
-    await shot('weights-bilstm');
+    await shot(page, 'weights-bilstm');
   });
 
   it('weights page: difference against the first iteration', async () => {
@@ -556,7 +549,7 @@ describe('See RNN weight figures, hover, keyboard, histograms', () => {
     const api = await apiValue('run-ex1', 'lstm_1', 'output-grad', null, 200, (1 * 20 + 17) * 4 + 2);
     expectReadout(text, api);
     expect(await page.isVisible('#readout')).toBe(true);
-    await shot('hover-2d');
+    await shot(page, 'hover-2d');
   });
 
   it('hover readouts on 1D and 0D points', async () => {
@@ -641,7 +634,7 @@ describe('See RNN weight figures, hover, keyboard, histograms', () => {
       expect(await canvas.getAttribute('data-readout')).toMatch(
         /^iteration \d+ · bucket \[.*\) · count \d+$/,
       );
-      await shot(`hist-${mode}`);
+      await shot(page, `hist-${mode}`);
     });
   }
 
@@ -652,7 +645,7 @@ describe('See RNN weight figures, hover, keyboard, histograms', () => {
     console.log(
       `weights page, Bidirectional LSTM-256: ${h.lastPaintMs.toFixed(1)} ms from data arrival to the next frame`,
     );
-    await shot('weights-bilstm256');
+    await shot(page, 'weights-bilstm256');
   });
 
   it('serves the page compressed when asked, the content-hashed bundle cached as immutable', async () => {

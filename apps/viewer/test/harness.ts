@@ -1,16 +1,24 @@
 // End-to-end harness: a real store file with synthetic runs, the real server over it (serving the built viewer),
 // and Debian's Chromium driven by playwright-core.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, type RunningServer } from '@gradscope/server';
 import { openStore, type RunInfo, type Snapshot, type Store } from '@gradscope/store';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { launchChromium } from '../../../scripts/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const VIEWER_DIST = join(here, '..', 'dist');
+/** GRADSCOPE_SHOTS=DIR: where the tests save their screenshots ('' for none). */
+export const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
 
 /** What a layer's gradient looks like at one iteration: norm decaying going back from the last timestep. */
 export interface SeriesSpec {
@@ -157,4 +165,78 @@ export async function rendered(page: Page, after = 0): Promise<void> {
 
 export async function hook(page: Page) {
   return page.evaluate(() => ({ ...window.__gradscope }));
+}
+
+/**
+ * A page in a browser context of its own (`options`: its viewport, downloads) that records what goes wrong in
+ * `errors`: console errors and uncaught exceptions; with `failedResponses`, also every response of status 400
+ * or more as "status url" (which request failed, beside the browser's "Failed to load resource").
+ */
+export async function newPage(
+  browser: Browser,
+  errors: string[],
+  options: BrowserContextOptions & { failedResponses?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const { failedResponses, ...contextOptions } = options;
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (failedResponses)
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+    });
+  return { context, page };
+}
+
+/**
+ * A fresh load of `url` (through about:blank, so that a hash-only change still reloads) until the app has
+ * rendered; with `width`, the viewport is made `width` × 1000 px first.
+ */
+export async function openView(page: Page, url: string, width?: number): Promise<void> {
+  if (width !== undefined) await page.setViewportSize({ width, height: 1000 });
+  await page.goto('about:blank');
+  await page.goto(url);
+  await rendered(page);
+}
+
+/** The trimmed text of every element `selector` matches, in document order. */
+export function textsOf(page: Page, selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
+}
+
+/** With GRADSCOPE_SHOTS=DIR, saves the page as DIR/`name`.png (the full page, or the viewport only). */
+export async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+/**
+ * What overflows at the page's width, [] when nothing does: the page wider than the viewport, an element of
+ * `selector` past either edge of it, an input whose text is clipped; with `parentExcept`, also an element not
+ * matching it that ends past its parent's right edge (a card wider than its parent spills into its neighbour).
+ */
+export function overflows(page: Page, selector: string, parentExcept?: string): Promise<string[]> {
+  return page.evaluate(
+    ([selector, parentExcept]) => {
+      const vw = document.documentElement.clientWidth;
+      const out: string[] = [];
+      if (document.documentElement.scrollWidth > vw) out.push(`page ${document.documentElement.scrollWidth}`);
+      for (const el of document.querySelectorAll<HTMLElement>(selector)) {
+        const r = el.getBoundingClientRect();
+        if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
+        if (el instanceof HTMLInputElement && el.scrollWidth > el.clientWidth)
+          out.push(`${el.getAttribute('aria-label')} clipped: ${el.scrollWidth} > ${el.clientWidth}`);
+        if (parentExcept === null || el.matches(parentExcept)) continue;
+        const p = el.parentElement!.getBoundingClientRect();
+        if (p.width > 0 && r.right > p.right + 1)
+          out.push(`${el.className} ends at ${r.right} past its parent's ${p.right}`);
+      }
+      return out;
+    },
+    [selector, parentExcept ?? null] as const,
+  );
 }

@@ -3,12 +3,12 @@
 // one; live follow consistent while the run is written during the test (selectors, status, verdicts, evidence,
 // flow, norms and loss end at one iteration at every render); exports carry the run's name and id. With
 // GRADSCOPE_SHOTS=DIR it saves the run page at 1280, 1440 and 1920 px.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openReader } from '@gradscope/store';
 import { tableFromIPC } from 'apache-arrow';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The export package is the server's; the viewer does not depend on it, its test reads the built one.
 import { exportRun } from '../../../packages/export/dist/index.js';
@@ -16,13 +16,16 @@ import {
   type Fixture,
   hook,
   launchBrowser,
+  newPage,
+  openView,
+  overflows,
   rendered,
   type SeriesSpec,
+  shot,
   snapshotOf,
   startServer,
+  textsOf,
 } from './harness';
-
-const SHOTS = process.env.GRADSCOPE_SHOTS ?? '';
 
 // ---- a 64-sample probe: amplitude per sample, decaying back in time, smaller with training ----
 const S = 64;
@@ -72,20 +75,11 @@ function lossPoints(from: number, to: number) {
 
 let fx: Fixture;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 const errors: string[] = [];
 
-async function open(hash: string, width = 1440): Promise<void> {
-  await page.setViewportSize({ width, height: 1000 });
-  await page.goto('about:blank');
-  await page.goto(`${fx.url}${hash}`);
-  await rendered(page);
-}
-
-async function texts(selector: string): Promise<string[]> {
-  return page.$$eval(selector, (els) => els.map((e) => (e.textContent ?? '').trim()));
-}
+const open = (hash: string, width = 1440) => openView(page, `${fx.url}${hash}`, width);
+const texts = (selector: string) => textsOf(page, selector);
 
 beforeAll(async () => {
   fx = await startServer([
@@ -96,12 +90,10 @@ beforeAll(async () => {
   await fx.store.writeScalars('run-wide', [{ iteration: 0, name: 'loss', value: 0.5, time: T0 }]);
   await fx.store.flush();
   browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
+  ({ page } = await newPage(browser, errors, {
+    viewport: { width: 1440, height: 1000 },
+    acceptDownloads: true,
+  }));
 });
 
 afterAll(async () => {
@@ -371,25 +363,11 @@ describe('the run page at 1280, 1440 and 1920 px', () => {
   for (const width of [1280, 1440, 1920])
     it(`${width} px: the 2D controls and figure of a large probe overflow nothing`, async () => {
       await open('#/run?run=wide-probe&scale=each', width);
-      const over = await page.evaluate(() => {
-        const vw = document.documentElement.clientWidth;
-        const out: string[] = [];
-        if (document.documentElement.scrollWidth > vw)
-          out.push(`page ${document.documentElement.scrollWidth}`);
-        for (const el of document.querySelectorAll<HTMLElement>(
-          '.controls > *, .controls input, .controls select, #figure .compare-block, #figure .colorbar, .sample-note',
-        )) {
-          const r = el.getBoundingClientRect();
-          if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
-          if (el instanceof HTMLInputElement && el.scrollWidth > el.clientWidth)
-            out.push(`${el.getAttribute('aria-label')} clipped: ${el.scrollWidth} > ${el.clientWidth}`);
-        }
-        return out;
-      });
+      const over = await overflows(
+        page,
+        '.controls > *, .controls input, .controls select, #figure .compare-block, #figure .colorbar, .sample-note',
+      );
       expect(over).toEqual([]);
-      if (SHOTS) {
-        mkdirSync(SHOTS, { recursive: true });
-        await page.screenshot({ path: join(SHOTS, `runpage-2d-${width}.png`), fullPage: true });
-      }
+      await shot(page, `runpage-2d-${width}`);
     });
 });

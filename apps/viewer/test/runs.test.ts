@@ -2,7 +2,7 @@
 // of 1,000 runs (a synthetic sweep: cells × learning rates × units × seeds, scripts/bench/lib/sweep.mjs). The
 // table's order, counts and tallies are checked against what the sweep wrote and the store's own diagnosis; a
 // group band's mean and spread against the runs' stored scalars and flow matrices read with the store's reader.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildServer, type RunningServer } from '@gradscope/server';
@@ -18,7 +18,18 @@ import {
   writeSweep,
   writeSweepRun,
 } from '../../../scripts/bench/lib/sweep.mjs';
-import { hook, launchBrowser, rendered, VIEWER_DIST } from './harness';
+import type { DrawnBand } from '../src/views/compareBands';
+import {
+  hook,
+  launchBrowser,
+  newPage,
+  openView,
+  overflows,
+  rendered,
+  SHOTS,
+  shot,
+  VIEWER_DIST,
+} from './harness';
 
 const N = 1000;
 let dir: string;
@@ -43,11 +54,7 @@ beforeAll(async () => {
   for (const d of (await diagnoseReader(reader)).runs) verdicts.set(d.id, d.layers[0]!.verdict);
   server = await buildServer({ db, port: 0, ingest: false, viewerDir: VIEWER_DIST });
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
+  ({ page } = await newPage(browser, errors, { viewport: { width: 1440, height: 1000 } }));
 });
 
 afterAll(async () => {
@@ -58,10 +65,7 @@ afterAll(async () => {
 });
 
 async function open(hash: string, width = 1440): Promise<void> {
-  await page.setViewportSize({ width, height: 1000 });
-  await page.goto('about:blank');
-  await page.goto(`${server.url}/${hash}`);
-  await rendered(page);
+  await openView(page, `${server.url}/${hash}`, width);
   const h = await hook(page);
   expect(h.error).toBeNull();
 }
@@ -228,17 +232,6 @@ function gruSeeds(): SweepRun[] {
   return runs.filter((r) => r.params.cell === 'GRU' && r.params.units === 16 && r.params.seed < 10);
 }
 
-interface Drawn {
-  group: string;
-  label: string;
-  runs: number;
-  x: number[];
-  mean: (number | null)[];
-  lo: (number | null)[];
-  hi: (number | null)[];
-  n: (number | null)[];
-}
-
 /** Mean and population std of numbers. */
 function stats(xs: number[]): { mean: number; std: number; min: number; max: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -287,7 +280,7 @@ describe('groups in compare', () => {
       }),
     );
     // The loss band: at every recorded step, mean and std of each run's stored loss ÷ its stored baseline.
-    const loss: Drawn[] = JSON.parse((await page.getAttribute('.loss-band-chart', 'data-bands'))!);
+    const loss: DrawnBand[] = JSON.parse((await page.getAttribute('.loss-band-chart', 'data-bands'))!);
     expect(loss.map((b) => [b.group, b.label, b.runs])).toEqual(
       lrs.map((lr) => [String(lr), `${lr} (n=10)`, 10]),
     );
@@ -315,7 +308,9 @@ describe('groups in compare', () => {
       }
     }
     // The norms at iteration 200: per timestep, the mean and std of the runs' stored jacobian norms.
-    const norms: Drawn[] = JSON.parse((await page.getAttribute('.norm-lines .band-chart', 'data-bands'))!);
+    const norms: DrawnBand[] = JSON.parse(
+      (await page.getAttribute('.norm-lines .band-chart', 'data-bands'))!,
+    );
     const at200 = norms.filter((b) => b.label.endsWith('@200'));
     expect(at200.map((b) => b.group)).toEqual(lrs.map(String));
     for (const [k, lr] of lrs.entries()) {
@@ -336,7 +331,7 @@ describe('groups in compare', () => {
     }
     // min–max instead: the edges are the extreme runs.
     await open(url('&band=minmax'));
-    const mm: Drawn[] = JSON.parse((await page.getAttribute('.norm-lines .band-chart', 'data-bands'))!);
+    const mm: DrawnBand[] = JSON.parse((await page.getAttribute('.norm-lines .band-chart', 'data-bands'))!);
     const g0 = members().filter((r) => r.params.lr === 0.001);
     const last = await Promise.all(
       g0.map(async (r) => {
@@ -381,31 +376,15 @@ describe('layouts hold at 1280, 1440 and 1920 px', () => {
         ],
       ] as const) {
         await open(hash, width);
-        const over = await page.evaluate(() => {
-          const vw = document.documentElement.clientWidth;
-          const out: string[] = [];
-          if (document.documentElement.scrollWidth > vw)
-            out.push(`page ${document.documentElement.scrollWidth}`);
-          for (const el of document.querySelectorAll<HTMLElement>(
-            '.training-block, .compare-run, .table-scroll, .outcome-chart, .controls > *, .controls label, .controls input, .controls select, .controls a',
-          )) {
-            const r = el.getBoundingClientRect();
-            if (r.right > vw + 0.5 || r.left < -0.5) out.push(`${el.className} ${r.left}–${r.right}`);
-            if (el instanceof HTMLInputElement && el.scrollWidth > el.clientWidth)
-              out.push(`${el.getAttribute('aria-label')} clipped: ${el.scrollWidth} > ${el.clientWidth}`);
-          }
-          return out;
-        });
+        const over = await overflows(
+          page,
+          '.training-block, .compare-run, .table-scroll, .outcome-chart, .controls > *, .controls label, .controls input, .controls select, .controls a',
+        );
         expect(over, `${name} at ${width}`).toEqual([]);
-        const shots = process.env.GRADSCOPE_SHOTS;
-        if (shots) {
-          mkdirSync(shots, { recursive: true });
+        if (SHOTS) {
           // The table's rows off screen are not painted (content-visibility): the table as a user first sees it,
           // and its outcome chart on its own.
-          await page.screenshot({
-            path: join(shots, `${name}-${width}.png`),
-            fullPage: name !== 'runs-table',
-          });
+          await shot(page, `${name}-${width}`, name !== 'runs-table');
           if (name === 'runs-table') {
             // Rows scrolled past get their real heights: two frames, then the chart stands still.
             await page.locator('.outcome-chart').scrollIntoViewIfNeeded();
@@ -414,7 +393,7 @@ describe('layouts hold at 1280, 1440 and 1920 px', () => {
             );
             await page
               .locator('.outcome-chart')
-              .screenshot({ path: join(shots, `${name}-outcome-${width}.png`) });
+              .screenshot({ path: join(SHOTS, `${name}-outcome-${width}.png`) });
           }
         }
       }
