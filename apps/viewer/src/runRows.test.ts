@@ -1,80 +1,33 @@
 // The runs table's pure operations on rows built by hand, each expectation worked out independently of the
 // code: filters parsed and applied, sorts (missing values last both ways, ties in the given order), groups.
-import type { LayerOutcome, RunOutcomeJson, Verdict } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
 import { columnsOf, filterSort, groupRows, parseFilter, passes, type RunRow } from './runRows';
-
-function run(
-  id: string,
-  o: {
-    verdict?: Verdict;
-    ratio?: number | null;
-    reach?: number;
-    params?: Record<string, unknown>;
-    group?: string;
-  },
-): RunRow {
-  const verdicts: LayerOutcome[] =
-    o.verdict === undefined
-      ? []
-      : [
-          {
-            layer: 'gru',
-            layerClass: 'GRU',
-            verdict: o.verdict,
-            causes: [],
-            iteration: 200,
-            lossRatio: o.ratio ?? null,
-            reachKind: 'jacobian',
-            reach: o.reach ?? null,
-            farRatio: null,
-            timesteps: 20,
-          },
-        ];
-  const r: RunOutcomeJson = {
-    id,
-    name: id,
-    startedAt: 0,
-    endedAt: 1,
-    status: 'finished',
-    backend: 'cpu',
-    tfjsVersion: '4',
-    host: 'h',
-    snapshots: 1,
-    lastIteration: 200,
-    layers: ['gru'],
-    meta: {},
-    group: o.group ?? null,
-    params: o.params ?? {},
-    verdicts,
-  };
-  return { run: r, label: id, key: id };
-}
+import { outcomeRow } from './test-util/rows';
 
 const ROWS = [
-  run('a', {
+  outcomeRow('a', {
     verdict: 'learning-long',
     ratio: 0.02,
     reach: 19,
     params: { cell: 'GRU', lr: 0.001 },
     group: 'g1',
   }),
-  run('b', {
+  outcomeRow('b', {
     verdict: 'not-learning',
     ratio: 1.1,
     reach: 3,
     params: { cell: 'SimpleRNN', lr: 0.01 },
     group: 'g2',
   }),
-  run('c', {
+  outcomeRow('c', {
     verdict: 'learning-short',
     ratio: 0.3,
     reach: 5,
     params: { cell: 'LSTM', lr: 0.01 },
     group: 'g1',
   }),
-  run('d', { verdict: 'learning-long', ratio: 0.05, reach: 18, params: { cell: 'GRU', lr: 0.03 } }),
-  run('e', { params: { cell: 'GRU', lr: 0.001, note: { a: 1 } } }),
+  outcomeRow('d', { verdict: 'learning-long', ratio: 0.05, reach: 18, params: { cell: 'GRU', lr: 0.03 } }),
+  outcomeRow('e', { params: { cell: 'GRU', lr: 0.001, note: { a: 1 } } }),
 ];
 const COLUMNS = columnsOf(ROWS);
 const ids = (rows: RunRow[]) => rows.map((r) => r.run.id);

@@ -1,44 +1,17 @@
 // The outcome chart's points and x axis (parameters against loss ÷ baseline), on rows built by hand.
-import type { RunOutcomeJson } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
 import { columnsOf, type RunRow } from '../runRows';
+import { outcomeRow } from '../test-util/rows';
 import { niceTicks, outcomePoints } from './outcome';
 
+/** A run's row: a GRU layer with loss ÷ baseline `ratio` (learning-long up to 0.5, else not-learning), or no outcome. */
 function row(id: string, ratio: number | null, params: Record<string, unknown>): RunRow {
-  const run: RunOutcomeJson = {
+  return outcomeRow(
     id,
-    name: id,
-    startedAt: 0,
-    endedAt: 1,
-    status: 'finished',
-    backend: 'cpu',
-    tfjsVersion: '4',
-    host: 'h',
-    snapshots: 1,
-    lastIteration: 10,
-    layers: ['gru'],
-    meta: {},
-    group: null,
-    params,
-    verdicts:
-      ratio === null
-        ? []
-        : [
-            {
-              layer: 'gru',
-              layerClass: 'GRU',
-              verdict: ratio <= 0.5 ? 'learning-long' : 'not-learning',
-              causes: [],
-              iteration: 10,
-              lossRatio: ratio,
-              reachKind: 'jacobian',
-              reach: 3,
-              farRatio: 0.2,
-              timesteps: 5,
-            },
-          ],
-  };
-  return { run, label: id, key: id };
+    ratio === null
+      ? { params }
+      : { verdict: ratio <= 0.5 ? 'learning-long' : 'not-learning', ratio, reach: 3, params },
+  );
 }
 
 const ROWS = [
