@@ -11,7 +11,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
-import { load } from './lib/load.mjs';
+import { load, sequential } from './lib/load.mjs';
 
 export const RUN = {
   id: 'bench',
@@ -78,22 +78,6 @@ process.on('message', async () => { await server.close(); process.exit(0); });`,
       child.send('stop');
     });
   return { url, rss, breakdown, stop };
-}
-
-/** `n` sequential GETs of `url` after one warm-up: median and p90 ms, and the body's bytes. */
-async function sequential(url, n) {
-  const first = await fetch(url);
-  if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
-  const bytes = (await first.arrayBuffer()).byteLength;
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await fetch(url);
-    await res.arrayBuffer();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(n / 2)], p90: times[Math.floor(n * 0.9)], bytes };
 }
 
 /** Uncached route latency and server memory at 1k, 10k (and 50k) snapshots of one series. */

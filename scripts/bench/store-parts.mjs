@@ -28,31 +28,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { gradientValues, median } from './lib/numbers.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const PARTS = ['slabs', 'writeback', 'summarizer', 'templates', 'outbox'];
 const CONFIGS = ['all', ...PARTS];
 const WORKLOADS = ['memory', 'lstm256', 'small', 'large'];
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function values(n, seed) {
-  const out = new Float32Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = (x / 4294967296 - 0.5) * 10 ** -(i % 7);
-  }
-  return out;
-}
 
 const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
@@ -139,7 +120,7 @@ async function child(workload, file) {
       runs.map((cell) => [cell, workload === 'memory' ? memoryCapture(cell) : lstmCapture()]),
     );
     const data = Object.fromEntries(
-      runs.map((cell) => [cell, captures[cell].map((c, i) => values(size(c[4]), i + 1))]),
+      runs.map((cell) => [cell, captures[cell].map((c, i) => gradientValues(size(c[4]), i + 1))]),
     );
     const steps = workload === 'memory' ? 500 : 100;
     const stepMs = workload === 'memory' ? 2 : 50;
@@ -184,7 +165,7 @@ async function child(workload, file) {
   const shape = workload === 'small' ? [16, 50, 8] : [16, 500, 256];
   const count = workload === 'small' ? 5000 : 20;
   const arrays = Array.from({ length: workload === 'small' ? 16 : count }, (_, i) =>
-    values(size(shape), i + 1),
+    gradientValues(size(shape), i + 1),
   );
   const item = ['lstm', 'LSTM', 'output-grad', null, shape, ['sample', 'timestep', 'channel']];
   const before = workload === 'large' ? bareInsert(`${file}.bare`, arrays, 0, 0) : 0;

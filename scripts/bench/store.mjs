@@ -27,29 +27,10 @@ import { openReader, openStore } from '../../packages/store/dist/index.js';
 import { JOURNAL_MODE, openWriterDb, PAGE_SIZE } from '../../packages/store/dist/sqlite.js';
 import { SnapshotWriter } from '../../packages/store/dist/writer-db.js';
 import { prepareSnapshot } from '../../packages/store/dist/writer-sql.js';
+import { gradientValues, median } from './lib/numbers.mjs';
 
 const require = createRequire(new URL('../../packages/store/package.json', import.meta.url));
 const Database = require('better-sqlite3');
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function gradients(n, seed) {
-  const out = new Float32Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = (x / 4294967296 - 0.5) * 10 ** -(i % 7);
-  }
-  return out;
-}
 
 function snapshot(run, iteration, shape, data) {
   return {
@@ -134,7 +115,10 @@ function flowDb(file, count, shape) {
   for (let start = 0; start < count; start += 250) {
     const ops = [];
     for (let i = start; i < Math.min(count, start + 250); i++) {
-      ops.push({ type: 'write', snapshot: prepareSnapshot(snapshot('flow', i, shape, gradients(n, i + 1))) });
+      ops.push({
+        type: 'write',
+        snapshot: prepareSnapshot(snapshot('flow', i, shape, gradientValues(n, i + 1))),
+      });
     }
     for (const r of writer.commit(ops)) if (!r.ok) throw r.error;
   }
@@ -150,7 +134,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     const n = shape.reduce((a, b) => a * b);
     const count = quick ? 10 : 40;
     const reps = quick ? 1 : 5;
-    const arrays = Array.from({ length: count }, (_, i) => gradients(n, i + 1));
+    const arrays = Array.from({ length: count }, (_, i) => gradientValues(n, i + 1));
     const buffers = arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const mb = (count * n * 4) / 1e6;
     const times = { raw: [], bare: [], store: [] };
@@ -255,7 +239,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
     // same journal) and sequential fs.writeSync + fsync of the same bytes.
     const smallShape = [16, 50, 8];
     const smallN = smallShape.reduce((a, b) => a * b);
-    const smallData = Array.from({ length: 16 }, (_, i) => gradients(smallN, 1000 + i));
+    const smallData = Array.from({ length: 16 }, (_, i) => gradientValues(smallN, 1000 + i));
     const smallPayloads = smallData.map((d, i) => {
       const ipc = encodeSnapshot(snapshot('small', i, smallShape, d));
       return Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength);

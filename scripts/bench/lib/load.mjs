@@ -1,6 +1,7 @@
 // A small HTTP load generator for the benches, run in its own process: `connections` keep-alive
 // connections loop GET requests for `duration` seconds, discarding bodies, timing each request.
 // (autocannon parses bodies in JS and tops out near 40 MB/s here, which hides the server on 8 MB tensors.)
+// `sequential`: one client's GETs one after another, for a route's latency on its own.
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,25 @@ async function generate({ url, connections, duration, headers = {} }) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
   };
+}
+
+/**
+ * `n` sequential GETs of `url` from this process after one warm-up (a status other than 200 throws): their
+ * median and p90 ms, and the body's bytes.
+ */
+export async function sequential(url, n) {
+  const first = await fetch(url);
+  if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
+  const bytes = (await first.arrayBuffer()).byteLength;
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(n / 2)], p90: times[Math.floor(n * 0.9)], bytes };
 }
 
 /** Runs the load in a child process (the other core) and resolves with its figures. */
