@@ -5,6 +5,7 @@ import { type GradientCallback, gradientCallback, KINDS, type Sink } from '@grad
 import * as tf from '@tensorflow/tfjs';
 import { addingProblem, meanPredictorMse } from './adding.js';
 import { captureAt, type DemoRun, type DemoSize } from './examples.js';
+import { fitFresh } from './fit.js';
 
 export interface TrainProgress {
   run: string;
@@ -183,19 +184,13 @@ async function trainMemory({ run, size, sink, onProgress, shouldStop }: TrainOpt
   });
   const progress = progressCallback(run, callback, model, onProgress, shouldStop);
   // A fresh batch every step, generated a chunk of steps at a time (seeded: the same for every cell).
-  const chunk = 100;
-  for (let done = 0; done < m.iterations && !shouldStop(); done += chunk) {
-    const steps = Math.min(chunk, m.iterations - done);
-    const { x, y } = addingBatch(steps * m.batch, m.timesteps, memorySeed(run) + done);
-    await model.fit(x, y, {
-      epochs: 1,
-      batchSize: m.batch,
-      shuffle: false,
-      verbose: 0,
-      callbacks: [callback, progress],
-    });
-    tf.dispose([x, y]);
-  }
+  await fitFresh(model, {
+    steps: m.iterations,
+    batch: m.batch,
+    data: (samples, done) => addingBatch(samples, m.timesteps, memorySeed(run) + done),
+    callbacks: [callback, progress],
+    shouldStop,
+  });
   tf.dispose([probe.x, probe.y]);
   model.dispose();
 }

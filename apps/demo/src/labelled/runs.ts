@@ -14,6 +14,7 @@ import {
   type Sink,
 } from '@gradscope/capture';
 import * as tf from '@tensorflow/tfjs';
+import { fitFresh } from '../fit.js';
 import { CHANNELS, constantPredictorMse, delayedRecall, lagRange, type RecallTask } from './tasks.js';
 
 export type Cell = 'simpleRNN' | 'lstm' | 'gru';
@@ -242,19 +243,12 @@ export async function trainLabelled(
   });
   const t0 = performance.now();
   // Training data generated a chunk of steps at a time (seeded), one optimizer step per batch.
-  const chunk = 100;
-  for (let done = 0; done < run.steps; done += chunk) {
-    const steps = Math.min(chunk, run.steps - done);
-    const { x, y } = tensors(steps * run.batch, run.task, run.dataSeed * 1_000_003 + done);
-    await model.fit(x, y, {
-      epochs: 1,
-      batchSize: run.batch,
-      shuffle: false,
-      verbose: 0,
-      callbacks: [callback],
-    });
-    tf.dispose([x, y]);
-  }
+  await fitFresh(model, {
+    steps: run.steps,
+    batch: run.batch,
+    data: (samples, done) => tensors(samples, run.task, run.dataSeed * 1_000_003 + done),
+    callbacks: [callback],
+  });
   const ms = performance.now() - t0;
   const ratio = (await probeMse(model, probe.x, probe.y)) / baseline;
   const truth = truthOf(run.task, ratio);

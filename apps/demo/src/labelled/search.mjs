@@ -5,6 +5,7 @@
 // e.g. node apps/demo/src/labelled/search.mjs '[{"cell":"gru","learningRate":0.005,"seed":1}]' 100,300,600
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { fitFresh } from '../../dist/fit.js';
 import { buildLabelledModel, PROBE_SEED } from '../../dist/labelled/runs.js';
 import { CHANNELS, constantPredictorMse, delayedRecall } from '../../dist/labelled/tasks.js';
 
@@ -48,27 +49,21 @@ for (const run of candidates) {
   let it = 0;
   let evalMs = 0;
   const t0 = performance.now();
-  for (let done = 0; done < run.steps; done += 100) {
-    const steps = Math.min(100, run.steps - done);
-    const { x, y } = data(steps * run.batch, run.task, run.dataSeed * 1_000_003 + done);
-    await model.fit(x, y, {
-      epochs: 1,
-      batchSize: run.batch,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onBatchEnd: async () => {
-          it++;
-          if (marks.has(it) || it === run.steps) {
-            const t1 = performance.now();
-            seen.push(`${it}:${ratio().toFixed(3)}`);
-            evalMs += performance.now() - t1;
-          }
-        },
+  await fitFresh(model, {
+    steps: run.steps,
+    batch: run.batch,
+    data: (samples, done) => data(samples, run.task, run.dataSeed * 1_000_003 + done),
+    callbacks: {
+      onBatchEnd: async () => {
+        it++;
+        if (marks.has(it) || it === run.steps) {
+          const t1 = performance.now();
+          seen.push(`${it}:${ratio().toFixed(3)}`);
+          evalMs += performance.now() - t1;
+        }
       },
-    });
-    tf.dispose([x, y]);
-  }
+    },
+  });
   const ms = (performance.now() - t0 - evalMs) / run.steps;
   const { name, task, probe: _p, every: _e, ...rest } = run;
   console.log(
