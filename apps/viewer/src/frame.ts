@@ -50,22 +50,47 @@ function clipHorizons<T extends HorizonRows>(rows: T, n: number): HorizonRows {
   return { horizon: rows.horizon.slice(0, n), t0Ratio: rows.t0Ratio.slice(0, n) };
 }
 
+/** One snapshot per row: what /flow and /histograms answer for a series. */
+interface PerSnapshotRows {
+  count: number;
+  ids: number[];
+  iterations: number[];
+  parts?: Record<string, EncodedMatrix>;
+}
+
+/**
+ * The rows of a per-snapshot response at or before `upTo` (null when that is every row): how many it had and
+ * keeps, and its count, ids, iterations and parts' matrices cut to them.
+ */
+function keptRows(
+  res: PerSnapshotRows,
+  upTo: number | null,
+): { rows: number; n: number; cut: PerSnapshotRows } | null {
+  if (upTo === null) return null;
+  const rows = res.iterations.length;
+  const n = rowsUpTo(res.iterations, upTo);
+  if (n === rows) return null;
+  const cut: PerSnapshotRows = {
+    count: res.count - (rows - n),
+    ids: res.ids.slice(0, n),
+    iterations: res.iterations.slice(0, n),
+  };
+  if (res.parts)
+    cut.parts = Object.fromEntries(Object.entries(res.parts).map(([k, m]) => [k, firstRows(m, rows, n)]));
+  return { rows, n, cut };
+}
+
 /** A /flow response without its rows after `upTo` (the same object when there are none). */
 export function clipFlow(flow: FlowResponse, upTo: number | null): FlowResponse {
-  if (upTo === null) return flow;
-  const rows = flow.iterations.length;
-  const n = rowsUpTo(flow.iterations, upTo);
-  if (n === rows) return flow;
+  const kept = keptRows(flow, upTo);
+  if (!kept) return flow;
+  const { rows, n, cut } = kept;
   const out: FlowResponse = {
     ...flow,
     ...clipHorizons(flow, n),
-    count: flow.count - (rows - n),
-    ids: flow.ids.slice(0, n),
-    iterations: flow.iterations.slice(0, n),
+    ...cut,
     norms: firstRows(flow.norms, rows, n),
   };
-  if (flow.parts)
-    out.parts = Object.fromEntries(Object.entries(flow.parts).map(([k, m]) => [k, firstRows(m, rows, n)]));
   if (flow.partHorizons)
     out.partHorizons = Object.fromEntries(
       Object.entries(flow.partHorizons).map(([k, h]) => [k, clipHorizons(h, n)]),
@@ -73,23 +98,17 @@ export function clipFlow(flow: FlowResponse, upTo: number | null): FlowResponse 
   return out;
 }
 
-/** A /histograms response without its rows after `upTo`. */
+/** A /histograms response without its rows after `upTo` (the same object when there are none). */
 export function clipHistograms(hist: HistogramsResponse, upTo: number | null): HistogramsResponse {
-  if (upTo === null) return hist;
-  const rows = hist.iterations.length;
-  const n = rowsUpTo(hist.iterations, upTo);
-  if (n === rows) return hist;
-  const out: HistogramsResponse = {
+  const kept = keptRows(hist, upTo);
+  if (!kept) return hist;
+  const { rows, n, cut } = kept;
+  return {
     ...hist,
-    count: hist.count - (rows - n),
-    ids: hist.ids.slice(0, n),
-    iterations: hist.iterations.slice(0, n),
+    ...cut,
     counts: firstRows(hist.counts, rows, n),
     percentiles: { p: hist.percentiles.p, values: firstRows(hist.percentiles.values, rows, n) },
   };
-  if (hist.parts)
-    out.parts = Object.fromEntries(Object.entries(hist.parts).map(([k, m]) => [k, firstRows(m, rows, n)]));
-  return out;
 }
 
 /**
