@@ -29,6 +29,19 @@ export interface SnapshotEvent {
   iteration: number;
 }
 
+/**
+ * The read of `key`, kept in `cache` from its start so that every caller meanwhile and after shares it; a read
+ * that fails is forgotten (the next call reads again).
+ */
+export function sharedRead<K, V>(cache: Map<K, Promise<V>>, key: K, read: () => Promise<V>): Promise<V> {
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const made = read();
+  cache.set(key, made);
+  made.catch(() => cache.get(key) === made && cache.delete(key));
+  return made;
+}
+
 export function seriesCacheKey(run: string, key: SeriesKey): string {
   return `${run}\u0000${key.layer}\u0000${key.kind}\u0000${key.part ?? ''}`;
 }
@@ -91,14 +104,7 @@ export class DataCache {
 
   /** The series' bounded index (columnar, downsampled to SERIES_ROWS rows; see series-index.ts). */
   seriesIndex(run: string, key: SeriesKey): Promise<SeriesIndex> {
-    const k = seriesCacheKey(run, key);
-    let index = this.indexes.get(k);
-    if (!index) {
-      index = SeriesIndex.load(this.api, run, key);
-      this.indexes.set(k, index);
-      index.catch(() => this.indexes.get(k) === index && this.indexes.delete(k));
-    }
-    return index;
+    return sharedRead(this.indexes, seriesCacheKey(run, key), () => SeriesIndex.load(this.api, run, key));
   }
 
   /**

@@ -14,7 +14,7 @@ import type {
   SeriesKey,
   SnapshotInfo,
 } from './api';
-import { type DataCache, type SeriesData, seriesCacheKey } from './data';
+import { type DataCache, type SeriesData, seriesCacheKey, sharedRead } from './data';
 
 /** The losses a frame waits for: the per-step batch loss and the probe loss (val_* come once per epoch). */
 const FRAME_LOSSES = ['loss', 'probe/loss'];
@@ -251,13 +251,7 @@ export class RunFrame implements SeriesData {
   }
 
   async flow(run: string, key: SeriesKey): Promise<FlowResponse> {
-    const k = seriesCacheKey(run, key);
-    let read = this.flows.get(k);
-    if (!read) {
-      read = this.data.flow(run, key);
-      this.flows.set(k, read);
-      read.catch(() => this.flows.get(k) === read && this.flows.delete(k));
-    }
+    const read = sharedRead(this.flows, seriesCacheKey(run, key), () => this.data.flow(run, key));
     return clipFlow(await read, this.upTo);
   }
 
@@ -266,12 +260,7 @@ export class RunFrame implements SeriesData {
   }
 
   async scalars(run: RunRecord, maxPoints: number): Promise<ScalarsResponse> {
-    let read = this.scalarReads.get(maxPoints);
-    if (!read) {
-      read = this.data.scalars(run, maxPoints);
-      this.scalarReads.set(maxPoints, read);
-      read.catch(() => this.scalarReads.get(maxPoints) === read && this.scalarReads.delete(maxPoints));
-    }
+    const read = sharedRead(this.scalarReads, maxPoints, () => this.data.scalars(run, maxPoints));
     return clipScalars(await read, this.upTo);
   }
 
