@@ -10,7 +10,7 @@ import { DEFAULT_CACHE_BYTES, LIVE_MAX_AGE_MS, ResponseCache } from './cache.js'
 import { buildServer } from './index.js';
 import { request, snapshot, storeWith } from './test-util/fixture.js';
 
-const LIVE_WRITER = fileURLToPath(new URL('./test-util/live-writer.mjs', import.meta.url));
+const LIVE_WRITER = fileURLToPath(new URL('../../store/src/test-util/live-writer.mjs', import.meta.url));
 
 const body = (n: number, fill = 'x') => Buffer.from(fill.repeat(n));
 

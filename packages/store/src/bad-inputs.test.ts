@@ -9,7 +9,7 @@ import type { StoreError } from './errors.js';
 import { openReader } from './reader.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { openStore } from './store.js';
-import { bytesOf, runInfo, snapshot, tempDir } from './test-util/fixtures.js';
+import { bytesOf, rejected, runInfo, snapshot, tempDir, thrown } from './test-util/fixtures.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -20,24 +20,6 @@ afterEach(() => {
   chmodSync(dir, 0o755);
   cleanup();
 });
-
-async function rejection(p: Promise<unknown>): Promise<StoreError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as StoreError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (err) {
-    return err as StoreError;
-  }
-  throw new Error('expected a throw');
-}
 
 async function seed(db: string, n = 3) {
   const store = openStore(db);
@@ -190,7 +172,7 @@ describe('full disk', () => {
     // 2 MB does not fit in 40 pages of 32 KiB: accepted, then the commit fails.
     const big = snapshot({ iteration: 3, shape: [8, 256, 256] });
     await store.write(big);
-    const e = await rejection(store.flush());
+    const e = await rejected(() => store.flush());
     expect(e.code).toBe('EFULL');
     expect(e.file).toBe(f);
     expect(e.message).toBe(
@@ -202,7 +184,7 @@ describe('full disk', () => {
     await store.write(snapshot({ iteration: 4, shape: [8, 256, 256] }));
     while (store.stats().failed < 2) await new Promise((r) => setTimeout(r, 5));
     const next = snapshot({ iteration: 5 });
-    expect((await rejection(store.write(next))).message).toMatch(
+    expect((await rejected(() => store.write(next))).message).toMatch(
       /iteration 4 failed: database or disk is full/,
     );
     // The store keeps working once there is room.

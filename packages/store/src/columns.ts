@@ -2,6 +2,7 @@
 // reader's rows and the series chunks are built from these lists. A new statistic is one line here (and a
 // migration adding its columns) plus its computation in summary.ts.
 import type { ScalarSummary } from '@gradscope/format';
+import type { EncodedSnapshot } from './operations.js';
 
 /** A whole-tensor statistic: its field of ScalarSummary, its column in `summaries` and `snapshots`, its type. */
 interface SummaryStat {
@@ -56,6 +57,35 @@ export function statColumns(table: 'summaries' | 'snapshots', alias = ''): strin
 /** A summary's statistics in the order of statColumns(), for an INSERT. */
 export function statValues(summary: ScalarSummary): (number | null)[] {
   return SUMMARY_STATS.map((s) => summary[s.field]);
+}
+
+/**
+ * A snapshot's index row after its run key, in the order both writers insert it (snapshots' columns from
+ * iteration to payload_bytes, then statColumns()), `float` applied to its loss, time and statistics.
+ */
+export function snapshotValues(
+  s: Pick<EncodedSnapshot, 'meta' | 'shape' | 'dims' | 'ipc'>,
+  whole: ScalarSummary,
+  float: (v: number | null) => unknown = (v) => v,
+): unknown[] {
+  const { meta } = s;
+  return [
+    meta.iteration,
+    meta.epoch,
+    meta.batch,
+    meta.layer,
+    meta.layerClass,
+    meta.kind,
+    meta.part ?? '',
+    meta.channelParts ? JSON.stringify(meta.channelParts) : null,
+    JSON.stringify(s.shape),
+    JSON.stringify(s.dims),
+    float(meta.loss),
+    float(meta.time),
+    meta.nonFinite,
+    s.ipc.byteLength,
+    ...statValues(whole).map(float),
+  ];
 }
 
 /** The statistics of a `summaries` or `snapshots` row as a ScalarSummary (NaN where SQLite stored NULL). */

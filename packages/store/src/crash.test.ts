@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openReader } from './reader.js';
 import { startWriter, verifyAcks } from './test-util/child.js';
-import { tempDir } from './test-util/fixtures.js';
+import { sleep, tempDir } from './test-util/fixtures.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -12,8 +12,6 @@ beforeEach(() => {
   ({ dir, cleanup } = tempDir());
 });
 afterEach(() => cleanup());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Small deterministic PRNG so a failing kill schedule can be replayed from the printed seed. */
 function prng(seed: number) {

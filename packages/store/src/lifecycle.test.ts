@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openReader } from './reader.js';
 import { openStore } from './store.js';
 import { startWriter } from './test-util/child.js';
-import { runInfo, snapshot, tempDir } from './test-util/fixtures.js';
+import { runInfo, sleep, snapshot, tempDir } from './test-util/fixtures.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -18,7 +18,6 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOT_JOURNAL_CHILD = fileURLToPath(new URL('./test-util/hot-journal-child.mjs', import.meta.url));
 
 /** The file format bytes of the SQLite header (offsets 18, 19): 1 for a rollback journal, 2 for WAL. */

@@ -3,6 +3,7 @@
 // (Posted: an Operation and its sequence number); the writer thread fills in the snapshot's summaries, or
 // takes them from the summarizer thread, and hands the operation as it is to SnapshotWriter.commit.
 import type { MessagePort } from 'node:worker_threads';
+import type { ModelSummary } from '@gradscope/format';
 import type { SerializedError } from './errors.js';
 import type { CompactPolicy, RunTag } from './provider.js';
 import type { RunInfo, ScalarPoint, SnapshotMeta, TensorSummary, WrittenRunStatus } from './types.js';
@@ -35,6 +36,37 @@ export type WriteOp =
   | { type: 'updateRunMeta'; run: string; meta: Record<string, unknown> }
   | { type: 'tagRun'; run: string; tag: RunTag }
   | { type: 'deleteRun'; run: string };
+
+/** What an operation is doing, for the message of its error (both backends' writers). */
+export function opLabel(op: WriteOp): string {
+  switch (op.type) {
+    case 'write':
+      return `writing snapshot ${op.snapshot.label}`;
+    case 'startRun':
+      return `starting run ${op.run.id}`;
+    case 'endRun':
+      return `ending run ${op.runId}`;
+    case 'scalars':
+      return `writing ${op.points.length} scalars of run ${op.runId}`;
+    case 'renameRun':
+      return `renaming run ${op.run}`;
+    case 'updateRunMeta':
+      return `updating the metadata of run ${op.run}`;
+    case 'tagRun':
+      return `tagging run ${op.run}`;
+    case 'deleteRun':
+      return `deleting run ${op.run}`;
+  }
+}
+
+/** A run's recorded model summary (JSON), completed for a run recorded without one, or a partial one. */
+export function modelOf(json: string): ModelSummary {
+  const stored = JSON.parse(json) as Partial<ModelSummary>;
+  return { name: '', className: '', layers: [], inputShape: [], outputShape: [], losses: [], ...stored };
+}
+
+/** The model summary recorded for a run never started (a sink that only calls write()), by both writers. */
+export const NO_MODEL = JSON.stringify(modelOf('{}'));
 
 /** Everything the writer thread does: a WriteOp, or an operation that ends a commit group. */
 export type Operation =

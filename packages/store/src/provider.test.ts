@@ -5,13 +5,22 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NotFoundError, type StoreError } from './errors.js';
+import { NotFoundError } from './errors.js';
 import { HISTOGRAM_BUCKETS } from './histogram.js';
 import { openReader, openRunReader } from './reader.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { openStore } from './store.js';
 import { BACKENDS } from './test-util/backends.js';
-import { close, reference, runInfo, type SnapOpts, snapshot, tempDir } from './test-util/fixtures.js';
+import {
+  close,
+  reference,
+  rejected,
+  runInfo,
+  type SnapOpts,
+  snapshot,
+  tempDir,
+  thrown,
+} from './test-util/fixtures.js';
 import type { Snapshot } from './types.js';
 
 let dir: string;
@@ -39,25 +48,6 @@ function directHorizon(norms: number[]): { horizon: number | null; t0Ratio: numb
   const max = Math.max(0, ...norms);
   if (max === 0) return { horizon: null, t0Ratio: null };
   return { horizon: norms.findIndex((v) => v >= 0.01 * max), t0Ratio: norms[0]! / max };
-}
-
-/** What `fn` throws or its promise rejects with. */
-async function rejected(fn: () => unknown): Promise<StoreError> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as StoreError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (err) {
-    return err as StoreError;
-  }
-  throw new Error('expected a throw');
 }
 
 describe.each(BACKENDS)('$name provider', (backend) => {

@@ -218,7 +218,12 @@ export function createSchema(db: Db): void {
     ${scalarsSql};
   `);
   const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-  put.run(
+  for (const [key, value] of STORE_META) put.run(key, value);
+}
+
+/** The meta rows of a new store (both backends'): what the bytes of its columns mean. */
+export const STORE_META: [string, string][] = [
+  [
     'histogram',
     JSON.stringify({
       scheme: 'symmetric-log2',
@@ -227,7 +232,7 @@ export function createSchema(db: Db): void {
       maxExp: HISTOGRAM_MAX_EXP,
       encoding: 'uint32le',
     }),
-  );
-  put.run('tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>');
-  put.run('norms_encoding', 'float32le');
-}
+  ],
+  ['tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>'],
+  ['norms_encoding', 'float32le'],
+];

@@ -3,11 +3,11 @@
 // may use it directly.
 import type { Statement, Transaction } from 'better-sqlite3';
 import { ChunkAppender, type ChunkEntry } from './chunks.js';
-import { statValues } from './columns.js';
+import { snapshotValues, statValues } from './columns.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
-import type { EncodedSnapshot, WriteOp } from './operations.js';
+import { type EncodedSnapshot, opLabel, type WriteOp } from './operations.js';
 import type { CompactPolicy, CompactResult } from './provider.js';
 import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
 import type { RunInfo, Snapshot, WrittenRunStatus } from './types.js';
@@ -15,27 +15,6 @@ import { validateRunInfo, validateStatus } from './validate.js';
 import { prepareSnapshot, type WriterStatements, writerStatements } from './writer-sql.js';
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
-
-function opLabel(op: WriteOp): string {
-  switch (op.type) {
-    case 'write':
-      return `writing snapshot ${op.snapshot.label}`;
-    case 'startRun':
-      return `starting run ${op.run.id}`;
-    case 'endRun':
-      return `ending run ${op.runId}`;
-    case 'scalars':
-      return `writing ${op.points.length} scalars of run ${op.runId}`;
-    case 'renameRun':
-      return `renaming run ${op.run}`;
-    case 'updateRunMeta':
-      return `updating the metadata of run ${op.run}`;
-    case 'tagRun':
-      return `tagging run ${op.run}`;
-    case 'deleteRun':
-      return `deleting run ${op.run}`;
-  }
-}
 
 export class SnapshotWriter {
   private readonly runKeys = new Map<string, number>();
@@ -179,31 +158,12 @@ export class SnapshotWriter {
   }
 
   private insertSnapshot(snapshot: EncodedSnapshot): number {
-    const { meta, shape, dims, ipc, summaries } = snapshot;
+    const { meta, ipc, summaries } = snapshot;
     if (!Array.isArray(summaries))
       throw new StoreError('EINVAL', `${this.file}: ${snapshot.label} is not summarized`);
     const whole = summaries[0]!;
     const runKey = this.runKey(meta.run, meta.time);
-    const id = Number(
-      this.stmt.snapshot.run(
-        runKey,
-        meta.iteration,
-        meta.epoch,
-        meta.batch,
-        meta.layer,
-        meta.layerClass,
-        meta.kind,
-        meta.part ?? '',
-        meta.channelParts ? JSON.stringify(meta.channelParts) : null,
-        JSON.stringify(shape),
-        JSON.stringify(dims),
-        meta.loss,
-        meta.time,
-        meta.nonFinite,
-        ipc.byteLength,
-        ...statValues(whole),
-      ).lastInsertRowid,
-    );
+    const id = Number(this.stmt.snapshot.run(runKey, ...snapshotValues(snapshot, whole)).lastInsertRowid);
     // better-sqlite3 binds any typed array as a BLOB of its bytes: no Buffer wrappers.
     this.stmt.payload.run(id, ipc);
     const series = this.seriesKey(runKey, meta.layer, meta.kind, meta.part ?? '');

@@ -2,7 +2,7 @@
 // snapshot on the calling thread (bench, tests): validated, encoded and summarized.
 import type { Statement } from 'better-sqlite3';
 import { params, SUMMARY_STATS, statColumns } from './columns.js';
-import type { EncodedSnapshot } from './operations.js';
+import { type EncodedSnapshot, NO_MODEL } from './operations.js';
 import { encodePayload } from './payload.js';
 import type { Db } from './sqlite.js';
 import { summarize } from './summary.js';
@@ -40,16 +40,6 @@ export function prepareSnapshot(snapshot: Snapshot, label = validateSnapshot(sna
   const summaries = summarize(data, shape, dims, meta.channelParts);
   return { meta, shape: [...shape], dims: [...dims], ipc, dataOffset, label, summaries };
 }
-
-/** The model summary of a run recorded without startRun. */
-const NO_MODEL = JSON.stringify({
-  name: '',
-  className: '',
-  layers: [],
-  inputShape: [],
-  outputShape: [],
-  losses: [],
-});
 
 /** The writer connection's statements. */
 export type WriterStatements = Record<

@@ -8,15 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { HEARTBEAT_MS } from '../liveness.js';
 import { openReader } from '../reader.js';
 import { createDatabase } from '../test-util/backends.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../test-util/fixtures.js';
 
 describe('run liveness on PostgreSQL', () => {
   it('is the heartbeat: running while the writer beats, interrupted once it is older than the bound', async () => {
     const url = await createDatabase();
     const child = spawn(
       process.execPath,
-      [fileURLToPath(new URL('../test-util/pg-writer.mjs', import.meta.url)), url, 'beating'],
+      [fileURLToPath(new URL('../test-util/live-writer.mjs', import.meta.url)), url, 'beating'],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRunReader } from '../reader.js';
 import { openStore } from '../store.js';
-import { runInfo, snapshot } from '../test-util/fixtures.js';
+import { runInfo, sleep, snapshot } from '../test-util/fixtures.js';
 
 interface Cluster {
   url: string;
@@ -25,8 +25,6 @@ beforeAll(async () => {
   pg = await startCluster();
 });
 afterAll(() => pg?.stop());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a store on PostgreSQL when the database goes away', () => {
   it('opened while the database is down, it waits for it and stores everything', async () => {

@@ -9,7 +9,7 @@
 import type pg from 'pg';
 import { SUMMARY_STATS } from '../columns.js';
 import { StoreError } from '../errors.js';
-import { HISTOGRAM_BUCKETS, HISTOGRAM_MAX_EXP, HISTOGRAM_MIN_EXP } from '../histogram.js';
+import { STORE_META } from '../schema.js';
 import { fromPg, shownUrl } from './connection.js';
 
 /**
@@ -133,22 +133,6 @@ function createSql(): string {
     );`;
 }
 
-/** The meta rows of a new store: what the bytes of its columns mean (the same as the SQLite file's). */
-const META: [string, string][] = [
-  [
-    'histogram',
-    JSON.stringify({
-      scheme: 'symmetric-log2',
-      buckets: HISTOGRAM_BUCKETS,
-      minExp: HISTOGRAM_MIN_EXP,
-      maxExp: HISTOGRAM_MAX_EXP,
-      encoding: 'uint32le',
-    }),
-  ],
-  ['tensor_encoding', 'arrow-ipc-stream; arrow.fixed_shape_tensor<float32>'],
-  ['norms_encoding', 'float32le'],
-];
-
 /** The schema version of the database, or undefined when it holds no gradscope store. */
 async function versionOf(client: pg.ClientBase): Promise<number | undefined> {
   const exists = await client.query("SELECT to_regclass('gradscope.meta') IS NOT NULL AS ok");
@@ -185,7 +169,7 @@ export async function ensureSchema(pool: pg.Pool, url: string): Promise<void> {
     const version = await versionOf(client);
     if (version === undefined) {
       await client.query(createSql());
-      for (const [key, value] of [...META, ['schema_version', String(PG_SCHEMA_VERSION)]])
+      for (const [key, value] of [...STORE_META, ['schema_version', String(PG_SCHEMA_VERSION)]])
         await client.query('INSERT INTO gradscope.meta (key, value) VALUES ($1, $2)', [key, value]);
     } else if (version > PG_SCHEMA_VERSION) {
       throw newer(url, version);

@@ -1,5 +1,5 @@
 // Tensor payloads: the stored Arrow IPC bytes of a snapshot, checked against the length written, and decoded.
-import type { DecodedTensor } from '@gradscope/format';
+import type { DecodedTensor, SnapshotInfo } from '@gradscope/format';
 import Database, { type Statement } from 'better-sqlite3';
 import { fromSqlite, NotFoundError, StoreError } from '../errors.js';
 import type { Db } from '../sqlite.js';
@@ -35,32 +35,12 @@ export class Payloads {
       'reading a tensor',
       () => stmt.get(id) as { ipc: Buffer | null; payload_bytes: number } | undefined,
     );
-    if (!row) throw NotFoundError.snapshot(id, c.path);
-    const damaged = (why: string) =>
-      new StoreError('ECORRUPT', `${c.path} snapshot ${id}: damaged tensor payload: ${why}`, {
-        file: c.path,
-      });
-    if (!row.ipc) throw damaged('the payload is missing');
-    if (!(row.ipc instanceof Uint8Array)) throw damaged(`stored as ${typeof row.ipc}, not a BLOB`);
-    if (row.ipc.byteLength !== row.payload_bytes) {
-      throw damaged(`${row.ipc.byteLength} bytes stored, ${row.payload_bytes} written (truncated)`);
-    }
-    return row.ipc;
+    return checkedPayload(c.path, id, row);
   }
 
   /** getTensor decoded: {shape, dims, data: Float32Array}. Throws ECORRUPT naming the file and id when damaged. */
   readTensor(id: number): DecodedTensor {
-    const { c } = this;
-    const decoded = decodeTensor(this.getTensor(id), `${c.path} snapshot ${id}`, c.path);
-    const info = getSnapshot(c, id)!;
-    if (decoded.shape.join(',') !== info.shape.join(',')) {
-      throw new StoreError(
-        'ECORRUPT',
-        `${c.path} snapshot ${id}: damaged tensor payload: shape [${decoded.shape}] differs from the recorded [${info.shape}]`,
-        { file: c.path },
-      );
-    }
-    return decoded;
+    return checkedTensor(this.c.path, id, this.getTensor(id), getSnapshot(this.c, id)!);
   }
 
   close(): void {
@@ -70,4 +50,37 @@ export class Payloads {
       throw fromSqlite(err, this.c.path, 'closing the database');
     }
   }
+}
+
+/**
+ * A payload row as read by either backend (undefined: no such snapshot): its bytes, or NotFoundError, or
+ * ECORRUPT when they are missing or not as long as when they were written.
+ */
+export function checkedPayload(
+  path: string,
+  id: number,
+  row: { ipc: Buffer | null; payload_bytes: number } | undefined,
+): Uint8Array {
+  if (!row) throw NotFoundError.snapshot(id, path);
+  const damaged = (why: string) =>
+    new StoreError('ECORRUPT', `${path} snapshot ${id}: damaged tensor payload: ${why}`, { file: path });
+  if (!row.ipc) throw damaged('the payload is missing');
+  if (!(row.ipc instanceof Uint8Array)) throw damaged(`stored as ${typeof row.ipc}, not a BLOB`);
+  if (row.ipc.byteLength !== Number(row.payload_bytes)) {
+    throw damaged(`${row.ipc.byteLength} bytes stored, ${row.payload_bytes} written (truncated)`);
+  }
+  return row.ipc;
+}
+
+/** A payload decoded and checked against its index row's shape (ECORRUPT naming the file and id). */
+export function checkedTensor(path: string, id: number, ipc: Uint8Array, info: SnapshotInfo): DecodedTensor {
+  const decoded = decodeTensor(ipc, `${path} snapshot ${id}`, path);
+  if (decoded.shape.join(',') !== info.shape.join(',')) {
+    throw new StoreError(
+      'ECORRUPT',
+      `${path} snapshot ${id}: damaged tensor payload: shape [${decoded.shape}] differs from the recorded [${info.shape}]`,
+      { file: path },
+    );
+  }
+  return decoded;
 }

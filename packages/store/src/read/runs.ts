@@ -1,9 +1,10 @@
 // Runs and their layers. Listings seek the two ends of each series (SERIES_ENDS) and count over the
 // snapshots_flow index: no query reads every snapshot row of a run, so they cost the same at 50,000
 // snapshots as at 1,000.
-import type { CaptureOptions, Kind, LayerInfo, ModelSummary, RunDetails, RunRecord } from '@gradscope/format';
+import type { CaptureOptions, Kind, LayerInfo, RunDetails, RunRecord } from '@gradscope/format';
 import { NotFoundError } from '../errors.js';
 import { writerGone } from '../liveness.js';
+import { modelOf } from '../operations.js';
 import type { RunRow } from '../schema.js';
 import type { ReadContext } from './context.js';
 
@@ -20,8 +21,8 @@ export const SERIES_ENDS = `
   FROM series k ${seriesEnd('f', 's.iteration, s.id')} ${seriesEnd('l', 's.iteration DESC, s.id DESC')}
   WHERE k.run_key = ? ORDER BY f.id`;
 
-/** The first and last snapshot of one series (a row of SERIES_ENDS). */
-interface SeriesEnds {
+/** The first and last snapshot of one series (a row of SERIES_ENDS, or of the PostgreSQL reader's). */
+export interface SeriesEnds {
   layer: string;
   kind: Kind;
   part: string;
@@ -44,17 +45,22 @@ function runRows(c: ReadContext, where: string, args: unknown[]): RunRow[] {
       SELECT r.*, (SELECT count(*) FROM snapshots s WHERE s.run_key = r.key) AS snapshots
       FROM runs r ${where}`)
     .all(...args) as Omit<RunRow, 'last_iteration' | 'last_time' | 'layers' | 'kinds'>[];
-  return rows.map((r) => {
-    const series = seriesEnds(c, r.key);
-    const most = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
-    return {
-      ...r,
-      last_iteration: most(series.map((e) => e.last_iteration)),
-      last_time: most(series.map((e) => e.last_time)),
-      layers: [...new Set(series.map((e) => e.layer))],
-      kinds: [...new Set(series.map((e) => e.kind))],
-    };
-  });
+  return rows.map((r) => withEnds(r, seriesEnds(c, r.key)));
+}
+
+/** A run's row with what is derived from the ends of its series (any backend's). */
+export function withEnds(
+  r: Omit<RunRow, 'last_iteration' | 'last_time' | 'layers' | 'kinds'>,
+  series: Pick<SeriesEnds, 'layer' | 'kind' | 'last_iteration' | 'last_time'>[],
+): RunRow {
+  const most = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
+  return {
+    ...r,
+    last_iteration: most(series.map((e) => e.last_iteration)),
+    last_time: most(series.map((e) => e.last_time)),
+    layers: [...new Set(series.map((e) => e.layer))],
+    kinds: [...new Set(series.map((e) => e.kind))],
+  };
 }
 
 /** 'interrupted' for a run left 'running' by a writer that is gone (see liveness.ts). */
@@ -82,12 +88,6 @@ export function toRun(c: Pick<ReadContext, 'staleAfterMs'>, r: RunRow): RunRecor
     group: r.run_group,
     params: JSON.parse(r.params) as Record<string, unknown>,
   };
-}
-
-/** The model summary of a run recorded without one (a sink that only calls write()), or a partial one. */
-export function modelOf(json: string): ModelSummary {
-  const stored = JSON.parse(json) as Partial<ModelSummary>;
-  return { name: '', className: '', layers: [], inputShape: [], outputShape: [], losses: [], ...stored };
 }
 
 /** Capture options as recorded, with `capture` and `layers` derived from the snapshots when missing. */
@@ -130,50 +130,61 @@ export function listLayers(c: ReadContext, run: string): LayerInfo[] {
     const range = 'run_key = ? AND layer = ? AND kind = ? AND part = ?';
     const count = c.stmt(`SELECT count(*) FROM snapshots WHERE ${range}`).pluck();
     const distinct = c.stmt(`SELECT count(DISTINCT iteration) FROM snapshots WHERE ${range}`).pluck();
-    const layers = new Map<string, { info: LayerInfo; series: SeriesEnds[] }>();
-    for (const e of seriesEnds(c, key)) {
-      let layer = layers.get(e.layer);
-      if (!layer) {
-        layer = {
-          info: {
-            layer: e.layer,
-            layerClass: e.layer_class,
-            kinds: {},
-            parts: [],
-            firstIteration: e.first_iteration,
-            lastIteration: e.last_iteration,
-            iterationCount: 0,
-            snapshots: 0,
-          },
-          series: [],
-        };
-        layers.set(e.layer, layer);
-      }
-      const { info } = layer;
-      layer.series.push(e);
-      const part = e.part === '' ? null : e.part;
-      const parts = info.kinds[e.kind];
-      if (parts) parts.push(part);
-      else info.kinds[e.kind] = [part];
-      if (!info.parts.includes(part)) info.parts.push(part);
-      info.snapshots += count.get(key, e.layer, e.kind, e.part) as number;
-      info.firstIteration = Math.min(info.firstIteration, e.first_iteration);
-      info.lastIteration = Math.max(info.lastIteration, e.last_iteration);
-      if (e.channel_parts && !info.channelParts) info.channelParts = JSON.parse(e.channel_parts) as string[];
-    }
-    // Distinct iterations: over the one series' index range (in iteration order), or, when several series
-    // share the layer, over the layer's.
     const layerDistinct = c
       .stmt('SELECT count(DISTINCT iteration) FROM snapshots WHERE run_key = ? AND layer = ?')
       .pluck();
-    for (const { info, series } of layers.values()) {
-      const [one] = series;
-      info.iterationCount = (
-        series.length === 1
+    return layersOf(
+      seriesEnds(c, key),
+      (e) => count.get(key, e.layer, e.kind, e.part) as number,
+      (layer, [one, ...more]) =>
+        (more.length === 0
           ? distinct.get(key, one!.layer, one!.kind, one!.part)
-          : layerDistinct.get(key, info.layer)
-      ) as number;
-    }
-    return [...layers.values()].map((l) => l.info);
+          : layerDistinct.get(key, layer)) as number,
+    );
   });
+}
+
+/**
+ * The layers of a run (any backend's) from the ends of its series in the order they first appear, the
+ * snapshot count of a series, and the distinct iterations of a layer: over its one series, or, when several
+ * series share the layer, over the layer's.
+ */
+export function layersOf<E extends SeriesEnds>(
+  ends: E[],
+  snapshots: (series: E) => number,
+  iterations: (layer: string, series: E[]) => number,
+): LayerInfo[] {
+  const layers = new Map<string, { info: LayerInfo; series: E[] }>();
+  for (const e of ends) {
+    let layer = layers.get(e.layer);
+    if (!layer) {
+      layer = {
+        info: {
+          layer: e.layer,
+          layerClass: e.layer_class,
+          kinds: {},
+          parts: [],
+          firstIteration: e.first_iteration,
+          lastIteration: e.last_iteration,
+          iterationCount: 0,
+          snapshots: 0,
+        },
+        series: [],
+      };
+      layers.set(e.layer, layer);
+    }
+    const { info } = layer;
+    layer.series.push(e);
+    const part = e.part === '' ? null : e.part;
+    const parts = info.kinds[e.kind];
+    if (parts) parts.push(part);
+    else info.kinds[e.kind] = [part];
+    if (!info.parts.includes(part)) info.parts.push(part);
+    info.snapshots += snapshots(e);
+    info.firstIteration = Math.min(info.firstIteration, e.first_iteration);
+    info.lastIteration = Math.max(info.lastIteration, e.last_iteration);
+    if (e.channel_parts && !info.channelParts) info.channelParts = JSON.parse(e.channel_parts) as string[];
+  }
+  for (const { info, series } of layers.values()) info.iterationCount = iterations(info.layer, series);
+  return [...layers.values()].map((l) => l.info);
 }

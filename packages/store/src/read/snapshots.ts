@@ -7,7 +7,8 @@ import type { SnapshotQuery } from '../types.js';
 import type { ReadContext } from './context.js';
 import { f32, u32 } from './rows.js';
 
-const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
+/** The columns of a snapshot's index row (SnapshotRow), over snapshots s JOIN runs r: both backends'. */
+export const SNAPSHOT_COLUMNS = `s.id, r.id AS run, s.iteration, s.epoch, s.batch, s.layer, s.layer_class, s.kind, s.part,
   s.channel_parts, s.shape, s.dims, s.loss, s.time, s.non_finite, s.payload_bytes, ${statColumns('snapshots', 's')}`;
 
 /** A snapshot's index entry from its row (any backend's). */
@@ -33,30 +34,46 @@ export function toInfo(r: SnapshotRow): SnapshotInfo {
   };
 }
 
-/** The snapshot index, filtered (every given field must match), by iteration then id. */
-export function listSnapshots(c: ReadContext, query: SnapshotQuery): SnapshotInfo[] {
-  const key = c.runKey(query.run);
+/**
+ * The SQL of a snapshot listing, in either backend's dialect: `?` placeholders in the order of `args`, the
+ * tables in `schema` (a prefix: '' or 'gradscope.'), the iterations filter as `iterationsIn` spells it.
+ */
+export function snapshotListing(
+  query: SnapshotQuery,
+  runKey: number,
+  schema: string,
+  iterationsIn: (iterations: number[]) => [unknown, string],
+): { sql: string; args: unknown[] } {
   const where = ['s.run_key = ?'];
-  const args: unknown[] = [key];
+  const args: unknown[] = [runKey];
   const filters: [unknown, string][] = [
     [query.layer, 's.layer = ?'],
     [query.kind, 's.kind = ?'],
     [query.part === undefined ? undefined : (query.part ?? ''), 's.part = ?'],
     [query.from, 's.iteration >= ?'],
     [query.to, 's.iteration <= ?'],
-    [query.iterations && JSON.stringify(query.iterations), 's.iteration IN (SELECT value FROM json_each(?))'],
+    query.iterations ? iterationsIn(query.iterations) : [undefined, ''],
   ];
   for (const [value, clause] of filters) {
     if (value === undefined) continue;
     where.push(clause);
     args.push(value);
   }
-  let sql = `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN runs r ON r.key = s.run_key
+  let sql = `SELECT ${SNAPSHOT_COLUMNS} FROM ${schema}snapshots s JOIN ${schema}runs r ON r.key = s.run_key
     WHERE ${where.join(' AND ')} ORDER BY ${query.order === 'desc' ? 's.iteration DESC, s.id DESC' : 's.iteration, s.id'}`;
   if (query.limit !== undefined) {
     sql += ' LIMIT ? OFFSET ?';
     args.push(query.limit, query.offset ?? 0);
   }
+  return { sql, args };
+}
+
+/** The snapshot index, filtered (every given field must match), by iteration then id. */
+export function listSnapshots(c: ReadContext, query: SnapshotQuery): SnapshotInfo[] {
+  const { sql, args } = snapshotListing(query, c.runKey(query.run), '', (its) => [
+    JSON.stringify(its),
+    's.iteration IN (SELECT value FROM json_each(?))',
+  ]);
   return c.q('listing snapshots', () => (c.stmt(sql).all(...args) as SnapshotRow[]).map(toInfo));
 }
 

@@ -2,6 +2,7 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StoreError } from '../errors.js';
 import type { Kind, RunInfo, Snapshot } from '../types.js';
 
 /** Deterministic float32 values over many orders of magnitude (xorshift32), optionally with NaN/±Infinity. */
@@ -200,3 +201,25 @@ export function zeroPages(file: string, pageSize = 32768): void {
     closeSync(fd);
   }
 }
+
+/** What `fn` throws or its promise rejects with; an Error when it does neither. */
+export async function rejected(fn: () => unknown): Promise<StoreError> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as StoreError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** What `fn` throws; an Error when it returns. */
+export function thrown(fn: () => unknown): StoreError {
+  try {
+    fn();
+  } catch (err) {
+    return err as StoreError;
+  }
+  throw new Error('expected a throw');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

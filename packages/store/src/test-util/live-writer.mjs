@@ -1,6 +1,6 @@
-// A trainer process for the liveness tests: opens the store at argv[2] (a postgres:// URL), starts run
-// argv[3], writes one snapshot, prints "ready" and stays alive (its writer beats the run's heartbeat) until
-// it is killed.
+// A trainer process for the liveness tests (the store's, on PostgreSQL; the server's, on a file): opens the
+// store at argv[2] (a file or a postgres:// URL), starts run argv[3], writes one snapshot, prints "ready" and
+// stays alive (its writer beats the run's heartbeat) until it is killed.
 import { openStore } from '../../dist/index.js';
 
 const [url, run] = process.argv.slice(2);
