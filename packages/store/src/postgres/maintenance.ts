@@ -80,9 +80,10 @@ export async function compact(w: Maintained, policy: CompactPolicy): Promise<Com
 }
 
 /**
- * VACUUM of the store's tables. `full` (RunWriter.vacuum): VACUUM FULL rewrites them, giving the space of
- * removed rows back to the file system as the SQLite file's VACUUM does (it locks each table while it
- * runs); plain (after compact): the space is reused by later writes, without locking out readers.
+ * VACUUM of the store's tables. `full` (RunWriter.vacuum, and compact, whose bytesAfter then counts the
+ * space given back, as the file's compact shrinks the file): VACUUM FULL rewrites them, giving the space of
+ * removed rows back to the file system (it locks each table while it runs); plain: the space is reused by
+ * later writes, without locking out readers.
  */
 export async function vacuum(w: Maintained, full = true): Promise<void> {
   try {
