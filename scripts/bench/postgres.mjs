@@ -5,6 +5,7 @@
 // the same ingested data. Servers run in child processes; the trainers (HttpSink, as a training script uses
 // it) in this one. The PostgreSQL cluster is the bench's own, with fsync on, as a real one is.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpSink } from '../../packages/capture/dist/http-sink.js';
@@ -14,6 +15,7 @@ import { childServer, RUN, snapshot } from './server.mjs';
 
 /** One snapshot: 16 samples × 50 timesteps × 32 channels, float32 (100 KiB), as a mid-sized probe. */
 const SHAPE = [16, 50, 32];
+const pg = createRequire(new URL('../../packages/store/package.json', import.meta.url))('pg');
 const BYTES = SHAPE.reduce((a, b) => a * b, 4);
 
 /** Trainers logging at once, each `per` snapshots and a loss point per snapshot, through `urls` in turn. */
@@ -80,14 +82,20 @@ async function median(url, n) {
 export async function run({ quick, log }) {
   const rows = [];
   const dir = mkdtempSync(join(tmpdir(), 'gradscope-bench-pg-'));
-  const pg = await startCluster({ fsync: true });
+  const cluster = await startCluster({ fsync: true });
   const stops = [];
   try {
     const file = join(dir, 'runs.gradscope');
+    // The 2-server setup writes into a database of its own on the same cluster, so that the reads below
+    // compare stores holding the same runs (the 1-server setups') on SQLite and on PostgreSQL.
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE two');
+    await admin.end();
     const setups = [
       { name: '1 server on SQLite', db: file, servers: 1 },
-      { name: '1 server on PostgreSQL', db: pg.url, servers: 1 },
-      { name: '2 servers on one PostgreSQL', db: pg.url, servers: 2 },
+      { name: '1 server on PostgreSQL', db: cluster.url, servers: 1 },
+      { name: '2 servers on one PostgreSQL', db: cluster.url.replace(/\/postgres$/, '/two'), servers: 2 },
     ];
     const per = quick ? 8 : 40;
     for (const trainers of [8, 32]) {
@@ -141,7 +149,7 @@ export async function run({ quick, log }) {
     // Reads over the same data (the 32-trainer runs), uncached, one server each; and one long series (2,000
     // snapshots of 4 × 20 × 8, written straight into both stores), whose flow route reads every row.
     const long = quick ? 500 : 2000;
-    for (const db of [file, pg.url]) {
+    for (const db of [file, cluster.url]) {
       const store = openStore(db, { onWarning: () => {} });
       await store.startRun({ ...RUN, id: 'long', name: 'long', startedAt: Date.now() });
       for (let it = 0; it < long; it++) store.write(snapshot(it, [4, 20, 8], 1e-3, 'lstm', 'long'));
@@ -149,7 +157,7 @@ export async function run({ quick, log }) {
     }
     const sqliteServer = await childServer(dir, { db: file, port: 0, ingest: false, cacheBytes: 0 });
     stops.push(sqliteServer.stop);
-    const pgServer = await childServer(dir, { db: pg.url, port: 0, ingest: false, cacheBytes: 0 });
+    const pgServer = await childServer(dir, { db: cluster.url, port: 0, ingest: false, cacheBytes: 0 });
     stops.push(pgServer.stop);
     const routes = async (base, db, tag) => {
       const reader = openRunReader(db);
@@ -164,7 +172,7 @@ export async function run({ quick, log }) {
       };
     };
     const a = await routes(sqliteServer.url, file, 't32-1-sqlite');
-    const b = await routes(pgServer.url, pg.url, 't32-1-pg');
+    const b = await routes(pgServer.url, cluster.url, 't32-1-pg');
     const n = quick ? 10 : 40;
     a.long = `${sqliteServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
     b.long = `${pgServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
@@ -186,7 +194,7 @@ export async function run({ quick, log }) {
     }
   } finally {
     for (const stop of stops) await stop().catch(() => {});
-    await pg.stop();
+    await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;

@@ -102,7 +102,7 @@ async function series(
         l AS (SELECT k.*, (SELECT coalesce(max(v), 0) FROM generate_series(1, ${MAX_LEVEL}) v
           WHERE $5::bigint IS NOT NULL AND (k.count + (${LEVEL_STRIDE}::bigint ^ v)::bigint - 1)
             / (${LEVEL_STRIDE}::bigint ^ v)::bigint >= $5::bigint) AS level FROM k),
-        w AS (SELECT s.id, row_number() OVER (ORDER BY s.iteration, s.id) - 1 AS rk
+        w AS (SELECT s.id, s.iteration, s.loss, s.time, row_number() OVER (ORDER BY s.iteration, s.id) - 1 AS rk
           FROM l JOIN gradscope.snapshots s ON s.series_key = l.key
             AND (l.level = 0 OR s.pos % (${LEVEL_STRIDE}::bigint ^ l.level)::bigint = 0 OR s.pos = l.count - 1)),
         nn AS (SELECT count(*) AS n FROM w),
@@ -112,9 +112,10 @@ async function series(
             ELSE (2 * i * (nn.n - 1) + ($5::bigint - 1)) / (2 * ($5::bigint - 1)) END AS rk
           FROM nn, generate_series(0, greatest(coalesce($5::bigint, 1), 1) - 1) i
           WHERE $5::bigint IS NOT NULL AND nn.n > $5::bigint),
-        x AS (SELECT m.*, s.id, s.iteration, s.loss, s.time
-          FROM w JOIN gradscope.snapshots s ON s.id = w.id
-          JOIN gradscope.summaries m ON m.snapshot_id = s.id
+        -- The picked rows' summaries by one index probe each (OFFSET 0 keeps the probe: a join of the CTE,
+        -- whose size the planner cannot know, became a hash join over every summary of the store).
+        x AS (SELECT m.*, w.id, w.iteration, w.loss, w.time
+          FROM w CROSS JOIN LATERAL (SELECT * FROM gradscope.summaries m WHERE m.snapshot_id = w.id OFFSET 0) m
           WHERE NOT EXISTS (SELECT 1 FROM picks) OR w.rk IN (SELECT rk FROM picks))
         -- Every part of the level's rows, also one no picked row has (its rows then all NaN, as the file's).
         SELECT l.run_key, l.key AS series, l.count AS total, l.level, pa.channel_part, p.n, p.rows
