@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { HttpSink } from '../../packages/capture/dist/http-sink.js';
 import { openRunReader, openStore } from '../../packages/store/dist/index.js';
 import { startCluster } from '../postgres.mjs';
+import { sequential } from './lib/load.mjs';
 import { childServer, RUN, snapshot } from './server.mjs';
 
 /** One snapshot: 16 samples × 50 timesteps × 32 channels, float32 (100 KiB), as a mid-sized probe. */
@@ -61,22 +62,6 @@ async function held(db, tag) {
   } finally {
     await reader.close();
   }
-}
-
-/** `n` sequential GETs after a warm-up: the median ms. */
-async function median(url, n) {
-  const first = await fetch(url);
-  if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
-  await first.arrayBuffer();
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await fetch(url);
-    await res.arrayBuffer();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(n / 2)];
 }
 
 export async function run({ quick, log }) {
@@ -177,8 +162,8 @@ export async function run({ quick, log }) {
     a.long = `${sqliteServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
     b.long = `${pgServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
     for (const route of ['runs', 'flow', 'tensor', 'scalars', 'long']) {
-      const onSqlite = await median(a[route], n);
-      const onPg = await median(b[route], n);
+      const onSqlite = (await sequential(a[route], n)).median;
+      const onPg = (await sequential(b[route], n)).median;
       rows.push({
         suite: 'postgres',
         metric:
