@@ -62,6 +62,8 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
 
 /** SQLSTATE classes and socket errors that mean the database is not reachable now (worth retrying). */
 export function isUnavailable(err: unknown): boolean {
+  // The store's own refusals are never an outage, though a not-found one shares DNS's code, ENOTFOUND.
+  if (err instanceof StoreError) return false;
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (
