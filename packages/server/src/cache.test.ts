@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openReader } from '@gradscope/store';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_BYTES, LIVE_MAX_AGE_MS, ResponseCache } from './cache.js';
-import { buildServer } from './index.js';
+import { buildServer, gradscopePlugin } from './index.js';
 import { request, snapshot, storeWith } from './test-util/fixture.js';
 
 const LIVE_WRITER = fileURLToPath(new URL('../../store/src/test-util/live-writer.mjs', import.meta.url));
@@ -115,6 +117,54 @@ describe('the cache behind a server', () => {
       expect(fresh.body.map((s: { iteration: number }) => s.iteration)).toEqual([20, 200, 400]);
     } finally {
       await server.close();
+      await fx.cleanup();
+    }
+  });
+});
+
+describe('a server without a cache', () => {
+  it('keeps no answer and reads no data version (on PostgreSQL, a round trip a request saves)', async () => {
+    const fx = await storeWith([20, 200]);
+    const reader = openReader(fx.db);
+    let versions = 0;
+    const counted = new Proxy(reader, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target);
+        if (key !== 'dataVersion') return typeof v === 'function' ? v.bind(target) : v;
+        return () => {
+          versions++;
+          return target.dataVersion();
+        };
+      },
+    });
+    const apps = [0, 8 * 1024].map((cacheBytes) => {
+      const host = Fastify();
+      host.register(gradscopePlugin, { reader: counted, cacheBytes, pollMs: 60_000 });
+      return host;
+    });
+    try {
+      const answers: { cache: string | undefined; versions: number }[] = [];
+      for (const host of apps) {
+        for (let i = 0; i < 2; i++) {
+          const before = versions;
+          const res = await host.inject({ url: '/api/runs/run-1/snapshots' });
+          expect(res.statusCode).toBe(200);
+          expect(res.json().map((x: { iteration: number }) => x.iteration)).toEqual([20, 200]);
+          answers.push({
+            cache: res.headers['x-gradscope-cache'] as string | undefined,
+            versions: versions - before,
+          });
+        }
+      }
+      expect(answers).toEqual([
+        { cache: undefined, versions: 0 },
+        { cache: undefined, versions: 0 },
+        { cache: undefined, versions: 1 },
+        { cache: 'hit', versions: 1 },
+      ]);
+    } finally {
+      for (const host of apps) await host.close();
+      reader.close();
       await fx.cleanup();
     }
   });

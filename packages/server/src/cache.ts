@@ -101,7 +101,8 @@ export function installResponseCache(
   // older than, never newer (a commit in between makes the next request miss, not serve a stale body).
   const versions = new WeakMap<FastifyRequest, number>();
   app.addHook('preHandler', async (req, reply) => {
-    if (!cacheable(req)) return;
+    // Without room for a body (cacheBytes 0), nothing is kept: no version to read.
+    if (!cacheable(req) || cache.maxBytes === 0) return;
     const version = await reader.dataVersion();
     versions.set(req, version);
     const body = cache.get(req.url, version);

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { CompactPolicy, CompactResult } from '../provider.js';
+import { rebuildChunks } from './chunks.js';
 import { fromPg } from './connection.js';
 import { transaction } from './transaction.js';
 import { findRun, type RunWriting } from './write-runs.js';
@@ -87,14 +88,23 @@ export async function compact(w: Maintained, policy: CompactPolicy): Promise<Com
  */
 export async function vacuum(w: Maintained, full = true): Promise<void> {
   try {
-    for (const t of ['payloads', 'summaries', 'snapshots', 'series', 'scalars', 'runs', 'commits'])
+    for (const t of [
+      'payloads',
+      'summaries',
+      'snapshots',
+      'series_chunks',
+      'series',
+      'scalars',
+      'runs',
+      'commits',
+    ])
       await w.pool.query(`VACUUM ${full ? 'FULL ' : ''}gradscope.${t}`);
   } catch (err) {
     throw fromPg(err, w.url, 'vacuuming');
   }
 }
 
-/** Renumbers the positions of a run's series in (iteration, id) order; series left empty go. */
+/** Renumbers the positions of a run's series in (iteration, id) order, rebuilds their chunks; series left empty go. */
 async function renumber(c: pg.ClientBase, runKey: number): Promise<void> {
   await c.query(
     `UPDATE gradscope.snapshots s SET pos = n.pos FROM (
@@ -108,5 +118,6 @@ async function renumber(c: pg.ClientBase, runKey: number): Promise<void> {
      WHERE k.run_key = $1`,
     [runKey],
   );
+  await rebuildChunks(c, runKey);
   await c.query('DELETE FROM gradscope.series WHERE run_key = $1 AND count = 0', [runKey]);
 }

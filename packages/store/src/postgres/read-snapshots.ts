@@ -5,6 +5,7 @@ import { checkedPayload, checkedTensor } from '../read/payloads.js';
 import { SNAPSHOT_COLUMNS, snapshotListing, summaryOf, toInfo } from '../read/snapshots.js';
 import type { SnapshotRow, SummaryRow } from '../schema.js';
 import type { SnapshotQuery } from '../types.js';
+import { copyRows, intField } from './copy.js';
 import type { PgReadContext } from './read-context.js';
 
 const FROM = 'FROM gradscope.snapshots s JOIN gradscope.runs r ON r.key = s.run_key';
@@ -72,16 +73,16 @@ export async function getSummary(c: PgReadContext, id: number): Promise<Snapshot
 
 /** The stored Arrow IPC bytes of a snapshot, as-is. NotFoundError; ECORRUPT when missing or truncated. */
 export async function getTensor(c: PgReadContext, id: number): Promise<Uint8Array> {
+  // No snapshot has an id that is not a safe integer (and only a number goes into COPY's text).
+  if (!Number.isSafeInteger(id)) return checkedPayload(c.path, id, undefined);
   const row = await c.q('reading a tensor', async (p) => {
-    // As hex text, which pg turns into a Buffer natively (pg's binary results decode every field as
-    // UTF-8 text, which would mangle the bytes).
-    const { rows } = await p.query({
-      name: 'gs_tensor',
-      text: `SELECT p.ipc, s.payload_bytes FROM gradscope.snapshots s
-             LEFT JOIN gradscope.payloads p ON p.key = s.payload_key WHERE s.id = $1`,
-      values: [id],
-    });
-    return rows[0] as { ipc: Buffer | null; payload_bytes: number } | undefined;
+    // The bytes as they are stored, through binary COPY (copy.ts): not as hex text.
+    const [found] = await copyRows(
+      p,
+      `SELECT p.ipc, s.payload_bytes FROM gradscope.snapshots s
+       LEFT JOIN gradscope.payloads p ON p.key = s.payload_key WHERE s.id = ${id}`,
+    );
+    return found && { ipc: found[0]!, payload_bytes: intField(found[1]) };
   });
   return checkedPayload(c.path, id, row);
 }

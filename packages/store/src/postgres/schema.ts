@@ -10,13 +10,15 @@ import type pg from 'pg';
 import { SUMMARY_STATS } from '../columns.js';
 import { StoreError } from '../errors.js';
 import { STORE_META } from '../schema.js';
+import { CHUNKS_DDL, rebuildChunks } from './chunks.js';
 import { fromPg, shownUrl } from './connection.js';
 
 /**
  * The schema version this code writes (gradscope.meta 'schema_version').
  * 1: runs, series, snapshots, payloads, summaries, scalars, commits, state.
+ * 2: series_chunks (chunks.ts), built from the snapshots and summaries by the migration.
  */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** The advisory lock key under which the schema is created or migrated ('GrSc'). */
 const SCHEMA_LOCK = 0x47725363;
@@ -130,7 +132,8 @@ function createSql(): string {
     CREATE TABLE gradscope.commits (
       token uuid PRIMARY KEY,
       at    double precision NOT NULL
-    );`;
+    );
+    ${CHUNKS_DDL}`;
 }
 
 /** The schema version of the database, or undefined when it holds no gradscope store. */
@@ -174,7 +177,12 @@ export async function ensureSchema(pool: pg.Pool, url: string): Promise<void> {
     } else if (version > PG_SCHEMA_VERSION) {
       throw newer(url, version);
     }
-    // (Migrations from older versions go here, one step per version, when there are any.)
+    // Migrations, one step per version.
+    if (version === 1) {
+      await client.query(CHUNKS_DDL);
+      await rebuildChunks(client);
+      await client.query("UPDATE gradscope.meta SET value = '2' WHERE key = 'schema_version'");
+    }
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -208,4 +216,12 @@ export async function checkSchema(pool: pg.Pool, url: string): Promise<void> {
     );
   }
   if (version > PG_SCHEMA_VERSION) throw newer(url, version);
+  if (version < PG_SCHEMA_VERSION) {
+    const where = shownUrl(url);
+    throw new StoreError(
+      'EOLDER',
+      `${where} has schema version ${version}, older than ${PG_SCHEMA_VERSION} (written by an older gradscope): migrate it once by opening it for writing: run \`gradscope vacuum ${where}\` (or openStore('${where}') in code), then open it again`,
+      { file: where },
+    );
+  }
 }

@@ -1,10 +1,11 @@
 // The data a write group adds on PostgreSQL: payloads (uploaded before the group's lock), snapshots with
-// their series position and summaries (one statement each), scalars. Floats go as text PostgreSQL reads
+// their series position, summaries and series chunk entries (one statement each), scalars. Floats go as text PostgreSQL reads
 // back exactly, NaN and ±Infinity included.
 import type pg from 'pg';
 import { SUMMARY_STATS, snapshotValues, statColumns, statValues } from '../columns.js';
 import type { EncodedSnapshot, WriteOp } from '../operations.js';
 import type { ScalarPoint, TensorSummary } from '../types.js';
+import { APPEND_SQL, entrySql, LEVELS_SQL, SEQ_SQL } from './chunks.js';
 
 /** `$from, $from+1, …`: n numbered parameters. */
 const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
@@ -18,9 +19,9 @@ const SNAPSHOT_INSERT = `
     kind, part, channel_parts, shape, dims, loss, time, non_finite, payload_bytes, ${statColumns('snapshots')},
     payload_key)
   SELECT $1, k.key, k.pos, ${params(15 + SUMMARY_STATS.length, 2)} FROM k
-  RETURNING id)`;
+  RETURNING id, series_key, pos, iteration, loss, time)`;
 
-const SUMMARY_COLUMNS = `snapshot_id, channel_part, ord, timestep_norms, channel_norms, histogram, ${statColumns('summaries')}`;
+const SUMMARY_VALUES = `channel_part, ord, timestep_norms, channel_norms, histogram, ${statColumns('summaries')}`;
 /** The types of a summary row's values after its snapshot id (a VALUES list gives them no context). */
 const SUMMARY_TYPES = [
   'text',
@@ -78,11 +79,17 @@ export async function insertSnapshot(
       ...statValues(m).map(numberParam),
     );
   });
+  // And each summary's entry in the series chunks of the snapshot's levels (postgres/chunks.ts).
   const { rows } = await c.query({
     name: `gs_snapshot_${summaries.length}`,
     text: `${SNAPSHOT_INSERT},
-      m AS (INSERT INTO gradscope.summaries (${SUMMARY_COLUMNS})
-        SELECT s.id, v.* FROM s, (VALUES ${tuples.join(', ')}) AS v)
+      v (${SUMMARY_VALUES}) AS (VALUES ${tuples.join(', ')}),
+      m AS (INSERT INTO gradscope.summaries (snapshot_id, ${SUMMARY_VALUES}) SELECT s.id, v.* FROM s, v),
+      x AS (INSERT INTO gradscope.series_chunks AS c (series_key, channel_part, level, seq, n, entries, norms, hists)
+        SELECT s.series_key, v.channel_part, l.level, ${SEQ_SQL('s.pos', 'l.level')}, 1, ${entrySql('s', 'v')},
+          coalesce(v.timestep_norms, ''::bytea), v.histogram
+        FROM s, v, ${LEVELS_SQL('s.pos')}
+        ${APPEND_SQL})
       SELECT id FROM s`,
     values,
   });

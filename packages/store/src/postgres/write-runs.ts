@@ -191,6 +191,7 @@ async function deleteRunKey(c: pg.ClientBase, key: number): Promise<void> {
     `DELETE FROM gradscope.summaries WHERE snapshot_id IN (${snapshots})`,
     `WITH d AS (DELETE FROM gradscope.snapshots WHERE run_key = $1 RETURNING payload_key)
      DELETE FROM gradscope.payloads WHERE key IN (SELECT payload_key FROM d)`,
+    'DELETE FROM gradscope.series_chunks WHERE series_key IN (SELECT key FROM gradscope.series WHERE run_key = $1)',
     'DELETE FROM gradscope.series WHERE run_key = $1',
     'DELETE FROM gradscope.scalars WHERE run_key = $1',
     'DELETE FROM gradscope.runs WHERE key = $1',
