@@ -131,13 +131,23 @@ export async function run({ quick, log }) {
       }
     }
 
-    // Reads over the same data (the 32-trainer runs), uncached, one server each; and one long series (2,000
-    // snapshots of 4 × 20 × 8, written straight into both stores), whose flow route reads every row.
+    // Reads over the same data (the 32-trainer runs), uncached, one server each; and two long series of
+    // 4 × 20 × 8 snapshots written straight into both stores: 2,000, whose flow route reads all of them (level
+    // 0 of the series chunks), and 50,000, read from level 2 (782 of them).
     const long = quick ? 500 : 2000;
+    const huge = quick ? 5000 : 50_000;
     for (const db of [file, cluster.url]) {
       const store = openStore(db, { onWarning: () => {} });
-      await store.startRun({ ...RUN, id: 'long', name: 'long', startedAt: Date.now() });
-      for (let it = 0; it < long; it++) store.write(snapshot(it, [4, 20, 8], 1e-3, 'lstm', 'long'));
+      for (const [id, n] of [
+        ['long', long],
+        ['huge', huge],
+      ]) {
+        await store.startRun({ ...RUN, id, name: id, startedAt: Date.now() });
+        for (let it = 0; it < n; it++) {
+          store.write(snapshot(it, [4, 20, 8], 1e-3, 'lstm', id));
+          if (it % 1000 === 999) await store.flush();
+        }
+      }
       await store.close();
     }
     const sqliteServer = await childServer(dir, { db: file, port: 0, ingest: false, cacheBytes: 0 });
@@ -159,16 +169,18 @@ export async function run({ quick, log }) {
     const a = await routes(sqliteServer.url, file, 't32-1-sqlite');
     const b = await routes(pgServer.url, cluster.url, 't32-1-pg');
     const n = quick ? 10 : 40;
-    a.long = `${sqliteServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
-    b.long = `${pgServer.url}/api/runs/long/flow?layer=lstm&kind=output-grad`;
-    for (const route of ['runs', 'flow', 'tensor', 'scalars', 'long']) {
+    for (const id of ['long', 'huge']) {
+      a[id] = `${sqliteServer.url}/api/runs/${id}/flow?layer=lstm&kind=output-grad`;
+      b[id] = `${pgServer.url}/api/runs/${id}/flow?layer=lstm&kind=output-grad`;
+    }
+    for (const route of ['runs', 'flow', 'tensor', 'scalars', 'long', 'huge']) {
       const onSqlite = (await sequential(a[route], n)).median;
       const onPg = (await sequential(b[route], n)).median;
       rows.push({
         suite: 'postgres',
         metric:
-          route === 'long'
-            ? `read flow of ${long} snapshots: PostgreSQL ÷ SQLite`
+          route === 'long' || route === 'huge'
+            ? `read flow of ${route === 'long' ? long : huge} snapshots: PostgreSQL ÷ SQLite`
             : `read ${route}: PostgreSQL ÷ SQLite`,
         value: onPg / onSqlite,
         unit: '×',

@@ -60,7 +60,7 @@ describe('series chunks on PostgreSQL', () => {
         snapshot({ run: 'r', iteration: it, shape: [2, 5, 4], channelParts: ['forward', 'backward'] }),
       );
     await store.close();
-    const [{ key }] = await query<{ key: number }>(url, 'SELECT key FROM gradscope.series');
+    const { key } = (await query<{ key: number }>(url, 'SELECT key FROM gradscope.series'))[0]!;
     for (const part of ['', 'forward', 'backward']) {
       for (let level = 0; level <= MAX_LEVEL; level++) {
         const stride = LEVEL_STRIDE ** level;
@@ -104,10 +104,9 @@ describe('series chunks on PostgreSQL', () => {
     );
     await a.close();
     await b.close();
-    const [{ key, count }] = await query<{ key: number; count: number }>(
-      url,
-      'SELECT key, count FROM gradscope.series',
-    );
+    const { key, count } = (
+      await query<{ key: number; count: number }>(url, 'SELECT key, count FROM gradscope.series')
+    )[0]!;
     expect(Number(count)).toBe(300);
     const byPos = await query<{ id: number }>(
       url,

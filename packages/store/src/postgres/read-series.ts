@@ -127,16 +127,31 @@ async function series(
        WHERE series_key = ${Number(head.series)} AND (level = ${level} OR (level = 0 AND seq = ${last}))
        ORDER BY channel_part COLLATE "C", level DESC, seq`,
     );
-    const rows = chunks.map(([part, lv, n, entries, norms, hists]) =>
-      chunkRow({
-        channel_part: part!.toString('utf8'),
-        level: intField(lv),
-        n: intField(n),
-        entries: entries!,
-        norms: norms!,
-        hists: hists!,
-      }),
-    );
+    // The chunks of one part and level in a row are one ChunkRow (fewer, larger arrays to make and walk).
+    const runs: PgChunk[] = [];
+    let group: { chunk: PgChunk; parts: Buffer[][] } | undefined;
+    const close = () => {
+      if (!group) return;
+      const [entries, norms, hists] = group.parts.map((b) => (b.length === 1 ? b[0]! : Buffer.concat(b)));
+      runs.push({ ...group.chunk, entries: entries!, norms: norms!, hists: hists! });
+    };
+    for (const [part, lv, n, entries, norms, hists] of chunks) {
+      const chunk = { channel_part: part!.toString('utf8'), level: intField(lv), n: intField(n) };
+      if (group?.chunk.channel_part === chunk.channel_part && group.chunk.level === chunk.level) {
+        group.chunk.n += chunk.n;
+        group.parts[0]!.push(entries!);
+        group.parts[1]!.push(norms!);
+        group.parts[2]!.push(hists!);
+      } else {
+        close();
+        group = {
+          chunk: { ...chunk, entries: EMPTY, norms: EMPTY, hists: EMPTY },
+          parts: [[entries!], [norms!], [hists!]],
+        };
+      }
+    }
+    close();
+    const rows = runs.map(chunkRow);
     return new SeriesRows(rows, options, level, head.count);
   });
 }

@@ -8,7 +8,7 @@ import { opLabel, type WriteOp } from '../operations.js';
 import type { CompactPolicy, CompactResult } from '../provider.js';
 import type { OpResult } from '../writer-db.js';
 import { fromPg, isUnavailable, shownUrl } from './connection.js';
-import { compact, size, vacuum } from './maintenance.js';
+import { ANALYZE_FIRST, analyze, compact, size, vacuum } from './maintenance.js';
 import { transaction } from './transaction.js';
 import { insertPayloads, insertSnapshot } from './write-data.js';
 import { applyRunOp, claimRun } from './write-runs.js';
@@ -100,6 +100,24 @@ export class PgWriter {
   /** Retention (see RunWriter.compact and maintenance.ts), then VACUUM. */
   compact(policy: CompactPolicy): Promise<CompactResult> {
     return compact(this, policy);
+  }
+
+  private written = 0;
+  private analyzeAt = ANALYZE_FIRST;
+  /** The ANALYZE running, if one is. */
+  analyzing: Promise<void> | undefined;
+
+  /**
+   * Counts `n` snapshots committed; starts an ANALYZE (maintenance.ts) in the background when they reach the
+   * next threshold and none runs. Its failure (a role that does not own the tables) changes nothing.
+   */
+  wrote(n: number): void {
+    this.written += n;
+    if (this.written < this.analyzeAt || this.analyzing) return;
+    while (this.analyzeAt <= this.written) this.analyzeAt *= 2;
+    this.analyzing = analyze(this)
+      .catch(() => {})
+      .finally(() => (this.analyzing = undefined));
   }
 
   /** VACUUM FULL of the store's tables (`full`), or plain VACUUM (see maintenance.ts). */

@@ -172,6 +172,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
       res.forEach((r, i) => {
         results.push(resultOf(seqs[i]!, r));
       });
+      writer.wrote(ops.filter((op, i) => op.type === 'write' && res[i]!.ok).length);
     }
     // Acknowledged in the order accepted: the failed items before the group were taken in that order too.
     results.sort((a, b) => a.seq - b.seq);
@@ -195,6 +196,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
         break;
       case 'close': {
         clearInterval(beat);
+        await writer.analyzing;
         let error: StoreError | undefined;
         try {
           await writer.finishImplicit();
