@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LEVELS_SQL } from './read/series.js';
 import { openReader } from './reader.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { openStore } from './store.js';
@@ -181,21 +182,52 @@ describe('a version-2 file', () => {
     // Take the file back to version 2 as that version wrote it: no run_group, no params.
     const raw = new Database(file);
     raw.exec(
-      'DROP INDEX runs_group; ALTER TABLE runs DROP COLUMN run_group; ALTER TABLE runs DROP COLUMN params',
+      'DROP INDEX runs_group; DROP INDEX series_chunk_counts; ALTER TABLE runs DROP COLUMN run_group; ALTER TABLE runs DROP COLUMN params',
     );
     raw.pragma('user_version = 2');
     raw.close();
-    expect(() => openReader(file)).toThrow(/has schema version 2, older than 3/);
+    expect(() => openReader(file)).toThrow(`has schema version 2, older than ${SCHEMA_VERSION}`);
 
     const again = openStore(file);
     await again.tagRun('old-run', { group: 'g', params: { seed: 1 } });
     await again.close();
     const cols = new Database(file, { readonly: true });
-    expect(cols.pragma('user_version', { simple: true })).toBe(3);
+    expect(cols.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     cols.close();
     const r = openReader(file);
     const run = r.requireRun('old-run');
     expect([run.name, run.snapshots, run.group, run.params]).toEqual(['before groups', 1, 'g', { seed: 1 }]);
     r.close();
+  });
+});
+
+describe('a version-3 file', () => {
+  it("openStore adds the index of chunk counts, from which a series query picks its level without the chunks' rows", async () => {
+    const file = join(dir, 'v3.gradscope');
+    const store = openStore(file);
+    await store.startRun(runInfo('r'));
+    for (let it = 0; it < 100; it++) await store.write(snapshot({ run: 'r', iteration: it }));
+    await store.close();
+    const key = { run: 'r', layer: 'lstm_1', kind: 'output-grad' as const };
+    const before = openReader(file);
+    const flow = before.flowMatrix(key, { maxRows: 10 });
+    before.close();
+    const raw = new Database(file);
+    raw.exec('DROP INDEX series_chunk_counts');
+    raw.pragma('user_version = 3');
+    raw.close();
+    expect(() => openReader(file)).toThrow(`has schema version 3, older than ${SCHEMA_VERSION}`);
+    await openStore(file).close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    // The level query (read/series.ts) reads the index alone.
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${LEVELS_SQL}`).all(1, 'lstm_1', 'output-grad', '') as {
+      detail: string;
+    }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING COVERING INDEX series_chunk_counts/);
+    db.close();
+    const after = openReader(file);
+    expect(after.flowMatrix(key, { maxRows: 10 })).toEqual(flow);
+    after.close();
   });
 });

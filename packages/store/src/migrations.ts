@@ -1,9 +1,16 @@
-// Reading files of earlier versions: the steps that take a file of schema version 1 or 2 to the current
+// Reading files of earlier versions: the steps that take a file of schema version 1, 2 or 3 to the current
 // one (schema.ts). Their test opens a real version-1 file (test-util/fixtures/v1.gradscope.gz, written by
 // the store of commit fb927bb) and compares the migrated schema with a new file's.
 import { memoryHorizon } from '@gradscope/format';
 import { rebuildSeriesChunks } from './chunks.js';
-import { type Db, SCHEMA_VERSION, type SummaryRow, scalarsSql, seriesChunksSql } from './schema.js';
+import {
+  type Db,
+  SCHEMA_VERSION,
+  type SummaryRow,
+  scalarsSql,
+  seriesChunkCountsSql,
+  seriesChunksSql,
+} from './schema.js';
 
 function f32(buf: Buffer): Float32Array {
   return new Float32Array(new Uint8Array(buf).buffer);
@@ -60,8 +67,13 @@ function migrateV3(db: Db): void {
   `);
 }
 
+/** Version 3 → 4: the index of series chunks' row counts (schema.ts, seriesChunkCountsSql). */
+function migrateV4(db: Db): void {
+  db.exec(seriesChunkCountsSql);
+}
+
 /** STEPS[v] takes a file from version v to v + 1 (version 0 is an empty file: createSchema instead). */
-const STEPS: Record<number, (db: Db) => void> = { 1: migrateV2, 2: migrateV3 };
+const STEPS: Record<number, (db: Db) => void> = { 1: migrateV2, 2: migrateV3, 3: migrateV4 };
 
 /** Takes a file of version `from` (≥ 1) to SCHEMA_VERSION. Call inside a transaction. */
 export function migrate(db: Db, from: number): void {

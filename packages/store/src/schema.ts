@@ -14,8 +14,9 @@ export const APPLICATION_ID = 0x47725363;
  * 1: runs, snapshots, payloads, summaries, series, series_chunks.
  * 2: memory horizon columns, per-row stats of series chunks, scalars, writer liveness of runs.
  * 3: the group and params of runs.
+ * 4: an index of series chunks' row counts (seriesChunkCountsSql).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** A row of `runs` with what the reader derives from its snapshots beside it (see Reader.runRows). */
 export interface RunRow {
@@ -142,6 +143,15 @@ export const seriesChunksSql = `
     )`;
 
 /**
+ * The row counts of series chunks by level, in an index of their own: a series query sums a level's counts
+ * (to pick the level) from this index alone, not from the first page of every chunk row, which a server's
+ * page cache (16 MB) cannot hold for long series (a 50,000-snapshot flow took 11.6 ms through the server,
+ * measured, most of it that sum).
+ */
+export const seriesChunkCountsSql =
+  'CREATE INDEX series_chunk_counts ON series_chunks (series_key, channel_part, level, count)';
+
+/**
  * Creates the current schema in an empty database. Series chunks keep their small columns first: SQLite
  * reads a record's overflow pages only up to the last column a query asks for, so the index query never
  * touches the norms and a flow query never the histograms.
@@ -215,6 +225,7 @@ export function createSchema(db: Db): void {
       UNIQUE (run_key, layer, kind, part)
     );
     ${seriesChunksSql};
+    ${seriesChunkCountsSql};
     ${scalarsSql};
   `);
   const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');

@@ -1,7 +1,8 @@
 // A small HTTP load generator for the benches, run in its own process: `connections` keep-alive
 // connections loop GET requests for `duration` seconds, discarding bodies, timing each request.
 // (autocannon parses bodies in JS and tops out near 40 MB/s here, which hides the server on 8 MB tensors.)
-// `sequential`: one client's GETs one after another, for a route's latency on its own.
+// `sequential`: one client's GETs one after another, for a route's latency on its own; `interleaved`: the
+// GETs of several URLs taking turns, for a comparison.
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -58,18 +59,33 @@ async function generate({ url, connections, duration, headers = {} }) {
  * median and p90 ms, and the body's bytes.
  */
 export async function sequential(url, n) {
-  const first = await fetch(url);
-  if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
-  const bytes = (await first.arrayBuffer()).byteLength;
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await fetch(url);
-    await res.arrayBuffer();
-    times.push(performance.now() - t0);
+  return (await interleaved([url], n))[0];
+}
+
+/**
+ * `n` GETs of each URL, taking turns (a, b, a, b, …), so that a comparison of two servers is not skewed by
+ * the machine's load drifting between them: per URL, as `sequential`.
+ */
+export async function interleaved(urls, n) {
+  const bytes = [];
+  for (const url of urls) {
+    const first = await fetch(url);
+    if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status} ${await first.text()}`);
+    bytes.push((await first.arrayBuffer()).byteLength);
   }
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(n / 2)], p90: times[Math.floor(n * 0.9)], bytes };
+  const times = urls.map(() => []);
+  for (let i = 0; i < n; i++) {
+    for (const [k, url] of urls.entries()) {
+      const t0 = performance.now();
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      times[k].push(performance.now() - t0);
+    }
+  }
+  return times.map((t, k) => {
+    t.sort((x, y) => x - y);
+    return { median: t[Math.floor(n / 2)], p90: t[Math.floor(n * 0.9)], bytes: bytes[k] };
+  });
 }
 
 /** Runs the load in a child process (the other core) and resolves with its figures. */

@@ -138,7 +138,14 @@ function createSql(): string {
 
 /** The schema version of the database, or undefined when it holds no gradscope store. */
 async function versionOf(client: pg.ClientBase): Promise<number | undefined> {
-  const exists = await client.query("SELECT to_regclass('gradscope.meta') IS NOT NULL AS ok");
+  // From the catalog's rows, by the statement's snapshot, not to_regclass: its cached lookup is not refreshed
+  // by an advisory lock, so a writer that waited on SCHEMA_LOCK while another created the tables still saw
+  // none, and failed creating them again ('relation "meta" already exists', found by two writers opening a
+  // new database at once).
+  const exists = await client.query(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'gradscope' AND c.relname = 'meta') AS ok`,
+  );
   if (!exists.rows[0].ok) return undefined;
   const r = await client.query("SELECT value FROM gradscope.meta WHERE key = 'schema_version'");
   return r.rows.length === 0 ? undefined : Number(r.rows[0].value);

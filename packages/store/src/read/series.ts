@@ -8,10 +8,6 @@ import type { SeriesKey, SeriesOptions } from '../provider.js';
 import type { ReadContext } from './context.js';
 import { type ChunkRow, SeriesRows } from './rows.js';
 
-/**
- * The chunk rows of one series, or a NotFoundError naming it. With `maxRows`, the rows come from the
- * sparsest level that still holds at least maxRows snapshots (see chunks.ts), plus the newest snapshot.
- */
 /** The chunk columns each figure reads (SQLite reads a row's overflow pages only up to the last one asked). */
 const COLUMNS = {
   flow: "c.timestep_norms, x'' AS histograms, x'' AS minmax, c.stats",
@@ -19,6 +15,16 @@ const COLUMNS = {
   index: "x'' AS timestep_norms, x'' AS histograms, c.minmax, c.stats",
 } as const;
 
+/** The snapshots of a series per level (those of the whole tensor), from the index of counts alone. */
+export const LEVELS_SQL = `
+  SELECT c.level, sum(c.count) AS n FROM series s JOIN series_chunks c ON c.series_key = s.key
+  WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ? AND c.channel_part = ''
+  GROUP BY c.level`;
+
+/**
+ * The chunk rows of one series, or a NotFoundError naming it. With `maxRows`, the rows come from the
+ * sparsest level that still holds at least maxRows snapshots (see chunks.ts), plus the newest snapshot.
+ */
 function series(
   c: ReadContext,
   key: SeriesKey,
@@ -30,13 +36,7 @@ function series(
   const args = [runKey, key.layer, key.kind, key.part ?? ''];
   const levels = c.q(
     'reading a series',
-    () =>
-      c
-        .stmt(`
-          SELECT c.level, sum(c.count) AS n FROM series s JOIN series_chunks c ON c.series_key = s.key
-          WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ? AND c.channel_part = ''
-          GROUP BY c.level`)
-        .all(...args) as { level: number; n: number }[],
+    () => c.stmt(LEVELS_SQL).all(...args) as { level: number; n: number }[],
   );
   const total = levels.find((l) => l.level === 0)?.n ?? 0;
   if (total === 0) throw noSeries(c.path, key, what, '');
@@ -44,17 +44,27 @@ function series(
   if (options.maxRows !== undefined) {
     for (const l of levels) if (l.level > level && l.n >= options.maxRows) level = l.level;
   }
+  // The series' channel parts first, then each part's chunks at the level and its last chunk of level 0 by
+  // index ranges: a single query with `level = ? OR (level = 0 AND …)` scanned every chunk of the series
+  // (10 ms for one of 50,000 snapshots through the server's page cache, 0.4 ms this way, measured).
   const rows = c.q('reading a series', () =>
     c
       .stmt(`
-        SELECT c.channel_part, c.level, c.count, c.width, c.ids, c.iterations, ${columns}
-        FROM series s JOIN series_chunks c ON c.series_key = s.key
-        WHERE s.run_key = ? AND s.layer = ? AND s.kind = ? AND s.part = ?
-          AND (c.level = ? OR (c.level = 0 AND c.chunk = (
-            SELECT max(x.chunk) FROM series_chunks x
-            WHERE x.series_key = c.series_key AND x.channel_part = c.channel_part AND x.level = 0)))
-        ORDER BY c.channel_part, c.level DESC, c.chunk`)
-      .all(...args, level),
+        WITH k AS (SELECT key FROM series WHERE run_key = @run AND layer = @layer AND kind = @kind AND part = @part),
+        p AS (SELECT DISTINCT c.series_key, c.channel_part FROM k JOIN series_chunks c ON c.series_key = k.key),
+        l AS (SELECT p.series_key, p.channel_part, (SELECT max(x.chunk) FROM series_chunks x
+          WHERE x.series_key = p.series_key AND x.channel_part = p.channel_part AND x.level = 0) AS chunk FROM p)
+        SELECT c.channel_part, c.level, c.count, c.width, c.ids, c.iterations, ${columns}, c.chunk
+        FROM p JOIN series_chunks c ON c.series_key = p.series_key AND c.channel_part = p.channel_part
+          AND c.level = @level
+        UNION ALL
+        SELECT c.channel_part, c.level, c.count, c.width, c.ids, c.iterations, ${columns}, c.chunk
+        FROM l JOIN series_chunks c ON c.series_key = l.series_key AND c.channel_part = l.channel_part
+          AND c.level = 0 AND c.chunk = l.chunk
+        WHERE @level > 0
+        -- part, level (descending), chunk: the 1st, 2nd and 11th columns.
+        ORDER BY 1, 2 DESC, 11`)
+      .all({ run: runKey, layer: key.layer, kind: key.kind, part: key.part ?? '', level }),
   ) as ChunkRow[];
   return new SeriesRows(rows, options, level, total);
 }
