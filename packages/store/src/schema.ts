@@ -17,6 +17,8 @@ export const APPLICATION_ID = 0x47725363;
  * 4: an index of series chunks' row counts (seriesChunkCountsSql).
  */
 export const SCHEMA_VERSION = 4;
+/** The oldest version a reader opens as it is (version 4 only adds an index, which a writer builds). */
+export const READABLE_FROM = 3;
 
 /** A row of `runs` with what the reader derives from its snapshots beside it (see Reader.runRows). */
 export interface RunRow {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { migrate } from './migrations.js';
-import { APPLICATION_ID, createSchema, type Db, SCHEMA_VERSION } from './schema.js';
+import { APPLICATION_ID, createSchema, type Db, READABLE_FROM, SCHEMA_VERSION } from './schema.js';
 import { checkDbPath } from './validate.js';
 
 export type { Db } from './schema.js';
@@ -281,10 +281,10 @@ export function openReaderDb(path: unknown, options: ReaderDbOptions = {}): { db
   try {
     const id = withBusyRetry(() => identity(db), file, 'reading the database header', timeout);
     checkIdentity(id, file, false);
-    if (id.version < SCHEMA_VERSION) {
+    if (id.version < READABLE_FROM) {
       throw new StoreError(
         'EOLDER',
-        `${file} has schema version ${id.version}, older than ${SCHEMA_VERSION} (written by an older gradscope): ` +
+        `${file} has schema version ${id.version}, older than ${READABLE_FROM} (written by an older gradscope): ` +
           `migrate it once by opening it for writing: run \`gradscope vacuum ${file}\` (or openStore('${file}') in code), then open it again`,
         { file },
       );
