@@ -15,6 +15,17 @@ import { type PgReadContext, RUN_KEY } from './read-context.js';
 const EMPTY = Buffer.alloc(0);
 
 const COLUMN_OF = Object.fromEntries(SUMMARY_STATS.map((m) => [m.field, m.column])) as Record<string, string>;
+/** Float8s per chunk entry: CHUNK_FIELDS and the norms' byte length. */
+const K = CHUNK_FIELDS.length + 1;
+/** Where an entry holds a field. */
+const AT = Object.fromEntries(CHUNK_FIELDS.map((f, k) => [f, k])) as Record<
+  (typeof CHUNK_FIELDS)[number],
+  number
+>;
+/** Where an entry holds each of CHUNK_STATS (the snapshot's loss and time, the summary's statistics). */
+const STAT_AT = CHUNK_STATS.map(
+  (f) => AT[(f === 'loss' || f === 'time' ? f : COLUMN_OF[f]) as keyof typeof AT],
+);
 
 /** One row of gradscope.series_chunks as the read selects it (a column not selected is empty). */
 interface PgChunk {
@@ -33,22 +44,26 @@ interface PgChunk {
 function chunkRow(r: PgChunk): ChunkRow {
   const n = r.n;
   // Entry after entry, CHUNK_FIELDS then the norms' byte length, each a big-endian float8 (float8send):
-  // copied to aligned memory and byte-swapped in place.
-  const K = CHUNK_FIELDS.length + 1;
+  // copied to aligned memory and byte-swapped in place, then spread into the columns in one pass.
   const e = new Float64Array(n * K);
   const bytes = Buffer.from(e.buffer);
   r.entries.copy(bytes);
   bytes.swap64();
-  const col = (c: string) => {
-    const k = CHUNK_FIELDS.indexOf(c as (typeof CHUNK_FIELDS)[number]);
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = e[i * K + k]!;
-    return out;
-  };
+  const F = CHUNK_STATS.length;
+  const ids = new Float64Array(n);
+  const iterations = new Float64Array(n);
+  const minmax = new Float64Array(2 * n);
+  const stats = new Float64Array(n * F);
   let width = 0;
   let even = true;
   for (let i = 0; i < n; i++) {
-    const w = e[i * K + K - 1]! / 4;
+    const at = i * K;
+    ids[i] = e[at + AT.id]!;
+    iterations[i] = e[at + AT.iteration]!;
+    minmax[2 * i] = e[at + AT.min]!;
+    minmax[2 * i + 1] = e[at + AT.max]!;
+    for (let j = 0; j < F; j++) stats[i * F + j] = e[at + STAT_AT[j]!]!;
+    const w = e[at + K - 1]! / 4;
     if (i > 0 && w !== width) even = false;
     width = Math.max(width, w);
   }
@@ -59,40 +74,27 @@ function chunkRow(r: PgChunk): ChunkRow {
     else {
       // Rows of other widths padded with NaN to the widest.
       all.fill(Number.NaN);
-      const src = new Uint8Array(all.buffer);
+      const to = new Uint8Array(all.buffer);
       for (let i = 0, at = 0; i < n; i++) {
         const len = e[i * K + K - 1]!;
-        src.set(r.norms.subarray(at, at + len), i * width * 4);
+        to.set(r.norms.subarray(at, at + len), i * width * 4);
         at += len;
       }
     }
     norms = Buffer.from(all.buffer);
   }
-  const f64 = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  const min = col('min');
-  const max = col('max');
-  const minmax = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    minmax[2 * i] = min[i]!;
-    minmax[2 * i + 1] = max[i]!;
-  }
-  const F = CHUNK_STATS.length;
-  const stats = new Float64Array(n * F);
-  CHUNK_STATS.forEach((f, j) => {
-    const values = col(f === 'loss' || f === 'time' ? f : COLUMN_OF[f]!);
-    for (let i = 0; i < n; i++) stats[i * F + j] = values[i]!;
-  });
+  const buf = (a: Float64Array) => Buffer.from(a.buffer);
   return {
     channel_part: r.channel_part,
     level: r.level,
     count: n,
     width,
-    ids: f64(col('id')),
-    iterations: f64(col('iteration')),
+    ids: buf(ids),
+    iterations: buf(iterations),
     timestep_norms: norms,
     histograms: r.hists,
-    minmax: f64(minmax),
-    stats: Buffer.from(stats.buffer),
+    minmax: buf(minmax),
+    stats: buf(stats),
   };
 }
 
