@@ -3,19 +3,18 @@
 // input gradients, and every gallery text's numbers are the store's; then the viewer opens the gallery
 // and each example's view in headless Chromium (screenshots kept in artifacts/).
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildServer } from '@gradscope/server';
-import { openReader, openRunReader, type Reader, type RunReader } from '@gradscope/store';
+import { openReader, openRunReader, type Reader } from '@gradscope/store';
 import { viewerDir } from '@gradscope/viewer';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../../../scripts/chromium.mjs';
+import { createDatabase, storeContents } from '../../../scripts/test-stores.mjs';
 import { addingProblem, meanPredictorMse } from './adding.js';
 import { fmt, type RunFindings } from './annotate.js';
 import { demoRuns, type GalleryEntry, MEMORY_RUNS, SIZES } from './examples.js';
@@ -237,36 +236,9 @@ declare module 'vitest' {
   }
 }
 
-/** Everything a reader holds: runs, index entries (ids aside), tensors as stored bytes, summaries, scalars. */
-async function contents(r: RunReader): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const run of await r.listRuns()) {
-    out[`run ${run.id}`] = { ...(await r.requireRun(run.id)), heartbeatAt: undefined };
-    const snaps = await r.listSnapshots({ run: run.id });
-    out[`snapshots ${run.id}`] = snaps.map(({ id: _, ...rest }) => rest);
-    out[`tensors ${run.id}`] = await Promise.all(
-      snaps.map(async (s) => Buffer.from(await r.getTensor(s.id)).toString('base64')),
-    );
-    out[`summaries ${run.id}`] = await Promise.all(snaps.map((s) => r.getSummary(s.id)));
-    out[`scalars ${run.id}`] = await r.scalars(run.id);
-    out[`layers ${run.id}`] = await r.listLayers(run.id);
-  }
-  return out;
-}
-
 describe('gradscope copy of the demo store', () => {
   it('into PostgreSQL and back into a file: every tensor byte for byte, runs, summaries and scalars equal', async () => {
-    const cluster = inject('postgresUrl');
-    expect(cluster, 'the tests start a PostgreSQL cluster (scripts/postgres.global-setup.mjs)').not.toBe('');
-    const pg = createRequire(new URL('../../../packages/store/package.json', import.meta.url))('pg');
-    const name = `demo_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: cluster });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(cluster);
-    u.pathname = `/${name}`;
-    const url = u.toString();
+    const url = await createDatabase(inject('postgresUrl'), 'demo');
     const back = join(dir, 'back.gradscope');
     for (const [from, to] of [
       [db, url],
@@ -281,7 +253,7 @@ describe('gradscope copy of the demo store', () => {
     }
     const readers = [db, url, back].map((t) => openRunReader(t));
     try {
-      const [want, ...copies] = await Promise.all(readers.map(contents));
+      const [want, ...copies] = await Promise.all(readers.map((r) => storeContents(r)));
       const tensors = Object.entries(want!).filter(([k]) => k.startsWith('tensors '));
       expect(tensors).toHaveLength(expectedRuns.length);
       expect(tensors.reduce((n, [, t]) => n + (t as string[]).length, 0)).toBeGreaterThan(100);

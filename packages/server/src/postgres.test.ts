@@ -3,12 +3,11 @@
 // loses nothing it acknowledged; the database restarted under a running server is reported (503 with a clear
 // message, a logged error), retried and recovered from.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { encodeSnapshot } from '@gradscope/format';
 import { openRunReader } from '@gradscope/store';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createDatabase } from '../../../scripts/test-stores.mjs';
 import { buildServer, type RunningServer } from './index.js';
 import { RUN, request, snapshot } from './test-util/fixture.js';
 
@@ -20,27 +19,6 @@ declare module 'vitest' {
 
 const ARROW = { 'content-type': 'application/vnd.apache.arrow.stream' };
 const JSON_TYPE = { 'content-type': 'application/json' };
-const require = createRequire(new URL('../../store/package.json', import.meta.url));
-
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string): Promise<unknown>;
-  end(): Promise<void>;
-}
-
-/** A new database in `cluster` (default: the tests' cluster, vitest's globalSetup), through the store's pg. */
-async function createDatabase(cluster = inject('postgresUrl')): Promise<string> {
-  if (!cluster) throw new Error('no PostgreSQL for the tests: run `node scripts/ensure-postgres.mjs`');
-  const pg = require('pg') as { Client: new (o: { connectionString: string }) => PgClient };
-  const name = `server_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: cluster });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const u = new URL(cluster);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -82,7 +60,7 @@ async function events(url: string, until: (text: string) => boolean, ms = 15_000
 
 describe('several servers on one PostgreSQL database', () => {
   it('ingest through one, read through the other; a viewer of the other gets the live update', async () => {
-    const db = await createDatabase();
+    const db = await createDatabase(inject('postgresUrl'), 'server');
     const a = await serve(db);
     const b = await serve(db);
     expect(
@@ -121,7 +99,7 @@ describe('several servers on one PostgreSQL database', () => {
   });
 
   it('a server killed (SIGKILL) during ingest loses nothing it acknowledged', async () => {
-    const db = await createDatabase();
+    const db = await createDatabase(inject('postgresUrl'), 'server');
     const child: ChildProcess = spawn(
       process.execPath,
       [fileURLToPath(new URL('./test-util/pg-server.mjs', import.meta.url)), db],
@@ -203,7 +181,7 @@ describe('several servers on one PostgreSQL database', () => {
     };
     const pg = await startCluster();
     cleanups.push(() => pg.stop());
-    const db = await createDatabase(pg.url);
+    const db = await createDatabase(pg.url, 'server');
     const log: string[] = [];
     const server = await serve(db, log);
     const post = (iteration: number) =>

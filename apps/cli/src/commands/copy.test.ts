@@ -3,15 +3,14 @@
 // a new file; every tensor's stored bytes, every run record, snapshot index entry and scalar compared with the
 // original's, and the series read through both files equal. Then the other commands on the database's URL.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kind, RunInfo, Snapshot } from '@gradscope/format';
 import { openRunReader, openStore, type RunReader } from '@gradscope/store';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDatabase, storeContents } from '../../../../scripts/test-stores.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,30 +24,6 @@ let dir: string;
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A new database in the tests' cluster (vitest's globalSetup), through the store's own pg. */
-async function createDatabase(): Promise<string> {
-  const url = inject('postgresUrl');
-  if (!url) throw new Error('no PostgreSQL for the tests: run `node scripts/ensure-postgres.mjs`');
-  const require = createRequire(new URL('../../../../packages/store/package.json', import.meta.url));
-  const pg = require('pg') as {
-    Client: new (o: {
-      connectionString: string;
-    }) => {
-      connect(): Promise<void>;
-      query(sql: string): Promise<unknown>;
-      end(): Promise<void>;
-    };
-  };
-  const name = `copy_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 function runInfo(id: string, name: string): RunInfo {
@@ -142,40 +117,18 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Everything a reader holds of its runs, tensors as their stored bytes. */
-async function contents(r: RunReader): Promise<unknown> {
-  const out: Record<string, unknown> = {};
-  for (const run of await r.listRuns()) {
-    out[`run ${run.id}`] = await r.requireRun(run.id);
-    const snaps = await r.listSnapshots({ run: run.id });
-    // Ids are the destination's own; everything else of each entry, and its tensor's bytes, as stored.
-    out[`snapshots ${run.id}`] = snaps.map(({ id: _, ...rest }) => rest);
-    out[`tensors ${run.id}`] = await Promise.all(
-      snaps.map(async (s) => Buffer.from(await r.getTensor(s.id)).toString('base64')),
-    );
-    out[`summaries ${run.id}`] = await Promise.all(snaps.map((s) => r.getSummary(s.id)));
-    out[`scalars ${run.id}`] = await r.scalars(run.id);
-    out[`layers ${run.id}`] = await r.listLayers(run.id);
-    for (const [kind, maxRows] of [
-      ['output-grad', undefined],
-      ['output-grad', 9],
-      ['input-grad', 20],
-    ] as const) {
-      const key = { run: run.id, layer: 'lstm_1', kind };
-      const opts = maxRows === undefined ? {} : { maxRows };
-      const flow = await Promise.resolve()
-        .then(() => r.flowMatrix(key, opts))
-        .catch(() => undefined);
-      out[`flow ${run.id} ${kind} ${maxRows}`] = flow && { ...flow, ids: flow.ids.length };
-    }
-  }
-  return out;
-}
+/** What both stores must hold alike: storeContents with the flows of lstm_1. */
+const contents = (r: RunReader) =>
+  storeContents(r, [
+    ['lstm_1', 'output-grad', undefined],
+    ['lstm_1', 'output-grad', 9],
+    ['lstm_1', 'input-grad', 20],
+  ]);
 
 describe('gradscope copy', () => {
   it('copies a store file into PostgreSQL and back: every tensor byte-identical, runs and scalars equal', async () => {
     const src = join(dir, 'src.gradscope');
-    const url = await createDatabase();
+    const url = await createDatabase(inject('postgresUrl'), 'copy');
     const back = join(dir, 'back.gradscope');
     const there = cli('copy', src, url);
     expect(there.stderr).toBe('');
@@ -220,7 +173,7 @@ describe('gradscope copy', () => {
   });
 
   it('list, doctor and serve take a postgres:// URL; a refused password or a database without a store is one line, no password in it', async () => {
-    const url = await createDatabase();
+    const url = await createDatabase(inject('postgresUrl'), 'copy');
     expect(cli('copy', join(dir, 'src.gradscope'), url, '--run', 'alpha').code).toBe(0);
     const list = cli('list', url);
     expect(list.code, list.stderr).toBe(0);
@@ -235,7 +188,7 @@ describe('gradscope copy', () => {
     expect(refused.stderr).toContain('role "nobody" does not exist');
     expect(refused.stderr).not.toContain('s3cret-pw');
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-    const empty = cli('list', await createDatabase());
+    const empty = cli('list', await createDatabase(inject('postgresUrl'), 'copy'));
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('no gradscope store in this database');
     // serve: the URL it prints, the run through the API.

@@ -1,10 +1,9 @@
 // The two providers of one store test suite: `describe.each(BACKENDS)` runs a suite once on an SQLite file
 // and once on PostgreSQL (the cluster vitest's globalSetup started, scripts/postgres.global-setup.mjs). Each
 // `fresh()` is an empty store of its own: a file in a temporary directory, or a new database.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
+import { createDatabase as createDatabaseIn } from '../../../../scripts/test-stores.mjs';
 import { tempDir } from './fixtures.js';
 
 declare module 'vitest' {
@@ -34,19 +33,8 @@ export function postgresUrl(): string {
 }
 
 /** Creates a database of its own in the tests' cluster; returns its URL. */
-export async function createDatabase(prefix = 'gs'): Promise<string> {
-  const url = postgresUrl();
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
+export function createDatabase(prefix = 'gs'): Promise<string> {
+  return createDatabaseIn(postgresUrl(), prefix);
 }
 
 export function sqliteBackend(): Backend {
