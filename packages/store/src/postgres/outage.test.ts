@@ -66,4 +66,21 @@ describe('a store on PostgreSQL when the database goes away', () => {
     expect((await r.listSnapshots({ run: 'run-1' })).map((s) => s.iteration)).toEqual([1, 3]);
     await r.close();
   });
+
+  it('a reader answers EUNAVAILABLE while the database is down, tensors and flows (binary COPY) included; then the same bytes', async () => {
+    const r = openRunReader(pg.url);
+    const [first] = await r.listSnapshots({ run: 'run-1' });
+    const key = { run: 'run-1', layer: 'lstm_1', kind: 'output-grad' as const };
+    const tensor = Buffer.from(await r.getTensor(first!.id));
+    const flow = await r.flowMatrix(key);
+    expect(tensor.byteLength).toBeGreaterThan(100);
+    expect(Array.from(flow.iterations)).toEqual([1, 3]);
+    await pg.down();
+    for (const read of [() => r.getTensor(first!.id), () => r.flowMatrix(key), () => r.listRuns()])
+      await expect(read()).rejects.toMatchObject({ code: 'EUNAVAILABLE' });
+    await pg.up();
+    expect(Buffer.from(await r.getTensor(first!.id))).toEqual(tensor);
+    expect(await r.flowMatrix(key)).toEqual(flow);
+    await r.close();
+  });
 });
