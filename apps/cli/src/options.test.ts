@@ -56,6 +56,19 @@ function needs(command: Command, except?: string): string[] {
   ];
 }
 
+describe('gradscope runs without a subcommand', () => {
+  it('names what it got and the subcommands it takes; exit 1, nothing runs', async () => {
+    const result = await parse(['runs', 'runs.gradscope', 'run-1']);
+    expect(result).toEqual({
+      stderr:
+        "error: unknown command 'runs.gradscope'\n" +
+        'gradscope runs takes what to do first: rename <db> <run> <name>, tag <db> <run> --group G, or delete <db> <run>\n',
+      code: 1,
+      ran: false,
+    });
+  });
+});
+
 describe('every command refuses an unknown flag', () => {
   it('covers the commands, subcommands included', () => {
     expect(commands.map((c) => c.path.join(' '))).toEqual(

@@ -118,4 +118,8 @@ export function registerRuns(program: Command): void {
         );
       });
     });
+  // After the subcommands, so that only `gradscope runs <not a subcommand>` says it (they would inherit it).
+  runs.showHelpAfterError(
+    'gradscope runs takes what to do first: rename <db> <run> <name>, tag <db> <run> --group G, or delete <db> <run>',
+  );
 }
