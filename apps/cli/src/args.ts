@@ -17,3 +17,8 @@ export function size(bytes: number): string {
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
+
+/** Commander's collector of a repeatable option (`--run a --run b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

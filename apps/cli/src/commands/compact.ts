@@ -1,6 +1,6 @@
 // gradscope compact <db> --keep-every N: retention for long runs (thin out old snapshots, shrink the file).
 import type { Command } from 'commander';
-import { parseIterations, size } from '../args.js';
+import { collect, parseIterations, size } from '../args.js';
 import { UserError } from '../errors.js';
 import { withStoreFile } from './store-file.js';
 
@@ -28,11 +28,7 @@ export function registerCompact(program: Command): void {
     .requiredOption('--keep-every <n>', 'keep every n-th captured iteration (1 keeps everything)')
     .option('--keep-first <k>', 'keep the first k captured iterations of each run', '0')
     .option('--keep-iterations <list>', 'always keep these iterations, comma-separated (e.g. 20,200,400)')
-    .option(
-      '--run <name|id>',
-      'only this run (repeatable; default: every run)',
-      (v: string, p: string[] = []) => [...p, v],
-    )
+    .option('--run <name|id>', 'only this run (repeatable; default: every run)', collect)
     .action(async (db: string, flags: CompactFlags) => {
       const every = count(flags.keepEvery, '--keep-every', 1);
       const keepFirst = count(flags.keepFirst ?? '0', '--keep-first', 0);

@@ -3,7 +3,6 @@
 // capture options, meta, group, params, status and times), every scalar. The destination is created when
 // missing (a file, or the tables in a database); a run it already holds is refused, never merged.
 import {
-  isPostgresUrl,
   openRunReader,
   openStore,
   type RunDetails,
@@ -12,10 +11,14 @@ import {
   snapshotFromIpc,
 } from '@gradscope/store';
 import type { Command } from 'commander';
+import { collect } from '../args.js';
 import { UserError } from '../errors.js';
+import { resolveRuns } from './store-file.js';
 
 export interface CopyResult {
   runs: { id: string; name: string; snapshots: number; scalars: number }[];
+  /** The destination as messages show it: a file's absolute path, a URL without its password. */
+  path: string;
 }
 
 /** Scalar points per writeScalars call. */
@@ -25,7 +28,7 @@ const SCALAR_BATCH = 10_000;
 async function existing(dst: string): Promise<RunReader | undefined> {
   let reader: RunReader | undefined;
   try {
-    reader = openRunReader(dst, {});
+    reader = openRunReader(dst);
     await reader.dataVersion();
     return reader;
   } catch (err) {
@@ -92,13 +95,7 @@ export async function copyStore(src: string, dst: string, runs?: string[]): Prom
   const reader = openRunReader(src);
   let store: Store | undefined;
   try {
-    const all = await reader.listRuns();
-    const chosen: RunDetails[] = [];
-    for (const r of runs ?? all.map((x) => x.id).reverse()) {
-      const found = await reader.getRun(r);
-      if (!found) throw new UserError(`--run: no run with id or name '${r}' in ${reader.path}`, 'EINPUT');
-      if (!chosen.some((c) => c.id === found.id)) chosen.push(found);
-    }
+    const chosen = await resolveRuns(reader, runs ?? (await reader.listRuns()).map((x) => x.id).reverse());
     const there = await existing(dst);
     if (there) {
       try {
@@ -115,7 +112,7 @@ export async function copyStore(src: string, dst: string, runs?: string[]): Prom
     }
     // Every operation is awaited and its failure reported by the command: the store prints nothing itself.
     store = openStore(dst, { onError: () => {} });
-    const out: CopyResult = { runs: [] };
+    const out: CopyResult = { runs: [], path: store.path };
     for (const run of chosen) out.runs.push(await copyRun(reader, store, run));
     await store.close();
     return out;
@@ -133,18 +130,13 @@ export function registerCopy(program: Command): void {
     )
     .argument('<src>', 'the store to copy from: database file or postgres:// URL')
     .argument('<dst>', 'the store to copy into (made when missing): database file or postgres:// URL')
-    .option(
-      '--run <name|id>',
-      'only this run (repeatable; default: every run)',
-      (v: string, p: string[] = []) => [...p, v],
-    )
+    .option('--run <name|id>', 'only this run (repeatable; default: every run)', collect)
     .action(async (src: string, dst: string, flags: { run?: string[] }) => {
       const result = await copyStore(src, dst, flags.run);
       for (const r of result.runs)
         process.stdout.write(`${r.name} (${r.id}): ${r.snapshots} snapshots, ${r.scalars} scalar points\n`);
-      const where = isPostgresUrl(dst) ? dst.replace(/:[^:@/]*@/, '@') : dst;
       process.stdout.write(
-        `copied ${result.runs.length} run${result.runs.length === 1 ? '' : 's'} into ${where}\n`,
+        `copied ${result.runs.length} run${result.runs.length === 1 ? '' : 's'} into ${result.path}\n`,
       );
     });
 }

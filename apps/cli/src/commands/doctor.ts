@@ -18,6 +18,7 @@ import { diagnoseReader, openRunReader, type RunReader } from '@gradscope/store'
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { table } from './list.js';
+import { resolveRuns } from './store-file.js';
 
 const FAILABLE: readonly string[] = [...VERDICTS, ...CAUSES];
 
@@ -202,10 +203,7 @@ export function registerDoctor(program: Command): void {
         let report: DoctorReport;
         let groups: RunGroup[] | undefined;
         try {
-          for (const run of opts.run ?? []) {
-            if ((await reader.getRun(run)) === undefined)
-              throw new UserError(`--run: no run with id or name '${run}' in ${reader.path}`);
-          }
+          await resolveRuns(reader, opts.run ?? []);
           report = await diagnoseReader(reader, opts.run);
           if (opts.groupBy !== undefined) groups = await groupReport(reader, report, opts.groupBy);
         } finally {

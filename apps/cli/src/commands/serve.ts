@@ -4,6 +4,7 @@ import { DEFAULT_PORT } from '@gradscope/format';
 import type { LogLevel, RunningServer } from '@gradscope/server';
 import { isPostgresUrl } from '@gradscope/store';
 import { type Command, Option } from 'commander';
+import { collect } from '../args.js';
 import { UserError } from '../errors.js';
 
 export interface ServeOptions {
@@ -19,11 +20,6 @@ export interface ServeOptions {
   allowedHost?: string[];
   /** Request and error logs to stderr from this level ('silent': none); none when unset (the demo). */
   logLevel?: string;
-}
-
-/** Commander's collector of a repeatable option. */
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** The server names its options as the API does ("cors" option); the user typed the flag. */
@@ -66,12 +62,8 @@ export async function startServer(db: string, opts: ServeOptions): Promise<Runni
       ...(opts.allowedHost?.length ? { allowedHosts: opts.allowedHost } : {}),
     });
   } catch (err) {
+    // buildServer names a port in use, an address not of this machine and a bad option (ServerError).
     if (err instanceof ServerError) throw new UserError(asFlags(err.message));
-    const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE')
-      throw new UserError(`port ${opts.port} on ${opts.host} is already in use: pick another with --port`);
-    if (code === 'EADDRNOTAVAIL')
-      throw new UserError(`--host ${opts.host} is not an address of this machine`);
     throw err;
   }
 }

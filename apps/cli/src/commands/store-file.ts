@@ -1,14 +1,17 @@
 // Opening an existing store for a management command: a file (never created here, as openStore would) or a
 // store in PostgreSQL (a postgres:// URL).
+
 import {
   checkFile,
   isPostgresUrl,
   openRunReader,
   openStore,
+  type RunDetails,
   type RunReader,
   type Store,
   StoreError,
 } from '@gradscope/store';
+import { UserError } from '../errors.js';
 
 /**
  * Runs `fn` with a reader (to look things up and report) and a store (to change the file) over `db`, which
@@ -45,10 +48,21 @@ async function withStore<T>(target: string, fn: (reader: RunReader, store: Store
   try {
     await reader.dataVersion();
     // Every operation is awaited and its failure reported by the command: the store prints nothing itself.
-    store = openStore(isPostgresUrl(target) ? target : reader.path, { onError: () => {} });
+    store = openStore(target, { onError: () => {} });
     return await fn(reader, store);
   } finally {
     await store?.close();
     await reader.close();
   }
+}
+
+/** The runs `names` (ids or names) of `reader`, each once, in the order given; a name it lacks is a UserError. */
+export async function resolveRuns(reader: RunReader, names: readonly string[]): Promise<RunDetails[]> {
+  const runs: RunDetails[] = [];
+  for (const name of names) {
+    const found = await reader.getRun(name);
+    if (!found) throw new UserError(`--run: no run with id or name '${name}' in ${reader.path}`, 'EINPUT');
+    if (!runs.some((r) => r.id === found.id)) runs.push(found);
+  }
+  return runs;
 }

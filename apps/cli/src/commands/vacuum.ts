@@ -13,21 +13,15 @@ export function registerVacuum(program: Command): void {
     )
     .argument('<db>', 'database file (e.g. runs.gradscope) or postgres:// URL')
     .action(async (db: string) => {
-      if (isPostgresUrl(db)) {
-        const where = await withStoreFile(db, 'vacuuming', async (reader, store) => {
-          await store.vacuum();
-          return reader.path;
-        });
-        process.stdout.write(`${where}: vacuumed\n`);
-        return;
-      }
-      const path = await withStoreFile(db, 'vacuuming', async (reader, store) => {
-        const before = statSync(reader.path).size;
+      const file = !isPostgresUrl(db);
+      const { path, before } = await withStoreFile(db, 'vacuuming', async (reader, store) => {
+        const before = file ? statSync(reader.path).size : 0;
         await store.vacuum();
         return { path: reader.path, before };
       });
-      // Measured after close: the last commits are in the file then (and a file still in WAL mode is checkpointed).
-      const after = statSync(path.path).size;
-      process.stdout.write(`${path.path}: ${size(path.before)} → ${size(after)}\n`);
+      // A file measured after close: the last commits are in it then (and a file still in WAL mode is checkpointed).
+      process.stdout.write(
+        file ? `${path}: ${size(before)} → ${size(statSync(path).size)}\n` : `${path}: vacuumed\n`,
+      );
     });
 }
