@@ -2,7 +2,8 @@
 // from the runs' evidence.
 import { describe, expect, it } from 'vitest';
 import type { Cause, LayerDiagnosis, RunDiagnosis, Verdict } from './diagnosis.js';
-import { type GroupableRun, groupRuns, groupValue, spread } from './groups.js';
+import { compareNatural, type GroupableRun, groupRuns, groupValue, spread } from './groups.js';
+import * as format from './index.js';
 
 function layer(
   name: string,
@@ -94,6 +95,28 @@ const runs: GroupableRun[] = [
   run('g5', { cell: 'GRU' }, [layer('gru_6', 'not-learning', 0.9, 5e-4, 4, vanishing)], 'gru'),
   run('l2', { cell: 'LSTM', lr: 0.01 }, [layer('lstm_2', 'not-learning', 0.8, null)], 'lstm'),
 ];
+
+describe('compareNatural', () => {
+  it('orders text with the numbers in it by their value, decimals and exponents included', () => {
+    const sorted = (xs: string[]) => [...xs].sort(compareNatural);
+    // Digit runs alone would put 0.01 (01) before 0.005 (005).
+    expect(sorted(['gru-lr0.01', 'gru-lr0.005', 'gru-lr0.1'])).toEqual([
+      'gru-lr0.005',
+      'gru-lr0.01',
+      'gru-lr0.1',
+    ]);
+    expect(sorted(['seed 10', 'seed 2', 'seed 1'])).toEqual(['seed 1', 'seed 2', 'seed 10']);
+    expect(sorted(['lr0.01', 'lr1e-3', 'lr2e-2'])).toEqual(['lr1e-3', 'lr0.01', 'lr2e-2']);
+    // The text between numbers in the locale's order, a prefix first.
+    expect(sorted(['lstm', 'gru-2', 'gru', 'LSTM-1'])).toEqual(['gru', 'gru-2', 'lstm', 'LSTM-1']);
+    expect(compareNatural('run-7', 'run-7')).toBe(0);
+    expect(Math.sign(compareNatural('run-10', 'run-9'))).toBe(1);
+  });
+
+  it('is exported by the package', () => {
+    expect(format.compareNatural).toBe(compareNatural);
+  });
+});
 
 describe('spread', () => {
   it('median, range, mean and population std of the finite values', () => {

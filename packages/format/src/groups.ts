@@ -106,8 +106,9 @@ const NUMBER_IN_TEXT = /(\d+(?:\.\d+)?(?:e[-+]?\d+)?)/i;
 /**
  * Text in natural order, a number within it compared by its value: 'seed 2' before 'seed 10', and
  * 'gru-lr0.005' before 'gru-lr0.01' (as 0.005 < 0.01, where digit runs alone would put 01 before 005).
+ * A comparator for Array.prototype.sort.
  */
-function compareText(a: string, b: string): number {
+export function compareNatural(a: string, b: string): number {
   const x = a.split(NUMBER_IN_TEXT);
   const y = b.split(NUMBER_IN_TEXT);
   // split with a capture group: text at even indices, numbers at odd ones.
@@ -119,13 +120,13 @@ function compareText(a: string, b: string): number {
   return x.length - y.length || a.localeCompare(b);
 }
 
-/** Numbers in numeric order, then text in natural order (compareText), the runs without a value last. */
+/** Numbers in numeric order, then text in natural order (compareNatural), the runs without a value last. */
 function compareValues(a: unknown, b: unknown): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'number') return -1;
   if (typeof b === 'number') return 1;
-  return compareText(paramText(a), paramText(b));
+  return compareNatural(paramText(a), paramText(b));
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -152,8 +153,8 @@ function describePosition(
   const which = (v: Verdict) => {
     if (seeds === undefined || counts.length === 1) return '';
     const named = (e.runsByVerdict[v] ?? []).map((id) => paramText(seeds.get(id)));
-    named.sort(compareText);
-    return ` (${plural(named.length, 'seed').replace(/^\d+ /, '')} ${named.join(', ')})`;
+    named.sort(compareNatural);
+    return ` (${named.length === 1 ? 'seed' : 'seeds'} ${named.join(', ')})`;
   };
   const words = counts
     .map((v, i) =>
@@ -226,17 +227,21 @@ export function groupRuns(runs: readonly GroupableRun[], key: string): RunGroup[
           return l === undefined ? [] : [{ id: r.diagnosis.id, layer: l }];
         });
         const layers = held.map((h) => h.layer);
-        const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
         const byVerdict: Partial<Record<Verdict, string[]>> = {};
         const causes: Partial<Record<Cause, number>> = {};
         for (const { id, layer: l } of held) {
-          counts[l.verdict]++;
-          byVerdict[l.verdict] = [...(byVerdict[l.verdict] ?? []), id];
+          const ids = byVerdict[l.verdict];
+          if (ids === undefined) byVerdict[l.verdict] = [id];
+          else ids.push(id);
           for (const c of l.causes) causes[c] = (causes[c] ?? 0) + 1;
         }
         const ordered = Object.fromEntries(
           CAUSES.filter((c) => causes[c] !== undefined).map((c) => [c, causes[c]!]),
         ) as Partial<Record<Cause, number>>;
+        const counts = Object.fromEntries(VERDICTS.map((v) => [v, byVerdict[v]?.length ?? 0])) as Record<
+          Verdict,
+          number
+        >;
         const reach = layers.map((l) => decisiveReach(l.evidence.reach));
         verdicts.push(counts);
         evidence.push({

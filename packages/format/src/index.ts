@@ -57,6 +57,7 @@ export {
   type Verdict,
 } from './diagnosis.js';
 export {
+  compareNatural,
   type GroupableRun,
   type GroupEvidence,
   groupRuns,

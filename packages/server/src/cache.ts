@@ -97,12 +97,14 @@ export function installResponseCache(
   maxBytes?: number,
 ): ResponseCache {
   const cache = new ResponseCache(maxBytes);
+  // Without room for a body (cacheBytes 0) nothing is kept: no hook, so no request reads a data version (on
+  // PostgreSQL, a round trip each).
+  if (cache.maxBytes === 0) return cache;
   // The version is read before the handler reads anything: an answer is kept under the version it may be
   // older than, never newer (a commit in between makes the next request miss, not serve a stale body).
   const versions = new WeakMap<FastifyRequest, number>();
   app.addHook('preHandler', async (req, reply) => {
-    // Without room for a body (cacheBytes 0), nothing is kept: no version to read.
-    if (!cacheable(req) || cache.maxBytes === 0) return;
+    if (!cacheable(req)) return;
     const version = await reader.dataVersion();
     versions.set(req, version);
     const body = cache.get(req.url, version);
