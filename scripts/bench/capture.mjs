@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLayerGradients, gradientCallback, MemorySink } from '../../packages/capture/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
+import { median } from './lib/numbers.mjs';
 
 const RUN_STUB = {
   name: 'bench',
@@ -16,12 +17,6 @@ const RUN_STUB = {
   backend: 'wasm',
   tfjsVersion: '4.22.0',
   host: 'bench',
-};
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 /** CPU time of this process (user + system) spent by the last time() call, in ms. */

@@ -21,16 +21,12 @@ import {
 } from '../../apps/demo/dist/labelled/runs.js';
 import { gradientCallback, MemorySink } from '../../packages/capture/dist/index.js';
 import * as store from '../../packages/store/dist/index.js';
+import { median } from './lib/numbers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const VERDICTS = ['learning-long', 'learning-short', 'not-learning', 'insufficient-data'];
 const LAGS = [0, 1, 2, 4, 8, 16, 32];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (v, digits = 2) =>
   v === null || v === undefined
     ? '–'

@@ -5,18 +5,17 @@
 // the same ingested data. Servers run in child processes; the trainers (HttpSink, as a training script uses
 // it) in this one. The PostgreSQL cluster is the bench's own, with fsync on, as a real one is.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpSink } from '../../packages/capture/dist/http-sink.js';
 import { openRunReader, openStore } from '../../packages/store/dist/index.js';
 import { startCluster } from '../postgres.mjs';
+import { createDatabase } from '../test-stores.mjs';
 import { interleaved } from './lib/load.mjs';
 import { childServer, RUN, snapshot } from './server.mjs';
 
 /** One snapshot: 16 samples × 50 timesteps × 32 channels, float32 (100 KiB), as a mid-sized probe. */
 const SHAPE = [16, 50, 32];
-const pg = createRequire(new URL('../../packages/store/package.json', import.meta.url))('pg');
 const BYTES = SHAPE.reduce((a, b) => a * b, 4);
 
 /** Trainers logging at once, each `per` snapshots and a loss point per snapshot, through `urls` in turn. */
@@ -73,14 +72,11 @@ export async function run({ quick, log }) {
     const file = join(dir, 'runs.gradscope');
     // The 2-server setup writes into a database of its own on the same cluster, so that the reads below
     // compare stores holding the same runs (the 1-server setups') on SQLite and on PostgreSQL.
-    const admin = new pg.Client({ connectionString: cluster.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE two');
-    await admin.end();
+    const two = await createDatabase(cluster.url, 'two');
     const setups = [
       { name: '1 server on SQLite', db: file, servers: 1 },
       { name: '1 server on PostgreSQL', db: cluster.url, servers: 1 },
-      { name: '2 servers on one PostgreSQL', db: cluster.url.replace(/\/postgres$/, '/two'), servers: 2 },
+      { name: '2 servers on one PostgreSQL', db: two, servers: 2 },
     ];
     const per = quick ? 8 : 40;
     for (const trainers of [8, 32]) {

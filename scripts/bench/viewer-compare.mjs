@@ -10,12 +10,7 @@ import { viewerDir } from '../../apps/viewer/index.js';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
 import { launchChromium } from '../chromium.mjs';
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+import { median } from './lib/numbers.mjs';
 
 const STEPS = 100_000;
 const T = 50;

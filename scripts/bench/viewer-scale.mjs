@@ -13,6 +13,7 @@ import { viewerDir } from '../../apps/viewer/index.js';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
 import { launchChromium } from '../chromium.mjs';
+import { median } from './lib/numbers.mjs';
 
 const SHAPE = [16, 100, 32];
 const LAYER = 'lstm';
@@ -26,12 +27,6 @@ const RUN = {
   backend: 'cpu',
   tfjsVersion: '4.22.0',
   host: 'bench',
-};
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 /** One store of `n` snapshots of the series (and a loss per iteration), the same payload in each. */

@@ -12,13 +12,8 @@ import { viewerDir } from '../../apps/viewer/index.js';
 import { buildServer } from '../../packages/server/dist/index.js';
 import { openStore } from '../../packages/store/dist/index.js';
 import { launchChromium } from '../chromium.mjs';
+import { median } from './lib/numbers.mjs';
 import { sweepRun, writeSweep } from './lib/sweep.mjs';
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Waits for the render after `after` renders; returns the hook. */
 async function rendered(page, after) {

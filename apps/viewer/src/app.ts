@@ -364,7 +364,7 @@ export class App {
       if (d instanceof Error || d === null) return;
       // The panel's padding (16 each side) and the evidence's indent (12), and slack for rounding.
       const evidenceWidth = Math.max(320, this.verdicts.clientWidth - 32 - 12 - 8);
-      await this.evidence.render(this.verdicts, { ...ctx, width: evidenceWidth, charts: [] }, d);
+      await this.evidence.render(this.verdicts, { ...ctx, width: evidenceWidth }, d);
     });
     renderControls(this.controls, series, state, runs, {
       set: (patch, push) => this.set(patch, push),
@@ -386,7 +386,7 @@ export class App {
     if (seq !== this.seq) return;
     window.__gradscope.lastPaintMs = performance.now() - result.arrived;
     window.__gradscope.panels = result.panels;
-    const lossPaintMs = await this.strip.render({ ...ctx, charts: [] });
+    const lossPaintMs = await this.strip.render(ctx);
     if (seq !== this.seq) return;
     window.__gradscope.lossPaintMs = lossPaintMs ?? 0;
     await verdictsShown;

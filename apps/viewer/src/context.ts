@@ -43,7 +43,7 @@ export type PageContext = Pick<ViewContext, 'state' | 'width' | 'data' | 'upTo' 
  * snapshot (a weight's columns are gates, not directions: its snapshots carry none), else of any snapshot of
  * the series.
  */
-export function viewContext(series: Series, page: PageContext, charts: uPlot[] = []): ViewContext {
+export function viewContext(series: Series, page: PageContext): ViewContext {
   const first = series.snapshots.find((x) => x.iteration === series.iterations[0]);
   const channelParts = first
     ? first.channelParts
@@ -53,6 +53,6 @@ export function viewContext(series: Series, page: PageContext, charts: uPlot[] =
     series,
     seriesName: seriesName(series),
     ...(channelParts?.length ? { channelParts } : {}),
-    charts,
+    charts: [],
   };
 }

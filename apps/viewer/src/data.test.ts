@@ -166,3 +166,62 @@ describe('DataCache.runWithLayers', () => {
     expect(calls).toEqual(['run r', 'layers r']);
   });
 });
+
+describe('DataCache.flow and histograms', () => {
+  function countingApi() {
+    const calls: string[] = [];
+    let failing = false;
+    const api = {
+      async flow(run: string, key: SeriesKey) {
+        calls.push(`flow ${run} ${key.kind}`);
+        await Promise.resolve();
+        if (failing) throw new ApiError(500, 'down');
+        return { iterations: [1], timesteps: 0 };
+      },
+      async histograms(run: string, key: SeriesKey) {
+        calls.push(`histograms ${run} ${key.kind}`);
+        await Promise.resolve();
+        if (failing) throw new ApiError(500, 'down');
+        return { iterations: [1] };
+      },
+    };
+    return {
+      data: new DataCache(api as unknown as Api),
+      calls,
+      fail: (v: boolean) => {
+        failing = v;
+      },
+    };
+  }
+
+  it('makes one request for two concurrent reads of the same flow key', async () => {
+    const { data, calls } = countingApi();
+    const [a, b] = await Promise.all([data.flow('r', KEY), data.flow('r', KEY)]);
+    expect(a).toBe(b);
+    expect(calls).toEqual(['flow r output-grad']);
+  });
+
+  it('makes one request for two concurrent reads of the same histograms key', async () => {
+    const { data, calls } = countingApi();
+    const [a, b] = await Promise.all([data.histograms('r', KEY), data.histograms('r', KEY)]);
+    expect(a).toBe(b);
+    expect(calls).toEqual(['histograms r output-grad']);
+  });
+
+  it('asks again after a failed read and after a live event for the series', async () => {
+    const { data, calls, fail } = countingApi();
+    fail(true);
+    await expect(data.flow('r', KEY)).rejects.toThrow('down');
+    await expect(data.histograms('r', KEY)).rejects.toThrow('down');
+    fail(false);
+    await data.flow('r', KEY);
+    await data.histograms('r', KEY);
+    await data.flow('r', KEY);
+    await data.histograms('r', KEY);
+    expect(calls).toHaveLength(4);
+    data.forgetSnapshot({ run: 'r', layer: 'lstm', kind: 'output-grad', part: null, iteration: 2 });
+    await data.flow('r', KEY);
+    await data.histograms('r', KEY);
+    expect(calls).toHaveLength(6);
+  });
+});

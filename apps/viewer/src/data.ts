@@ -61,8 +61,9 @@ export class DataCache {
   private readonly indexes = new Map<string, Promise<SeriesIndex>>();
   /** The snapshots of every part of one layer and kind at some iterations, for the weights page. */
   private readonly kindIndexes = new Map<string, SnapshotInfo[]>();
-  private readonly flows = new Map<string, FlowResponse>();
-  private readonly histogramsByKey = new Map<string, HistogramsResponse>();
+  /** Flow matrices and histograms, kept from the request's start (sharedRead): one request per key. */
+  private readonly flows = new Map<string, Promise<FlowResponse>>();
+  private readonly histogramsByKey = new Map<string, Promise<HistogramsResponse>>();
   /** Diagnoses of finished runs (a running run's is asked again: every capture can change it). */
   private readonly diagnoses = new Map<string, DiagnosisResponse>();
   /** Training scalars of finished runs (a running run's are asked again: they change every step). */
@@ -131,24 +132,14 @@ export class DataCache {
     return list;
   }
 
-  async flow(run: string, key: SeriesKey): Promise<FlowResponse> {
-    const k = seriesCacheKey(run, key);
-    let flow = this.flows.get(k);
-    if (!flow) {
-      flow = await this.api.flow(run, key);
-      this.flows.set(k, flow);
-    }
-    return flow;
+  /** A series' flow matrices; concurrent callers of one key share one request. */
+  flow(run: string, key: SeriesKey): Promise<FlowResponse> {
+    return sharedRead(this.flows, seriesCacheKey(run, key), () => this.api.flow(run, key));
   }
 
-  async histograms(run: string, key: SeriesKey): Promise<HistogramsResponse> {
-    const k = seriesCacheKey(run, key);
-    let hist = this.histogramsByKey.get(k);
-    if (!hist) {
-      hist = await this.api.histograms(run, key);
-      this.histogramsByKey.set(k, hist);
-    }
-    return hist;
+  /** A series' histograms; concurrent callers of one key share one request. */
+  histograms(run: string, key: SeriesKey): Promise<HistogramsResponse> {
+    return sharedRead(this.histogramsByKey, seriesCacheKey(run, key), () => this.api.histograms(run, key));
   }
 
   /** A run's training scalars, each downsampled to at most `maxPoints` (kept once the run has ended). */

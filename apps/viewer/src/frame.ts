@@ -151,7 +151,7 @@ export function lossLast(res: ScalarsResponse): number | null {
  * How far the loss may lag the snapshots in flight: the capture sends it in batches of 50 steps (capture's
  * SCALAR_BATCH_STEPS), read back and written after the snapshots; two batches leave room for that.
  */
-export const LOSS_LAG_STEPS = 100;
+const LOSS_LAG_STEPS = 100;
 
 /**
  * A frame's bound from the newest iteration of each piece (series, diagnosis) and of the loss, and the shown

@@ -21,7 +21,7 @@ import {
 } from '../compareData';
 import { BANDS, type CompareState, formatCompare, MAX_RUNS, parseCompare } from '../compareState';
 import { smoothingSlider } from '../controls';
-import { type DataCache, type SnapshotEvent, scalarPoints } from '../data';
+import { type DataCache, type SnapshotEvent, scalarPoints, sharedRead } from '../data';
 import { button, checkbox, h, select, textInput } from '../dom';
 import { colorbar, flowMapPanel, leftMarginFor } from '../draw';
 import { type FlowLabels, flowLabels } from '../flow';
@@ -123,23 +123,12 @@ export class ComparePage {
     const width = host.width();
     // Runs of a sweep share their model: with groups, one run's details and layer list stand for every run
     // recording the same layers (a group of 300 runs then costs two requests a run, its scalars and its flow).
-    const stands = new Map<string, RunRecord>();
-    const standIn = (r: RunRecord) => {
-      if (s.by === null) return r;
-      const sig = JSON.stringify(r.layers);
-      if (!stands.has(sig)) stands.set(sig, r);
-      return stands.get(sig)!;
-    };
-    const once = new Map<string, Promise<[RunDetails, LayerInfo[]]>>();
-    const model = (r: RunRecord) => {
-      const rep = standIn(r);
-      let p = once.get(rep.id);
-      if (!p) {
-        p = Promise.all([host.data.run(rep.id), host.data.layers(rep.id)]);
-        once.set(rep.id, p);
-      }
+    const shared = new Map<string, Promise<[RunDetails, LayerInfo[]]>>();
+    const model = async (r: RunRecord): Promise<[RunDetails, LayerInfo[]]> => {
+      const key = s.by === null ? r.id : JSON.stringify(r.layers);
+      const [d, l] = await sharedRead(shared, key, () => host.data.runWithLayers(r.id));
       // The run's own record (name, status, params…) over its stand-in's model and options.
-      return p.then(([d, l]): [RunDetails, LayerInfo[]] => [rep === r ? d : { ...d, ...r }, l]);
+      return [d.id === r.id ? d : { ...d, ...r }, l];
     };
     // Every run's verdicts come in one answer (GET /api/outcomes); a page without them still draws.
     const [models, scalars, outcomes] = await Promise.all([
@@ -158,7 +147,8 @@ export class ComparePage {
         const key = series.flowKeys[i];
         if (!key) return null;
         // A grouped run whose layers differ from its stand-in's in kinds has no such flow: left out, not fatal.
-        return s.by === null ? host.data.flow(r.id, key) : host.data.flow(r.id, key).catch(() => null);
+        const read = host.data.flow(r.id, key);
+        return s.by === null ? read : read.catch(() => null);
       }),
     );
     if (!current()) return;

@@ -107,9 +107,7 @@ export class RunsTablePage {
     this.renderHeader();
     // Read before the rows move: asked after, it would make the browser lay them out at once.
     const width = host.width();
-    const t0 = performance.now();
     const shown = this.update();
-    const t1 = performance.now();
     // The chart shows the rows that pass the filters, whatever their order: a sort or a grouping keeps it.
     const chartKey = JSON.stringify([s.filters, s.x, width]);
     if (
@@ -122,12 +120,6 @@ export class RunsTablePage {
       const old = b.table.closest('.runs-page')?.querySelector('.outcome-chart');
       if (old) old.replaceWith(chart);
       else b.table.closest('.runs-page')?.append(chart);
-    }
-    const page = b.table.closest<HTMLElement>('.runs-page');
-    if (page) {
-      // Where the render's time goes, for the bench's notes: rows (filter, sort, group, DOM order) and the rest.
-      page.dataset.rowsMs = (t1 - t0).toFixed(1);
-      page.dataset.chartMs = (performance.now() - t1).toFixed(1);
     }
     await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
     if (!current()) return;
@@ -566,7 +558,7 @@ const MAX_CHARS = 34;
  * Each column's width in the grid: as many characters as its widest header or cell (capped), in `ch` plus the
  * cell's padding; the verdict column as its pills need. Computed from the data, so no cell is measured.
  */
-export function columnWidths(columns: readonly Column[], rows: readonly RunRow[]): string[] {
+function columnWidths(columns: readonly Column[], rows: readonly RunRow[]): string[] {
   const widths = columns.map((c) => {
     // The header with its sort mark, and room for the filter's placeholder ("min..max", "contains").
     let chars = Math.max(c.label.length + 2, 10);
