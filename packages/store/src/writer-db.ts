@@ -10,9 +10,7 @@ import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
 import { type EncodedSnapshot, opLabel, type WriteOp } from './operations.js';
 import type { CompactPolicy, CompactResult } from './provider.js';
 import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
-import type { RunInfo, Snapshot, WrittenRunStatus } from './types.js';
-import { validateRunInfo, validateStatus } from './validate.js';
-import { prepareSnapshot, type WriterStatements, writerStatements } from './writer-sql.js';
+import { type WriterStatements, writerStatements } from './writer-sql.js';
 
 export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
@@ -258,25 +256,6 @@ export class SnapshotWriter {
       }
       return ops.flatMap((op) => this.commit([op]));
     }
-  }
-
-  private one(op: WriteOp): number | undefined {
-    const [r] = this.commit([op]);
-    if (!r!.ok) throw r!.error;
-    return r!.id;
-  }
-
-  /** Synchronous convenience: encode and commit one snapshot; returns its id. Throws on failure. */
-  writeSnapshot(snapshot: Snapshot): number {
-    return this.one({ type: 'write', snapshot: prepareSnapshot(snapshot) })!;
-  }
-
-  startRun(run: RunInfo): void {
-    this.one({ type: 'startRun', run: validateRunInfo(run) });
-  }
-
-  endRun(runId: string, status: WrittenRunStatus): void {
-    this.one({ type: 'endRun', runId, status: validateStatus(status) });
   }
 
   /** Refreshes the heartbeat of the running runs this process writes (see liveness.ts). Never throws. */

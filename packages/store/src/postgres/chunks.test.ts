@@ -145,10 +145,12 @@ describe('series chunks on PostgreSQL', () => {
       }
     };
     const before = await read();
-    // The store as schema 1 left it: no chunks.
+    // The store as schema 1 left it: no chunks, no index of commits by age, snapshots indexed by position.
     await query(
       url,
-      "DROP TABLE gradscope.series_chunks; UPDATE gradscope.meta SET value = '1' WHERE key = 'schema_version'",
+      `DROP TABLE gradscope.series_chunks; DROP INDEX gradscope.commits_at;
+       CREATE INDEX snapshots_pos ON gradscope.snapshots (series_key, pos);
+       UPDATE gradscope.meta SET value = '1' WHERE key = 'schema_version'`,
     );
     const shown = shownUrl(url);
     await expect(read()).rejects.toMatchObject({
@@ -161,6 +163,12 @@ describe('series chunks on PostgreSQL', () => {
     expect(await query(url, "SELECT value FROM gradscope.meta WHERE key = 'schema_version'")).toEqual([
       { value: '2' },
     ]);
+    expect(
+      await query(
+        url,
+        "SELECT to_regclass('gradscope.snapshots_pos') IS NULL AS dropped, to_regclass('gradscope.commits_at') IS NOT NULL AS made",
+      ),
+    ).toEqual([{ dropped: true, made: true }]);
     expect(await read()).toEqual(before);
   });
 });

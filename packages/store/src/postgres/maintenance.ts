@@ -81,12 +81,11 @@ export async function compact(w: Maintained, policy: CompactPolicy): Promise<Com
 }
 
 /**
- * VACUUM of the store's tables. `full` (RunWriter.vacuum, and compact, whose bytesAfter then counts the
- * space given back, as the file's compact shrinks the file): VACUUM FULL rewrites them, giving the space of
- * removed rows back to the file system (it locks each table while it runs); plain: the space is reused by
- * later writes, without locking out readers.
+ * VACUUM FULL of the store's tables (RunWriter.vacuum, and compact, whose bytesAfter then counts the space
+ * given back, as the file's compact shrinks the file): it rewrites them, giving the space of removed rows back
+ * to the file system, and locks each table while it runs.
  */
-export async function vacuum(w: Maintained, full = true): Promise<void> {
+export async function vacuum(w: Maintained): Promise<void> {
   try {
     for (const t of [
       'payloads',
@@ -98,7 +97,7 @@ export async function vacuum(w: Maintained, full = true): Promise<void> {
       'runs',
       'commits',
     ])
-      await w.pool.query(`VACUUM ${full ? 'FULL ' : ''}gradscope.${t}`);
+      await w.pool.query(`VACUUM FULL gradscope.${t}`);
   } catch (err) {
     throw fromPg(err, w.url, 'vacuuming');
   }

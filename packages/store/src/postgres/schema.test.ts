@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../store.js';
 import { postgresBackend } from '../test-util/backends.js';
 import { runInfo, snapshot } from '../test-util/fixtures.js';
+import { createPool } from './connection.js';
 import { PG_SCHEMA_VERSION } from './schema.js';
+import { COMMIT_TOKENS_MS, PgWriter } from './writer.js';
 
 const postgres = postgresBackend();
 
@@ -31,5 +33,26 @@ describe('the PostgreSQL schema', () => {
       expect(meta.rows).toEqual([{ value: String(PG_SCHEMA_VERSION) }]);
       expect(runs.rows).toEqual([0, 1, 2, 3].map((i) => ({ id: `w${i}`, n: 1 })));
     }
+  });
+
+  it("keeps commit tokens an hour: a writer's heartbeat forgets older ones, by the index on their age", async () => {
+    const url = await postgres.fresh();
+    await openStore(url).close();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    const now = Date.now();
+    await c.query(
+      `INSERT INTO gradscope.commits (token, at) VALUES
+         ('00000000-0000-4000-8000-000000000001', $1), ('00000000-0000-4000-8000-000000000002', $2)`,
+      [now - COMMIT_TOKENS_MS - 1000, now - 1000],
+    );
+    const pool = createPool(url);
+    await new PgWriter(pool, url).heartbeat();
+    await pool.end();
+    const left = await c.query('SELECT token FROM gradscope.commits ORDER BY token');
+    const plan = await c.query('EXPLAIN SELECT 1 FROM gradscope.commits WHERE at < 0');
+    await c.end();
+    expect(left.rows).toEqual([{ token: '00000000-0000-4000-8000-000000000002' }]);
+    expect(JSON.stringify(plan.rows)).toMatch(/commits_at/);
   });
 });

@@ -2,10 +2,9 @@
 // gradscope.meta and created or migrated by the first writer that connects (under an advisory lock, so
 // that several servers starting together create them once).
 //
-// Unlike the SQLite file, no series chunks: a series is the snapshots of one (run, layer, kind, part) with
-// their summaries, each snapshot numbered by its position in the series (`pos`, 0, 1, …, in write order) so
-// that the reader picks the same rows as the SQLite provider's chunk levels (every 8^L-th position, see
-// chunks.ts) with one index range instead of reading every row.
+// A series is the snapshots of one (run, layer, kind, part), each numbered by its position in the series
+// (`pos`, 0, 1, …, in write order), and its chunks (chunks.ts): the levels the SQLite file keeps, which the
+// flow, histogram and index queries read.
 import type pg from 'pg';
 import { SUMMARY_STATS } from '../columns.js';
 import { StoreError } from '../errors.js';
@@ -16,9 +15,14 @@ import { fromPg, shownUrl } from './connection.js';
 /**
  * The schema version this code writes (gradscope.meta 'schema_version').
  * 1: runs, series, snapshots, payloads, summaries, scalars, commits, state.
- * 2: series_chunks (chunks.ts), built from the snapshots and summaries by the migration.
+ * 2: series_chunks (chunks.ts), built from the snapshots and summaries by the migration; commits by age
+ *    (pruned by the writers); no index of snapshots by position (no query reads them so).
  */
 export const PG_SCHEMA_VERSION = 2;
+
+/** What version 2 adds to version 1's tables. */
+const V2_DDL = `${CHUNKS_DDL}
+  CREATE INDEX commits_at ON gradscope.commits (at);`;
 
 /** The advisory lock key under which the schema is created or migrated ('GrSc'). */
 const SCHEMA_LOCK = 0x47725363;
@@ -106,7 +110,6 @@ function createSql(): string {
       ${pgStatColumnsSql('snapshots')}
     );
     CREATE INDEX snapshots_series ON gradscope.snapshots (series_key, iteration, id);
-    CREATE INDEX snapshots_pos ON gradscope.snapshots (series_key, pos);
     CREATE INDEX snapshots_run ON gradscope.snapshots (run_key, iteration, id);
     CREATE TABLE gradscope.summaries (
       snapshot_id    bigint NOT NULL REFERENCES gradscope.snapshots (id),
@@ -133,7 +136,7 @@ function createSql(): string {
       token uuid PRIMARY KEY,
       at    double precision NOT NULL
     );
-    ${CHUNKS_DDL}`;
+    ${V2_DDL}`;
 }
 
 /** The schema version of the database, or undefined when it holds no gradscope store. */
@@ -186,7 +189,7 @@ export async function ensureSchema(pool: pg.Pool, url: string): Promise<void> {
     }
     // Migrations, one step per version.
     if (version === 1) {
-      await client.query(CHUNKS_DDL);
+      await client.query(`DROP INDEX IF EXISTS gradscope.snapshots_pos; ${V2_DDL}`);
       await rebuildChunks(client);
       await client.query("UPDATE gradscope.meta SET value = '2' WHERE key = 'schema_version'");
     }

@@ -1,17 +1,19 @@
 // The write side on PostgreSQL: the same operations as the SQLite SnapshotWriter (writer-db.ts), each group
 // in one transaction (transaction.ts), by stage: the group's payloads uploaded first, then its runs
 // (write-runs.ts) and snapshots and scalars (write-data.ts); maintenance in maintenance.ts.
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { writerIdentity } from '../liveness.js';
-import { opLabel, type WriteOp } from '../operations.js';
+import type { WriteOp } from '../operations.js';
 import type { CompactPolicy, CompactResult } from '../provider.js';
 import type { OpResult } from '../writer-db.js';
-import { fromPg, isUnavailable, shownUrl } from './connection.js';
-import { ANALYZE_FIRST, analyze, compact, size, vacuum } from './maintenance.js';
+import { shownUrl } from './connection.js';
+import { ANALYZE_FIRST, analyze, compact, vacuum } from './maintenance.js';
 import { transaction } from './transaction.js';
 import { insertPayloads, insertSnapshot } from './write-data.js';
 import { applyRunOp, claimRun } from './write-runs.js';
+
+/** How long a commit token is kept: far beyond any retry of its group (unavailableMs, 10 s by default). */
+export const COMMIT_TOKENS_MS = 3_600_000;
 
 export class PgWriter {
   /** 'host pid start' of this process, recorded on the runs it writes (heartbeats refresh them). */
@@ -26,31 +28,22 @@ export class PgWriter {
   }
 
   /**
-   * Commits `ops` in one transaction marked by `token`. When the group fails for another reason than the
-   * connection, each op is retried alone so that one bad op fails alone. Throws only when the database is
-   * unreachable (the caller retries, after asking committed(token)); otherwise every op gets a result.
+   * Commits `ops` in one transaction marked by `token`; throws what failed. The caller (writer.worker.ts)
+   * retries an unreachable database, asking committed(token) first, and splits a group that failed for another
+   * reason, each op under a token of its own: retries and tokens live in one place, so no op is sent twice.
    */
-  async commit(ops: WriteOp[], token: string = randomUUID()): Promise<OpResult[]> {
+  async commit(ops: WriteOp[], token: string): Promise<OpResult[]> {
     if (ops.length === 0) return [];
-    try {
-      let payloads: number[] = [];
-      const ids = await transaction(
-        this.pool,
-        token,
-        (c) => this.applyAll(c, ops, payloads),
-        async (c) => {
-          payloads = await insertPayloads(c, ops);
-        },
-      );
-      return ids.map((id) => (id === undefined ? { ok: true } : { ok: true, id }));
-    } catch (err) {
-      if (isUnavailable(err)) throw err;
-      const error = fromPg(err, this.url, opLabel(ops[0]!));
-      if (ops.length === 1) return [{ ok: false, error }];
-      const out: OpResult[] = [];
-      for (const op of ops) out.push(...(await this.commit([op])));
-      return out;
-    }
+    let payloads: number[] = [];
+    const ids = await transaction(
+      this.pool,
+      token,
+      (c) => this.applyAll(c, ops, payloads),
+      async (c) => {
+        payloads = await insertPayloads(c, ops);
+      },
+    );
+    return ids.map((id) => (id === undefined ? { ok: true } : { ok: true, id }));
   }
 
   /** Whether the group marked `token` was committed (after a connection lost around its COMMIT). */
@@ -80,21 +73,21 @@ export class PgWriter {
     return ids;
   }
 
-  /** Refreshes the heartbeat of the running runs this process writes (see liveness.ts). Never throws. */
+  /**
+   * Refreshes the heartbeat of the running runs this process writes (see liveness.ts), and forgets the commit
+   * tokens older than COMMIT_TOKENS_MS (a token is looked up only while its group is retried). Never throws.
+   */
   async heartbeat(): Promise<void> {
     try {
+      const now = Date.now();
       await this.pool.query(
         "UPDATE gradscope.runs SET heartbeat_at = $1 WHERE writer = $2 AND status = 'running'",
-        [Date.now(), this.writer],
+        [now, this.writer],
       );
+      await this.pool.query('DELETE FROM gradscope.commits WHERE at < $1', [now - COMMIT_TOKENS_MS]);
     } catch {
       // Unreachable: the next beat tries again; a reader needs one beat per STALE_AFTER_MS.
     }
-  }
-
-  /** The bytes the store's tables take on the server (tables, their TOAST and indexes). */
-  size(): Promise<number> {
-    return size(this);
   }
 
   /** Retention (see RunWriter.compact and maintenance.ts), then VACUUM. */
@@ -120,9 +113,9 @@ export class PgWriter {
       .finally(() => (this.analyzing = undefined));
   }
 
-  /** VACUUM FULL of the store's tables (`full`), or plain VACUUM (see maintenance.ts). */
-  vacuum(full = true): Promise<void> {
-    return vacuum(this, full);
+  /** VACUUM FULL of the store's tables (see maintenance.ts). */
+  vacuum(): Promise<void> {
+    return vacuum(this);
   }
 
   /** Finishes the runs this writer created from snapshots alone (at their last snapshot). */

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from '../errors.js';
 import { HEARTBEAT_MS } from '../liveness.js';
-import { isWriteOp, type Posted, type WriteOp } from '../operations.js';
+import { isWriteOp, opLabel, type Posted, type WriteOp } from '../operations.js';
 import type { CompactPolicy } from '../provider.js';
 import { Summaries, summarizePayload } from '../summarizer.js';
 import type { OpResult } from '../writer-db.js';
@@ -121,17 +121,24 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
             `gradscope store: ${fromPg(err, url, 'committing').message}; retrying for up to ${unavailableMs / 1000} s\n`,
           );
         }
-        if (!isUnavailable(err) || now - (outage ?? now) >= unavailableMs) {
+        if (!isUnavailable(err)) {
+          outage = undefined;
+          // Refused, not unreachable: the group's transaction rolled back whole. One op fails with its own
+          // error; a group is split, each op committed again as a group of its own (its own token, its own
+          // retries), so that one bad op fails alone and none is written twice.
+          if (ops.length === 1) return [{ ok: false, error: fromPg(err, url, opLabel(ops[0]!)) }];
+          const out: OpResult[] = [];
+          for (const op of ops) out.push(...(await commit([op])));
+          return out;
+        }
+        if (now - (outage ?? now) >= unavailableMs) {
           const error = fromPg(err, url, `committing ${ops.length} operations`);
-          // Unreachable for too long: EUNAVAILABLE; refused (a password changed, a privilege revoked): its own code.
-          const failed = isUnavailable(err)
-            ? new StoreError(
-                'EUNAVAILABLE',
-                `${error.message}; gave up after ${Math.round((now - (outage ?? now)) / 1000)} s (nothing of it was written)`,
-                { file: where },
-              )
-            : error;
-          outage = isUnavailable(err) ? now : undefined; // the next group tries again, for as long
+          const failed = new StoreError(
+            'EUNAVAILABLE',
+            `${error.message}; gave up after ${Math.round((now - (outage ?? now)) / 1000)} s (nothing of it was written)`,
+            { file: where },
+          );
+          outage = now; // the next group tries again, for as long
           return ops.map(() => ({ ok: false, error: failed }));
         }
         await sleep(Math.min(1000, 50 * 2 ** Math.min(5, Math.floor((now - (outage ?? now)) / 200))));
@@ -187,8 +194,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
       case 'vacuum':
       case 'compact':
         try {
-          const value =
-            next.type === 'compact' ? await writer.compact(next.policy) : await writer.vacuum(true);
+          const value = next.type === 'compact' ? await writer.compact(next.policy) : await writer.vacuum();
           ack([{ seq: next.seq, ok: true, ...(value === undefined ? {} : { value }) }]);
         } catch (err) {
           ack([{ seq: next.seq, ok: false, error: serializeError(fromPg(err, url, next.type)) }]);
