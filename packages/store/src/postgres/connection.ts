@@ -1,7 +1,8 @@
 // What every part of the PostgreSQL provider shares: telling a URL from a path, the URL shown in messages
 // (never its password), the pool (int8 as numbers), and PostgreSQL's errors as StoreErrors.
-import pg from 'pg';
+import type pg from 'pg';
 import { StoreError, type StoreErrorCode } from '../errors.js';
+import { pgModule } from './modules.js';
 
 /** A `postgres://` or `postgresql://` connection string: the store on a PostgreSQL server. */
 export type PostgresUrl = `postgres://${string}` | `postgresql://${string}`;
@@ -30,7 +31,7 @@ export function shownUrl(url: string): string {
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === 20 && format !== 'binary') return Number;
-    return pg.types.getTypeParser(oid, format);
+    return pgModule().types.getTypeParser(oid, format);
   }) as typeof pg.types.getTypeParser,
 };
 
@@ -44,7 +45,7 @@ export interface PoolOptions {
 
 /** A pool on `url`. TLS (`sslmode=` in the URL), user, password and host follow libpq's rules and PG* variables. */
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (pgModule().Pool)({
     connectionString: url,
     max: options.max ?? 10,
     types,

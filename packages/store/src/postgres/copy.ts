@@ -4,7 +4,7 @@
 // as long as hex text as through COPY, measured (the store README). COPY takes no parameters: the callers
 // put only numbers they read from the database into its text.
 import type pg from 'pg';
-import { to } from 'pg-copy-streams';
+import { copyTo } from './modules.js';
 
 /** One row of a binary COPY: its fields' bytes, null for NULL. */
 export type CopyRow = (Buffer | null)[];
@@ -14,7 +14,7 @@ export async function copyRows(pool: pg.Pool, select: string): Promise<CopyRow[]
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    const stream = client.query(to(`COPY (${select}) TO STDOUT (FORMAT binary)`));
+    const stream = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT binary)`));
     const parts: Buffer[] = [];
     for await (const part of stream) parts.push(part as Buffer);
     return parseBinaryCopy(parts.length === 1 ? parts[0]! : Buffer.concat(parts));

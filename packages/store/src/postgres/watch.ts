@@ -1,6 +1,7 @@
 // Change notifications of a PostgreSQL store: one connection of its own LISTENs on the channel every write
 // transaction NOTIFYs (postgres/writer.ts), reconnecting (every second) after the server restarts.
-import pg from 'pg';
+import type pg from 'pg';
+import { pgModule } from './modules.js';
 import { CHANNEL } from './transaction.js';
 
 export class Watchers {
@@ -23,7 +24,10 @@ export class Watchers {
 
   private async listen(): Promise<void> {
     if (this.closed || this.watchers.size === 0 || this.listener) return;
-    const client = new pg.Client({ connectionString: this.url, application_name: 'gradscope listener' });
+    const client = new (pgModule().Client)({
+      connectionString: this.url,
+      application_name: 'gradscope listener',
+    });
     this.listener = client;
     const again = () => {
       if (this.listener !== client) return;
