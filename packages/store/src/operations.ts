@@ -4,7 +4,7 @@
 // takes them from the summarizer thread, and hands the operation as it is to SnapshotWriter.commit.
 import type { MessagePort } from 'node:worker_threads';
 import type { ModelSummary } from '@gradscope/format';
-import type { SerializedError } from './errors.js';
+import { type SerializedError, type StoreError, serializeError } from './errors.js';
 import type { CompactPolicy, RunTag } from './provider.js';
 import type { RunInfo, ScalarPoint, SnapshotMeta, TensorSummary, WrittenRunStatus } from './types.js';
 
@@ -94,11 +94,21 @@ export function isWriteOp(op: Operation): op is WriteOp {
  */
 export type InMessage = Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
 
+/** One acknowledgement: operation `seq` done (with the snapshot's id, or a maintenance answer) or failed. */
+export type Ack = { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError };
+
 /** Writer thread → training thread, on the replies port (which the training thread can drain synchronously). */
 export type OutMessage =
   | { type: 'ready'; file: string }
   | { type: 'fatal'; error: SerializedError }
-  | {
-      type: 'acks';
-      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
-    };
+  | { type: 'acks'; results: Ack[] };
+
+/** What a writer (SQLite's SnapshotWriter, PostgreSQL's PgWriter) made of one operation of a group. */
+export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
+
+/** The acknowledgement of operation `seq` from its result. */
+export function ackOf(seq: number, r: OpResult): Ack {
+  return r.ok
+    ? { seq, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
+    : { seq, ok: false, error: serializeError(r.error) };
+}

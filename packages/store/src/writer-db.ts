@@ -7,12 +7,13 @@ import { snapshotValues, statValues } from './columns.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
-import { type EncodedSnapshot, opLabel, type WriteOp } from './operations.js';
+import { type EncodedSnapshot, type OpResult, opLabel, type WriteOp } from './operations.js';
+
+export type { OpResult } from './operations.js';
+
 import type { CompactPolicy, CompactResult } from './provider.js';
 import { type Db, DEFAULT_BUSY_TIMEOUT_MS, withBusyRetry } from './sqlite.js';
 import { type WriterStatements, writerStatements } from './writer-sql.js';
-
-export type OpResult = { ok: true; id?: number } | { ok: false; error: StoreError };
 
 export class SnapshotWriter {
   private readonly runKeys = new Map<string, number>();

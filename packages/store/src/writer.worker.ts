@@ -15,10 +15,14 @@ import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, Worker, workerData } from 'node:worker_threads';
 import { fromSqlite, type SerializedError, StoreError, serializeError } from './errors.js';
 import { HEARTBEAT_MS } from './liveness.js';
-import { type InMessage, isWriteOp, type OutMessage, type Posted, type WriteOp } from './operations.js';
-
-/** The protocol's types, for the writer threads of other backends (postgres/writer.worker.ts). */
-export type { InMessage, OutMessage } from './operations.js';
+import {
+  ackOf,
+  type InMessage,
+  isWriteOp,
+  type OutMessage,
+  type Posted,
+  type WriteOp,
+} from './operations.js';
 
 import { openWriterDb, type WriterDbOptions } from './sqlite.js';
 import { Summaries, summarizePayload } from './summarizer.js';
@@ -138,11 +142,7 @@ function runWriter(path: string, options: WriterDbOptions, durable: boolean, rep
     }
     lastCommit = performance.now();
     res.forEach((r, i) => {
-      results.push(
-        r.ok
-          ? { seq: seqs[i]!, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
-          : { seq: seqs[i]!, ok: false, error: serializeError(r.error) },
-      );
+      results.push(ackOf(seqs[i]!, r));
     });
     ops = [];
     seqs = [];

@@ -1,8 +1,7 @@
 // The training scalars of a run on PostgreSQL, bucketed as the SQLite reader buckets them (read/scalars.ts).
 import type { ScalarSeries } from '@gradscope/format';
-import { StoreError } from '../errors.js';
 import type { ScalarsOptions } from '../provider.js';
-import { bucketPoints } from '../read/scalars.js';
+import { bucketPoints, checkMaxPoints } from '../read/scalars.js';
 import { type PgReadContext, RUN_KEY } from './read-context.js';
 
 /** The training scalars of a run, one series per name (names in byte order), at most `maxPoints` points each. */
@@ -11,9 +10,7 @@ export async function scalars(
   run: string,
   options: ScalarsOptions = {},
 ): Promise<ScalarSeries[]> {
-  if (options.maxPoints !== undefined && (!Number.isInteger(options.maxPoints) || options.maxPoints < 4)) {
-    throw new StoreError('EINVAL', `maxPoints must be an integer >= 4, got ${String(options.maxPoints)}`);
-  }
+  checkMaxPoints(options);
   const out = await c.q('reading scalars', async (p) => {
     // Names in byte order (as SQLite sorts them), whatever the database's collation.
     const { rows } = await p.query({

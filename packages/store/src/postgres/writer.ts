@@ -3,9 +3,8 @@
 // (write-runs.ts) and snapshots and scalars (write-data.ts); maintenance in maintenance.ts.
 import type pg from 'pg';
 import { writerIdentity } from '../liveness.js';
-import type { WriteOp } from '../operations.js';
+import type { OpResult, WriteOp } from '../operations.js';
 import type { CompactPolicy, CompactResult } from '../provider.js';
-import type { OpResult } from '../writer-db.js';
 import { shownUrl } from './connection.js';
 import { ANALYZE_FIRST, analyze, compact, vacuum } from './maintenance.js';
 import { transaction } from './transaction.js';

@@ -10,26 +10,21 @@ import { randomUUID } from 'node:crypto';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { type SerializedError, StoreError, serializeError } from '../errors.js';
 import { HEARTBEAT_MS } from '../liveness.js';
-import { isWriteOp, opLabel, type Posted, type WriteOp } from '../operations.js';
+import {
+  ackOf,
+  type InMessage,
+  isWriteOp,
+  type OpResult,
+  type OutMessage,
+  opLabel,
+  type Posted,
+  type WriteOp,
+} from '../operations.js';
 import type { CompactPolicy } from '../provider.js';
 import { Summaries, summarizePayload } from '../summarizer.js';
-import type { OpResult } from '../writer-db.js';
 import { createPool, fromPg, isUnavailable, shownUrl } from './connection.js';
 import { ensureSchema } from './schema.js';
 import { PgWriter } from './writer.js';
-
-/**
- * The training thread's messages (one operation, several, or once the summarizer's port) and the replies it
- * drains: the SQLite writer thread's protocol, which the Store speaks to either thread.
- */
-type InMessage = Posted | Posted[] | { summarizer: { port: MessagePort; control: Int32Array } };
-type OutMessage =
-  | { type: 'ready'; file: string }
-  | { type: 'fatal'; error: SerializedError }
-  | {
-      type: 'acks';
-      results: { seq: number; ok: boolean; id?: number; value?: unknown; error?: SerializedError }[];
-    };
 
 /** Largest group committed in one transaction, by count and by payload bytes. */
 const MAX_GROUP_OPS = 4096;
@@ -73,7 +68,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
   // One operation a message, or several (the training thread's protocol: writer.worker.ts's InMessage).
   parentPort!.on('message', (msg: InMessage) => {
     if ('summarizer' in msg) summaries = new Summaries(msg.summarizer.port, msg.summarizer.control);
-    else for (const posted of Array.isArray(msg) ? msg : [msg]) queue.push(itemOf(posted, summaries));
+    else for (const posted of msg) queue.push(itemOf(posted, summaries));
     wake?.();
   });
   try {
@@ -83,8 +78,9 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
         await ensureSchema(pool, url);
         break;
       } catch (err) {
-        const cause = (err as { cause?: unknown }).cause ?? err;
-        if (!isUnavailable(cause) || performance.now() - started >= unavailableMs) throw err;
+        // ensureSchema's errors come through fromPg: an unreachable database is EUNAVAILABLE.
+        const unavailable = err instanceof StoreError && err.code === 'EUNAVAILABLE';
+        if (!unavailable || performance.now() - started >= unavailableMs) throw err;
         await sleep(500);
       }
     }
@@ -149,11 +145,6 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
   const ack = (results: Extract<OutMessage, { type: 'acks' }>['results']) => {
     if (results.length > 0) replies.postMessage({ type: 'acks', results } satisfies OutMessage);
   };
-  const resultOf = (seq: number, r: OpResult) =>
-    r.ok
-      ? { seq, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
-      : { seq, ok: false, error: serializeError(r.error) };
-
   for (;;) {
     if (queue.length === 0) await new Promise<void>((r) => (wake = r));
     wake = undefined;
@@ -177,7 +168,7 @@ async function runWriter(url: string, unavailableMs: number, replies: MessagePor
     if (ops.length > 0) {
       const res = await commit(ops);
       res.forEach((r, i) => {
-        results.push(resultOf(seqs[i]!, r));
+        results.push(ackOf(seqs[i]!, r));
       });
       writer.wrote(ops.filter((op, i) => op.type === 'write' && res[i]!.ok).length);
     }

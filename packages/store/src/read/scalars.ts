@@ -55,6 +55,13 @@ class PointColumns {
 }
 
 /** Downsamples one name's points: per bucket of consecutive points, its first, last, min and max. */
+/** EINVAL unless `maxPoints` is absent or an integer >= 4 (a bucket keeps 4 points). */
+export function checkMaxPoints(options: ScalarsOptions): void {
+  if (options.maxPoints !== undefined && (!Number.isInteger(options.maxPoints) || options.maxPoints < 4)) {
+    throw new StoreError('EINVAL', `maxPoints must be an integer >= 4, got ${String(options.maxPoints)}`);
+  }
+}
+
 export function bucketPoints(p: ScalarColumns, maxPoints: number | undefined): ScalarSeries {
   const { iterations: its, values: vals, times } = p;
   const n = its.length;
@@ -95,9 +102,7 @@ export class ScalarPoints {
    * survive. `count` is the number of points stored.
    */
   scalars(run: string, options: ScalarsOptions): ScalarSeries[] {
-    if (options.maxPoints !== undefined && (!Number.isInteger(options.maxPoints) || options.maxPoints < 4)) {
-      throw new StoreError('EINVAL', `maxPoints must be an integer >= 4, got ${String(options.maxPoints)}`);
-    }
+    checkMaxPoints(options);
     const { c } = this;
     const key = c.runKey(run);
     return c.q('reading scalars', () => {
