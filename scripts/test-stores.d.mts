@@ -9,3 +9,10 @@ export function storeContents(
   reader: any,
   flows?: [layer: string, kind: string, maxRows: number | undefined][],
 ): Promise<Record<string, unknown>>;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The tests' PostgreSQL cluster, started by vitest's globalSetup (scripts/postgres.global-setup.mjs); '' when PostgreSQL is not installed. */
+    postgresUrl: string;
+  }
+}

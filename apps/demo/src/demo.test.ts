@@ -230,12 +230,6 @@ describe('pnpm demo --size tiny --no-serve', () => {
   });
 });
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    postgresUrl: string;
-  }
-}
-
 describe('gradscope copy of the demo store', () => {
   it('into PostgreSQL and back into a file: every tensor byte for byte, runs, summaries and scalars equal', async () => {
     const url = await createDatabase(inject('postgresUrl'), 'demo');

@@ -11,12 +11,6 @@ import { createDatabase } from '../../../scripts/test-stores.mjs';
 import { buildServer, type RunningServer } from './index.js';
 import { RUN, request, snapshot } from './test-util/fixture.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    postgresUrl: string;
-  }
-}
-
 const ARROW = { 'content-type': 'application/vnd.apache.arrow.stream' };
 const JSON_TYPE = { 'content-type': 'application/json' };
 

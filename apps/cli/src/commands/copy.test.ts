@@ -12,12 +12,6 @@ import { openRunReader, openStore, type RunReader } from '@gradscope/store';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase, storeContents } from '../../../../scripts/test-stores.mjs';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    postgresUrl: string;
-  }
-}
-
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 let dir: string;
 

@@ -6,13 +6,6 @@ import { inject } from 'vitest';
 import { createDatabase as createDatabaseIn } from '../../../../scripts/test-stores.mjs';
 import { tempDir } from './fixtures.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** The tests' PostgreSQL cluster ('' when PostgreSQL is not installed). */
-    postgresUrl: string;
-  }
-}
-
 export interface Backend {
   name: 'sqlite' | 'postgres';
   /** A new, empty store target: a file path or a postgres:// URL of a new database. */
