@@ -324,6 +324,8 @@ export class App {
     ]);
     if (seq !== this.seq) return;
     const width = this.figureWidth();
+    // Points of every scalar read of this render (the frame's, the strip's, the evidence's): one read serves all.
+    const lossPoints = scalarPoints(width);
     // One frame of the run drives every view: selectors, status, verdict evidence, flow, norms, loss.
     const frame = await RunFrame.of({
       data: this.data,
@@ -332,7 +334,7 @@ export class App {
       snapshots,
       keys: [...horizonKeys({ run, layers }), ...(readable ? evidenceKeys(readable, layers) : [])],
       diagnosisIteration: readable ? diagnosisIteration(readable) : null,
-      lossPoints: scalarPoints(width),
+      lossPoints,
     });
     if (seq !== this.seq) return;
     const shown = frame.snapshotsUpTo(snapshots);
@@ -352,6 +354,7 @@ export class App {
     const ctx = viewContext(series, {
       state,
       width,
+      lossPoints,
       data: frame,
       upTo: frame.upTo,
       current: () => seq === this.seq,

@@ -14,6 +14,7 @@ function series(kind: Series['key']['kind'], snapshots: SnapshotInfo[], iteratio
 const page = (): PageContext => ({
   state: { ...defaultState(), view: 'flow' },
   width: 800,
+  lossPoints: 1600,
   data: {} as DataCache,
   upTo: 40,
   current: () => true,
@@ -35,6 +36,7 @@ describe('the one context every view takes', () => {
       p.current,
       p.set,
     ]);
+    expect(ctx.lossPoints).toBe(1600);
     expect(ctx.charts).toEqual([]);
     expect('channelParts' in ctx).toBe(false);
     expect(seriesName({ key: { layer: 'gru', kind: 'weight', part: 'forward/kernel/z' } })).toBe(

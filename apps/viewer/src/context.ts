@@ -11,6 +11,12 @@ export interface ViewContext {
   state: ViewState;
   /** Width available to the view, CSS pixels. */
   width: number;
+  /**
+   * Points per scalar series every view of the render asks for (data.scalars): the frame's, fixed from the
+   * figure's width, so that one read of the loss serves the frame, the training strip and the evidence (a view
+   * narrower than the figure asking for fewer would be another read, another GET /scalars of a running run).
+   */
+  lossPoints: number;
   /** The series the page shows (its run, layers, compared iterations, snapshots). */
   series: Series;
   /** "lstm_1 · output-grad" (+ " · part"): what the titles name. */
@@ -36,7 +42,10 @@ export function seriesName(series: Pick<Series, 'key'>): string {
 }
 
 /** What a render gives every view besides the series. */
-export type PageContext = Pick<ViewContext, 'state' | 'width' | 'data' | 'upTo' | 'current' | 'set'>;
+export type PageContext = Pick<
+  ViewContext,
+  'state' | 'width' | 'lossPoints' | 'data' | 'upTo' | 'current' | 'set'
+>;
 
 /**
  * The context of a render's views of a resolved series. Its channel parts are those of the first compared

@@ -1,7 +1,7 @@
 // The runs table's pure operations on rows built by hand, each expectation worked out independently of the
 // code: filters parsed and applied, sorts (missing values last both ways, ties in the given order), groups.
 import { describe, expect, it } from 'vitest';
-import { columnsOf, filterSort, groupRows, parseFilter, passes, type RunRow } from './runRows';
+import { columnsOf, compareCells, filterSort, groupRows, parseFilter, passes, type RunRow } from './runRows';
 import { outcomeRow } from './test-util/rows';
 
 const ROWS = [
@@ -151,6 +151,38 @@ describe('filterSort', () => {
       'd',
       'e',
     ]);
+  });
+});
+
+describe('natural order (compareNatural, as `gradscope doctor --group-by`)', () => {
+  // Run names of a learning-rate sweep: 0.005 < 0.01 < 0.1, where digit runs alone ('en' numeric collation)
+  // put '…0.01' (01 = 1) before '…0.005' (005 = 5).
+  const SWEEP = [
+    outcomeRow('gru-lr0.01', { params: { tag: 'lr0.01' }, group: 'lr0.01' }),
+    outcomeRow('gru-lr0.1', { params: { tag: 'lr0.1' }, group: 'lr0.1' }),
+    outcomeRow('gru-lr0.005', { params: { tag: 'lr0.005' }, group: 'lr0.005' }),
+  ];
+  const columns = columnsOf(SWEEP);
+  const column = (k: string) => columns.find((c) => c.key === k)!;
+
+  it('sorts text cells with their numbers by value: gru-lr0.005 before gru-lr0.01', () => {
+    expect(compareCells('gru-lr0.005', 'gru-lr0.01')).toBeLessThan(0);
+    expect(compareCells('s2', 's10')).toBeLessThan(0);
+    expect(ids(filterSort(SWEEP, columns, q({ sort: { key: 'name', desc: false } })))).toEqual([
+      'gru-lr0.005',
+      'gru-lr0.01',
+      'gru-lr0.1',
+    ]);
+    expect(ids(filterSort(SWEEP, columns, q({ sort: { key: 'name', desc: true } })))).toEqual([
+      'gru-lr0.1',
+      'gru-lr0.01',
+      'gru-lr0.005',
+    ]);
+  });
+
+  it('groups in the same order', () => {
+    expect(groupRows(SWEEP, column('p.tag')).map((g) => g.label)).toEqual(['lr0.005', 'lr0.01', 'lr0.1']);
+    expect(groupRows(SWEEP, column('group')).map((g) => g.label)).toEqual(['lr0.005', 'lr0.01', 'lr0.1']);
   });
 });
 

@@ -2,7 +2,7 @@
 // columns those rows have, and the pure operations the page applies to them: filter (text contains, numeric
 // ranges), sort (any column, missing values last) and group (by any column, with counts and verdict tallies).
 import type { OutcomesResponse, RunOutcomeJson, Verdict } from '@gradscope/format';
-import { VERDICTS } from '@gradscope/format';
+import { compareNatural, VERDICTS } from '@gradscope/format';
 
 /** One cell's value: a number, a text, or nothing (null sorts last and matches only an empty filter). */
 export type Cell = number | string | null;
@@ -179,12 +179,16 @@ export function passes(cell: Cell, filter: Filter): boolean {
   return lo && hi;
 }
 
-/** Cells in order: numbers ascending, text naturally ('s2' before 's10'); null is handled by the caller. */
+/**
+ * Cells in order: numbers ascending, text naturally with its numbers by value (compareNatural: 's2' before
+ * 's10', 'gru-lr0.005' before 'gru-lr0.01', as `gradscope doctor --group-by` orders them); null is handled by
+ * the caller.
+ */
 export function compareCells(a: Exclude<Cell, null>, b: Exclude<Cell, null>): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'number') return -1;
   if (typeof b === 'number') return 1;
-  return a.localeCompare(b, 'en', { numeric: true });
+  return compareNatural(a, b);
 }
 
 /** How a column sorts its cells: verdicts best first, everything else by compareCells. */

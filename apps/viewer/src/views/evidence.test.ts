@@ -1,7 +1,13 @@
 // The evidence's pure parts: the decay fit line placed from the diagnosis' slope, the series a verdict rests on,
 // and the loss picking of training.ts (every loss by name, the baseline never a loss).
-import { reachOf, theilSen } from '@gradscope/format';
+import { type RunDiagnosis, reachOf, theilSen } from '@gradscope/format';
 import { describe, expect, it } from 'vitest';
+import type { RunDetails, ScalarsResponse } from '../api';
+import { viewContext } from '../context';
+import { type DataCache, scalarPoints } from '../data';
+import { RunFrame } from '../frame';
+import type { Series } from '../resolve';
+import { defaultState } from '../state';
 import {
   baselineCurve,
   lossName,
@@ -11,7 +17,8 @@ import {
   type Scalar,
   scalarX,
 } from '../training';
-import { decayFitLine, evidenceSeries, lagOf, significant } from './evidence';
+import { decayFitLine, evidenceSeries, lagOf, renderEvidence, significant } from './evidence';
+import { renderTrainingStrip } from './trainingStrip';
 
 describe('decayFitLine', () => {
   it('reproduces an exact exponential decay from its slope (forward: lag back from the last step)', () => {
@@ -114,5 +121,64 @@ describe('losses', () => {
     expect(significant(0.0099123)).toBe('0.0099');
     expect(significant(0.3456)).toBe('0.35');
     expect(significant(null)).toBe('—');
+  });
+});
+
+describe('one loss read per render', () => {
+  it('the evidence and the training strip ask the frame for the loss at its point count: one GET /scalars of a running run', async () => {
+    const reads: number[] = [];
+    const data = {
+      api: {},
+      flow: async () => {
+        throw new Error('not read');
+      },
+      scalars: async (_run: unknown, n: number): Promise<ScalarsResponse> => {
+        reads.push(n);
+        return { series: [] };
+      },
+      histograms: async () => {
+        throw new Error('not read');
+      },
+      partSnapshots: async () => [],
+    } as unknown as DataCache;
+    const run = { id: 'r', status: 'running', model: { layers: [] } } as unknown as RunDetails;
+    // As the page renders (app.ts): the frame reads the loss at the figure's width, the views take its count
+    // from the context, and the evidence sits in the verdict panel, narrower than the figure.
+    const figureWidth = 1200;
+    const lossPoints = scalarPoints(figureWidth);
+    const frame = await RunFrame.of({
+      data,
+      record: run,
+      run,
+      snapshots: [],
+      keys: [],
+      diagnosisIteration: 40,
+      lossPoints,
+    });
+    expect(frame.upTo).toBe(40);
+    const series = {
+      run,
+      layers: [],
+      key: { layer: 'gru', kind: 'input-grad', part: null },
+      snapshots: [],
+      iterations: [],
+    } as unknown as Series;
+    const ctx = viewContext(series, {
+      state: defaultState(),
+      width: figureWidth,
+      lossPoints,
+      data: frame,
+      upTo: frame.upTo,
+      // Stops each view once its data is read: what they asked for is what is tested.
+      current: () => false,
+      set: () => {},
+    });
+    const root = { querySelectorAll: () => [] } as unknown as HTMLElement;
+    const diagnosis = { layers: [] } as unknown as RunDiagnosis;
+    expect(await renderEvidence(root, { ...ctx, width: 700 }, diagnosis)).toBeNull();
+    expect(await renderTrainingStrip(root, ctx)).toBeNull();
+    // One read, the frame's, served to both views (a narrower evidence column once asked for 1000 points).
+    expect(reads).toEqual([lossPoints]);
+    expect(lossPoints).not.toBe(scalarPoints(Math.floor((700 - 32) / 3)));
   });
 });

@@ -10,7 +10,6 @@ import type { FlowResponse, LayerInfo, SeriesKey } from '../api';
 import { timestepLogAxes } from '../axes';
 import { lut } from '../colormap';
 import type { ViewContext } from '../context';
-import { scalarPoints } from '../data';
 import { h } from '../dom';
 import { flowMapPanel, leftMarginFor } from '../draw';
 import { flowLabels } from '../flow';
@@ -101,8 +100,8 @@ const GAP = 16;
 
 /**
  * Fills every `.evidence[data-layer]` slot under `root`'s verdict rows with that layer's evidence of `diagnosis`,
- * as of the render's context (its width the row's; the page's iterations drawn and marked; the loss ratio the
- * verdict's as of the frame); resolves with the charts drawn (null when a newer render took over). A layer whose
+ * as of the render's context (its width the row's; the page's iterations drawn and marked; the loss read at the
+ * frame's point count, ctx.lossPoints, so the frame's read serves it; the loss ratio the verdict's as of the frame); resolves with the charts drawn (null when a newer render took over). A layer whose
  * series cannot be loaded says so.
  */
 export async function renderEvidence(
@@ -133,7 +132,7 @@ export async function renderEvidence(
     return { slot, layer, which, flow, matrix };
   });
   const [scalars, drawn] = await Promise.all([
-    ctx.data.scalars(run, scalarPoints(colWidth)).catch(() => null),
+    ctx.data.scalars(run, ctx.lossPoints).catch(() => null),
     Promise.all(jobs),
   ]);
   if (!ctx.current()) return null;

@@ -48,6 +48,21 @@ describe('outcomePoints', () => {
     ]);
   });
 
+  it('text categories with their numbers by value: lr0.005 before lr0.01', () => {
+    const sweep = [
+      row('x', 0.2, { tag: 'lr0.01' }),
+      row('y', 0.1, { tag: 'lr0.005' }),
+      row('z', 0.3, { tag: 'lr0.1' }),
+    ];
+    const { points, axis } = outcomePoints(sweep, columnsOf(sweep).find((c) => c.key === 'p.tag')!);
+    expect(axis.categories).toEqual(['lr0.005', 'lr0.01', 'lr0.1']);
+    expect(points.map((p) => [p.row.run.id, p.x])).toEqual([
+      ['x', 1],
+      ['y', 0],
+      ['z', 2],
+    ]);
+  });
+
   it('round ticks over a linear range', () => {
     expect(niceTicks(0, 10, 5).map((t) => t.v)).toEqual([0, 2, 4, 6, 8, 10]);
     expect(niceTicks(8, 32, 3).map((t) => t.label)).toEqual(['10', '20', '30']);

@@ -3,7 +3,7 @@
 // y axis, coloured by verdict, with the baseline (1) and the learned threshold (0.5) as lines. A click on a point
 // opens its run.
 import type { Verdict } from '@gradscope/format';
-import { DIAGNOSIS_RULES, VERDICTS } from '@gradscope/format';
+import { compareNatural, DIAGNOSIS_RULES, VERDICTS } from '@gradscope/format';
 import { h, hiDpiCanvas, select } from '../dom';
 import { attachReadout } from '../readout';
 import { type Column, lossRatioOf, type RunRow } from '../runRows';
@@ -46,9 +46,7 @@ export function outcomePoints(
   });
   const left = rows.length - usable.length;
   if (column.type === 'text' || usable.some((p) => typeof p.x !== 'number')) {
-    const categories = [...new Set(usable.map((p) => String(p.x)))].sort((a, b) =>
-      a.localeCompare(b, 'en', { numeric: true }),
-    );
+    const categories = [...new Set(usable.map((p) => String(p.x)))].sort(compareNatural);
     return {
       points: usable.map((p) => ({
         row: p.row,

@@ -46,4 +46,24 @@ describe('run list', () => {
     expect(names('snapshots')).toEqual(['memory-lstm', 'ex1-lstm6', 'memory-gru', 'ex10-gru']);
     expect(names('name')).toEqual(['ex1-lstm6', 'ex10-gru', 'memory-gru', 'memory-lstm']);
   });
+
+  it('sorts names with their numbers by value (gru-lr0.005 before gru-lr0.01), ties newest first', () => {
+    const sweep = [
+      run('gru-lr0.01', 1, 'finished', 1),
+      run('gru-lr0.005', 2, 'finished', 1),
+      run('gru-lr0.1', 3, 'finished', 1),
+    ];
+    expect(filterSortRuns(sweep, '', 'name', text).map((r) => r.name)).toEqual([
+      'gru-lr0.005',
+      'gru-lr0.01',
+      'gru-lr0.1',
+    ]);
+    // Started together: the tie-break orders the names the same way.
+    const together = sweep.map((r) => ({ ...r, startedAt: 7 }));
+    expect(filterSortRuns(together, '', 'started', text).map((r) => r.name)).toEqual([
+      'gru-lr0.005',
+      'gru-lr0.01',
+      'gru-lr0.1',
+    ]);
+  });
 });

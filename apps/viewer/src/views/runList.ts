@@ -1,5 +1,6 @@
 // The gallery's run list: filter by text, sort by start time, status, snapshot count or name, and tick runs to
 // open them together on the compare page. Filtering and sorting move the cards; nothing is fetched again.
+import { compareNatural } from '@gradscope/format';
 import type { RunRecord } from '../api';
 import { compareLink, MAX_RUNS, MIN_RUNS } from '../compareState';
 import { h, select } from '../dom';
@@ -33,12 +34,12 @@ export function filterSortRuns(
   sort: RunSort,
   textOf: (run: RunRecord) => string,
 ): RunRecord[] {
-  const newest = (a: RunRecord, b: RunRecord) => b.startedAt - a.startedAt || a.name.localeCompare(b.name);
+  const newest = (a: RunRecord, b: RunRecord) => b.startedAt - a.startedAt || compareNatural(a.name, b.name);
   const by: Record<RunSort, (a: RunRecord, b: RunRecord) => number> = {
     started: newest,
     status: (a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || newest(a, b),
     snapshots: (a, b) => b.snapshots - a.snapshots || newest(a, b),
-    name: (a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }) || newest(a, b),
+    name: (a, b) => compareNatural(a.name, b.name) || newest(a, b),
   };
   return runs.filter((r) => matchesQuery(textOf(r), query)).sort(by[sort]);
 }

@@ -6,7 +6,6 @@ import type uPlot from 'uplot';
 import type { FlowResponse } from '../api';
 import type { ViewContext } from '../context';
 import { smoothingSlider } from '../controls';
-import { scalarPoints } from '../data';
 import { checkbox, h, select } from '../dom';
 import { flowLabels } from '../flow';
 import { isWeightKind, type Series } from '../resolve';
@@ -67,7 +66,7 @@ export async function renderTrainingStrip(
   // activations says nothing about how far back the gradient reaches).
   const keys = horizonKeys(series);
   const [scalars, flows] = await Promise.all([
-    data.scalars(run, scalarPoints(width)).catch(() => null),
+    data.scalars(run, ctx.lossPoints).catch(() => null),
     Promise.all(
       keys.map((k) => data.flow(run.id, { layer: k.layer, kind: k.kind, part: k.part }).catch(() => null)),
     ),
