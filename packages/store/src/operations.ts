@@ -112,3 +112,26 @@ export function ackOf(seq: number, r: OpResult): Ack {
     ? { seq, ok: true, ...(r.id !== undefined ? { id: r.id } : {}) }
     : { seq, ok: false, error: serializeError(r.error) };
 }
+
+/** A run's stored `meta` (JSON text, or none) with `meta`'s keys set over it: updateRunMeta on either backend. */
+export function mergedMeta(stored: string | undefined, meta: Record<string, unknown>): string {
+  const old = JSON.parse(stored ?? '{}') as unknown;
+  const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {};
+  return JSON.stringify({ ...base, ...meta });
+}
+
+/**
+ * A run's group and params (JSON text) after `tag`: tagRun on either backend. A param set to null is removed;
+ * a group left undefined stays.
+ */
+export function taggedRun(
+  stored: { group: string | null; params: string },
+  tag: RunTag,
+): { group: string | null; params: string } {
+  const params = JSON.parse(stored.params) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(tag.params ?? {})) {
+    if (v === null) delete params[k];
+    else params[k] = v;
+  }
+  return { group: tag.group === undefined ? stored.group : tag.group, params: JSON.stringify(params) };
+}

@@ -7,7 +7,14 @@ import { snapshotValues, statValues } from './columns.js';
 import { fromSqlite, isBusy, StoreError } from './errors.js';
 import { writerIdentity } from './liveness.js';
 import { checkpoint, compact, removeJournal, vacuum } from './maintenance.js';
-import { type EncodedSnapshot, type OpResult, opLabel, type WriteOp } from './operations.js';
+import {
+  type EncodedSnapshot,
+  mergedMeta,
+  type OpResult,
+  opLabel,
+  taggedRun,
+  type WriteOp,
+} from './operations.js';
 
 export type { OpResult } from './operations.js';
 
@@ -130,22 +137,17 @@ export class SnapshotWriter {
       case 'updateRunMeta': {
         // Only `meta` changes: the status, end time, model and writer of the run stay as they are.
         const key = this.findRun(op.run, `update the metadata of run ${JSON.stringify(op.run)}`);
-        const old = JSON.parse((this.stmt.getMeta.get(key) as string | undefined) ?? '{}') as unknown;
-        const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {};
-        this.stmt.setMeta.run(JSON.stringify({ ...base, ...op.meta }), key);
+        this.stmt.setMeta.run(mergedMeta(this.stmt.getMeta.get(key) as string | undefined, op.meta), key);
         return undefined;
       }
       case 'tagRun': {
         // Only the group and params change, as for updateRunMeta.
         const key = this.findRun(op.run, `tag run ${JSON.stringify(op.run)}`);
-        const old = this.stmt.getTag.get(key) as { group: string | null; params: string };
-        const params = JSON.parse(old.params) as Record<string, unknown>;
-        for (const [k, v] of Object.entries(op.tag.params ?? {})) {
-          if (v === null) delete params[k];
-          else params[k] = v;
-        }
-        const group = op.tag.group === undefined ? old.group : op.tag.group;
-        this.stmt.setTag.run(group, JSON.stringify(params), key);
+        const { group, params } = taggedRun(
+          this.stmt.getTag.get(key) as { group: string | null; params: string },
+          op.tag,
+        );
+        this.stmt.setTag.run(group, params, key);
         return undefined;
       }
       case 'deleteRun':

@@ -2,7 +2,7 @@
 // and run management (rename, metadata, tags, delete), as the SQLite writer does them (writer-db.ts).
 import type pg from 'pg';
 import { StoreError } from '../errors.js';
-import { NO_MODEL, type WriteOp } from '../operations.js';
+import { mergedMeta, NO_MODEL, taggedRun, type WriteOp } from '../operations.js';
 import { RUN_KEY } from './read-context.js';
 import { insertScalars } from './write-data.js';
 
@@ -135,10 +135,8 @@ export async function applyRunOp(
       // Only `meta` changes: the status, end time, model and writer of the run stay as they are.
       const key = await findRun(w, c, op.run, `update the metadata of run ${JSON.stringify(op.run)}`);
       const { rows } = await c.query('SELECT meta FROM gradscope.runs WHERE key = $1 FOR UPDATE', [key]);
-      const old = JSON.parse((rows[0]?.meta as string | undefined) ?? '{}') as unknown;
-      const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {};
       await c.query('UPDATE gradscope.runs SET meta = $1 WHERE key = $2', [
-        JSON.stringify({ ...base, ...op.meta }),
+        mergedMeta(rows[0]?.meta as string | undefined, op.meta),
         key,
       ]);
       return undefined;
@@ -150,15 +148,10 @@ export async function applyRunOp(
         [key],
       );
       const old = rows[0] as { run_group: string | null; params: string };
-      const params = JSON.parse(old.params) as Record<string, unknown>;
-      for (const [k, v] of Object.entries(op.tag.params ?? {})) {
-        if (v === null) delete params[k];
-        else params[k] = v;
-      }
-      const group = op.tag.group === undefined ? old.run_group : op.tag.group;
+      const { group, params } = taggedRun({ group: old.run_group, params: old.params }, op.tag);
       await c.query('UPDATE gradscope.runs SET run_group = $1, params = $2 WHERE key = $3', [
         group,
-        JSON.stringify(params),
+        params,
         key,
       ]);
       return undefined;
